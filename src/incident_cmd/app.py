@@ -1,0 +1,85 @@
+"""The FastAPI application: routers, error answers, and the checks made before serving."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from incident_cmd import migrate
+from incident_cmd.auth.api import router as auth_router
+from incident_cmd.config import get_settings
+from incident_cmd.db import get_engine
+from incident_cmd.errors import DomainError
+from incident_cmd.incidents.api import router as incidents_router
+from incident_cmd.playbooks.api import router as playbooks_router
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.teams.api import router as teams_router
+from incident_cmd.web.api import LoginRequired
+from incident_cmd.web.api import router as web_router
+
+
+def _field_of(location: tuple) -> str:
+    parts = [str(part) for part in location if part not in ("body", "query", "path")]
+    return ".".join(parts)
+
+
+async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status_code)
+
+
+async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = [
+        {"field": _field_of(tuple(error["loc"])), "message": error["msg"]} for error in exc.errors()
+    ]
+    summary = "; ".join(f"{error['field'] or 'body'}: {error['message']}" for error in errors)
+    return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
+
+
+async def _login_required(_: Request, __: LoginRequired) -> RedirectResponse:
+    return RedirectResponse("/login", status_code=303)
+
+
+def create_app(
+    *,
+    registry: PlaybookRegistry | None = None,
+    check_schema: bool = True,
+    run_worker: bool | None = None,
+) -> FastAPI:
+    """``registry`` defaults to the playbook directory in the settings; the app will not start
+    with an invalid playbook or a database that is behind the code."""
+    settings = get_settings()
+    playbooks = registry or PlaybookRegistry.from_settings()
+    in_process_worker = settings.worker_in_process if run_worker is None else run_worker
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if check_schema:
+            migrate.ensure_current(get_engine())
+        scheduler = None
+        if in_process_worker:
+            from incident_cmd.scheduler import start_sweeps
+
+            scheduler = start_sweeps(asyncio.get_running_loop())
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=False)
+
+    app = FastAPI(title="incident_cmd", version="0.1.0", lifespan=lifespan)
+    app.state.playbooks = playbooks
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(LoginRequired, _login_required)
+    for router in (auth_router, teams_router, playbooks_router, incidents_router, web_router):
+        app.include_router(router)
+
+    @app.get("/healthz", tags=["ops"])
+    def healthz() -> dict[str, str]:
+        """Public: liveness for load balancers; reveals nothing."""
+        return {"status": "ok"}
+
+    return app

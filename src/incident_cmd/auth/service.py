@@ -1,0 +1,204 @@
+import hashlib
+import secrets
+from collections.abc import Sequence
+from datetime import timedelta
+
+from pwdlib import PasswordHash
+from sqlmodel import Session, select
+
+from incident_cmd import clock
+from incident_cmd.auth.models import ApiToken, User
+from incident_cmd.auth.schemas import UserCreate, UserUpdate
+from incident_cmd.config import get_settings
+from incident_cmd.errors import Conflict, Invalid, NotFound, Unauthorized
+from incident_cmd.timeline import service as timeline
+
+TOKEN_PREFIX = "icmd_"
+# Recording every request's use would turn each read into a write.
+LAST_USED_RESOLUTION = timedelta(minutes=1)
+
+_password_hash = PasswordHash.recommended()
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def get_user(session: Session, *, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user with id {user_id}")
+    return user
+
+
+def get_user_by_username(session: Session, *, username: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFound(f"no user named {username!r}", field="username")
+    return user
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.exec(select(User).order_by(User.username)).all()
+
+
+def create_user(session: Session, *, data: UserCreate, actor_id: int | None) -> User:
+    settings = get_settings()
+    if session.exec(select(User.id).where(User.username == data.username)).first():
+        raise Conflict(f"user {data.username!r} already exists", field="username")
+    user = User(
+        username=data.username,
+        display_name=data.display_name or data.username,
+        role=data.role.value,
+        email=data.email,
+        phone=data.phone,
+        timezone=data.timezone or settings.default_timezone,
+        locale=data.locale or settings.default_locale,
+        contact_policy=[step.model_dump() for step in data.contact_policy or []],
+        password_hash=_password_hash.hash(data.password) if data.password else None,
+        created_at=clock.now(),
+        created_by=actor_id,
+    )
+    session.add(user)
+    session.flush()
+    timeline.append(
+        session,
+        subject_type="user",
+        subject_id=user.id,
+        kind="user.created",
+        summary=f"user {user.username} created with role {user.role}",
+        actor_id=actor_id,
+    )
+    return user
+
+
+def update_user(session: Session, *, user: User, data: UserUpdate, actor_id: int | None) -> User:
+    changes = data.model_dump(exclude_unset=True)
+    if "contact_policy" in changes and changes["contact_policy"] is not None:
+        changes["contact_policy"] = [step.model_dump() for step in data.contact_policy or []]
+    if "role" in changes and changes["role"] is not None:
+        changes["role"] = changes["role"].value
+    for name, value in changes.items():
+        if value is None and name not in ("email", "phone"):
+            raise Invalid("may not be null", field=name)
+        setattr(user, name, value)
+    session.add(user)
+    timeline.append(
+        session,
+        subject_type="user",
+        subject_id=user.id,
+        kind="user.updated",
+        summary=f"user {user.username} updated: {', '.join(sorted(changes)) or 'nothing'}",
+        actor_id=actor_id,
+        data={"fields": sorted(changes)},
+    )
+    return user
+
+
+def set_password(session: Session, *, user: User, password: str, actor_id: int | None) -> None:
+    if len(password) < 10:
+        raise Invalid("must be at least 10 characters", field="password")
+    user.password_hash = _password_hash.hash(password)
+    session.add(user)
+    timeline.append(
+        session,
+        subject_type="user",
+        subject_id=user.id,
+        kind="user.password_set",
+        summary=f"password set for {user.username}",
+        actor_id=actor_id,
+    )
+
+
+def authenticate(session: Session, *, username: str, password: str) -> User:
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None or not user.active or not user.password_hash:
+        # Hash anyway so that an unknown name costs as long as a wrong password.
+        _password_hash.verify(password, _DUMMY_HASH)
+        raise Unauthorized("wrong username or password")
+    if not _password_hash.verify(password, user.password_hash):
+        raise Unauthorized("wrong username or password")
+    return user
+
+
+_DUMMY_HASH = _password_hash.hash("not-a-real-password")
+
+
+def issue_token(
+    session: Session,
+    *,
+    user: User,
+    name: str,
+    expires_in: timedelta | None,
+    actor_id: int | None,
+) -> tuple[ApiToken, str]:
+    """Returns the stored token and its secret; the secret is never stored or shown again."""
+    if not user.active:
+        raise Invalid(f"user {user.username!r} is deactivated", field="username")
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    now = clock.now()
+    token = ApiToken(
+        user_id=user.id,
+        name=name,
+        token_hash=hash_token(secret),
+        prefix=secret[: len(TOKEN_PREFIX) + 6],
+        created_at=now,
+        expires_at=now + expires_in if expires_in else None,
+    )
+    session.add(token)
+    session.flush()
+    timeline.append(
+        session,
+        subject_type="user",
+        subject_id=user.id,
+        kind="token.issued",
+        summary=f"token {name!r} ({token.prefix}…) issued",
+        actor_id=actor_id,
+        data={"token_id": token.id},
+    )
+    return token, secret
+
+
+def list_tokens(session: Session, *, user: User) -> Sequence[ApiToken]:
+    return session.exec(
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+    ).all()
+
+
+def revoke_token(session: Session, *, token_id: int, actor: User) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None or (token.user_id != actor.id and actor.role != "admin"):
+        raise NotFound(f"no token with id {token_id}")
+    if token.revoked_at is None:
+        token.revoked_at = clock.now()
+        session.add(token)
+        timeline.append(
+            session,
+            subject_type="user",
+            subject_id=token.user_id,
+            kind="token.revoked",
+            summary=f"token {token.name!r} ({token.prefix}…) revoked",
+            actor_id=actor.id,
+            data={"token_id": token.id},
+        )
+    return token
+
+
+def user_for_token(session: Session, *, secret: str) -> User | None:
+    token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
+    now = clock.now()
+    if token is None or token.revoked_at is not None:
+        return None
+    if token.expires_at is not None and token.expires_at <= now:
+        return None
+    user = session.get(User, token.user_id)
+    if user is None or not user.active:
+        return None
+    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        session.add(token)
+    return user
+
+
+def login_token_lifetime() -> timedelta:
+    return timedelta(hours=get_settings().login_token_hours)

@@ -1,0 +1,73 @@
+"""Settings, read once from the environment (prefix ``INCIDENT_CMD_``) or a ``.env`` file."""
+
+from functools import lru_cache
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INCIDENT_CMD_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default=f"sqlite:///{PROJECT_ROOT / 'var' / 'incident_cmd.db'}",
+        description="SQLAlchemy URL; sqlite:///path (embedded) or postgresql+psycopg://...",
+    )
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-only-insecure-secret-change-me"),
+        description="Signs one-click links and session cookies. Set a long random value.",
+    )
+    public_base_url: str = "http://127.0.0.1:8000"
+    organisation_name: str = "Demo Appliances Co."
+    default_timezone: str = "Asia/Shanghai"
+    default_locale: str = "zh-CN"
+    default_phone_region: str = "CN"
+    holiday_country: str = Field(default="CN", description="ISO country for working-day rules")
+    playbook_dir: Path = PROJECT_ROOT / "playbooks"
+    template_dir: Path = PROJECT_ROOT / "templates"
+
+    twilio_account_sid: str = ""
+    twilio_auth_token: SecretStr = SecretStr("")
+    twilio_sender: str = Field(default="", description="E.164 number or Messaging Service SID")
+    twilio_api_base: str = "https://api.twilio.com"
+
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: SecretStr = SecretStr("")
+    smtp_sender: str = "incident-cmd@localhost"
+
+    run_worker_in_process: bool | None = Field(
+        default=None,
+        description="serve runs the sweeps in-process; default: yes on SQLite, no on PostgreSQL",
+    )
+    sweep_interval_seconds: float = 5.0
+    login_token_hours: int = 12
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown IANA time zone {value!r}") from exc
+        return value
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def worker_in_process(self) -> bool:
+        if self.run_worker_in_process is None:
+            return self.is_sqlite
+        return self.run_worker_in_process
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

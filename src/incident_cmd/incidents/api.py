@@ -1,0 +1,223 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock
+from incident_cmd.auth.models import User
+from incident_cmd.deps import COMMS_ROLES, AnyUser, Manager, Responder, SessionDep, ensure_role
+from incident_cmd.incidents import service
+from incident_cmd.incidents.models import TRANSITIONS, Incident, IncidentStatus
+from incident_cmd.incidents.schemas import (
+    IncidentDeclare,
+    IncidentPage,
+    IncidentRead,
+    IncidentSummary,
+    RoleAssign,
+    RosterSeat,
+    SeverityChange,
+    StatusChange,
+    TaskComplete,
+    TaskRead,
+    TimelineEntry,
+    UpdatePost,
+)
+from incident_cmd.playbooks.api import RegistryDep
+from incident_cmd.timeline import service as timeline
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+
+def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {user_id for user_id in ids if user_id is not None}
+    if not wanted:
+        return {}
+    rows = session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all()
+    return dict(rows)
+
+
+def _pick(texts: dict[str, str], locale: str) -> str:
+    return texts.get(locale) or texts.get("en") or next(iter(texts.values()))
+
+
+def summary(incident: Incident) -> IncidentSummary:
+    return IncidentSummary(
+        id=incident.id,
+        number=incident.number,
+        title=incident.title,
+        playbook=incident.playbook_key,
+        kind=incident.kind,
+        severity=incident.severity,
+        status=incident.status,
+        public_status=incident.public_status,
+        drill=incident.drill,
+        declared_at=incident.declared_at,
+        scope=incident.scope,
+    )
+
+
+def incident_read(session: Session, incident: Incident, locale: str) -> IncidentRead:
+    playbook = service.playbook_of(session, incident)
+    seats = service.current_roster(session, incident=incident)
+    tasks = service.tasks_of(session, incident=incident)
+    names = _usernames(
+        session,
+        {incident.declared_by}
+        | {seat.user_id for seat in seats}
+        | {task.completed_by for task in tasks},
+    )
+    now = clock.now()
+    roster = []
+    for seat in seats:
+        role = playbook.role(seat.role_key)
+        titles = role.title.model_dump(by_alias=True)
+        roster.append(
+            RosterSeat(
+                id=seat.id,
+                role=seat.role_key,
+                title=_pick(titles, locale),
+                title_i18n=titles,
+                slot=seat.slot,
+                user=names.get(seat.user_id),
+                state=seat.state,
+                note=seat.note,
+                page=role.page,
+                assigned_at=seat.assigned_at,
+            )
+        )
+    return IncidentRead(
+        **summary(incident).model_dump(),
+        playbook_hash=incident.playbook_hash,
+        declared_by=names[incident.declared_by],
+        respond_by=incident.respond_by,
+        resolve_by=incident.resolve_by,
+        resolved_at=incident.resolved_at,
+        closed_at=incident.closed_at,
+        allowed_transitions=list(TRANSITIONS[IncidentStatus(incident.status)]),
+        roster=roster,
+        tasks=[
+            TaskRead(
+                id=task.id,
+                key=task.key,
+                title=_pick(task.title, locale),
+                title_i18n=task.title,
+                role=task.role_key,
+                depends_on=task.depends_on,
+                due_at=task.due_at,
+                status=task.status,
+                overdue=task.status == "open" and task.due_at <= now,
+                completed_at=task.completed_at,
+                completed_by=names.get(task.completed_by),
+            )
+            for task in tasks
+        ],
+    )
+
+
+@router.post("", response_model=IncidentRead, status_code=status.HTTP_201_CREATED)
+def declare(
+    body: IncidentDeclare, session: SessionDep, registry: RegistryDep, actor: Manager
+) -> IncidentRead:
+    incident = service.declare(session, registry=registry, data=body, actor=actor)
+    return incident_read(session, incident, actor.locale)
+
+
+@router.get("", response_model=IncidentPage)
+def list_incidents(
+    session: SessionDep,
+    _: AnyUser,
+    status_: Annotated[list[IncidentStatus] | None, Query(alias="status")] = None,
+    kind: str | None = None,
+    drill: bool | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+) -> IncidentPage:
+    filters = service.IncidentFilter(statuses=tuple(status_ or ()), kind=kind, drill=drill)
+    items = service.list_incidents(session, filters=filters, limit=limit, before_id=cursor)
+    next_cursor = items[-1].id if len(items) == limit else None
+    return IncidentPage(items=[summary(item) for item in items], next_cursor=next_cursor)
+
+
+@router.get("/{incident_id}", response_model=IncidentRead)
+def get_incident(incident_id: int, session: SessionDep, user: AnyUser) -> IncidentRead:
+    incident = service.get_incident(session, incident_id=incident_id)
+    return incident_read(session, incident, user.locale)
+
+
+@router.get("/{incident_id}/timeline", response_model=list[TimelineEntry])
+def get_timeline(incident_id: int, session: SessionDep, _: AnyUser) -> list[TimelineEntry]:
+    incident = service.get_incident(session, incident_id=incident_id)
+    events = timeline.events_for(session, subject_type=service.SUBJECT, subject_id=incident.id)
+    names = _usernames(session, {event.actor_id for event in events})
+    return [
+        TimelineEntry(
+            id=event.id,
+            at=event.at,
+            actor=names.get(event.actor_id),
+            kind=event.kind,
+            summary=event.summary,
+            public=event.public,
+            data=event.data,
+        )
+        for event in events
+    ]
+
+
+@router.post("/{incident_id}/status", response_model=IncidentRead)
+def change_status(
+    incident_id: int, body: StatusChange, session: SessionDep, actor: Manager
+) -> IncidentRead:
+    incident = service.get_incident(session, incident_id=incident_id)
+    service.transition(session, incident=incident, change=body, actor=actor)
+    return incident_read(session, incident, actor.locale)
+
+
+@router.post("/{incident_id}/severity", response_model=IncidentRead)
+def change_severity(
+    incident_id: int, body: SeverityChange, session: SessionDep, actor: Manager
+) -> IncidentRead:
+    incident = service.get_incident(session, incident_id=incident_id)
+    service.change_severity(session, incident=incident, change=body, actor=actor)
+    return incident_read(session, incident, actor.locale)
+
+
+@router.post("/{incident_id}/roster", response_model=IncidentRead)
+def assign_role(
+    incident_id: int, body: RoleAssign, session: SessionDep, actor: Manager
+) -> IncidentRead:
+    incident = service.get_incident(session, incident_id=incident_id)
+    service.assign_role(session, incident=incident, change=body, actor=actor)
+    return incident_read(session, incident, actor.locale)
+
+
+@router.post("/{incident_id}/updates", response_model=TimelineEntry, status_code=201)
+def post_update(
+    incident_id: int, body: UpdatePost, session: SessionDep, actor: Responder
+) -> TimelineEntry:
+    if body.public:
+        # Public wording is the communications staff's call (seeds: 市场部 publishes).
+        ensure_role(actor, *COMMS_ROLES)
+    incident = service.get_incident(session, incident_id=incident_id)
+    event = service.post_update(session, incident=incident, update=body, actor=actor)
+    session.flush()
+    return TimelineEntry(
+        id=event.id,
+        at=event.at,
+        actor=actor.username,
+        kind=event.kind,
+        summary=event.summary,
+        public=event.public,
+        data=event.data,
+    )
+
+
+@router.post("/{incident_id}/tasks/{task_id}/complete", response_model=TaskRead)
+def complete_task(
+    incident_id: int, task_id: int, body: TaskComplete, session: SessionDep, actor: Responder
+) -> TaskRead:
+    incident = service.get_incident(session, incident_id=incident_id)
+    task = service.complete_task(
+        session, incident=incident, task_id=task_id, note=body.note, actor=actor
+    )
+    read = incident_read(session, incident, actor.locale)
+    return next(item for item in read.tasks if item.id == task.id)

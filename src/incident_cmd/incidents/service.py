@@ -1,0 +1,464 @@
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock, numbering
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import User
+from incident_cmd.config import get_settings
+from incident_cmd.db import is_postgres
+from incident_cmd.errors import Conflict, Invalid, NotFound
+from incident_cmd.incidents.models import (
+    OPEN_STATUSES,
+    TRANSITIONS,
+    AssignmentState,
+    Incident,
+    IncidentStatus,
+    IncidentTask,
+    RosterAssignment,
+)
+from incident_cmd.incidents.schemas import (
+    IncidentDeclare,
+    RoleAssign,
+    SeverityChange,
+    StatusChange,
+    UpdatePost,
+)
+from incident_cmd.playbooks import service as playbook_service
+from incident_cmd.playbooks.schema import Playbook, RosterRole
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.teams import service as team_service
+from incident_cmd.timeline import service as timeline
+from incident_cmd.timeline.models import TimelineEvent
+from incident_cmd.workdays import add_offset
+
+SUBJECT = "incident"
+
+
+def _offset(start: datetime, offset: str) -> datetime:
+    settings = get_settings()
+    return add_offset(
+        start, offset, zone=ZoneInfo(settings.default_timezone), country=settings.holiday_country
+    )
+
+
+def _record(
+    session: Session,
+    incident: Incident,
+    kind: str,
+    summary: str,
+    actor_id: int | None,
+    data: dict | None = None,
+    public: bool = False,
+) -> TimelineEvent:
+    return timeline.append(
+        session,
+        subject_type=SUBJECT,
+        subject_id=incident.id,
+        kind=kind,
+        summary=summary,
+        actor_id=actor_id,
+        data=data,
+        public=public,
+    )
+
+
+def get_incident(session: Session, *, incident_id: int) -> Incident:
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise NotFound(f"no incident with id {incident_id}")
+    return incident
+
+
+def playbook_of(session: Session, incident: Incident) -> Playbook:
+    return playbook_service.pinned_playbook(session, content_hash=incident.playbook_hash)
+
+
+def _fill_role(
+    session: Session, incident: Incident, role: RosterRole, at: datetime
+) -> list[RosterAssignment]:
+    try:
+        people = team_service.responders(
+            session, team_key=role.team, rotation_name=role.rotation, at=at, count=role.count
+        )
+        shortfall_note = f"only {{filled}} of {role.count} available in team {role.team!r}"
+    except (NotFound, Invalid) as exc:
+        people, shortfall_note = [], exc.message
+    seats = []
+    for slot in range(role.count):
+        person = people[slot] if slot < len(people) else None
+        seats.append(
+            RosterAssignment(
+                incident_id=incident.id,
+                role_key=role.key,
+                slot=slot,
+                user_id=person.id if person else None,
+                state=AssignmentState.assigned if person else AssignmentState.unfilled,
+                note="" if person else shortfall_note.format(filled=len(people)),
+                assigned_at=at,
+            )
+        )
+    return seats
+
+
+def declare(
+    session: Session, *, registry: PlaybookRegistry, data: IncidentDeclare, actor: User
+) -> Incident:
+    try:
+        loaded = registry.get(data.playbook)
+    except NotFound as exc:
+        raise Invalid(exc.message, field="playbook") from None
+    playbook = loaded.playbook
+    severity = playbook.severity(data.severity)
+    if severity is None:
+        known = ", ".join(item.key for item in playbook.severities)
+        raise Invalid(f"unknown severity {data.severity!r} (known: {known})", field="severity")
+    required = playbook.scope.require_any
+    if required and not any(getattr(data.scope, name) for name in required):
+        raise Invalid(
+            f"a {playbook.kind} incident needs at least one of scope.{', scope.'.join(required)}",
+            field="scope",
+        )
+    version = playbook_service.pin_version(session, loaded=loaded)
+    now = clock.now()
+    incident = Incident(
+        number=numbering.next_number(session, prefix="INC", year=now.year),
+        title=data.title,
+        playbook_key=playbook.key,
+        playbook_hash=version.content_hash,
+        kind=playbook.kind,
+        severity=severity.key,
+        status=IncidentStatus.declared,
+        scope=data.scope.model_dump(),
+        drill=data.drill,
+        declared_at=now,
+        declared_by=actor.id,
+        respond_by=_offset(now, severity.respond_within),
+        resolve_by=_offset(now, severity.resolve_within),
+    )
+    session.add(incident)
+    session.flush()
+    drill = "drill " if data.drill else ""
+    _record(
+        session,
+        incident,
+        "incident.declared",
+        f"{drill}incident {incident.number} declared from playbook {playbook.key} "
+        f"at severity {severity.key}",
+        actor.id,
+        {"playbook_hash": version.content_hash, "scope": incident.scope},
+    )
+    for role in playbook.roles:
+        for seat in _fill_role(session, incident, role, now):
+            session.add(seat)
+            session.flush()
+            _record_seat(session, incident, seat, actor.id)
+    for task in playbook.tasks:
+        session.add(
+            IncidentTask(
+                incident_id=incident.id,
+                key=task.key,
+                title=task.title.model_dump(by_alias=True),
+                role_key=task.role,
+                depends_on=task.depends_on,
+                due_at=_offset(now, task.due),
+            )
+        )
+    if playbook.tasks:
+        _record(
+            session, incident, "tasks.created", f"{len(playbook.tasks)} tasks created", actor.id
+        )
+    session.flush()
+    return incident
+
+
+def _record_seat(
+    session: Session, incident: Incident, seat: RosterAssignment, actor_id: int | None
+):
+    if seat.user_id is None:
+        _record(
+            session,
+            incident,
+            "roster.unfilled",
+            f"role {seat.role_key} seat {seat.slot + 1} unfilled: {seat.note}",
+            actor_id,
+            {"role": seat.role_key, "slot": seat.slot},
+        )
+        return
+    user = session.get(User, seat.user_id)
+    _record(
+        session,
+        incident,
+        "roster.assigned",
+        f"{user.username} assigned to role {seat.role_key}",
+        actor_id,
+        {"role": seat.role_key, "slot": seat.slot, "user": user.username},
+    )
+
+
+def transition(
+    session: Session, *, incident: Incident, change: StatusChange, actor: User
+) -> Incident:
+    current = IncidentStatus(incident.status)
+    target = change.status
+    if target not in TRANSITIONS[current]:
+        allowed = ", ".join(TRANSITIONS[current]) or "none"
+        raise Conflict(
+            f"cannot move {incident.number} from {current} to {target} (allowed: {allowed})",
+            field="status",
+        )
+    now = clock.now()
+    incident.status = target
+    if target == IncidentStatus.resolved:
+        incident.resolved_at = now
+    elif target == IncidentStatus.active and current in (
+        IncidentStatus.resolved,
+        IncidentStatus.in_review,
+    ):
+        incident.resolved_at = None
+    if target == IncidentStatus.closed:
+        incident.closed_at = now
+    elif current == IncidentStatus.closed:
+        incident.closed_at = None
+    session.add(incident)
+    note = f": {change.note}" if change.note else ""
+    _record(
+        session,
+        incident,
+        "incident.status",
+        f"status {current} → {target}{note}",
+        actor.id,
+        {"from": current, "to": target, "note": change.note},
+    )
+    return incident
+
+
+def _ensure_not_closed(incident: Incident) -> None:
+    if incident.status == IncidentStatus.closed:
+        raise Conflict(f"{incident.number} is closed; move it back to review to change it")
+
+
+def change_severity(
+    session: Session, *, incident: Incident, change: SeverityChange, actor: User
+) -> Incident:
+    _ensure_not_closed(incident)
+    playbook = playbook_of(session, incident)
+    severity = playbook.severity(change.severity)
+    if severity is None:
+        known = ", ".join(item.key for item in playbook.severities)
+        raise Invalid(f"unknown severity {change.severity!r} (known: {known})", field="severity")
+    if severity.key == incident.severity:
+        return incident
+    previous = incident.severity
+    incident.severity = severity.key
+    incident.respond_by = _offset(incident.declared_at, severity.respond_within)
+    incident.resolve_by = _offset(incident.declared_at, severity.resolve_within)
+    session.add(incident)
+    _record(
+        session,
+        incident,
+        "incident.severity",
+        f"severity {previous} → {severity.key}: {change.reason}",
+        actor.id,
+        {"from": previous, "to": severity.key, "reason": change.reason},
+    )
+    return incident
+
+
+def current_roster(session: Session, *, incident: Incident) -> Sequence[RosterAssignment]:
+    return session.exec(
+        select(RosterAssignment)
+        .where(
+            RosterAssignment.incident_id == incident.id,
+            RosterAssignment.state != AssignmentState.relieved,
+        )
+        .order_by(RosterAssignment.id)
+    ).all()
+
+
+def assign_role(
+    session: Session, *, incident: Incident, change: RoleAssign, actor: User
+) -> RosterAssignment:
+    _ensure_not_closed(incident)
+    role = playbook_of(session, incident).role(change.role)
+    if role is None:
+        raise Invalid(f"playbook has no role {change.role!r}", field="role")
+    if change.slot >= role.count:
+        raise Invalid(f"role {role.key} has {role.count} seat(s); slots start at 0", field="slot")
+    try:
+        user = auth_service.get_user_by_username(session, username=change.user)
+    except NotFound as exc:
+        raise Invalid(exc.message, field="user") from None
+    if not user.active:
+        raise Invalid(f"user {user.username!r} is deactivated", field="user")
+    now = clock.now()
+    current = session.exec(
+        select(RosterAssignment).where(
+            RosterAssignment.incident_id == incident.id,
+            RosterAssignment.role_key == role.key,
+            RosterAssignment.slot == change.slot,
+            RosterAssignment.state != AssignmentState.relieved,
+        )
+    ).first()
+    if current is not None:
+        if current.user_id == user.id:
+            return current
+        current.state = AssignmentState.relieved
+        current.relieved_at = now
+        session.add(current)
+        if current.user_id is not None:
+            previous = session.get(User, current.user_id)
+            _record(
+                session,
+                incident,
+                "roster.relieved",
+                f"{previous.username} relieved from role {role.key}",
+                actor.id,
+                {"role": role.key, "slot": change.slot, "user": previous.username},
+            )
+    seat = RosterAssignment(
+        incident_id=incident.id,
+        role_key=role.key,
+        slot=change.slot,
+        user_id=user.id,
+        state=AssignmentState.assigned,
+        note=change.note,
+        assigned_at=now,
+    )
+    session.add(seat)
+    session.flush()
+    _record_seat(session, incident, seat, actor.id)
+    return seat
+
+
+def post_update(
+    session: Session, *, incident: Incident, update: UpdatePost, actor: User
+) -> TimelineEvent:
+    if update.public and update.status is None:
+        raise Invalid(
+            "a public update needs a status (investigating, identified, monitoring, resolved)",
+            field="status",
+        )
+    if not update.public and update.status is not None:
+        raise Invalid("only public updates carry a status", field="status")
+    if update.public:
+        incident.public_status = update.status
+        session.add(incident)
+        return _record(
+            session,
+            incident,
+            "update.public",
+            update.body,
+            actor.id,
+            {"status": update.status},
+            public=True,
+        )
+    return _record(session, incident, "update.internal", update.body, actor.id)
+
+
+def tasks_of(session: Session, *, incident: Incident) -> Sequence[IncidentTask]:
+    return session.exec(
+        select(IncidentTask)
+        .where(IncidentTask.incident_id == incident.id)
+        .order_by(IncidentTask.id)
+    ).all()
+
+
+def complete_task(
+    session: Session, *, incident: Incident, task_id: int, note: str, actor: User
+) -> IncidentTask:
+    _ensure_not_closed(incident)
+    task = session.get(IncidentTask, task_id)
+    if task is None or task.incident_id != incident.id:
+        raise NotFound(f"{incident.number} has no task {task_id}")
+    if task.status == "done":
+        return task
+    if task.depends_on is not None:
+        dependency = session.exec(
+            select(IncidentTask).where(
+                IncidentTask.incident_id == incident.id, IncidentTask.key == task.depends_on
+            )
+        ).one()
+        if dependency.status != "done":
+            raise Conflict(
+                f"task {task.key!r} waits for {dependency.key!r}, which is not done", field="task"
+            )
+    task.status = "done"
+    task.completed_at = clock.now()
+    task.completed_by = actor.id
+    session.add(task)
+    suffix = f": {note}" if note else ""
+    _record(
+        session,
+        incident,
+        "task.completed",
+        f"task {task.key!r} completed{suffix}",
+        actor.id,
+        {"task": task.key, "note": note},
+    )
+    return task
+
+
+@dataclass(frozen=True)
+class IncidentFilter:
+    statuses: tuple[IncidentStatus, ...] = ()
+    kind: str | None = None
+    drill: bool | None = None
+
+
+def list_incidents(
+    session: Session, *, filters: IncidentFilter, limit: int, before_id: int | None
+) -> Sequence[Incident]:
+    """Newest first, keyset-paginated by id."""
+    query = select(Incident).order_by(col(Incident.id).desc()).limit(limit)
+    if filters.statuses:
+        query = query.where(col(Incident.status).in_(filters.statuses))
+    if filters.kind is not None:
+        query = query.where(Incident.kind == filters.kind)
+    if filters.drill is not None:
+        query = query.where(Incident.drill == filters.drill)
+    if before_id is not None:
+        query = query.where(col(Incident.id) < before_id)
+    return session.exec(query).all()
+
+
+def open_incidents(session: Session) -> Sequence[Incident]:
+    return list_incidents(
+        session, filters=IncidentFilter(statuses=OPEN_STATUSES), limit=200, before_id=None
+    )
+
+
+def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
+    """Puts each open task that passed its due time on its incident's timeline, once.
+
+    On PostgreSQL, concurrent workers skip rows another worker has locked."""
+    now = clock.now()
+    query = (
+        select(IncidentTask)
+        .where(
+            IncidentTask.status == "open",
+            col(IncidentTask.overdue_at).is_(None),
+            col(IncidentTask.due_at) <= now,
+        )
+        .order_by(IncidentTask.due_at)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    tasks = session.exec(query).all()
+    for task in tasks:
+        task.overdue_at = now
+        session.add(task)
+        incident = session.get(Incident, task.incident_id)
+        _record(
+            session,
+            incident,
+            "task.overdue",
+            f"task {task.key!r} is overdue (due {task.due_at.isoformat()})",
+            None,
+            {"task": task.key, "role": task.role_key},
+        )
+    return len(tasks)

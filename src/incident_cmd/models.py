@@ -1,0 +1,24 @@
+"""Imports every table model, so that metadata (Alembic, tests) sees the whole schema."""
+
+from incident_cmd.auth.models import ApiToken, User
+from incident_cmd.incidents.models import Incident, IncidentTask, RosterAssignment
+from incident_cmd.numbering import sequence_counters
+from incident_cmd.playbooks.models import PlaybookVersion
+from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
+from incident_cmd.timeline.models import TimelineEvent
+
+__all__ = [
+    "ApiToken",
+    "Incident",
+    "IncidentTask",
+    "PlaybookVersion",
+    "RosterAssignment",
+    "Rotation",
+    "RotationMember",
+    "RotationOverride",
+    "Team",
+    "TeamMember",
+    "TimelineEvent",
+    "User",
+    "sequence_counters",
+]

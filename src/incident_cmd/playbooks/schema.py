@@ -1,0 +1,119 @@
+"""The playbook file format. Every model forbids unknown keys, so a typo is an error."""
+
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from incident_cmd.workdays import parse_offset
+
+
+def _check_offset(value: str) -> str:
+    parse_offset(value)
+    return value
+
+
+Offset = Annotated[str, AfterValidator(_check_offset)]
+Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
+IncidentKind = Literal[
+    "mass_complaint", "product_recall", "natural_disaster", "service_outage", "complaint_escalation"
+]
+ScopeField = Literal["products", "batches", "regions"]
+PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Bilingual(Strict):
+    zh_CN: str = Field(alias="zh-CN", min_length=1)
+    en: str = Field(min_length=1)
+
+
+class ScopeRule(Strict):
+    require_any: list[ScopeField] = Field(
+        default_factory=list,
+        description="declaring needs at least one value in one of these scope fields",
+    )
+
+
+class Severity(Strict):
+    key: Key
+    name: Bilingual
+    respond_within: Offset
+    resolve_within: Offset
+
+
+class RosterRole(Strict):
+    key: Key
+    title: Bilingual
+    team: Key
+    rotation: str | None = None
+    count: int = Field(default=1, ge=1, le=20)
+    page: bool = False
+    ack_within: Offset = "15m"
+
+
+class Task(Strict):
+    key: Key
+    title: Bilingual
+    role: Key
+    due: Offset
+    depends_on: Key | None = None
+
+
+class NotificationPlan(Strict):
+    key: Key
+    channel: Literal["sms", "email"]
+    template: Key
+    audience: Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
+    offset: Offset = "0m"
+    safety_critical: bool = False
+    two_person_approval: bool = False
+    skip_if_replied_to: Key | None = Field(
+        default=None, description="leave out recipients who replied to this earlier notice"
+    )
+    reply_keywords: dict[str, Bilingual] = Field(default_factory=dict)
+
+
+class StatusTemplate(Strict):
+    key: Key
+    status: PublicStatus
+    body: Bilingual
+
+
+class ReviewItem(Strict):
+    key: Key
+    item: Bilingual
+    role: Key
+    due_after_resolution: Offset
+
+
+class Trigger(Strict):
+    key: Key
+    dimension: Literal["product_batch", "region", "category"]
+    window: Offset
+    threshold: int = Field(ge=2)
+    rise_factor: float | None = Field(default=None, gt=1)
+    category: str | None = None
+
+
+class Playbook(Strict):
+    key: Key
+    name: Bilingual
+    kind: IncidentKind
+    description: Bilingual | None = None
+    scope: ScopeRule = ScopeRule()
+    severities: list[Severity] = Field(min_length=1)
+    roles: list[RosterRole] = Field(min_length=1)
+    tasks: list[Task] = Field(default_factory=list)
+    notifications: list[NotificationPlan] = Field(default_factory=list)
+    status_templates: list[StatusTemplate] = Field(default_factory=list)
+    review: list[ReviewItem] = Field(default_factory=list)
+    triggers: list[Trigger] = Field(default_factory=list)
+
+    def severity(self, key: str) -> Severity | None:
+        return next((severity for severity in self.severities if severity.key == key), None)
+
+    def role(self, key: str) -> RosterRole | None:
+        return next((role for role in self.roles if role.key == key), None)

@@ -1,0 +1,57 @@
+from pathlib import Path
+
+from sqlmodel import Session
+
+from incident_cmd import clock
+from incident_cmd.config import get_settings
+from incident_cmd.errors import NotFound
+from incident_cmd.playbooks.loader import LoadedPlaybook, load_directory
+from incident_cmd.playbooks.models import PlaybookVersion
+from incident_cmd.playbooks.schema import Playbook
+
+
+class PlaybookRegistry:
+    """The playbooks this process serves, validated as a whole when it starts."""
+
+    def __init__(self, playbooks: dict[str, LoadedPlaybook]) -> None:
+        self._playbooks = playbooks
+
+    @classmethod
+    def from_directory(cls, directory: Path, template_dir: Path | None) -> "PlaybookRegistry":
+        return cls(load_directory(directory, template_dir))
+
+    @classmethod
+    def from_settings(cls) -> "PlaybookRegistry":
+        settings = get_settings()
+        return cls.from_directory(settings.playbook_dir, settings.template_dir)
+
+    def all(self) -> list[LoadedPlaybook]:
+        return sorted(self._playbooks.values(), key=lambda item: item.playbook.key)
+
+    def get(self, key: str) -> LoadedPlaybook:
+        try:
+            return self._playbooks[key]
+        except KeyError:
+            known = ", ".join(sorted(self._playbooks)) or "none"
+            raise NotFound(f"no playbook {key!r} (known: {known})", field="playbook") from None
+
+
+def pin_version(session: Session, *, loaded: LoadedPlaybook) -> PlaybookVersion:
+    version = session.get(PlaybookVersion, loaded.content_hash)
+    if version is None:
+        version = PlaybookVersion(
+            content_hash=loaded.content_hash,
+            key=loaded.playbook.key,
+            snapshot=loaded.snapshot,
+            first_seen_at=clock.now(),
+        )
+        session.add(version)
+        session.flush()
+    return version
+
+
+def pinned_playbook(session: Session, *, content_hash: str) -> Playbook:
+    version = session.get(PlaybookVersion, content_hash)
+    if version is None:
+        raise NotFound(f"no playbook version {content_hash}")
+    return Playbook.model_validate(version.snapshot)

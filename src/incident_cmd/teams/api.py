@@ -1,0 +1,74 @@
+from fastapi import APIRouter, Query, status
+from pydantic import AwareDatetime
+
+from incident_cmd import clock
+from incident_cmd.deps import AnyUser, Manager, SessionDep
+from incident_cmd.teams import service
+from incident_cmd.teams.schemas import (
+    OnCallRead,
+    OverrideCreate,
+    RotationCreate,
+    TeamCreate,
+    TeamRead,
+)
+
+router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
+
+
+@router.get("", response_model=list[TeamRead])
+def list_teams(session: SessionDep, _: AnyUser) -> list[TeamRead]:
+    return [service.team_read(session, team) for team in service.list_teams(session)]
+
+
+@router.post("", response_model=TeamRead, status_code=status.HTTP_201_CREATED)
+def create_team(body: TeamCreate, session: SessionDep, actor: Manager) -> TeamRead:
+    team = service.create_team(session, data=body, actor_id=actor.id)
+    return service.team_read(session, team)
+
+
+@router.get("/{key}", response_model=TeamRead)
+def get_team(key: str, session: SessionDep, _: AnyUser) -> TeamRead:
+    return service.team_read(session, service.get_team(session, key=key))
+
+
+@router.post("/{key}/rotations", response_model=TeamRead, status_code=status.HTTP_201_CREATED)
+def create_rotation(
+    key: str, body: RotationCreate, session: SessionDep, actor: Manager
+) -> TeamRead:
+    team = service.get_team(session, key=key)
+    service.create_rotation(session, team=team, data=body, actor_id=actor.id)
+    return service.team_read(session, team)
+
+
+@router.post("/{key}/rotations/{rotation}/overrides", status_code=status.HTTP_201_CREATED)
+def add_override(
+    key: str, rotation: str, body: OverrideCreate, session: SessionDep, actor: Manager
+) -> dict[str, int]:
+    team = service.get_team(session, key=key)
+    override = service.add_override(
+        session, team=team, rotation_name=rotation, data=body, actor_id=actor.id
+    )
+    return {"id": override.id}
+
+
+@router.get("/{key}/on-call", response_model=list[OnCallRead])
+def on_call(
+    key: str,
+    session: SessionDep,
+    _: AnyUser,
+    at: AwareDatetime | None = Query(
+        default=None, description="ISO time with offset; now if absent"
+    ),
+) -> list[OnCallRead]:
+    moment = at or clock.now()
+    return [
+        OnCallRead(
+            team=entry.team.key,
+            rotation=entry.rotation.name,
+            user=entry.user.username,
+            source=entry.source,
+            shift_start=entry.shift.start,
+            shift_end=entry.shift.end,
+        )
+        for entry in service.on_call(session, team_key=key, at=moment)
+    ]

@@ -1,0 +1,71 @@
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+from incident_cmd.auth.schemas import TimeZoneName, Username
+
+TeamKey = str
+
+
+class TeamCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: str = Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str = Field(min_length=1, max_length=200)
+    timezone: TimeZoneName | None = None
+    lead: Username | None = None
+    members: list[Username] = Field(default_factory=list)
+
+
+class RotationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=64)
+    shift: Literal["daily", "weekly"]
+    handoff_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["09:00"])
+    anchor_date: date
+    members: list[Username] = Field(min_length=1)
+
+
+class OverrideCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: Username
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    reason: str = Field(default="", max_length=500)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> "OverrideCreate":
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class RotationRead(BaseModel):
+    id: int
+    name: str
+    shift: str
+    handoff_time: str
+    anchor_date: date
+    members: list[str]
+
+
+class TeamRead(BaseModel):
+    id: int
+    key: str
+    name: str
+    timezone: str
+    lead: str | None
+    members: list[str]
+    rotations: list[RotationRead]
+
+
+class OnCallRead(BaseModel):
+    team: str
+    rotation: str
+    user: str
+    source: Literal["rotation", "override"]
+    shift_start: datetime
+    shift_end: datetime

@@ -1,0 +1,285 @@
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, select
+
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import User
+from incident_cmd.config import get_settings
+from incident_cmd.errors import Conflict, Invalid, NotFound
+from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
+from incident_cmd.teams.schemas import (
+    OverrideCreate,
+    RotationCreate,
+    RotationRead,
+    TeamCreate,
+    TeamRead,
+)
+from incident_cmd.timeline import service as timeline
+
+SHIFT_DAYS = {"daily": 1, "weekly": 7}
+
+
+@dataclass(frozen=True)
+class Shift:
+    index: int
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class OnCall:
+    team: Team
+    rotation: Rotation
+    user: User
+    source: str  # "rotation" or "override"
+    shift: Shift
+
+
+def shift_at(rotation: Rotation, zone: ZoneInfo, at: datetime) -> Shift:
+    """The shift covering ``at``. Shifts are counted in calendar days of the team's zone, so a
+    daylight-saving change moves no handoff off its wall-clock time."""
+    hour, minute = (int(part) for part in rotation.handoff_time.split(":"))
+    handoff = time(hour, minute)
+    length = SHIFT_DAYS[rotation.shift]
+    local = at.astimezone(zone)
+    day = local.date()
+    if local < datetime.combine(day, handoff, zone):
+        day -= timedelta(days=1)
+    elapsed = (day - rotation.anchor_date).days
+    index, into_shift = divmod(elapsed, length)
+    start_day = day - timedelta(days=into_shift)
+    return Shift(
+        index=index,
+        start=datetime.combine(start_day, handoff, zone),
+        end=datetime.combine(start_day + timedelta(days=length), handoff, zone),
+    )
+
+
+def get_team(session: Session, *, key: str) -> Team:
+    team = session.exec(select(Team).where(Team.key == key)).first()
+    if team is None:
+        raise NotFound(f"no team {key!r}", field="team")
+    return team
+
+
+def list_teams(session: Session) -> Sequence[Team]:
+    return session.exec(select(Team).order_by(Team.key)).all()
+
+
+def _users(session: Session, usernames: list[str], field: str) -> list[User]:
+    users = []
+    for position, name in enumerate(usernames):
+        try:
+            users.append(auth_service.get_user_by_username(session, username=name))
+        except NotFound as exc:
+            raise NotFound(exc.message, field=f"{field}[{position}]") from None
+    return users
+
+
+def create_team(session: Session, *, data: TeamCreate, actor_id: int | None) -> Team:
+    if session.exec(select(Team.id).where(Team.key == data.key)).first():
+        raise Conflict(f"team {data.key!r} already exists", field="key")
+    lead = _users(session, [data.lead], "lead")[0] if data.lead else None
+    members = _users(session, data.members, "members")
+    team = Team(
+        key=data.key,
+        name=data.name,
+        timezone=data.timezone or get_settings().default_timezone,
+        lead_user_id=lead.id if lead else None,
+    )
+    session.add(team)
+    session.flush()
+    for user in {user.id: user for user in members}.values():
+        session.add(TeamMember(team_id=team.id, user_id=user.id))
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="team.created",
+        summary=f"team {team.key} created with {len(members)} members",
+        actor_id=actor_id,
+    )
+    return team
+
+
+def create_rotation(
+    session: Session, *, team: Team, data: RotationCreate, actor_id: int | None
+) -> Rotation:
+    exists = select(Rotation.id).where(Rotation.team_id == team.id, Rotation.name == data.name)
+    if session.exec(exists).first():
+        raise Conflict(f"team {team.key!r} already has a rotation {data.name!r}", field="name")
+    members = _users(session, data.members, "members")
+    rotation = Rotation(
+        team_id=team.id,
+        name=data.name,
+        shift=data.shift,
+        handoff_time=data.handoff_time,
+        anchor_date=data.anchor_date,
+    )
+    session.add(rotation)
+    session.flush()
+    for position, user in enumerate(members):
+        session.add(RotationMember(rotation_id=rotation.id, position=position, user_id=user.id))
+        if session.get(TeamMember, (team.id, user.id)) is None:
+            session.add(TeamMember(team_id=team.id, user_id=user.id))
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="rotation.created",
+        summary=f"{data.shift} rotation {data.name!r} handing off at {data.handoff_time}",
+        actor_id=actor_id,
+        data={"rotation_id": rotation.id, "members": data.members},
+    )
+    return rotation
+
+
+def get_rotation(session: Session, *, team: Team, name: str) -> Rotation:
+    rotation = session.exec(
+        select(Rotation).where(Rotation.team_id == team.id, Rotation.name == name)
+    ).first()
+    if rotation is None:
+        raise NotFound(f"team {team.key!r} has no rotation {name!r}", field="rotation")
+    return rotation
+
+
+def add_override(
+    session: Session, *, team: Team, rotation_name: str, data: OverrideCreate, actor_id: int | None
+) -> RotationOverride:
+    rotation = get_rotation(session, team=team, name=rotation_name)
+    user = _users(session, [data.user], "user")[0]
+    override = RotationOverride(
+        rotation_id=rotation.id,
+        user_id=user.id,
+        starts_at=data.starts_at,
+        ends_at=data.ends_at,
+        reason=data.reason,
+        created_by=actor_id,
+    )
+    session.add(override)
+    session.flush()
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="rotation.override",
+        summary=f"{user.username} covers {rotation.name!r} "
+        f"from {data.starts_at.isoformat()} to {data.ends_at.isoformat()}",
+        actor_id=actor_id,
+        data={"override_id": override.id, "reason": data.reason},
+    )
+    return override
+
+
+def _rotation_users(session: Session, rotation: Rotation) -> list[User]:
+    query = (
+        select(User)
+        .join(RotationMember, col(RotationMember.user_id) == User.id)
+        .where(RotationMember.rotation_id == rotation.id)
+        .order_by(RotationMember.position)
+    )
+    return list(session.exec(query).all())
+
+
+def _override_at(session: Session, rotation: Rotation, at: datetime) -> RotationOverride | None:
+    # The most recently created override wins where swaps overlap.
+    return session.exec(
+        select(RotationOverride)
+        .where(
+            RotationOverride.rotation_id == rotation.id,
+            col(RotationOverride.starts_at) <= at,
+            col(RotationOverride.ends_at) > at,
+        )
+        .order_by(col(RotationOverride.id).desc())
+    ).first()
+
+
+def _rotations(session: Session, team: Team, rotation_name: str | None) -> list[Rotation]:
+    if rotation_name is not None:
+        return [get_rotation(session, team=team, name=rotation_name)]
+    query = select(Rotation).where(Rotation.team_id == team.id).order_by(Rotation.id)
+    return list(session.exec(query).all())
+
+
+def on_call(
+    session: Session, *, team_key: str, at: datetime, rotation_name: str | None = None
+) -> list[OnCall]:
+    """Who is on call for the team at ``at``: one person per rotation."""
+    team = get_team(session, key=team_key)
+    zone = ZoneInfo(team.timezone)
+    result = []
+    for rotation in _rotations(session, team, rotation_name):
+        members = _rotation_users(session, rotation)
+        if not members:
+            continue
+        shift = shift_at(rotation, zone, at)
+        override = _override_at(session, rotation, at)
+        if override is not None:
+            user = session.get(User, override.user_id)
+            result.append(OnCall(team, rotation, user, "override", shift))
+        else:
+            result.append(
+                OnCall(team, rotation, members[shift.index % len(members)], "rotation", shift)
+            )
+    return result
+
+
+def responders(
+    session: Session, *, team_key: str, rotation_name: str | None, at: datetime, count: int
+) -> list[User]:
+    """The on-call person first, then whoever follows in the rotation, active users only."""
+    team = get_team(session, key=team_key)
+    rotations = _rotations(session, team, rotation_name)
+    if not rotations:
+        raise Invalid(f"team {team_key!r} has no rotation", field="team")
+    rotation = rotations[0]
+    members = _rotation_users(session, rotation)
+    if not members:
+        return []
+    shift = shift_at(rotation, ZoneInfo(team.timezone), at)
+    order: list[User] = []
+    override = _override_at(session, rotation, at)
+    if override is not None:
+        order.append(session.get(User, override.user_id))
+    start = shift.index % len(members)
+    order.extend(members[start:] + members[:start])
+    chosen: list[User] = []
+    for user in order:
+        if user.active and all(user.id != picked.id for picked in chosen):
+            chosen.append(user)
+        if len(chosen) == count:
+            break
+    return chosen
+
+
+def team_read(session: Session, team: Team) -> TeamRead:
+    members = session.exec(
+        select(User.username)
+        .join(TeamMember, col(TeamMember.user_id) == User.id)
+        .where(TeamMember.team_id == team.id)
+        .order_by(User.username)
+    ).all()
+    lead = session.get(User, team.lead_user_id) if team.lead_user_id else None
+    rotations = [
+        RotationRead(
+            id=rotation.id,
+            name=rotation.name,
+            shift=rotation.shift,
+            handoff_time=rotation.handoff_time,
+            anchor_date=rotation.anchor_date,
+            members=[user.username for user in _rotation_users(session, rotation)],
+        )
+        for rotation in _rotations(session, team, None)
+    ]
+    return TeamRead(
+        id=team.id,
+        key=team.key,
+        name=team.name,
+        timezone=team.timezone,
+        lead=lead.username if lead else None,
+        members=list(members),
+        rotations=rotations,
+    )
