@@ -1,6 +1,6 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -53,8 +53,8 @@ def shift_at(rotation: Rotation, zone: ZoneInfo, at: datetime) -> Shift:
     start_day = day - timedelta(days=into_shift)
     return Shift(
         index=index,
-        start=datetime.combine(start_day, handoff, zone),
-        end=datetime.combine(start_day + timedelta(days=length), handoff, zone),
+        start=datetime.combine(start_day, handoff, zone).astimezone(UTC),
+        end=datetime.combine(start_day + timedelta(days=length), handoff, zone).astimezone(UTC),
     )
 
 

@@ -1,0 +1,169 @@
+"""A believable demo organisation: people in every role, the emergency headquarters' teams and
+their rotations. Seeding twice changes nothing."""
+
+import secrets
+from datetime import timedelta
+
+from sqlmodel import Session, select
+
+from incident_cmd import clock
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role, User
+from incident_cmd.auth.schemas import ContactStep, UserCreate
+from incident_cmd.teams import service as team_service
+from incident_cmd.teams.schemas import RotationCreate, TeamCreate
+
+SMS_THEN_VOICE = [
+    ContactStep(channel="sms", wait_minutes=0),
+    ContactStep(channel="voice", wait_minutes=2),
+    ContactStep(channel="email", wait_minutes=5),
+]
+
+# (username, display name, role, phone, locale, time zone)
+PEOPLE = [
+    ("admin", "系统管理员 Admin", Role.admin, "+8613800000001", "zh-CN", "Asia/Shanghai"),
+    ("duty", "值班经理 周敏", Role.duty_manager, "+8613800000002", "zh-CN", "Asia/Shanghai"),
+    ("gm.zhang", "总经理 张伟", Role.duty_manager, "+8613800000003", "zh-CN", "Asia/Shanghai"),
+    ("gm.li", "总经理(轮值) 李娜", Role.duty_manager, "+8613800000004", "zh-CN", "Asia/Shanghai"),
+    ("dgm.wang", "副总经理 王强", Role.duty_manager, "+8613800000005", "zh-CN", "Asia/Shanghai"),
+    ("dgm.chen", "副总经理 陈静", Role.duty_manager, "+8613800000006", "zh-CN", "Asia/Shanghai"),
+    ("cs.liu", "客服主管 刘洋", Role.responder, "+8613800000007", "zh-CN", "Asia/Shanghai"),
+    ("cs.zhao", "客服主管 赵磊", Role.responder, "+8613800000008", "zh-CN", "Asia/Shanghai"),
+    ("agent.sun", "客服 孙丽", Role.agent, "+8613800000009", "zh-CN", "Asia/Shanghai"),
+    ("agent.zhou", "客服 周杰", Role.agent, "+8613800000010", "zh-CN", "Asia/Shanghai"),
+    ("agent.wu", "客服 吴芳", Role.agent, "+8613800000011", "zh-CN", "Asia/Shanghai"),
+    ("agent.kelly", "Agent Kelly Moore", Role.agent, "+12125550123", "en", "America/New_York"),
+    ("tech.huang", "技术支持 黄涛", Role.responder, "+8613800000012", "zh-CN", "Asia/Shanghai"),
+    ("tech.lin", "技术支持 林峰", Role.responder, "+8613800000013", "zh-CN", "Asia/Shanghai"),
+    ("qa.he", "质量经理 何琳", Role.responder, "+8613800000014", "zh-CN", "Asia/Shanghai"),
+    ("qa.guo", "质量工程师 郭明", Role.responder, "+8613800000015", "zh-CN", "Asia/Shanghai"),
+    ("comms.ma", "市场部 马超", Role.comms, "+8613800000016", "zh-CN", "Asia/Shanghai"),
+    ("comms.lee", "Comms Jamie Lee", Role.comms, "+12125550188", "en", "America/New_York"),
+    ("hr.xu", "人力后勤 徐刚", Role.responder, "+8613800000017", "zh-CN", "Asia/Shanghai"),
+    ("fin.zhu", "财务 朱红", Role.responder, "+8613800000018", "zh-CN", "Asia/Shanghai"),
+    ("viewer", "访客 Viewer", Role.viewer, None, "en", "Asia/Shanghai"),
+]
+
+# (team key, name, lead, {rotation name: (shift, handoff, members)})
+TEAMS = [
+    (
+        "executives",
+        "应急指挥部 Emergency headquarters",
+        "gm.zhang",
+        {
+            "commander": ("weekly", "09:00", ["gm.zhang", "gm.li"]),
+            "deputy": ("weekly", "09:00", ["dgm.wang", "dgm.chen"]),
+        },
+    ),
+    (
+        "customer-service",
+        "客户服务部 Customer service",
+        "cs.liu",
+        {
+            "lead": ("daily", "08:30", ["cs.liu", "cs.zhao"]),
+            "agents": ("daily", "08:30", ["agent.sun", "agent.zhou", "agent.wu", "agent.kelly"]),
+        },
+    ),
+    (
+        "technical-support",
+        "技术支持部 Technical support",
+        "tech.huang",
+        {
+            "primary": ("daily", "09:00", ["tech.huang", "tech.lin"]),
+        },
+    ),
+    (
+        "quality",
+        "质量管理部 Quality",
+        "qa.he",
+        {
+            "primary": ("weekly", "09:00", ["qa.he", "qa.guo"]),
+        },
+    ),
+    (
+        "communications",
+        "市场部 Communications",
+        "comms.ma",
+        {
+            "primary": ("weekly", "09:00", ["comms.ma", "comms.lee"]),
+        },
+    ),
+    (
+        "logistics",
+        "人力资源与后勤 HR and logistics",
+        "hr.xu",
+        {
+            "primary": ("weekly", "09:00", ["hr.xu"]),
+        },
+    ),
+    (
+        "finance",
+        "财务部 Finance",
+        "fin.zhu",
+        {
+            "primary": ("weekly", "09:00", ["fin.zhu"]),
+        },
+    ),
+    (
+        "duty-managers",
+        "值班经理 Duty managers",
+        "duty",
+        {
+            "primary": ("daily", "09:00", ["duty", "dgm.wang"]),
+        },
+    ),
+]
+
+LOGIN_HINT = (
+    "Open http://127.0.0.1:8000/ and log in, or get an API token with\n"
+    "  incident-cmd token issue duty\n"
+    "and call the API with 'Authorization: Bearer <token>' (docs at /docs)."
+)
+
+
+def seed(session: Session) -> str:
+    if session.exec(select(User.id).where(User.username == "admin")).first():
+        return (
+            "Demo data already present; nothing changed. Passwords were printed on the first "
+            "run; set a new one with 'incident-cmd user password NAME'.\n" + LOGIN_HINT
+        )
+    passwords: dict[str, str] = {}
+    for username, display, role, phone, locale, zone in PEOPLE:
+        passwords[username] = secrets.token_urlsafe(9)
+        auth_service.create_user(
+            session,
+            data=UserCreate(
+                username=username,
+                display_name=display,
+                role=role,
+                email=f"{username}@demo.example.com",
+                phone=phone,
+                locale=locale,
+                timezone=zone,
+                contact_policy=SMS_THEN_VOICE if phone else [ContactStep(channel="email")],
+                password=passwords[username],
+            ),
+            actor_id=None,
+        )
+    # Anchored a week back so that today's on-call person is somebody in the middle.
+    anchor = (clock.now() - timedelta(days=7)).date()
+    for key, name, lead, rotations in TEAMS:
+        team = team_service.create_team(
+            session, data=TeamCreate(key=key, name=name, lead=lead), actor_id=None
+        )
+        for rotation, (shift, handoff, members) in rotations.items():
+            team_service.create_rotation(
+                session,
+                team=team,
+                data=RotationCreate(
+                    name=rotation,
+                    shift=shift,
+                    handoff_time=handoff,
+                    anchor_date=anchor,
+                    members=members,
+                ),
+                actor_id=None,
+            )
+    lines = ["Demo organisation created. Logins (shown once):"]
+    lines += [f"  {name:12} {passwords[name]:14} {role.value}" for name, _, role, *_ in PEOPLE]
+    return "\n".join([*lines, LOGIN_HINT])

@@ -1,0 +1,207 @@
+"""Test fixtures. Database tests run on SQLite and on PostgreSQL (when it answers, and always
+under CI=true). Each test runs inside a transaction that is rolled back afterwards."""
+
+import os
+import socket
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+from sqlmodel import Session
+
+from incident_cmd import clock, db, migrate
+from incident_cmd.app import create_app
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role, User
+from incident_cmd.auth.schemas import UserCreate
+from incident_cmd.config import get_settings
+from incident_cmd.deps import get_session
+
+DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+# Monday 2026-11-23 09:00 in Shanghai: a working day, inside office hours.
+START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+def _postgres_url() -> str | None:
+    explicit = os.environ.get("INCIDENT_CMD_TEST_POSTGRES_URL")
+    if explicit:
+        return explicit
+    try:
+        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
+            return DEFAULT_POSTGRES_URL
+    except OSError:
+        if os.environ.get("CI") == "true":
+            raise RuntimeError("CI=true requires PostgreSQL on 127.0.0.1:5432") from None
+        return None
+
+
+POSTGRES_URL = _postgres_url()
+BACKENDS = ["sqlite", *(["postgres"] if POSTGRES_URL else [])]
+
+
+@dataclass
+class TestDatabase:
+    backend: str
+    url: str
+    engine: Engine
+
+
+def _admin_engine() -> Engine:
+    return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+
+
+def create_database(backend: str, directory: Path, template: str | None = None) -> TestDatabase:
+    name = f"icmd_test_{uuid.uuid4().hex[:12]}"
+    if backend == "sqlite":
+        url = f"sqlite:///{directory / (name + '.db')}"
+        engine = db.make_engine(url)
+        migrate.upgrade(engine)
+        return TestDatabase(backend, url, engine)
+    admin = _admin_engine()
+    with admin.connect() as connection:
+        suffix = f" TEMPLATE {template}" if template else ""
+        connection.execute(text(f'CREATE DATABASE "{name}"{suffix}'))
+    admin.dispose()
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = db.make_engine(url)
+    if template is None:
+        migrate.upgrade(engine)
+    return TestDatabase(backend, url, engine)
+
+
+def drop_database(database: TestDatabase) -> None:
+    database.engine.dispose()
+    if database.backend == "postgres":
+        admin = _admin_engine()
+        with admin.connect() as connection:
+            name = database.engine.url.database
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def database(request, tmp_path_factory) -> Iterator[TestDatabase]:
+    created = create_database(request.param, tmp_path_factory.mktemp(request.param))
+    yield created
+    drop_database(created)
+
+
+@pytest.fixture
+def fresh_database(database, tmp_path) -> Iterator[TestDatabase]:
+    """A migrated database of its own, for tests that commit (CLI, concurrency, restarts)."""
+    if database.backend == "postgres":
+        database.engine.dispose()
+        created = create_database("postgres", tmp_path, template=database.engine.url.database)
+    else:
+        created = create_database("sqlite", tmp_path)
+    yield created
+    drop_database(created)
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock() -> Iterator[clock.FrozenClock]:
+    with clock.use(clock.FrozenClock(START)) as source:
+        yield source
+
+
+@pytest.fixture(autouse=True)
+def settings_env(monkeypatch) -> Iterator[None]:
+    """Settings come from a known environment, never the developer's .env."""
+    for name in list(os.environ):
+        if name.startswith("INCIDENT_CMD_") and name != "INCIDENT_CMD_TEST_POSTGRES_URL":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("INCIDENT_CMD_DEFAULT_TIMEZONE", "Asia/Shanghai")
+    get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    yield
+    get_settings.cache_clear()
+    db.get_engine.cache_clear()
+
+
+@pytest.fixture
+def use_database(monkeypatch, fresh_database) -> TestDatabase:
+    """Points the settings (and so the CLI and the app's own sessions) at a fresh database."""
+    monkeypatch.setenv("INCIDENT_CMD_DATABASE_URL", fresh_database.url)
+    get_settings.cache_clear()
+    db.get_engine.cache_clear()
+    return fresh_database
+
+
+@pytest.fixture
+def session(database) -> Iterator[Session]:
+    connection = database.engine.connect()
+    transaction = connection.begin()
+    session = Session(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+    yield session
+    session.close()
+    transaction.rollback()
+    connection.close()
+
+
+def make_user(session: Session, username: str, role: Role, **fields) -> User:
+    return auth_service.create_user(
+        session, data=UserCreate(username=username, role=role, **fields), actor_id=None
+    )
+
+
+def bearer(session: Session, user: User) -> dict[str, str]:
+    _, secret = auth_service.issue_token(
+        session, user=user, name="test", expires_in=None, actor_id=None
+    )
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.fixture
+def app(session):
+    application = create_app(check_schema=False, run_worker=False)
+
+    def test_session() -> Iterator[Session]:
+        # What the test set up counts as committed before the request, as it would be live.
+        session.commit()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+    application.dependency_overrides[get_session] = test_session
+    return application
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def headers(session):
+    """headers(role) -> Authorization headers for a new user with that role."""
+    made: dict[str, dict[str, str]] = {}
+
+    def for_role(role: Role | str, username: str | None = None) -> dict[str, str]:
+        role = Role(role)
+        name = username or f"{role.value.replace('_', '-')}-user"
+        if name not in made:
+            made[name] = bearer(session, make_user(session, name, role))
+        return made[name]
+
+    return for_role
+
+
+@pytest.fixture
+def demo_org(session):
+    from incident_cmd.demo import seed
+
+    seed(session)
+    session.flush()
+    return session
