@@ -22,6 +22,7 @@ from incident_cmd.auth.models import Role, User
 from incident_cmd.auth.schemas import UserCreate
 from incident_cmd.config import get_settings
 from incident_cmd.deps import get_session
+from incident_cmd.playbooks.service import PlaybookRegistry
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # Monday 2026-11-23 09:00 in Shanghai: a working day, inside office hours.
@@ -117,6 +118,9 @@ def settings_env(monkeypatch) -> Iterator[None]:
         if name.startswith("INCIDENT_CMD_") and name != "INCIDENT_CMD_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
     monkeypatch.setenv("INCIDENT_CMD_DEFAULT_TIMEZONE", "Asia/Shanghai")
+    # Cheap argon2id parameters: the suite hashes hundreds of passwords.
+    monkeypatch.setenv("INCIDENT_CMD_ARGON2_TIME_COST", "1")
+    monkeypatch.setenv("INCIDENT_CMD_ARGON2_MEMORY_KIB", "1024")
     get_settings.cache_clear()
     db.get_engine.cache_clear()
     yield
@@ -159,9 +163,14 @@ def bearer(session: Session, user: User) -> dict[str, str]:
     return {"Authorization": f"Bearer {secret}"}
 
 
+@pytest.fixture(scope="session")
+def shipped_playbooks() -> PlaybookRegistry:
+    return PlaybookRegistry.from_settings()
+
+
 @pytest.fixture
-def app(session):
-    application = create_app(check_schema=False, run_worker=False)
+def app(session, shipped_playbooks):
+    application = create_app(registry=shipped_playbooks, check_schema=False, run_worker=False)
 
     def test_session() -> Iterator[Session]:
         # What the test set up counts as committed before the request, as it would be live.

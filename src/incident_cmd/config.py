@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     )
     sweep_interval_seconds: float = 5.0
     login_token_hours: int = 12
+    argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes per hash")
+    argon2_memory_kib: int = Field(default=65536, ge=64, description="argon2id memory per hash")
 
     @field_validator("default_timezone")
     @classmethod

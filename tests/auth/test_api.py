@@ -28,9 +28,15 @@ def test_wrong_role_is_403_and_names_allowed_roles(client, headers):
 def test_admin_creates_user_with_normalised_phone_and_audit(client, headers, session):
     response = client.post(
         "/api/v1/users",
-        json={"username": "li.ming", "role": "agent", "phone": "138 0013 8000",
-              "email": "li@example.com", "timezone": "Asia/Shanghai", "locale": "zh-CN",
-              "contact_policy": [{"channel": "sms"}, {"channel": "voice", "wait_minutes": 2}]},
+        json={
+            "username": "li.ming",
+            "role": "agent",
+            "phone": "138 0013 8000",
+            "email": "li@example.com",
+            "timezone": "Asia/Shanghai",
+            "locale": "zh-CN",
+            "contact_policy": [{"channel": "sms"}, {"channel": "voice", "wait_minutes": 2}],
+        },
         headers=headers(Role.admin),
     )
     assert response.status_code == 201, response.text

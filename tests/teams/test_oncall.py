@@ -13,8 +13,15 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def team_with_rotation(session, *, zone="Asia/Shanghai", shift="daily", handoff="09:00",
-                       anchor=date(2026, 11, 1), members=("ann", "bob", "cat")):
+def team_with_rotation(
+    session,
+    *,
+    zone="Asia/Shanghai",
+    shift="daily",
+    handoff="09:00",
+    anchor=date(2026, 11, 1),
+    members=("ann", "bob", "cat"),
+):
     for name in members:
         make_user(session, name, Role.responder)
     team = service.create_team(
@@ -24,7 +31,10 @@ def team_with_rotation(session, *, zone="Asia/Shanghai", shift="daily", handoff=
         session,
         team=team,
         data=RotationCreate(
-            name="primary", shift=shift, handoff_time=handoff, anchor_date=anchor,
+            name="primary",
+            shift=shift,
+            handoff_time=handoff,
+            anchor_date=anchor,
             members=list(members),
         ),
         actor_id=None,
@@ -83,9 +93,15 @@ def test_override_swaps_the_on_call_person_for_its_period_only(session):
     make_user(session, "dan", Role.responder)
     starts = datetime(2026, 11, 2, 12, 0, tzinfo=SHANGHAI)
     service.add_override(
-        session, team=team, rotation_name="primary",
-        data=OverrideCreate(user="dan", starts_at=starts, ends_at=starts + timedelta(hours=6),
-                            reason="bob at the dentist"),
+        session,
+        team=team,
+        rotation_name="primary",
+        data=OverrideCreate(
+            user="dan",
+            starts_at=starts,
+            ends_at=starts + timedelta(hours=6),
+            reason="bob at the dentist",
+        ),
         actor_id=None,
     )
     assert on_call_name(session, starts - timedelta(minutes=1)) == "bob"
@@ -97,8 +113,11 @@ def test_override_swaps_the_on_call_person_for_its_period_only(session):
 def test_responders_start_with_on_call_and_follow_the_rotation(session):
     team_with_rotation(session)
     people = service.responders(
-        session, team_key="support", rotation_name=None,
-        at=datetime(2026, 11, 3, 10, 0, tzinfo=SHANGHAI), count=2,
+        session,
+        team_key="support",
+        rotation_name=None,
+        at=datetime(2026, 11, 3, 10, 0, tzinfo=SHANGHAI),
+        count=2,
     )
     assert [user.username for user in people] == ["cat", "ann"]
 
@@ -116,9 +135,15 @@ def test_duplicate_rotation_name_is_refused(session):
     team = team_with_rotation(session)
     with pytest.raises(Conflict):
         service.create_rotation(
-            session, team=team,
-            data=RotationCreate(name="primary", shift="daily", handoff_time="09:00",
-                                anchor_date=date(2026, 1, 1), members=["ann"]),
+            session,
+            team=team,
+            data=RotationCreate(
+                name="primary",
+                shift="daily",
+                handoff_time="09:00",
+                anchor_date=date(2026, 1, 1),
+                members=["ann"],
+            ),
             actor_id=None,
         )
 
@@ -139,7 +164,8 @@ def test_on_call_api_route(client, session, headers):
 def test_on_call_api_refuses_a_time_without_offset(client, session, headers):
     team_with_rotation(session)
     response = client.get(
-        "/api/v1/teams/support/on-call", params={"at": "2026-11-02T10:00:00"},
+        "/api/v1/teams/support/on-call",
+        params={"at": "2026-11-02T10:00:00"},
         headers=headers(Role.viewer),
     )
     assert response.status_code == 422
@@ -157,39 +183,61 @@ def test_team_api_create_needs_manager_and_reports_unknown_member(client, header
 
 def test_team_api_rotation_and_override(client, headers):
     manager = headers("duty_manager")
-    client.post("/api/v1/users", json={"username": "eve", "role": "responder"},
-                headers=headers("admin"))
-    client.post("/api/v1/users", json={"username": "fay", "role": "responder"},
-                headers=headers("admin"))
-    assert client.post("/api/v1/teams", json={"key": "desk", "name": "Desk"},
-                       headers=manager).status_code == 201
+    client.post(
+        "/api/v1/users", json={"username": "eve", "role": "responder"}, headers=headers("admin")
+    )
+    client.post(
+        "/api/v1/users", json={"username": "fay", "role": "responder"}, headers=headers("admin")
+    )
+    assert (
+        client.post(
+            "/api/v1/teams", json={"key": "desk", "name": "Desk"}, headers=manager
+        ).status_code
+        == 201
+    )
     response = client.post(
         "/api/v1/teams/desk/rotations",
-        json={"name": "primary", "shift": "weekly", "handoff_time": "25:00",
-              "anchor_date": "2026-11-02", "members": ["eve"]},
+        json={
+            "name": "primary",
+            "shift": "weekly",
+            "handoff_time": "25:00",
+            "anchor_date": "2026-11-02",
+            "members": ["eve"],
+        },
         headers=manager,
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "handoff_time"
     response = client.post(
         "/api/v1/teams/desk/rotations",
-        json={"name": "primary", "shift": "weekly", "handoff_time": "09:00",
-              "anchor_date": "2026-11-02", "members": ["eve"]},
+        json={
+            "name": "primary",
+            "shift": "weekly",
+            "handoff_time": "09:00",
+            "anchor_date": "2026-11-02",
+            "members": ["eve"],
+        },
         headers=manager,
     )
     assert response.status_code == 201
     assert response.json()["rotations"][0]["members"] == ["eve"]
     response = client.post(
         "/api/v1/teams/desk/rotations/primary/overrides",
-        json={"user": "fay", "starts_at": "2026-11-23T08:00:00+08:00",
-              "ends_at": "2026-11-23T07:00:00+08:00"},
+        json={
+            "user": "fay",
+            "starts_at": "2026-11-23T08:00:00+08:00",
+            "ends_at": "2026-11-23T07:00:00+08:00",
+        },
         headers=manager,
     )
     assert response.status_code == 422
     response = client.post(
         "/api/v1/teams/desk/rotations/primary/overrides",
-        json={"user": "fay", "starts_at": "2026-11-23T08:00:00+08:00",
-              "ends_at": "2026-11-23T20:00:00+08:00"},
+        json={
+            "user": "fay",
+            "starts_at": "2026-11-23T08:00:00+08:00",
+            "ends_at": "2026-11-23T20:00:00+08:00",
+        },
         headers=manager,
     )
     assert response.status_code == 201

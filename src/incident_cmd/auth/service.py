@@ -3,7 +3,10 @@ import secrets
 from collections.abc import Sequence
 from datetime import timedelta
 
+from functools import lru_cache
+
 from pwdlib import PasswordHash
+from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, select
 
 from incident_cmd import clock
@@ -17,7 +20,16 @@ TOKEN_PREFIX = "icmd_"
 # Recording every request's use would turn each read into a write.
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
-_password_hash = PasswordHash.recommended()
+
+
+@lru_cache(maxsize=4)
+def _hasher(time_cost: int, memory_kib: int) -> PasswordHash:
+    return PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib),))
+
+
+def _passwords() -> PasswordHash:
+    settings = get_settings()
+    return _hasher(settings.argon2_time_cost, settings.argon2_memory_kib)
 
 
 def hash_token(token: str) -> str:
@@ -55,7 +67,7 @@ def create_user(session: Session, *, data: UserCreate, actor_id: int | None) -> 
         timezone=data.timezone or settings.default_timezone,
         locale=data.locale or settings.default_locale,
         contact_policy=[step.model_dump() for step in data.contact_policy or []],
-        password_hash=_password_hash.hash(data.password) if data.password else None,
+        password_hash=_passwords().hash(data.password) if data.password else None,
         created_at=clock.now(),
         created_by=actor_id,
     )
@@ -98,7 +110,7 @@ def update_user(session: Session, *, user: User, data: UserUpdate, actor_id: int
 def set_password(session: Session, *, user: User, password: str, actor_id: int | None) -> None:
     if len(password) < 10:
         raise Invalid("must be at least 10 characters", field="password")
-    user.password_hash = _password_hash.hash(password)
+    user.password_hash = _passwords().hash(password)
     session.add(user)
     timeline.append(
         session,
@@ -114,14 +126,21 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
     user = session.exec(select(User).where(User.username == username)).first()
     if user is None or not user.active or not user.password_hash:
         # Hash anyway so that an unknown name costs as long as a wrong password.
-        _password_hash.verify(password, _DUMMY_HASH)
+        _passwords().verify(password, _dummy_hash())
         raise Unauthorized("wrong username or password")
-    if not _password_hash.verify(password, user.password_hash):
+    if not _passwords().verify(password, user.password_hash):
         raise Unauthorized("wrong username or password")
     return user
 
 
-_DUMMY_HASH = _password_hash.hash("not-a-real-password")
+def _dummy_hash() -> str:
+    settings = get_settings()
+    return _dummy_hash_for(settings.argon2_time_cost, settings.argon2_memory_kib)
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash_for(time_cost: int, memory_kib: int) -> str:
+    return _hasher(time_cost, memory_kib).hash("not-a-real-password")
 
 
 def issue_token(

@@ -1,0 +1,292 @@
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from incident_cmd.auth import service as auth_service
+from incident_cmd.incidents import service
+from incident_cmd.incidents.models import IncidentTask
+from incident_cmd.timeline.models import TimelineEvent
+from tests.conftest import bearer
+
+
+@pytest.fixture
+def as_user(demo_org):
+    made = {}
+
+    def auth(username):
+        if username not in made:
+            user = auth_service.get_user_by_username(demo_org, username=username)
+            made[username] = bearer(demo_org, user)
+        return made[username]
+
+    return auth
+
+
+@pytest.fixture
+def incident(client, as_user):
+    response = client.post(
+        "/api/v1/incidents",
+        json={
+            "playbook": "product-recall",
+            "title": "PX-200 overheating",
+            "severity": "sev2",
+            "scope": {"products": ["PX-200"], "batches": ["B7"]},
+        },
+        headers=as_user("duty"),
+    )
+    assert response.status_code == 201
+    return response.json()
+
+
+def timeline_kinds(client, incident, auth):
+    events = client.get(f"/api/v1/incidents/{incident['id']}/timeline", headers=auth).json()
+    return [event["kind"] for event in events]
+
+
+def move(client, incident, status, auth, note=""):
+    return client.post(
+        f"/api/v1/incidents/{incident['id']}/status",
+        json={"status": status, "note": note},
+        headers=auth,
+    )
+
+
+def test_full_lifecycle_records_every_step(client, incident, as_user, frozen_clock):
+    duty = as_user("duty")
+    for status in ("active", "stabilized", "resolved", "in_review", "closed"):
+        frozen_clock.advance(timedelta(minutes=10))
+        response = move(client, incident, status, duty, note=f"to {status}")
+        assert response.status_code == 200, response.text
+        assert response.json()["status"] == status
+    final = response.json()
+    assert final["closed_at"] is not None
+    assert final["resolved_at"] is not None
+    assert final["allowed_transitions"] == ["in_review"]
+    events = client.get(f"/api/v1/incidents/{incident['id']}/timeline", headers=duty).json()
+    status_events = [event for event in events if event["kind"] == "incident.status"]
+    assert [(e["data"]["from"], e["data"]["to"]) for e in status_events] == [
+        ("declared", "active"),
+        ("active", "stabilized"),
+        ("stabilized", "resolved"),
+        ("resolved", "in_review"),
+        ("in_review", "closed"),
+    ]
+    assert all(event["actor"] == "duty" for event in status_events)
+    times = [event["at"] for event in status_events]
+    assert times == sorted(times) and len(set(times)) == 5
+
+
+def test_forbidden_transition_is_409_and_lists_the_allowed(client, incident, as_user):
+    response = move(client, incident, "closed", as_user("duty"))
+    assert response.status_code == 409
+    assert response.json()["detail"] == (
+        f"cannot move {incident['number']} from declared to closed (allowed: active, resolved)"
+    )
+    assert timeline_kinds(client, incident, as_user("duty")).count("incident.status") == 0
+
+
+def test_unknown_status_is_422(client, incident, as_user):
+    response = move(client, incident, "on_fire", as_user("duty"))
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "status"
+
+
+def test_reopen_after_resolution_clears_resolved_at(client, incident, as_user):
+    duty = as_user("duty")
+    move(client, incident, "resolved", duty)
+    reopened = move(client, incident, "active", duty, note="new reports").json()
+    assert reopened["status"] == "active"
+    assert reopened["resolved_at"] is None
+
+
+def test_responder_cannot_change_status(client, incident, as_user):
+    assert move(client, incident, "active", as_user("cs.liu")).status_code == 403
+
+
+def test_severity_change_recomputes_targets_and_is_recorded(client, incident, as_user):
+    duty = as_user("duty")
+    response = client.post(
+        f"/api/v1/incidents/{incident['id']}/severity",
+        json={"severity": "sev1", "reason": "burn injury reported"},
+        headers=duty,
+    )
+    assert response.status_code == 200
+    changed = response.json()
+    assert changed["severity"] == "sev1"
+    assert changed["respond_by"] < incident["respond_by"]
+    events = client.get(f"/api/v1/incidents/{incident['id']}/timeline", headers=duty).json()
+    assert events[-1]["kind"] == "incident.severity"
+    assert events[-1]["data"] == {"from": "sev2", "to": "sev1", "reason": "burn injury reported"}
+    response = client.post(
+        f"/api/v1/incidents/{incident['id']}/severity",
+        json={"severity": "sev0", "reason": "x"},
+        headers=duty,
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == "severity"
+
+
+def test_role_reassignment_relieves_and_replaces(client, incident, as_user):
+    duty = as_user("duty")
+    before = {seat["role"]: seat["user"] for seat in incident["roster"]}
+    response = client.post(
+        f"/api/v1/incidents/{incident['id']}/roster",
+        json={"role": "cs_lead", "user": "cs.liu", "note": "swap"},
+        headers=duty,
+    )
+    assert response.status_code == 200
+    after = {seat["role"]: seat["user"] for seat in response.json()["roster"]}
+    assert before["cs_lead"] == "cs.zhao" and after["cs_lead"] == "cs.liu"
+    assert len(response.json()["roster"]) == len(incident["roster"])
+    events = client.get(f"/api/v1/incidents/{incident['id']}/timeline", headers=duty).json()
+    assert [e["summary"] for e in events[-2:]] == [
+        "cs.zhao relieved from role cs_lead",
+        "cs.liu assigned to role cs_lead",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"role": "janitor", "user": "cs.liu"}, "role"),
+        ({"role": "cs_lead", "user": "nobody"}, "user"),
+        ({"role": "cs_lead", "slot": 1, "user": "cs.liu"}, "slot"),
+    ],
+)
+def test_bad_reassignment_names_the_field(client, incident, as_user, body, field):
+    response = client.post(
+        f"/api/v1/incidents/{incident['id']}/roster", json=body, headers=as_user("duty")
+    )
+    assert response.status_code == 422
+    assert response.json()["field"] == field
+
+
+def test_internal_and_public_updates(client, incident, as_user):
+    url = f"/api/v1/incidents/{incident['id']}/updates"
+    internal = client.post(url, json={"body": "Lab confirms cell defect"}, headers=as_user("qa.he"))
+    assert internal.status_code == 201
+    assert internal.json()["public"] is False
+    refused = client.post(
+        url,
+        json={"body": "Hello", "public": True, "status": "identified"},
+        headers=as_user("qa.he"),
+    )
+    assert refused.status_code == 403
+    no_status = client.post(
+        url, json={"body": "Hello", "public": True}, headers=as_user("comms.ma")
+    )
+    assert no_status.status_code == 422
+    assert no_status.json()["field"] == "status"
+    public = client.post(
+        url,
+        json={"body": "Recall started", "public": True, "status": "identified"},
+        headers=as_user("comms.ma"),
+    )
+    assert public.status_code == 201
+    assert public.json()["data"] == {"status": "identified"}
+    current = client.get(f"/api/v1/incidents/{incident['id']}", headers=as_user("viewer"))
+    assert current.json()["public_status"] == "identified"
+    viewer_post = client.post(url, json={"body": "hi"}, headers=as_user("viewer"))
+    assert viewer_post.status_code == 403
+
+
+def test_task_with_open_dependency_cannot_be_completed(client, incident, as_user):
+    tasks = {task["key"]: task for task in incident["tasks"]}
+    base = f"/api/v1/incidents/{incident['id']}/tasks"
+    responder = as_user("qa.he")
+    blocked = client.post(
+        f"{base}/{tasks['handling_plan']['id']}/complete", json={}, headers=responder
+    )
+    assert blocked.status_code == 409
+    assert "waits for 'assess'" in blocked.json()["detail"]
+    done = client.post(
+        f"{base}/{tasks['assess']['id']}/complete",
+        json={"note": "batch B7 only"},
+        headers=responder,
+    )
+    assert done.status_code == 200
+    assert done.json()["status"] == "done"
+    assert done.json()["completed_by"] == "qa.he"
+    assert (
+        client.post(
+            f"{base}/{tasks['handling_plan']['id']}/complete", json={}, headers=responder
+        ).status_code
+        == 200
+    )
+    again = client.post(f"{base}/{tasks['assess']['id']}/complete", json={}, headers=responder)
+    assert again.status_code == 200
+    kinds = timeline_kinds(client, incident, responder)
+    assert kinds.count("task.completed") == 2
+
+
+def test_closed_incident_refuses_changes(client, incident, as_user):
+    duty = as_user("duty")
+    for status in ("resolved", "in_review", "closed"):
+        move(client, incident, status, duty)
+    task = incident["tasks"][0]
+    response = client.post(
+        f"/api/v1/incidents/{incident['id']}/tasks/{task['id']}/complete", json={}, headers=duty
+    )
+    assert response.status_code == 409
+    assert "closed" in response.json()["detail"]
+
+
+def test_unknown_incident_and_task_are_404(client, incident, as_user):
+    duty = as_user("duty")
+    assert client.get("/api/v1/incidents/99999", headers=duty).status_code == 404
+    response = client.post(
+        f"/api/v1/incidents/{incident['id']}/tasks/99999/complete", json={}, headers=duty
+    )
+    assert response.status_code == 404
+
+
+def test_list_filters_and_keyset_pagination(client, as_user):
+    duty = as_user("duty")
+    for index in range(5):
+        client.post(
+            "/api/v1/incidents",
+            json={
+                "playbook": "service-outage" if index % 2 else "natural-disaster",
+                "title": f"incident {index}",
+                "severity": "sev1",
+                "scope": {"regions": ["Fujian"]},
+                "drill": index == 4,
+            },
+            headers=duty,
+        )
+    page = client.get("/api/v1/incidents", params={"limit": 2}, headers=duty).json()
+    assert [item["title"] for item in page["items"]] == ["incident 4", "incident 3"]
+    page = client.get(
+        "/api/v1/incidents", params={"limit": 2, "cursor": page["next_cursor"]}, headers=duty
+    ).json()
+    assert [item["title"] for item in page["items"]] == ["incident 2", "incident 1"]
+    outages = client.get(
+        "/api/v1/incidents", params={"kind": "service_outage"}, headers=duty
+    ).json()
+    assert {item["title"] for item in outages["items"]} == {"incident 1", "incident 3"}
+    assert outages["next_cursor"] is None
+    drills = client.get("/api/v1/incidents", params={"drill": "true"}, headers=duty).json()
+    assert [item["title"] for item in drills["items"]] == ["incident 4"]
+    first = page["items"][0]["id"]
+    client.post(f"/api/v1/incidents/{first}/status", json={"status": "active"}, headers=duty)
+    active = client.get(
+        "/api/v1/incidents", params={"status": ["active", "stabilized"]}, headers=duty
+    ).json()
+    assert [item["id"] for item in active["items"]] == [first]
+    bad = client.get("/api/v1/incidents", params={"limit": 0}, headers=duty)
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "limit"
+
+
+def test_overdue_tasks_reach_the_timeline_once(session, client, incident, frozen_clock):
+    assert service.mark_overdue_tasks(session) == 0
+    frozen_clock.advance(timedelta(hours=2))
+    # assess and stop_shipments are due two hours after declaration.
+    assert service.mark_overdue_tasks(session) == 2
+    assert service.mark_overdue_tasks(session) == 0
+    overdue = session.exec(select(TimelineEvent).where(TimelineEvent.kind == "task.overdue")).all()
+    assert sorted(event.data["task"] for event in overdue) == ["assess", "stop_shipments"]
+    flagged = session.exec(
+        select(IncidentTask).where(IncidentTask.overdue_at.is_not(None))  # type: ignore[union-attr]
+    ).all()
+    assert len(flagged) == 2
