@@ -57,12 +57,15 @@ def _admin_engine() -> Engine:
     return create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
 
 
-def create_database(backend: str, directory: Path, template: str | None = None) -> TestDatabase:
+def create_database(
+    backend: str, directory: Path, template: str | None = None, migrated: bool = True
+) -> TestDatabase:
     name = f"icmd_test_{uuid.uuid4().hex[:12]}"
     if backend == "sqlite":
         url = f"sqlite:///{directory / (name + '.db')}"
         engine = db.make_engine(url)
-        migrate.upgrade(engine)
+        if migrated:
+            migrate.upgrade(engine)
         return TestDatabase(backend, url, engine)
     admin = _admin_engine()
     with admin.connect() as connection:
@@ -71,7 +74,7 @@ def create_database(backend: str, directory: Path, template: str | None = None) 
     admin.dispose()
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     engine = db.make_engine(url)
-    if template is None:
+    if template is None and migrated:
         migrate.upgrade(engine)
     return TestDatabase(backend, url, engine)
 
@@ -126,6 +129,14 @@ def settings_env(monkeypatch) -> Iterator[None]:
     yield
     get_settings.cache_clear()
     db.get_engine.cache_clear()
+
+
+@pytest.fixture
+def empty_database(database, tmp_path) -> Iterator[TestDatabase]:
+    """A database with no schema at all."""
+    created = create_database(database.backend, tmp_path, migrated=False)
+    yield created
+    drop_database(created)
 
 
 @pytest.fixture
@@ -190,6 +201,21 @@ def app(session, shipped_playbooks):
 def client(app) -> Iterator[TestClient]:
     with TestClient(app) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def client_factory(shipped_playbooks):
+    """Clients of an app that uses its own sessions on the configured database."""
+    clients: list[TestClient] = []
+
+    def make() -> TestClient:
+        app = create_app(registry=shipped_playbooks, check_schema=False, run_worker=False)
+        clients.append(TestClient(app))
+        return clients[-1]
+
+    yield make
+    for made in clients:
+        made.close()
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql import Insert
 from sqlmodel import Session, create_engine
 
 from incident_cmd.config import get_settings
@@ -58,3 +60,9 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def upsert_insert(session: Session, table: Table) -> Insert:
+    """An INSERT that supports ``on_conflict_do_*`` on both engines."""
+    dialect = postgresql if is_postgres(session) else sqlite
+    return dialect.insert(table)

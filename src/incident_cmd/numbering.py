@@ -1,8 +1,9 @@
 """Human-readable, gap-tolerant, never-duplicated numbers (INC-2026-0007)."""
 
 from sqlalchemy import Column, Integer, String, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel
+
+from incident_cmd.db import upsert_insert
 
 sequence_counters = Table(
     "sequence_counters",
@@ -14,9 +15,8 @@ sequence_counters = Table(
 
 def next_value(session: Session, name: str) -> int:
     """Atomically increments the named counter; concurrent callers never get the same value."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     statement = (
-        dialect.insert(sequence_counters)
+        upsert_insert(session, sequence_counters)
         .values(name=name, value=1)
         .on_conflict_do_update(
             index_elements=[sequence_counters.c.name],

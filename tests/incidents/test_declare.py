@@ -174,7 +174,7 @@ def test_incident_pins_the_playbook_version_it_was_declared_from(session, demo_o
     auth = bearer(session, auth_service.get_user_by_username(session, username="duty"))
     before = client_for(PlaybookRegistry.from_directory(tmp_path, None))
     incident = declare(before, auth, playbook="service-outage").json()
-    assert [task["key"] for task in incident["tasks"]][0] == "diagnose"
+    assert incident["tasks"][0]["key"] == "diagnose"
 
     path.write_text(
         source.replace("diagnose", "triage_first").replace("key: sev2", "key: minor"),
@@ -183,7 +183,7 @@ def test_incident_pins_the_playbook_version_it_was_declared_from(session, demo_o
     after = client_for(PlaybookRegistry.from_directory(tmp_path, None))
     again = after.get(f"/api/v1/incidents/{incident['id']}", headers=auth).json()
     assert again["playbook_hash"] == incident["playbook_hash"]
-    assert [task["key"] for task in again["tasks"]][0] == "diagnose"
+    assert again["tasks"][0]["key"] == "diagnose"
     # Severity changes are checked against the pinned version, not the edited file.
     response = after.post(
         f"/api/v1/incidents/{incident['id']}/severity",

@@ -136,7 +136,7 @@ notifications:
 def test_duplicate_playbook_key_across_files(tmp_path):
     (tmp_path / "a.yaml").write_text(MINIMAL, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(MINIMAL, encoding="utf-8")
-    with pytest.raises(PlaybookInvalid, match="also used by a.yaml"):
+    with pytest.raises(PlaybookInvalid, match=r"also used by a\.yaml"):
         load_directory(tmp_path)
 
 

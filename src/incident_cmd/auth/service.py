@@ -2,7 +2,6 @@ import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import timedelta
-
 from functools import lru_cache
 
 from pwdlib import PasswordHash

@@ -4,6 +4,7 @@ from sqlmodel import Session
 
 from incident_cmd import clock
 from incident_cmd.config import get_settings
+from incident_cmd.db import upsert_insert
 from incident_cmd.errors import NotFound
 from incident_cmd.playbooks.loader import LoadedPlaybook, load_directory
 from incident_cmd.playbooks.models import PlaybookVersion
@@ -37,17 +38,19 @@ class PlaybookRegistry:
 
 
 def pin_version(session: Session, *, loaded: LoadedPlaybook) -> PlaybookVersion:
-    version = session.get(PlaybookVersion, loaded.content_hash)
-    if version is None:
-        version = PlaybookVersion(
+    """Stores the version once, however many declarations race to store it."""
+    statement = (
+        upsert_insert(session, PlaybookVersion.__table__)
+        .values(
             content_hash=loaded.content_hash,
             key=loaded.playbook.key,
             snapshot=loaded.snapshot,
             first_seen_at=clock.now(),
         )
-        session.add(version)
-        session.flush()
-    return version
+        .on_conflict_do_nothing(index_elements=["content_hash"])
+    )
+    session.execute(statement)
+    return session.get_one(PlaybookVersion, loaded.content_hash)
 
 
 def pinned_playbook(session: Session, *, content_hash: str) -> Playbook:
