@@ -1,0 +1,146 @@
+import os
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from incident_cmd import db
+from incident_cmd.app import create_app
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.schemas import IncidentDeclare, Scope, StatusChange
+from tests.conftest import make_user
+
+PASSWORD = "a password long enough"
+
+
+def login(client, username, password=PASSWORD):
+    return client.post("/login", data={"username": username, "password": password},
+                       follow_redirects=False)
+
+
+def test_landing_page_requires_login(client):
+    response = client.get("/", follow_redirects=False)
+    assert response.status_code == 303
+    assert response.headers["location"] == "/login"
+
+
+def test_wrong_password_shows_the_form_again(client, session):
+    make_user(session, "page.user", Role.viewer, password=PASSWORD)
+    response = login(client, "page.user", "not the password")
+    assert response.status_code == 401
+    assert "wrong username or password" in response.text
+    assert "icmd_session" not in response.cookies
+
+
+def test_landing_page_lists_active_incidents_only(client, demo_org, shipped_playbooks):
+    duty = auth_service.get_user_by_username(demo_org, username="duty")
+    auth_service.set_password(demo_org, user=duty, password=PASSWORD, actor_id=None)
+    active = incident_service.declare(
+        demo_org, registry=shipped_playbooks, actor=duty,
+        data=IncidentDeclare(playbook="natural-disaster", title="Typhoon floods Xiamen warehouse",
+                             severity="sev1", scope=Scope(regions=["Fujian"]), drill=True),
+    )
+    closed = incident_service.declare(
+        demo_org, registry=shipped_playbooks, actor=duty,
+        data=IncidentDeclare(playbook="service-outage", title="Hotline down", severity="sev1"),
+    )
+    incident_service.transition(demo_org, incident=closed, actor=duty,
+                                change=StatusChange(status="resolved"))
+    response = login(client, "duty")
+    assert response.status_code == 303
+    cookie = response.cookies["icmd_session"]
+    assert "httponly" in response.headers["set-cookie"].lower()
+    assert "samesite=strict" in response.headers["set-cookie"].lower()
+    client.cookies.set("icmd_session", cookie)
+    page = client.get("/")
+    assert page.status_code == 200
+    assert active.number in page.text and "Typhoon floods Xiamen warehouse" in page.text
+    assert "DRILL" in page.text
+    assert closed.number not in page.text
+    # Shown in the viewer's zone (Asia/Shanghai), not UTC.
+    assert "2026-11-23 09:00 CST" in page.text
+
+
+def test_session_cookie_is_not_accepted_by_the_api(client, session):
+    make_user(session, "cookie.user", Role.admin, password=PASSWORD)
+    cookie = login(client, "cookie.user").cookies["icmd_session"]
+    client.cookies.set("icmd_session", cookie)
+    response = client.get("/api/v1/me")
+    assert response.status_code == 401
+
+
+CHROMIUM = shutil.which("chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def live_server(use_database, shipped_playbooks) -> Iterator[str]:
+    app = create_app(registry=shipped_playbooks, run_worker=False)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline:
+            raise RuntimeError("test server did not start")
+        time.sleep(0.02)  # waiting for a real server socket, not controlling time
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
+                    reason="Debian chromium is not installed")
+def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(live_server, shipped_playbooks,
+                                                                tmp_path):
+    from playwright.sync_api import sync_playwright
+
+    from incident_cmd.demo import seed
+
+    with db.session_scope() as session:
+        seed(session)
+        duty = auth_service.get_user_by_username(session, username="duty")
+        auth_service.set_password(session, user=duty, password=PASSWORD, actor_id=None)
+        incident = incident_service.declare(
+            session, registry=shipped_playbooks, actor=duty,
+            data=IncidentDeclare(playbook="product-recall", title="PX-200 电池过热",
+                                 severity="sev1", scope=Scope(batches=["B7"])),
+        )
+        number = incident.number
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--disable-sync"],
+        )
+        page = browser.new_page()
+        page.goto(f"{live_server}/")
+        assert page.url.endswith("/login")
+        page.fill("input[name=username]", "duty")
+        page.fill("input[name=password]", "wrong password here")
+        page.click("button[type=submit]")
+        assert "wrong username or password" in page.inner_text("[role=alert]")
+        page.fill("input[name=username]", "duty")
+        page.fill("input[name=password]", PASSWORD)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#incidents")
+        row = page.locator(f"tr[data-number='{number}']")
+        assert "PX-200 电池过热" in row.inner_text()
+        page.screenshot(path=str(tmp_path / "landing.png"), full_page=True)
+        page.click("text=Log out")
+        page.wait_for_url("**/login")
+        browser.close()
