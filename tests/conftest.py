@@ -115,11 +115,12 @@ def frozen_clock() -> Iterator[clock.FrozenClock]:
 
 
 @pytest.fixture(autouse=True)
-def settings_env(monkeypatch) -> Iterator[None]:
-    """Settings come from a known environment, never the developer's .env."""
+def settings_env(monkeypatch, tmp_path) -> Iterator[None]:
+    """Settings come from a known environment, never the developer's .env or database."""
     for name in list(os.environ):
         if name.startswith("INCIDENT_CMD_") and name != "INCIDENT_CMD_TEST_POSTGRES_URL":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("INCIDENT_CMD_DATABASE_URL", f"sqlite:///{tmp_path / 'untouched.db'}")
     monkeypatch.setenv("INCIDENT_CMD_DEFAULT_TIMEZONE", "Asia/Shanghai")
     # Cheap argon2id parameters: the suite hashes hundreds of passwords.
     monkeypatch.setenv("INCIDENT_CMD_ARGON2_TIME_COST", "1")

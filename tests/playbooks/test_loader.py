@@ -159,7 +159,7 @@ def test_cli_validate_passes_shipped_playbooks():
     assert result.exit_code == 0, result.output
 
 
-def test_server_refuses_to_start_with_an_invalid_playbook(tmp_path, monkeypatch):
+def test_server_refuses_to_start_with_an_invalid_playbook(tmp_path, monkeypatch, use_database):
     (tmp_path / "broken.yaml").write_text(
         MINIMAL.replace("kind: service_outage", "kind: party"), encoding="utf-8"
     )
