@@ -11,9 +11,12 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from incident_cmd import migrate
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.config import get_settings
+from incident_cmd.customers.api import router as customers_router
 from incident_cmd.db import get_engine
 from incident_cmd.errors import DomainError
 from incident_cmd.incidents.api import router as incidents_router
+from incident_cmd.notify.api import router as campaigns_router
+from incident_cmd.notify.api import webhooks as webhooks_router
 from incident_cmd.playbooks.api import router as playbooks_router
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams.api import router as teams_router
@@ -58,23 +61,32 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if check_schema:
             migrate.ensure_current(get_engine())
-        scheduler = None
+        background = None
         if in_process_worker:
-            from incident_cmd.scheduler import start_sweeps
+            from incident_cmd.scheduler import start_background
 
-            scheduler = start_sweeps(asyncio.get_running_loop())
+            background = start_background(asyncio.get_running_loop())
         try:
             yield
         finally:
-            if scheduler is not None:
-                scheduler.shutdown(wait=False)
+            if background is not None:
+                await background.stop()
 
     app = FastAPI(title="incident_cmd", version="0.1.0", lifespan=lifespan)
     app.state.playbooks = playbooks
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LoginRequired, _login_required)
-    for router in (auth_router, teams_router, playbooks_router, incidents_router, web_router):
+    for router in (
+        auth_router,
+        teams_router,
+        playbooks_router,
+        incidents_router,
+        customers_router,
+        campaigns_router,
+        webhooks_router,
+        web_router,
+    ):
         app.include_router(router)
 
     @app.get("/healthz", tags=["ops"])

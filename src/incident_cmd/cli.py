@@ -36,12 +36,14 @@ token_app = typer.Typer(help="API tokens.", no_args_is_help=True)
 team_app = typer.Typer(help="Teams and on-call rotations.", no_args_is_help=True)
 playbook_app = typer.Typer(help="Playbooks.", no_args_is_help=True)
 incident_app = typer.Typer(help="Incidents.", no_args_is_help=True)
+customers_app = typer.Typer(help="The customer directory.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (user_app, "user"),
     (token_app, "token"),
     (team_app, "team"),
     (playbook_app, "playbook"),
+    (customers_app, "customers"),
     (incident_app, "incident"),
 ):
     app.add_typer(sub, name=name)
@@ -99,14 +101,17 @@ def worker() -> None:
     import asyncio
     import logging
 
-    from incident_cmd.scheduler import start_sweeps
+    from incident_cmd.scheduler import start_background
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     migrate.ensure_current(get_engine())
 
     async def run() -> None:
-        start_sweeps(asyncio.get_running_loop())
-        await asyncio.Event().wait()
+        background = start_background(asyncio.get_running_loop())
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await background.stop()
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run())
@@ -349,6 +354,41 @@ def incident_list(
                 f"{incident.number:14} {incident.status:10} {incident.severity:6} "
                 f"{incident.title}{drill}"
             )
+
+
+@customers_app.command("import")
+@friendly
+def customers_import(
+    path: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV file, UTF-8")],
+    show_rejects: Annotated[int, typer.Option(help="How many rejected rows to print")] = 50,
+) -> None:
+    """Import customers and purchases; bad rows are reported, good rows kept."""
+    from incident_cmd.customers import service as customer_service
+
+    with path.open("rb") as counting:
+        total = max(sum(1 for _ in counting) - 1, 0)
+    with (
+        session_scope() as session,
+        path.open(encoding="utf-8-sig", newline="") as stream,
+        typer.progressbar(length=total, label="importing", file=sys.stderr) as bar,
+    ):
+        done = 0
+
+        def after_chunk(rows: int) -> None:
+            nonlocal done
+            session.commit()
+            bar.update(rows - done)
+            done = rows
+
+        report = customer_service.import_csv(session, stream=stream, after_chunk=after_chunk)
+    typer.echo(
+        f"{report.rows} rows: {report.customers_created} customers created, "
+        f"{report.customers_updated} updated, {report.customers_unchanged} unchanged, "
+        f"{report.purchases_added} purchases added, {report.rejected_total} rejected"
+    )
+    for reject in report.rejected[:show_rejects]:
+        where = f" {reject.field}" if reject.field else ""
+        typer.echo(f"  row {reject.row}{where}: {reject.reason}", err=True)
 
 
 @app.command()

@@ -41,6 +41,18 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_sender: str = "incident-cmd@localhost"
 
+    quiet_hours_start: str = Field(default="21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_hours_end: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    send_rate_per_second: float = Field(
+        default=100.0, ge=0, description="messages per second per sender; 0 = no limit"
+    )
+    dispatch_batch_size: int = Field(default=500, ge=1)
+    dispatch_max_in_flight: int = Field(default=200, ge=1)
+    dispatch_max_attempts: int = Field(default=6, ge=1)
+    sms_price_per_segment: float = 0.0079
+    sms_price_currency: str = "USD"
+    sms_help_text: str = "Reply STOP to opt out, START to opt back in. Help: call our hotline."
+
     run_worker_in_process: bool | None = Field(
         default=None,
         description="serve runs the sweeps in-process; default: yes on SQLite, no on PostgreSQL",

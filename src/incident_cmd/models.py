@@ -1,7 +1,15 @@
 """Imports every table model, so that metadata (Alembic, tests) sees the whole schema."""
 
 from incident_cmd.auth.models import ApiToken, User
+from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.incidents.models import Incident, IncidentTask, RosterAssignment
+from incident_cmd.notify.models import (
+    Campaign,
+    Delivery,
+    InboundMessage,
+    SinkMessage,
+    Suppression,
+)
 from incident_cmd.numbering import sequence_counters
 from incident_cmd.playbooks.models import PlaybookVersion
 from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
@@ -9,13 +17,20 @@ from incident_cmd.timeline.models import TimelineEvent
 
 __all__ = [
     "ApiToken",
+    "Campaign",
+    "Customer",
+    "Delivery",
+    "InboundMessage",
     "Incident",
     "IncidentTask",
     "PlaybookVersion",
+    "Purchase",
     "RosterAssignment",
     "Rotation",
     "RotationMember",
     "RotationOverride",
+    "SinkMessage",
+    "Suppression",
     "Team",
     "TeamMember",
     "TimelineEvent",

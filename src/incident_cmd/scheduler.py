@@ -1,16 +1,20 @@
-"""APScheduler wiring: the sweeps, nothing else. Each sweep claims due rows and acts on them in
-its own transaction, so a crash loses nothing and several workers can run side by side."""
+"""Background work: APScheduler's short sweeps, and the dispatcher's sending loop. Each sweep
+claims due rows and acts on them in its own transaction, so a crash loses nothing and several
+workers can run side by side."""
 
 import asyncio
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from incident_cmd.config import get_settings
-from incident_cmd.db import session_scope
+from incident_cmd.db import get_engine, session_scope
 from incident_cmd.incidents import service as incident_service
+from incident_cmd.notify import service as notify_service
+from incident_cmd.notify.dispatcher import Dispatcher
 
 log = logging.getLogger(__name__)
 
@@ -18,6 +22,8 @@ Sweep = Callable[[Session], int]
 
 SWEEPS: dict[str, Sweep] = {
     "incident-task-overdue": incident_service.mark_overdue_tasks,
+    "campaign-start": notify_service.start_due_campaigns,
+    "campaign-finish": notify_service.finish_campaigns,
 }
 
 
@@ -34,7 +40,21 @@ def run_sweep(name: str) -> int:
     return handled
 
 
-def start_sweeps(loop: asyncio.AbstractEventLoop) -> AsyncIOScheduler:
+@dataclass
+class Background:
+    scheduler: AsyncIOScheduler
+    dispatcher: Dispatcher
+    stop_event: asyncio.Event
+    sending: asyncio.Task
+
+    async def stop(self) -> None:
+        self.scheduler.shutdown(wait=False)
+        self.stop_event.set()
+        await self.sending
+        await self.dispatcher.close()
+
+
+def start_background(loop: asyncio.AbstractEventLoop) -> Background:
     interval = get_settings().sweep_interval_seconds
     scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
     for name in SWEEPS:
@@ -48,4 +68,16 @@ def start_sweeps(loop: asyncio.AbstractEventLoop) -> AsyncIOScheduler:
             coalesce=True,
         )
     scheduler.start()
-    return scheduler
+    dispatcher = Dispatcher(get_engine())
+    stop_event = asyncio.Event()
+    sending = loop.create_task(_send_forever(dispatcher, stop_event))
+    return Background(scheduler, dispatcher, stop_event, sending)
+
+
+async def _send_forever(dispatcher: Dispatcher, stop_event: asyncio.Event) -> None:
+    while not stop_event.is_set():
+        try:
+            await dispatcher.run(stop_event)
+        except Exception:
+            log.exception("dispatcher failed; restarting it")
+            await asyncio.sleep(1)

@@ -20,7 +20,6 @@ TOKEN_PREFIX = "icmd_"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-
 @lru_cache(maxsize=4)
 def _hasher(time_cost: int, memory_kib: int) -> PasswordHash:
     return PasswordHash((Argon2Hasher(time_cost=time_cost, memory_cost=memory_kib),))

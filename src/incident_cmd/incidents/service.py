@@ -27,6 +27,7 @@ from incident_cmd.incidents.schemas import (
     StatusChange,
     UpdatePost,
 )
+from incident_cmd.notify import service as notify_service
 from incident_cmd.playbooks import service as playbook_service
 from incident_cmd.playbooks.schema import Playbook, RosterRole
 from incident_cmd.playbooks.service import PlaybookRegistry
@@ -167,6 +168,7 @@ def declare(
                 due_at=_offset(now, task.due),
             )
         )
+    notify_service.drafts_for_incident(session, incident=incident, playbook=playbook, actor=actor)
     if playbook.tasks:
         _record(
             session, incident, "tasks.created", f"{len(playbook.tasks)} tasks created", actor.id

@@ -1,0 +1,37 @@
+import codecs
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile
+
+from incident_cmd.customers import service
+from incident_cmd.customers.schemas import ImportReport
+from incident_cmd.deps import Communicator, SessionDep
+
+router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+
+
+@router.post("/import", response_model=ImportReport)
+def import_customers(
+    session: SessionDep,
+    _: Communicator,
+    file: Annotated[UploadFile, File(description="CSV, UTF-8, first line names the columns")],
+) -> ImportReport:
+    """Upserts customers and purchases; bad rows are listed, good rows kept."""
+    text = codecs.getreader("utf-8-sig")(file.file, errors="strict")
+    return service.import_csv(session, stream=text, after_chunk=lambda _: session.commit())
+
+
+@router.get("")
+def list_customers(
+    session: SessionDep,
+    _: Communicator,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    cursor: int | None = None,
+) -> dict:
+    customers = list(service.iter_customers(session, limit=limit, after_id=cursor))
+    return {
+        "items": [
+            customer.model_dump(exclude={"created_at", "updated_at"}) for customer in customers
+        ],
+        "next_cursor": customers[-1].id if len(customers) == limit else None,
+    }

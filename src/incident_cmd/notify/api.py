@@ -1,0 +1,199 @@
+import html
+from typing import Annotated
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session
+from twilio.request_validator import RequestValidator
+
+from incident_cmd.auth.models import User
+from incident_cmd.config import get_settings
+from incident_cmd.deps import AnyUser, Communicator, SessionDep
+from incident_cmd.errors import Forbidden, Invalid, NotFound
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.notify import service
+from incident_cmd.notify.models import Campaign
+from incident_cmd.notify.schemas import (
+    CampaignAction,
+    CampaignCreate,
+    CampaignPreview,
+    CampaignRead,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["campaigns"])
+webhooks = APIRouter(tags=["webhooks"])
+
+
+def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
+    settings = get_settings()
+    creator = session.get(User, campaign.created_by)
+    approver = session.get(User, campaign.approved_by) if campaign.approved_by else None
+    return CampaignRead(
+        **campaign.model_dump(
+            include={
+                "id",
+                "name",
+                "incident_id",
+                "plan_key",
+                "channel",
+                "template",
+                "audience",
+                "status",
+                "safety_critical",
+                "two_person_approval",
+                "send_at",
+                "drill",
+                "started_at",
+                "finished_at",
+            }
+        ),
+        quiet_start=campaign.quiet_start or settings.quiet_hours_start,
+        quiet_end=campaign.quiet_end or settings.quiet_hours_end,
+        created_by=creator.username,
+        approved_by=approver.username if approver else None,
+        counts=service.campaign_counts(session, campaign=campaign),
+    )
+
+
+@router.post("/campaigns", response_model=CampaignRead, status_code=201)
+def create_campaign(body: CampaignCreate, session: SessionDep, actor: Communicator) -> CampaignRead:
+    return campaign_read(session, service.create_campaign(session, data=body, actor=actor))
+
+
+@router.post("/incidents/{incident_id}/campaigns", response_model=CampaignRead, status_code=201)
+def create_from_plan(
+    incident_id: int,
+    session: SessionDep,
+    actor: Communicator,
+    plan: Annotated[str, Query(description="notification plan key")],
+) -> CampaignRead:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    playbook = incident_service.playbook_of(session, incident)
+    chosen = next((item for item in playbook.notifications if item.key == plan), None)
+    if chosen is None:
+        known = ", ".join(item.key for item in playbook.notifications) or "none"
+        raise Invalid(f"no notification plan {plan!r} (known: {known})", field="plan")
+    campaign = service.create_from_plan(session, incident=incident, plan=chosen, actor=actor)
+    return campaign_read(session, campaign)
+
+
+@router.get("/campaigns", response_model=list[CampaignRead])
+def list_campaigns(
+    session: SessionDep, _: AnyUser, incident_id: int | None = None
+) -> list[CampaignRead]:
+    return [
+        campaign_read(session, item)
+        for item in service.list_campaigns(session, incident_id=incident_id)
+    ]
+
+
+@router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
+def get_campaign(campaign_id: int, session: SessionDep, _: AnyUser) -> CampaignRead:
+    return campaign_read(session, service.get_campaign(session, campaign_id=campaign_id))
+
+
+@router.get("/campaigns/{campaign_id}/preview", response_model=CampaignPreview)
+def preview(campaign_id: int, session: SessionDep, _: Communicator) -> CampaignPreview:
+    return service.preview(session, campaign=service.get_campaign(session, campaign_id=campaign_id))
+
+
+ACTIONS = {
+    "approve": service.approve,
+    "pause": service.pause,
+    "resume": service.resume,
+    "cancel": service.cancel,
+}
+
+
+@router.post("/campaigns/{campaign_id}/{action}", response_model=CampaignRead)
+def act(
+    campaign_id: int, action: str, body: CampaignAction, session: SessionDep, actor: Communicator
+) -> CampaignRead:
+    handler = ACTIONS.get(action)
+    if handler is None:
+        raise NotFound(f"no campaign action {action!r} (known: {', '.join(ACTIONS)})")
+    campaign = service.get_campaign(session, campaign_id=campaign_id)
+    handler(session, campaign=campaign, actor=actor, note=body.note)
+    return campaign_read(session, campaign)
+
+
+# --- Twilio webhooks: no login, but every request must carry Twilio's signature ------------
+
+
+async def _verified_form(request: Request) -> dict[str, str]:
+    settings = get_settings()
+    form = {key: str(value) for key, value in (await request.form()).items()}
+    # Twilio signs the URL it was given, which is ours as the public base URL says.
+    url = settings.public_base_url.rstrip("/") + request.url.path
+    if request.url.query:
+        url += "?" + request.url.query
+    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
+    signature = request.headers.get("x-twilio-signature", "")
+    if not settings.twilio_auth_token.get_secret_value() or not validator.validate(
+        url, form, signature
+    ):
+        raise Forbidden("missing or invalid X-Twilio-Signature")
+    return form
+
+
+def _twiml(message: str | None) -> Response:
+    inner = f"<Message>{escape(message)}</Message>" if message else ""
+    return Response(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
+        media_type="application/xml",
+    )
+
+
+@webhooks.post("/webhooks/twilio/status")
+async def twilio_status(
+    request: Request, session: SessionDep, d: Annotated[int | None, Query()] = None
+) -> Response:
+    form = await _verified_form(request)
+    service.record_provider_status(
+        session,
+        delivery_id=d,
+        provider_id=form.get("MessageSid", ""),
+        provider_status=form.get("MessageStatus", ""),
+        error_code=form.get("ErrorCode") or None,
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@webhooks.post("/webhooks/twilio/inbound")
+async def twilio_inbound(request: Request, session: SessionDep) -> Response:
+    form = await _verified_form(request)
+    answer = service.handle_inbound(
+        session,
+        provider_id=form.get("MessageSid", ""),
+        from_address=form.get("From", ""),
+        to_address=form.get("To", ""),
+        body=form.get("Body", ""),
+    )
+    return _twiml(answer)
+
+
+# --- email unsubscribe: the signed token is the credential --------------------------------
+
+UNSUBSCRIBED_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
+<title>Unsubscribed</title><body style="font-family:system-ui,sans-serif;padding:2rem">
+<h1>您已退订 · You are unsubscribed</h1>
+<p>{organisation} 将不再向此邮箱发送通知邮件。<br>
+{organisation} will send no more notices to this address.</p></body></html>"""
+
+
+@webhooks.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_link(token: str, session: SessionDep) -> HTMLResponse:
+    address = service.address_from_token(token)
+    service.suppress(session, channel="email", address=address, reason="unsubscribe link")
+    return HTMLResponse(
+        UNSUBSCRIBED_PAGE.format(organisation=html.escape(get_settings().organisation_name))
+    )
+
+
+@webhooks.post("/unsubscribe/{token}")
+def unsubscribe_one_click(token: str, session: SessionDep) -> Response:
+    """RFC 8058 one-click: the mail client POSTs List-Unsubscribe=One-Click."""
+    address = service.address_from_token(token)
+    service.suppress(session, channel="email", address=address, reason="one-click unsubscribe")
+    return Response(status_code=status.HTTP_200_OK)

@@ -1,0 +1,230 @@
+"""One small interface, four implementations: sink, Twilio SMS, Twilio voice, SMTP email."""
+
+import email.utils
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import EmailMessage
+from typing import Literal, Protocol
+from xml.sax.saxutils import escape
+
+import aiohttp
+import aiosmtplib
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from incident_cmd.config import Settings
+
+# Twilio's answers that will never succeed on a retry (reference/twilio/README.md).
+PERMANENT_CODES = {21211, 21606, 21610, 21612, 21614, 30004, 30005, 30006, 30007}
+TRANSIENT_CODES = {20429, 30001, 30003, 30008}
+UNSUBSCRIBED_CODE = 21610
+
+
+@dataclass(frozen=True)
+class Outbound:
+    delivery_id: int
+    address: str
+    body: str
+    subject: str | None = None
+    html: str | None = None
+    status_callback: str | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: Literal["sent", "transient", "permanent", "unknown"]
+    provider_id: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
+class Channel(Protocol):
+    name: str
+    sender: str
+
+    async def send(self, message: Outbound) -> Outcome: ...
+
+    async def find_sent(self, message: Outbound, since: datetime) -> str | None:
+        """The provider id of this message if the provider already has it."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+class SinkChannel:
+    """Sends nothing: the dispatcher records the message in ``sink_messages``."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.sender = f"sink:{name}"
+
+    async def send(self, message: Outbound) -> Outcome:
+        return Outcome("sent", provider_id=f"SINK{message.delivery_id}")
+
+    async def find_sent(self, message: Outbound, since: datetime) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def twilio_client(settings: Settings, timeout: float = 10.0) -> Client:
+    http = AsyncTwilioHttpClient(timeout=timeout)
+    client = Client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token.get_secret_value(),
+        http_client=http,
+    )
+    client.api.base_url = settings.twilio_api_base.rstrip("/")
+    return client
+
+
+def _classify_twilio_error(exc: TwilioRestException) -> Outcome:
+    code = exc.code or 0
+    message = (exc.msg or "")[:500]
+    if exc.status == 429 or code in TRANSIENT_CODES:
+        return Outcome("transient", error_code=str(code or exc.status), error_message=message)
+    if exc.status >= 500:
+        # The message may exist all the same; the dispatcher asks before sending again.
+        return Outcome("unknown", error_code=str(code or exc.status), error_message=message)
+    return Outcome("permanent", error_code=str(code or exc.status), error_message=message)
+
+
+class TwilioSmsChannel:
+    name = "sms"
+
+    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+        self._client = twilio_client(settings, timeout)
+        self.sender = settings.twilio_sender
+        self._uses_service = self.sender.startswith("MG")
+
+    async def send(self, message: Outbound) -> Outcome:
+        sender = (
+            {"messaging_service_sid": self.sender} if self._uses_service else {"from_": self.sender}
+        )
+        try:
+            created = await self._client.messages.create_async(
+                to=message.address,
+                body=message.body,
+                status_callback=message.status_callback,
+                **sender,
+            )
+        except TwilioRestException as exc:
+            return _classify_twilio_error(exc)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return Outcome("unknown", error_message=f"{type(exc).__name__}: {exc}"[:500])
+        return Outcome("sent", provider_id=created.sid)
+
+    async def find_sent(self, message: Outbound, since: datetime) -> str | None:
+        messages = await self._client.messages.list_async(
+            to=message.address, date_sent_after=since, limit=200
+        )
+        for candidate in messages:
+            if candidate.body == message.body:
+                return candidate.sid
+        return None
+
+    async def close(self) -> None:
+        await self._client.http_client.close()
+
+
+class TwilioVoiceChannel:
+    """Places a call that reads the message (used for paging)."""
+
+    name = "voice"
+
+    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
+        self._client = twilio_client(settings, timeout)
+        self.sender = settings.twilio_sender
+
+    @staticmethod
+    def twiml(text: str, language: str = "zh-CN") -> str:
+        return f'<Response><Say language="{language}">{escape(text)}</Say></Response>'
+
+    async def send(self, message: Outbound) -> Outcome:
+        try:
+            call = await self._client.calls.create_async(
+                to=message.address,
+                from_=self.sender,
+                twiml=self.twiml(message.body),
+                status_callback=message.status_callback,
+            )
+        except TwilioRestException as exc:
+            return _classify_twilio_error(exc)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return Outcome("unknown", error_message=f"{type(exc).__name__}: {exc}"[:500])
+        return Outcome("sent", provider_id=call.sid)
+
+    async def find_sent(self, message: Outbound, since: datetime) -> str | None:
+        calls = await self._client.calls.list_async(to=message.address, start_time_after=since)
+        return calls[0].sid if calls else None
+
+    async def close(self) -> None:
+        await self._client.http_client.close()
+
+
+class SmtpEmailChannel:
+    """Multipart text and HTML, a Message-ID derived from the delivery (so that a resend after
+    a lost answer carries the same id), and RFC 8058 one-click unsubscribe headers."""
+
+    name = "email"
+
+    def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
+        self._settings = settings
+        self._timeout = timeout
+        self.sender = settings.smtp_sender
+        self._domain = settings.smtp_sender.rpartition("@")[2] or "localhost"
+
+    def build(self, message: Outbound) -> EmailMessage:
+        mail = EmailMessage()
+        mail["From"] = self.sender
+        mail["To"] = message.address
+        mail["Subject"] = message.subject or ""
+        mail["Date"] = email.utils.formatdate(localtime=False)
+        mail["Message-ID"] = f"<delivery-{message.delivery_id}@{self._domain}>"
+        for name, value in message.headers:
+            mail[name] = value
+        mail.set_content(message.body)
+        if message.html:
+            mail.add_alternative(message.html, subtype="html")
+        return mail
+
+    async def send(self, message: Outbound) -> Outcome:
+        settings = self._settings
+        try:
+            await aiosmtplib.send(
+                self.build(message),
+                hostname=settings.smtp_host,
+                port=settings.smtp_port,
+                username=settings.smtp_user or None,
+                password=settings.smtp_password.get_secret_value() or None,
+                timeout=self._timeout,
+            )
+        except aiosmtplib.SMTPRecipientsRefused as exc:
+            return Outcome("permanent", error_message=str(exc)[:500])
+        except aiosmtplib.SMTPResponseException as exc:
+            kind = "permanent" if 500 <= exc.code < 600 else "transient"
+            return Outcome(kind, error_code=str(exc.code), error_message=exc.message[:500])
+        except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
+            return Outcome("transient", error_message=f"{type(exc).__name__}: {exc}"[:500])
+        return Outcome("sent", provider_id=f"delivery-{message.delivery_id}@{self._domain}")
+
+    async def find_sent(self, message: Outbound, since: datetime) -> str | None:
+        return None
+
+    async def close(self) -> None:
+        return None
+
+
+def channels_for(settings: Settings, *, drill: bool = False) -> dict[str, Channel]:
+    """The configured channels; the sink stands in for any that is not configured, and for
+    every channel in a drill."""
+    twilio_ready = bool(settings.twilio_account_sid and settings.twilio_sender) and not drill
+    smtp_ready = bool(settings.smtp_host) and not drill
+    return {
+        "sms": TwilioSmsChannel(settings) if twilio_ready else SinkChannel("sms"),
+        "voice": TwilioVoiceChannel(settings) if twilio_ready else SinkChannel("voice"),
+        "email": SmtpEmailChannel(settings) if smtp_ready else SinkChannel("email"),
+    }

@@ -1,0 +1,442 @@
+"""The dispatcher: claims due deliveries in batches, sends many at once under a per-sender
+token bucket, and records each outcome.
+
+Exactly once, as far as the provider allows: a delivery that has a provider id is never sent
+again, and one whose outcome is unknown (a timeout, a 5xx, a worker that died holding the
+lease) is looked up at the provider before it may be sent again."""
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, case, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from incident_cmd import clock
+from incident_cmd.config import Settings, get_settings
+from incident_cmd.customers.models import Customer
+from incident_cmd.incidents.models import Incident
+from incident_cmd.notify import service
+from incident_cmd.notify.channels import UNSUBSCRIBED_CODE, Channel, Outbound, Outcome, channels_for
+from incident_cmd.notify.messages import templates_for
+from incident_cmd.notify.models import (
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    SinkMessage,
+)
+
+log = logging.getLogger(__name__)
+
+CLAIMABLE = (DeliveryStatus.pending, DeliveryStatus.unknown)
+RECONCILE_AFTER = timedelta(seconds=30)
+# How far back to look at the provider for a message whose answer was lost.
+RECONCILE_WINDOW = timedelta(minutes=10)
+
+
+class TokenBucket:
+    """``rate`` tokens a second, at most ``burst`` saved up; ``rate`` 0 means no limit."""
+
+    def __init__(
+        self,
+        rate: float,
+        burst: float | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], Any] = asyncio.sleep,
+    ) -> None:
+        self.rate = rate
+        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self._tokens = self.burst
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._last = monotonic()
+        self._lock = asyncio.Lock()
+
+    async def take(self) -> None:
+        if self.rate <= 0:
+            return
+        async with self._lock:
+            now = self._monotonic()
+            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+            self._last = now
+            if self._tokens < 1:
+                wait = (1 - self._tokens) / self.rate
+                await self._sleep(wait)
+                self._last = self._monotonic()
+                self._tokens = 0.0
+            else:
+                self._tokens -= 1
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    campaign_id: int
+    channel: str
+    drill: bool
+    template: str
+    address: str
+    locale: str
+    name: str
+    product: str | None
+    batch: str | None
+    incident_number: str | None
+    incident_title: str | None
+    was_unknown: bool
+    last_attempt_at: datetime | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Result:
+    claimed: Claimed
+    outcome: Outcome
+    outbound: Outbound | None
+
+
+def backoff(attempts: int) -> timedelta:
+    """Exponential from 2 s, capped at 15 min, with ±25 % jitter so retries spread out."""
+    base = min(2**attempts, 900)
+    return timedelta(seconds=base * random.uniform(0.75, 1.25))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: Settings | None = None,
+        channels: dict[tuple[str, bool], Channel] | None = None,
+        lease: timedelta = timedelta(minutes=2),
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or get_settings()
+        self.channels = channels or {
+            **{(name, False): channel for name, channel in channels_for(self.settings).items()},
+            **{
+                (name, True): channel
+                for name, channel in channels_for(self.settings, drill=True).items()
+            },
+        }
+        self.lease = lease
+        self.semaphore = asyncio.Semaphore(self.settings.dispatch_max_in_flight)
+        self.buckets: dict[str, TokenBucket] = {}
+        self.templates = templates_for(self.settings.template_dir)
+        rate = self.settings.send_rate_per_second
+        # Never claim more than can be sent well within the lease.
+        by_rate = int(rate * lease.total_seconds() / 4) if rate > 0 else None
+        self.batch_size = max(1, min(self.settings.dispatch_batch_size, by_rate or 10**9))
+
+    # --- database side (runs in a worker thread) --------------------------------------
+
+    def claim(self, limit: int | None = None) -> list[Claimed]:
+        now = clock.now()
+        with Session(self.engine, expire_on_commit=False) as session:
+            # A lease that ran out means the worker holding it died mid-send.
+            session.execute(
+                update(Delivery)
+                .where(
+                    col(Delivery.status) == DeliveryStatus.sending,
+                    col(Delivery.claimed_until) < now,
+                )
+                .values(status=DeliveryStatus.unknown, claimed_until=None)
+            )
+            ids_query = (
+                sa_select(Delivery.id)
+                .join(Campaign, col(Campaign.id) == Delivery.campaign_id)
+                .where(
+                    col(Delivery.status).in_(CLAIMABLE),
+                    col(Delivery.due_at) <= now,
+                    col(Campaign.status) == CampaignStatus.sending,
+                )
+                .order_by(Delivery.due_at)
+                .limit(limit or self.batch_size)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                ids_query = ids_query.with_for_update(of=Delivery, skip_locked=True)
+            ids = list(session.execute(ids_query).scalars())
+            if not ids:
+                session.commit()
+                return []
+            rows = session.execute(
+                sa_select(Delivery, Campaign, Customer.name, Incident.number, Incident.title)
+                .join(Campaign, col(Campaign.id) == Delivery.campaign_id)
+                .join(Customer, col(Customer.id) == Delivery.customer_id)
+                .outerjoin(Incident, col(Incident.id) == Campaign.incident_id)
+                .where(col(Delivery.id).in_(ids))
+            ).all()
+            ready, deferred = [], {}
+            for delivery, campaign, name, number, title in rows:
+                key = (campaign.id, delivery.timezone)
+                if key not in deferred:
+                    deferred[key] = service.quiet_until(campaign, delivery.timezone, now)
+                if deferred[key] is not None:
+                    continue
+                ready.append(
+                    Claimed(
+                        id=delivery.id,
+                        campaign_id=campaign.id,
+                        channel=delivery.channel,
+                        drill=campaign.drill,
+                        template=campaign.template,
+                        address=delivery.address,
+                        locale=delivery.locale,
+                        name=name,
+                        product=delivery.product,
+                        batch=delivery.batch,
+                        incident_number=number,
+                        incident_title=title,
+                        was_unknown=delivery.status == DeliveryStatus.unknown,
+                        last_attempt_at=delivery.last_attempt_at,
+                        attempts=delivery.attempts + 1,
+                    )
+                )
+            for (campaign_id, zone), until in deferred.items():
+                if until is not None:
+                    # One statement defers everyone in that zone until their morning.
+                    session.execute(
+                        update(Delivery)
+                        .where(
+                            col(Delivery.campaign_id) == campaign_id,
+                            col(Delivery.timezone) == zone,
+                            col(Delivery.status).in_(CLAIMABLE),
+                            col(Delivery.due_at) < until,
+                        )
+                        .values(due_at=until)
+                    )
+            if ready:
+                session.execute(
+                    update(Delivery)
+                    .where(col(Delivery.id).in_([item.id for item in ready]))
+                    .values(
+                        status=DeliveryStatus.sending,
+                        claimed_until=now + self.lease,
+                        attempts=Delivery.attempts + 1,
+                        last_attempt_at=now,
+                    )
+                )
+            session.commit()
+        return ready
+
+    def record(self, results: list[Result]) -> None:
+        if not results:
+            return
+        now = clock.now()
+        sent, retry, failed, unknown, sinks = [], [], [], [], []
+        max_attempts = self.settings.dispatch_max_attempts
+        for result in results:
+            outcome, claimed = result.outcome, result.claimed
+            if outcome.kind == "sent":
+                sent.append({"d_id": claimed.id, "d_provider": outcome.provider_id})
+                if outcome.provider_id and outcome.provider_id.startswith("SINK"):
+                    sinks.append(
+                        {
+                            "delivery_id": claimed.id,
+                            "channel": claimed.channel,
+                            "address": claimed.address,
+                            "subject": result.outbound.subject,
+                            "body": result.outbound.body,
+                            "created_at": now,
+                        }
+                    )
+            elif outcome.kind == "transient" and claimed.attempts < max_attempts:
+                retry.append(
+                    {
+                        "d_id": claimed.id,
+                        "d_due": now + backoff(claimed.attempts),
+                        "d_code": outcome.error_code,
+                        "d_message": outcome.error_message,
+                    }
+                )
+            elif outcome.kind == "unknown" and claimed.attempts < max_attempts:
+                unknown.append(
+                    {
+                        "d_id": claimed.id,
+                        "d_due": now + RECONCILE_AFTER,
+                        "d_code": outcome.error_code,
+                        "d_message": outcome.error_message,
+                    }
+                )
+            else:
+                failed.append(
+                    {
+                        "d_id": claimed.id,
+                        "d_code": outcome.error_code,
+                        "d_message": outcome.error_message or "gave up after retries",
+                    }
+                )
+        by_id = col(Delivery.id) == bindparam("d_id")
+        with Session(self.engine) as session:
+            connection = session.connection()
+            if sent:
+                connection.execute(
+                    update(Delivery)
+                    .where(by_id)
+                    .values(
+                        # A status callback may have arrived first; never move it back.
+                        status=case(
+                            (
+                                col(Delivery.status).in_(
+                                    (DeliveryStatus.sending, DeliveryStatus.unknown)
+                                ),
+                                DeliveryStatus.sent.value,
+                            ),
+                            else_=Delivery.status,
+                        ),
+                        provider_id=bindparam("d_provider"),
+                        sent_at=now,
+                        claimed_until=None,
+                    )
+                    .execution_options(synchronize_session=False),
+                    sent,
+                )
+            for rows, status in (
+                (retry, DeliveryStatus.pending),
+                (unknown, DeliveryStatus.unknown),
+            ):
+                if rows:
+                    connection.execute(
+                        update(Delivery)
+                        .where(and_(by_id, col(Delivery.status) == DeliveryStatus.sending))
+                        .values(
+                            status=status,
+                            due_at=bindparam("d_due"),
+                            claimed_until=None,
+                            error_code=bindparam("d_code"),
+                            error_message=bindparam("d_message"),
+                        )
+                        .execution_options(synchronize_session=False),
+                        rows,
+                    )
+            if failed:
+                connection.execute(
+                    update(Delivery)
+                    .where(by_id)
+                    .values(
+                        status=DeliveryStatus.failed,
+                        claimed_until=None,
+                        error_code=bindparam("d_code"),
+                        error_message=bindparam("d_message"),
+                    )
+                    .execution_options(synchronize_session=False),
+                    failed,
+                )
+            if sinks:
+                session.execute(SinkMessage.__table__.insert(), sinks)
+            for result in results:
+                if result.outcome.error_code == str(UNSUBSCRIBED_CODE):
+                    service.suppress(
+                        session,
+                        channel=result.claimed.channel,
+                        address=result.claimed.address,
+                        reason="provider 21610",
+                    )
+            session.commit()
+
+    # --- sending side (the event loop) -----------------------------------------------
+
+    def _outbound(self, item: Claimed) -> Outbound:
+        context = service.message_context(
+            name=item.name,
+            address=item.address,
+            product=item.product,
+            batch=item.batch,
+            incident_number=item.incident_number,
+            incident_title=item.incident_title,
+        )
+        rendered = self.templates.render(item.template, item.channel, item.locale, context)
+        base = self.settings.public_base_url.rstrip("/")
+        headers: tuple[tuple[str, str], ...] = ()
+        if item.channel == "email":
+            link = context["unsubscribe_url"]
+            headers = (
+                ("List-Unsubscribe", f"<{link}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            )
+        return Outbound(
+            delivery_id=item.id,
+            address=item.address,
+            body=rendered.body,
+            subject=rendered.subject,
+            html=rendered.html,
+            headers=headers,
+            status_callback=f"{base}/webhooks/twilio/status?d={item.id}",
+        )
+
+    def _bucket(self, channel: Channel) -> TokenBucket:
+        if channel.sender not in self.buckets:
+            self.buckets[channel.sender] = TokenBucket(self.settings.send_rate_per_second)
+        return self.buckets[channel.sender]
+
+    async def handle(self, item: Claimed) -> Result:
+        channel = self.channels[(item.channel, item.drill)]
+        try:
+            outbound = self._outbound(item)
+        except Exception as exc:  # a template that broke after approval: never retried
+            return Result(item, Outcome("permanent", error_message=str(exc)[:500]), None)
+        async with self.semaphore:
+            if item.was_unknown:
+                since = (item.last_attempt_at or clock.now()) - RECONCILE_WINDOW
+                try:
+                    found = await channel.find_sent(outbound, since)
+                except Exception as exc:
+                    return Result(item, Outcome("unknown", error_message=str(exc)[:500]), outbound)
+                if found:
+                    return Result(item, Outcome("sent", provider_id=found), outbound)
+            await self._bucket(channel).take()
+            return Result(item, await channel.send(outbound), outbound)
+
+    async def run_once(self) -> int:
+        """Claims one batch, sends it and records every outcome. Returns how many."""
+        batch = await asyncio.to_thread(self.claim)
+        if not batch:
+            return 0
+        results = await asyncio.gather(*(self.handle(item) for item in batch))
+        await asyncio.to_thread(self.record, list(results))
+        return len(batch)
+
+    async def drain(self) -> int:
+        """Sends until nothing is due now; for tests, drills and the one-shot command."""
+        total = 0
+        while handled := await self.run_once():
+            total += handled
+        return total
+
+    async def run(
+        self, stop: asyncio.Event, idle_seconds: float = 0.5, flush_every: int = 500
+    ) -> None:
+        """Keeps up to ``dispatch_max_in_flight`` sends going, claiming more as they finish,
+        and records outcomes in batches."""
+        in_flight: set[asyncio.Task] = set()
+        finished: list[Result] = []
+        limit = self.settings.dispatch_max_in_flight
+        while not stop.is_set() or in_flight:
+            if not stop.is_set() and len(in_flight) < limit:
+                batch = await asyncio.to_thread(self.claim)
+                in_flight.update(asyncio.create_task(self.handle(item)) for item in batch)
+                if not batch and not in_flight:
+                    await asyncio.to_thread(self.record, finished)
+                    finished = []
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), idle_seconds)
+                    continue
+            done, in_flight = await asyncio.wait(
+                in_flight, timeout=0.05, return_when=asyncio.FIRST_COMPLETED
+            )
+            finished.extend(task.result() for task in done)
+            if len(finished) >= flush_every or (finished and len(in_flight) < limit // 2):
+                await asyncio.to_thread(self.record, finished)
+                finished = []
+        await asyncio.to_thread(self.record, finished)
+
+    async def close(self) -> None:
+        for channel in {id(channel): channel for channel in self.channels.values()}.values():
+            await channel.close()

@@ -1,0 +1,138 @@
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from incident_cmd.columns import UTCDateTime
+
+
+class CampaignStatus(StrEnum):
+    draft = "draft"
+    approved = "approved"
+    scheduled = "scheduled"
+    sending = "sending"
+    paused = "paused"
+    completed = "completed"
+    cancelled = "cancelled"
+
+
+class DeliveryStatus(StrEnum):
+    pending = "pending"  # waiting for its due time
+    sending = "sending"  # claimed by a dispatcher, lease in claimed_until
+    unknown = "unknown"  # handed over but the answer was lost: reconcile before resending
+    sent = "sent"  # accepted by the provider
+    delivered = "delivered"
+    undelivered = "undelivered"
+    failed = "failed"
+    suppressed = "suppressed"
+    cancelled = "cancelled"
+
+
+UNFINISHED = (DeliveryStatus.pending, DeliveryStatus.sending, DeliveryStatus.unknown)
+
+
+class Campaign(SQLModel, table=True):
+    __tablename__ = "campaigns"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
+    plan_key: str | None = Field(default=None, max_length=64)
+    channel: str = Field(max_length=16)
+    template: str = Field(max_length=64)
+    audience: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    status: str = Field(max_length=16, index=True)
+    safety_critical: bool = False
+    two_person_approval: bool = False
+    quiet_start: str | None = Field(default=None, max_length=5)
+    quiet_end: str | None = Field(default=None, max_length=5)
+    send_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    drill: bool = False
+    reply_keywords: dict[str, Any] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
+    skip_if_replied_to: int | None = Field(default=None, foreign_key="campaigns.id")
+    created_by: int = Field(foreign_key="users.id")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    approved_by: int | None = Field(default=None, foreign_key="users.id")
+    approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    started_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    finished_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    audience_size: int | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """One message to one recipient on one channel: the outbox row the dispatcher works on."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "customer_id", "channel"),
+        Index("ix_deliveries_due", "status", "due_at"),
+        Index("ix_deliveries_address", "channel", "address"),
+        Index("ix_deliveries_campaign_status", "campaign_id", "status"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaigns.id")
+    customer_id: int = Field(foreign_key="customers.id")
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    locale: str = Field(max_length=16)
+    timezone: str = Field(max_length=64)
+    product: str | None = Field(default=None, max_length=100)
+    batch: str | None = Field(default=None, max_length=100)
+    status: str = Field(max_length=16)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    attempts: int = 0
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    provider_id: str | None = Field(default=None, max_length=64, index=True)
+    error_code: str | None = Field(default=None, max_length=16)
+    error_message: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    reply: str | None = Field(default=None, max_length=32)
+    replied_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must receive nothing more on this channel, in any campaign."""
+
+    __tablename__ = "suppressions"
+
+    channel: str = Field(max_length=16, primary_key=True)
+    address: str = Field(max_length=320, primary_key=True)
+    reason: str = Field(max_length=64)
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class SinkMessage(SQLModel, table=True):
+    """What the sink channel "sent": the default in development and in drills."""
+
+    __tablename__ = "sink_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int | None = Field(default=None, index=True)
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    subject: str | None = None
+    body: str
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+
+
+class InboundMessage(SQLModel, table=True):
+    """An SMS from a customer that was not a keyword: kept for the ticket queue."""
+
+    __tablename__ = "inbound_messages"
+
+    id: int | None = Field(default=None, primary_key=True)
+    provider_id: str = Field(max_length=64, unique=True)
+    from_address: str = Field(max_length=32, index=True)
+    to_address: str = Field(max_length=32)
+    body: str
+    kind: str = Field(max_length=16)  # stop, start, help, reply, message
+    delivery_id: int | None = Field(default=None, foreign_key="deliveries.id")
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    ticket_id: int | None = None

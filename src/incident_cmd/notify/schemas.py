@@ -1,0 +1,101 @@
+from datetime import datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+
+Clock = str
+HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+AudienceRule = Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
+
+
+class Audience(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    rule: AudienceRule
+    products: list[str] = Field(default_factory=list)
+    batches: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list)
+    customers: list[str] = Field(default_factory=list, description="external refs, for explicit")
+
+    @model_validator(mode="after")
+    def _rule_has_what_it_needs(self) -> "Audience":
+        if self.rule == "scope_purchasers" and not (self.products or self.batches):
+            raise ValueError("scope_purchasers needs products or batches")
+        if self.rule == "scope_regions" and not self.regions:
+            raise ValueError("scope_regions needs regions")
+        if self.rule == "explicit" and not self.customers:
+            raise ValueError("explicit needs customers (external refs)")
+        return self
+
+
+class CampaignCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    channel: Literal["sms", "email"]
+    template: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
+    audience: Audience
+    incident_id: int | None = None
+    safety_critical: bool = False
+    two_person_approval: bool = False
+    quiet_start: str | None = Field(default=None, pattern=HHMM)
+    quiet_end: str | None = Field(default=None, pattern=HHMM)
+    send_at: AwareDatetime | None = None
+    reply_keywords: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class CampaignCounts(BaseModel):
+    total: int = 0
+    pending: int = 0
+    sending: int = 0
+    sent: int = 0
+    delivered: int = 0
+    undelivered: int = 0
+    failed: int = 0
+    suppressed: int = 0
+    cancelled: int = 0
+    replied: int = 0
+
+
+class CampaignRead(BaseModel):
+    id: int
+    name: str
+    incident_id: int | None
+    plan_key: str | None
+    channel: str
+    template: str
+    audience: dict
+    status: str
+    safety_critical: bool
+    two_person_approval: bool
+    quiet_start: str
+    quiet_end: str
+    send_at: datetime | None
+    drill: bool
+    created_by: str
+    approved_by: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    counts: CampaignCounts
+
+
+class PreviewLocale(BaseModel):
+    locale: str
+    recipients: int
+    subject: str | None
+    body: str
+    encoding: str | None = None
+    segments: int | None = None
+
+
+class CampaignPreview(BaseModel):
+    audience: int
+    locales: list[PreviewLocale]
+    estimated_cost: float | None
+    currency: str | None
+
+
+class CampaignAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)

@@ -1,0 +1,779 @@
+"""Campaigns: creation and approval, audience materialisation in the database, suppression,
+replies and provider status. The dispatcher (dispatcher.py) does the sending."""
+
+from collections.abc import Sequence
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import case, delete, exists, func, literal, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock
+from incident_cmd.auth.models import Role, User
+from incident_cmd.columns import UTCDateTime
+from incident_cmd.config import get_settings
+from incident_cmd.customers.models import Customer, Purchase
+from incident_cmd.db import is_postgres, upsert_insert
+from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
+from incident_cmd.incidents.models import Incident
+from incident_cmd.notify.messages import LOCALES, sms_shape, templates_for
+from incident_cmd.notify.models import (
+    UNFINISHED,
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    InboundMessage,
+    Suppression,
+)
+from incident_cmd.notify.schemas import (
+    Audience,
+    CampaignCounts,
+    CampaignCreate,
+    CampaignPreview,
+    PreviewLocale,
+)
+from incident_cmd.playbooks.schema import NotificationPlan, Playbook
+from incident_cmd.timeline import service as timeline
+from incident_cmd.workdays import UNITS, parse_offset
+
+SUBJECT = "campaign"
+APPROVER_ROLES = (Role.admin, Role.duty_manager, Role.comms)
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+START_WORDS = {"START", "YES", "UNSTOP"}
+HELP_WORDS = {"HELP", "INFO"}
+# Provider statuses in the order a message moves through them; a status never goes back.
+PROVIDER_STATUS = {
+    "queued": DeliveryStatus.sent,
+    "accepted": DeliveryStatus.sent,
+    "scheduled": DeliveryStatus.sent,
+    "sending": DeliveryStatus.sent,
+    "sent": DeliveryStatus.sent,
+    "delivered": DeliveryStatus.delivered,
+    "read": DeliveryStatus.delivered,
+    "undelivered": DeliveryStatus.undelivered,
+    "failed": DeliveryStatus.failed,
+}
+EARLIER_THAN = {
+    DeliveryStatus.sent: (DeliveryStatus.sending, DeliveryStatus.unknown),
+    DeliveryStatus.delivered: (
+        DeliveryStatus.sending,
+        DeliveryStatus.unknown,
+        DeliveryStatus.sent,
+    ),
+    DeliveryStatus.undelivered: (
+        DeliveryStatus.sending,
+        DeliveryStatus.unknown,
+        DeliveryStatus.sent,
+    ),
+    DeliveryStatus.failed: (DeliveryStatus.sending, DeliveryStatus.unknown, DeliveryStatus.sent),
+}
+
+
+def _record(
+    session: Session,
+    campaign: Campaign,
+    kind: str,
+    summary: str,
+    actor_id: int | None,
+    data: dict | None = None,
+) -> None:
+    timeline.append(
+        session,
+        subject_type=SUBJECT,
+        subject_id=campaign.id,
+        kind=kind,
+        summary=summary,
+        actor_id=actor_id,
+        data=data,
+    )
+    if campaign.incident_id is not None:
+        timeline.append(
+            session,
+            subject_type="incident",
+            subject_id=campaign.incident_id,
+            kind=kind,
+            summary=f"campaign {campaign.name!r}: {summary}",
+            actor_id=actor_id,
+            data={"campaign_id": campaign.id, **(data or {})},
+        )
+
+
+# --- message context -------------------------------------------------------------------
+
+
+def status_url(incident_number: str | None) -> str:
+    base = get_settings().public_base_url.rstrip("/")
+    return f"{base}/status/{incident_number}" if incident_number else f"{base}/status"
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(get_settings().secret_key.get_secret_value(), salt="unsubscribe")
+
+
+def unsubscribe_token(address: str) -> str:
+    return _serializer().dumps(address.lower())
+
+
+def address_from_token(token: str) -> str:
+    try:
+        return _serializer().loads(token)
+    except BadSignature:
+        raise Forbidden("this unsubscribe link is not valid") from None
+
+
+def unsubscribe_url(address: str) -> str:
+    base = get_settings().public_base_url.rstrip("/")
+    return f"{base}/unsubscribe/{unsubscribe_token(address)}"
+
+
+def message_context(
+    *,
+    name: str,
+    address: str,
+    product: str | None,
+    batch: str | None,
+    incident_number: str | None,
+    incident_title: str | None,
+) -> dict[str, Any]:
+    return {
+        "organisation": get_settings().organisation_name,
+        "customer": {"name": name},
+        "product": product or "",
+        "batch": batch or "",
+        "incident": {"number": incident_number or "", "title": incident_title or ""},
+        "status_url": status_url(incident_number),
+        "unsubscribe_url": unsubscribe_url(address),
+    }
+
+
+SAMPLE = {
+    "name": "张三 Zhang San",
+    "address": "sample@example.com",
+    "product": "PX-200",
+    "batch": "B2026-11",
+}
+
+
+# --- creation and approval -------------------------------------------------------------
+
+
+def _incident(session: Session, incident_id: int | None) -> Incident | None:
+    if incident_id is None:
+        return None
+    incident = session.get(Incident, incident_id)
+    if incident is None:
+        raise Invalid(f"no incident with id {incident_id}", field="incident_id")
+    return incident
+
+
+def create_campaign(
+    session: Session,
+    *,
+    data: CampaignCreate,
+    actor: User,
+    plan_key: str | None = None,
+    skip_if_replied_to: int | None = None,
+) -> Campaign:
+    if data.audience.rule == "open_tickets":
+        raise Invalid(
+            "the open_tickets audience needs the ticket queue, which is not built yet",
+            field="audience.rule",
+        )
+    incident = _incident(session, data.incident_id)
+    templates = templates_for(get_settings().template_dir)
+    templates.check(
+        data.template,
+        data.channel,
+        message_context(
+            **SAMPLE,
+            incident_number=incident.number if incident else None,
+            incident_title=incident.title if incident else None,
+        ),
+    )
+    campaign = Campaign(
+        name=data.name,
+        incident_id=data.incident_id,
+        plan_key=plan_key,
+        channel=data.channel,
+        template=data.template,
+        audience=data.audience.model_dump(),
+        status=CampaignStatus.draft,
+        safety_critical=data.safety_critical,
+        two_person_approval=data.two_person_approval,
+        quiet_start=data.quiet_start,
+        quiet_end=data.quiet_end,
+        send_at=data.send_at,
+        drill=incident.drill if incident else False,
+        reply_keywords=data.reply_keywords,
+        skip_if_replied_to=skip_if_replied_to,
+        created_by=actor.id,
+        created_at=clock.now(),
+    )
+    session.add(campaign)
+    session.flush()
+    _record(
+        session,
+        campaign,
+        "campaign.created",
+        f"{data.channel} campaign created from template {data.template}",
+        actor.id,
+    )
+    return campaign
+
+
+def create_from_plan(
+    session: Session, *, incident: Incident, plan: NotificationPlan, actor: User
+) -> Campaign:
+    scope = incident.scope
+    if plan.audience == "scope_purchasers":
+        audience = Audience(
+            rule="scope_purchasers",
+            products=scope["products"],
+            batches=scope["batches"],
+            regions=scope["regions"],
+        )
+    elif plan.audience == "scope_regions":
+        audience = Audience(rule="scope_regions", regions=scope["regions"])
+    else:
+        raise Invalid(
+            f"plan {plan.key!r} needs its audience chosen by hand ({plan.audience})", field="plan"
+        )
+    earlier = None
+    if plan.skip_if_replied_to is not None:
+        earlier = session.exec(
+            select(Campaign.id).where(
+                Campaign.incident_id == incident.id,
+                Campaign.plan_key == plan.skip_if_replied_to,
+            )
+        ).first()
+    data = CampaignCreate(
+        name=f"{incident.number} {plan.key}",
+        channel=plan.channel,
+        template=plan.template,
+        audience=audience,
+        incident_id=incident.id,
+        safety_critical=plan.safety_critical,
+        two_person_approval=plan.two_person_approval,
+        send_at=incident.declared_at + _plan_offset(plan.offset),
+        reply_keywords={
+            key: label.model_dump(by_alias=True) for key, label in plan.reply_keywords.items()
+        },
+    )
+    return create_campaign(
+        session, data=data, actor=actor, plan_key=plan.key, skip_if_replied_to=earlier
+    )
+
+
+def _plan_offset(offset: str) -> timedelta:
+    amount, unit = parse_offset(offset)
+    if unit == "wd":
+        return timedelta(days=amount)
+    return timedelta(**{UNITS[unit]: amount})
+
+
+def drafts_for_incident(
+    session: Session, *, incident: Incident, playbook: Playbook, actor: User
+) -> list[Campaign]:
+    """Draft campaigns for every plan whose audience follows from the incident's scope."""
+    drafts = []
+    for plan in playbook.notifications:
+        needs = {"scope_purchasers": ("products", "batches"), "scope_regions": ("regions",)}
+        fields = needs.get(plan.audience)
+        if fields and any(incident.scope.get(name) for name in fields):
+            drafts.append(create_from_plan(session, incident=incident, plan=plan, actor=actor))
+    return drafts
+
+
+def get_campaign(session: Session, *, campaign_id: int) -> Campaign:
+    campaign = session.get(Campaign, campaign_id)
+    if campaign is None:
+        raise NotFound(f"no campaign with id {campaign_id}")
+    return campaign
+
+
+def list_campaigns(session: Session, *, incident_id: int | None) -> Sequence[Campaign]:
+    query = select(Campaign).order_by(col(Campaign.id).desc()).limit(200)
+    if incident_id is not None:
+        query = query.where(Campaign.incident_id == incident_id)
+    return session.exec(query).all()
+
+
+def _move(
+    session: Session,
+    campaign: Campaign,
+    allowed_from: tuple[str, ...],
+    target: CampaignStatus,
+    actor: User,
+    note: str,
+) -> Campaign:
+    if campaign.status not in allowed_from:
+        raise Conflict(
+            f"campaign {campaign.id} is {campaign.status}; cannot become {target}", field="status"
+        )
+    previous = campaign.status
+    campaign.status = target
+    session.add(campaign)
+    suffix = f": {note}" if note else ""
+    _record(
+        session,
+        campaign,
+        f"campaign.{target}",
+        f"{previous} → {target}{suffix}",
+        actor.id,
+        {"from": previous, "to": target},
+    )
+    return campaign
+
+
+def approve(session: Session, *, campaign: Campaign, actor: User, note: str = "") -> Campaign:
+    if actor.role not in APPROVER_ROLES:
+        raise Forbidden(f"role {actor.role!r} may not approve campaigns")
+    if campaign.two_person_approval and actor.id == campaign.created_by:
+        raise Forbidden("this campaign needs a second person: its creator may not approve it")
+    campaign.approved_by = actor.id
+    campaign.approved_at = clock.now()
+    return _move(session, campaign, (CampaignStatus.draft,), CampaignStatus.approved, actor, note)
+
+
+def pause(session: Session, *, campaign: Campaign, actor: User, note: str = "") -> Campaign:
+    return _move(
+        session,
+        campaign,
+        (CampaignStatus.sending, CampaignStatus.scheduled, CampaignStatus.approved),
+        CampaignStatus.paused,
+        actor,
+        note,
+    )
+
+
+def resume(session: Session, *, campaign: Campaign, actor: User, note: str = "") -> Campaign:
+    target = CampaignStatus.sending if campaign.started_at else CampaignStatus.approved
+    return _move(session, campaign, (CampaignStatus.paused,), target, actor, note)
+
+
+def cancel(session: Session, *, campaign: Campaign, actor: User, note: str = "") -> Campaign:
+    _move(
+        session,
+        campaign,
+        (
+            CampaignStatus.draft,
+            CampaignStatus.approved,
+            CampaignStatus.scheduled,
+            CampaignStatus.sending,
+            CampaignStatus.paused,
+        ),
+        CampaignStatus.cancelled,
+        actor,
+        note,
+    )
+    cancelled = session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.campaign_id) == campaign.id, col(Delivery.status) == DeliveryStatus.pending
+        )
+        .values(status=DeliveryStatus.cancelled)
+    ).rowcount
+    campaign.finished_at = clock.now()
+    _record(
+        session,
+        campaign,
+        "campaign.deliveries_cancelled",
+        f"{cancelled} messages not yet handed to the provider cancelled",
+        actor.id,
+    )
+    return campaign
+
+
+# --- audience --------------------------------------------------------------------------
+
+
+def _audience_query(campaign: Campaign, due: datetime, now: datetime):
+    customers, purchases = Customer.__table__, Purchase.__table__
+    suppressions, deliveries = Suppression.__table__, Delivery.__table__
+    audience = Audience.model_validate(campaign.audience)
+    address = customers.c.phone if campaign.channel == "sms" else customers.c.email
+    suppressed = exists().where(
+        suppressions.c.channel == campaign.channel, suppressions.c.address == address
+    )
+    conditions = [address.is_not(None)]
+    source = customers
+    product, batch = literal(None), literal(None)
+    if audience.rule == "scope_purchasers":
+        source = customers.join(purchases, purchases.c.customer_id == customers.c.id)
+        if audience.products:
+            conditions.append(purchases.c.product_model.in_(audience.products))
+        if audience.batches:
+            conditions.append(purchases.c.batch.in_(audience.batches))
+        if audience.regions:
+            conditions.append(customers.c.region.in_(audience.regions))
+        product, batch = func.min(purchases.c.product_model), func.min(purchases.c.batch)
+    elif audience.rule == "scope_regions":
+        conditions.append(customers.c.region.in_(audience.regions))
+    elif audience.rule == "explicit":
+        conditions.append(customers.c.external_ref.in_(audience.customers))
+    if campaign.skip_if_replied_to is not None:
+        earlier = deliveries.alias("earlier")
+        conditions.append(
+            ~exists().where(
+                earlier.c.campaign_id == campaign.skip_if_replied_to,
+                earlier.c.customer_id == customers.c.id,
+                earlier.c.replied_at.is_not(None),
+            )
+        )
+    query = (
+        sa_select(
+            literal(campaign.id).label("campaign_id"),
+            customers.c.id.label("customer_id"),
+            literal(campaign.channel).label("channel"),
+            address.label("address"),
+            customers.c.locale,
+            customers.c.timezone,
+            product.label("product"),
+            batch.label("batch"),
+            case(
+                (suppressed, DeliveryStatus.suppressed.value), else_=DeliveryStatus.pending.value
+            ).label("status"),
+            literal(due, UTCDateTime()).label("due_at"),
+            literal(0).label("attempts"),
+        )
+        .select_from(source)
+        .where(*conditions)
+    )
+    if audience.rule == "scope_purchasers":
+        query = query.group_by(customers.c.id)
+    return query
+
+
+def materialize(session: Session, *, campaign: Campaign) -> int:
+    """Turns the audience into delivery rows with one INSERT … SELECT; never row by row."""
+    now = clock.now()
+    due = max(campaign.send_at or now, now)
+    deliveries = Delivery.__table__
+    columns = [
+        "campaign_id",
+        "customer_id",
+        "channel",
+        "address",
+        "locale",
+        "timezone",
+        "product",
+        "batch",
+        "status",
+        "due_at",
+        "attempts",
+    ]
+    statement = (
+        upsert_insert(session, deliveries)
+        .from_select(columns, _audience_query(campaign, due, now))
+        .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id", "channel"])
+    )
+    return session.execute(statement).rowcount
+
+
+def start_due_campaigns(session: Session) -> int:
+    """Approved campaigns: scheduled if their time has not come, else materialised and sent."""
+    now = clock.now()
+    query = (
+        select(Campaign)
+        .where(col(Campaign.status).in_((CampaignStatus.approved, CampaignStatus.scheduled)))
+        .order_by(Campaign.id)
+        .limit(20)
+    )
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    started = 0
+    for campaign in session.exec(query).all():
+        if campaign.send_at is not None and campaign.send_at > now:
+            if campaign.status != CampaignStatus.scheduled:
+                campaign.status = CampaignStatus.scheduled
+                session.add(campaign)
+                _record(
+                    session,
+                    campaign,
+                    "campaign.scheduled",
+                    f"scheduled for {campaign.send_at.isoformat()}",
+                    None,
+                )
+            continue
+        size = materialize(session, campaign=campaign)
+        campaign.status = CampaignStatus.sending
+        campaign.started_at = now
+        campaign.audience_size = size
+        session.add(campaign)
+        _record(
+            session,
+            campaign,
+            "campaign.sending",
+            f"sending to {size} recipients",
+            None,
+            {"audience": size},
+        )
+        started += 1
+    return started
+
+
+def finish_campaigns(session: Session) -> int:
+    unfinished = exists().where(
+        col(Delivery.campaign_id) == Campaign.id, col(Delivery.status).in_(UNFINISHED)
+    )
+    query = select(Campaign).where(Campaign.status == CampaignStatus.sending, ~unfinished)
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    campaigns = session.exec(query).all()
+    for campaign in campaigns:
+        campaign.status = CampaignStatus.completed
+        campaign.finished_at = clock.now()
+        session.add(campaign)
+        counts = campaign_counts(session, campaign=campaign)
+        _record(
+            session,
+            campaign,
+            "campaign.completed",
+            f"completed: {counts.sent + counts.delivered} sent or delivered, "
+            f"{counts.failed + counts.undelivered} failed, {counts.suppressed} suppressed",
+            None,
+            counts.model_dump(),
+        )
+    return len(campaigns)
+
+
+def campaign_counts(session: Session, *, campaign: Campaign) -> CampaignCounts:
+    rows = session.exec(
+        select(Delivery.status, func.count())
+        .where(Delivery.campaign_id == campaign.id)
+        .group_by(Delivery.status)
+    ).all()
+    counts = CampaignCounts()
+    for status, count in rows:
+        name = "sending" if status == DeliveryStatus.unknown else status
+        setattr(counts, name, getattr(counts, name) + count)
+        counts.total += count
+    counts.replied = session.exec(
+        select(func.count())
+        .select_from(Delivery)
+        .where(Delivery.campaign_id == campaign.id, col(Delivery.replied_at).is_not(None))
+    ).one()
+    return counts
+
+
+def preview(session: Session, *, campaign: Campaign) -> CampaignPreview:
+    settings = get_settings()
+    templates = templates_for(settings.template_dir)
+    incident = _incident(session, campaign.incident_id)
+    by_locale = dict(session.execute(_audience_counts_by_locale(campaign)).all())
+    locales = []
+    cost = 0.0
+    for locale in LOCALES:
+        rendered = templates.render(
+            campaign.template,
+            campaign.channel,
+            locale,
+            message_context(
+                **SAMPLE,
+                incident_number=incident.number if incident else None,
+                incident_title=incident.title if incident else None,
+            ),
+        )
+        recipients = by_locale.get(locale, 0)
+        item = PreviewLocale(
+            locale=locale, recipients=recipients, subject=rendered.subject, body=rendered.body
+        )
+        if campaign.channel == "sms":
+            shape = sms_shape(rendered.body)
+            item.encoding, item.segments = shape.encoding, shape.segments
+            cost += shape.segments * recipients * settings.sms_price_per_segment
+        locales.append(item)
+    sms = campaign.channel == "sms"
+    return CampaignPreview(
+        audience=sum(by_locale.values()),
+        locales=locales,
+        estimated_cost=round(cost, 2) if sms else None,
+        currency=settings.sms_price_currency if sms else None,
+    )
+
+
+def _audience_counts_by_locale(campaign: Campaign):
+    now = clock.now()
+    audience = _audience_query(campaign, now, now).subquery()
+    return (
+        sa_select(audience.c.locale, func.count())
+        .where(audience.c.status == DeliveryStatus.pending.value)
+        .group_by(audience.c.locale)
+    )
+
+
+# --- quiet hours -----------------------------------------------------------------------
+
+
+def _clock_time(text: str) -> time:
+    hour, minute = text.split(":")
+    return time(int(hour), int(minute))
+
+
+def quiet_until(campaign: Campaign, zone_name: str, now: datetime) -> datetime | None:
+    """When the recipient's quiet hours end, if ``now`` is inside them; None otherwise."""
+    if campaign.safety_critical:
+        return None
+    settings = get_settings()
+    start = _clock_time(campaign.quiet_start or settings.quiet_hours_start)
+    end = _clock_time(campaign.quiet_end or settings.quiet_hours_end)
+    if start == end:
+        return None
+    zone = ZoneInfo(zone_name)
+    local = now.astimezone(zone)
+    moment = local.time()
+    overnight = start > end
+    inside = (moment >= start or moment < end) if overnight else (start <= moment < end)
+    if not inside:
+        return None
+    day = local.date()
+    if overnight and moment >= start:
+        day += timedelta(days=1)
+    return datetime.combine(day, end, zone)
+
+
+# --- suppression, replies, provider status ---------------------------------------------
+
+
+def suppress(session: Session, *, channel: str, address: str, reason: str) -> int:
+    """Suppresses the address in every campaign; returns how many waiting messages stopped."""
+    session.execute(
+        upsert_insert(session, Suppression.__table__)
+        .values(channel=channel, address=address, reason=reason, created_at=clock.now())
+        .on_conflict_do_nothing(index_elements=["channel", "address"])
+    )
+    return session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.channel) == channel,
+            col(Delivery.address) == address,
+            col(Delivery.status) == DeliveryStatus.pending,
+        )
+        .values(status=DeliveryStatus.suppressed)
+    ).rowcount
+
+
+def unsuppress(session: Session, *, channel: str, address: str) -> bool:
+    return bool(
+        session.execute(
+            delete(Suppression).where(
+                col(Suppression.channel) == channel, col(Suppression.address) == address
+            )
+        ).rowcount
+    )
+
+
+def is_suppressed(session: Session, *, channel: str, address: str) -> bool:
+    return session.get(Suppression, (channel, address)) is not None
+
+
+def record_provider_status(
+    session: Session,
+    *,
+    delivery_id: int | None,
+    provider_id: str,
+    provider_status: str,
+    error_code: str | None,
+) -> bool:
+    """Applies a status callback. Status only moves forward; repeats change nothing."""
+    target = PROVIDER_STATUS.get(provider_status)
+    if target is None:
+        return False
+    now = clock.now()
+    values: dict[str, Any] = {
+        "status": target,
+        "provider_id": func.coalesce(Delivery.provider_id, provider_id),
+    }
+    if target == DeliveryStatus.delivered:
+        values["delivered_at"] = now
+    if target == DeliveryStatus.sent:
+        values["sent_at"] = func.coalesce(Delivery.sent_at, now)
+    if error_code:
+        values["error_code"] = error_code
+    match = (
+        col(Delivery.id) == delivery_id
+        if delivery_id is not None
+        else col(Delivery.provider_id) == provider_id
+    )
+    changed = session.execute(
+        update(Delivery)
+        .where(match, col(Delivery.status).in_(EARLIER_THAN[target]))
+        .values(**values)
+    ).rowcount
+    if error_code == "21610":
+        delivery = session.exec(select(Delivery).where(match)).first()
+        if delivery is not None:
+            suppress(
+                session, channel=delivery.channel, address=delivery.address, reason="provider 21610"
+            )
+    return bool(changed)
+
+
+def handle_inbound(
+    session: Session, *, provider_id: str, from_address: str, to_address: str, body: str
+) -> str | None:
+    """Keywords, reply options, or a message kept for the ticket queue. Returns the text to
+    answer with, if any. A repeated webhook for the same message changes nothing."""
+    settings = get_settings()
+    previous = session.exec(
+        select(InboundMessage).where(InboundMessage.provider_id == provider_id)
+    ).first()
+    word = body.strip().upper()
+    if previous is not None:
+        return settings.sms_help_text if previous.kind == "help" else None
+    latest = session.exec(
+        select(Delivery)
+        .where(
+            Delivery.channel == "sms",
+            Delivery.address == from_address,
+            col(Delivery.sent_at).is_not(None),
+        )
+        .order_by(col(Delivery.sent_at).desc())
+        .limit(1)
+    ).first()
+    kind, answer = "message", None
+    if word in STOP_WORDS:
+        kind = "stop"
+        stopped = suppress(session, channel="sms", address=from_address, reason=f"replied {word}")
+        timeline.append(
+            session,
+            subject_type="suppression",
+            subject_id=0,
+            kind="sms.stop",
+            summary=f"{from_address[:-4]}**** opted out; {stopped} waiting messages suppressed",
+            actor_id=None,
+        )
+    elif word in START_WORDS:
+        kind = "start"
+        unsuppress(session, channel="sms", address=from_address)
+    elif word in HELP_WORDS:
+        kind, answer = "help", settings.sms_help_text
+    elif latest is not None and word in _keywords(session, latest):
+        kind = "reply"
+        label = _keywords(session, latest)[word]
+        latest.reply, latest.replied_at = word, clock.now()
+        session.add(latest)
+        answer = (
+            "已收到您的回复:" if latest.locale == "zh-CN" else "Thank you, we noted: "
+        ) + label.get(latest.locale, label.get("en", word))
+    session.add(
+        InboundMessage(
+            provider_id=provider_id,
+            from_address=from_address,
+            to_address=to_address,
+            body=body,
+            kind=kind,
+            delivery_id=latest.id if latest else None,
+            received_at=clock.now(),
+        )
+    )
+    return answer
+
+
+def _keywords(session: Session, delivery: Delivery) -> dict[str, dict[str, str]]:
+    campaign = session.get(Campaign, delivery.campaign_id)
+    return {key.upper(): label for key, label in (campaign.reply_keywords or {}).items()}
