@@ -20,8 +20,17 @@ def test_help_lists_every_command():
 
 
 def test_user_add_token_issue_and_use(use_database, client_factory):
-    result = run("user", "add", "wang.fang", "--role", "duty_manager", "--email",
-                 "wang@example.com", "--phone", "13800138000")
+    result = run(
+        "user",
+        "add",
+        "wang.fang",
+        "--role",
+        "duty_manager",
+        "--email",
+        "wang@example.com",
+        "--phone",
+        "13800138000",
+    )
     assert result.exit_code == 0, result.output
     issued = run("token", "issue", "wang.fang")
     assert issued.exit_code == 0
@@ -40,8 +49,21 @@ def test_user_mistakes_print_one_line_and_exit_1(use_database):
         (["user", "add", "x.y", "--role", "agent", "--phone", "12"], "phone"),
         (["user", "add", "Bad Name", "--role", "agent"], "username"),
         (["token", "issue", "nobody"], "no user named 'nobody'"),
-        (["incident", "declare", "--playbook", "nope", "--title", "t", "--severity", "sev1",
-          "--as", "nobody"], "no user named 'nobody'"),
+        (
+            [
+                "incident",
+                "declare",
+                "--playbook",
+                "nope",
+                "--title",
+                "t",
+                "--severity",
+                "sev1",
+                "--as",
+                "nobody",
+            ],
+            "no user named 'nobody'",
+        ),
     ]
     for args, expected in cases:
         result = run(*args)
@@ -57,8 +79,15 @@ def test_user_mistakes_print_one_line_and_exit_1(use_database):
 
 
 def test_password_from_stdin_allows_login(use_database, client_factory):
-    result = run("user", "add", "pw.cli", "--role", "agent", "--password-stdin",
-                 input="a long enough password\n")
+    result = run(
+        "user",
+        "add",
+        "pw.cli",
+        "--role",
+        "agent",
+        "--password-stdin",
+        input="a long enough password\n",
+    )
     assert result.exit_code == 0, result.output
     response = client_factory().post(
         "/api/v1/auth/login", json={"username": "pw.cli", "password": "a long enough password"}
@@ -77,20 +106,54 @@ def test_demo_then_declare_and_list(use_database):
         assert role in users
     assert "gm.li" in run("team", "on-call", "executives").stdout
 
-    refused = run("incident", "declare", "--playbook", "product-recall", "--title", "x",
-                  "--severity", "sev1", "--as", "duty")
+    refused = run(
+        "incident",
+        "declare",
+        "--playbook",
+        "product-recall",
+        "--title",
+        "x",
+        "--severity",
+        "sev1",
+        "--as",
+        "duty",
+    )
     assert refused.exit_code == 1
     assert "scope.products" in refused.stderr
 
-    declared = run("incident", "declare", "--playbook", "product-recall", "--title",
-                   "PX-200 overheating", "--severity", "sev1", "--batch", "B7", "--as", "duty",
-                   "--json")
+    declared = run(
+        "incident",
+        "declare",
+        "--playbook",
+        "product-recall",
+        "--title",
+        "PX-200 overheating",
+        "--severity",
+        "sev1",
+        "--batch",
+        "B7",
+        "--as",
+        "duty",
+        "--json",
+    )
     assert declared.exit_code == 0, declared.output
     incident = json.loads(declared.stdout)
     assert incident["number"] == "INC-2026-0001"
     assert incident["scope"]["batches"] == ["B7"]
-    not_allowed = run("incident", "declare", "--playbook", "product-recall", "--title", "x",
-                      "--severity", "sev1", "--batch", "B7", "--as", "viewer")
+    not_allowed = run(
+        "incident",
+        "declare",
+        "--playbook",
+        "product-recall",
+        "--title",
+        "x",
+        "--severity",
+        "sev1",
+        "--batch",
+        "B7",
+        "--as",
+        "viewer",
+    )
     assert not_allowed.exit_code == 1
     listed = run("incident", "list", "--status", "declared")
     assert "INC-2026-0001" in listed.stdout

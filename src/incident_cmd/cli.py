@@ -391,6 +391,32 @@ def customers_import(
         typer.echo(f"  row {reject.row}{where}: {reject.reason}", err=True)
 
 
+@app.command("fake-twilio")
+def fake_twilio(
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option()] = 8010,
+    account_sid: Annotated[str, typer.Option(envvar="INCIDENT_CMD_TWILIO_ACCOUNT_SID")] = (
+        "AC" + "0" * 32
+    ),
+    auth_token: Annotated[str, typer.Option(envvar="INCIDENT_CMD_TWILIO_AUTH_TOKEN")] = (
+        "fake-token"
+    ),
+    latency_ms: Annotated[float, typer.Option(help="Added to every answer")] = 0.0,
+    callbacks: Annotated[bool, typer.Option(help="Send signed status callbacks")] = True,
+) -> None:
+    """Run the local Twilio-compatible server (Messages and Calls, 2010-04-01)."""
+    from incident_cmd.devtools.fake_twilio import FakeTwilio, serve
+
+    typer.echo(f"fake Twilio on http://{host}:{port} for account {account_sid}")
+    fake = FakeTwilio(
+        account_sid=account_sid,
+        auth_token=auth_token,
+        latency=latency_ms / 1000,
+        callbacks=callbacks,
+    )
+    serve(host, port, fake)
+
+
 @app.command()
 @friendly
 def demo() -> None:

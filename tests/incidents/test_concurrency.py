@@ -15,8 +15,9 @@ from incident_cmd.timeline.models import TimelineEvent
 def declare_one(engine, registry, title):
     with db.session_scope(engine) as session:
         actor = auth_service.get_user_by_username(session, username="duty")
-        data = IncidentDeclare(playbook="service-outage", title=title, severity="sev1",
-                               scope=Scope())
+        data = IncidentDeclare(
+            playbook="service-outage", title=title, severity="sev1", scope=Scope()
+        )
         return service.declare(session, registry=registry, data=data, actor=actor).number
 
 
@@ -44,8 +45,7 @@ def test_concurrent_declarations_get_distinct_numbers(fresh_database, shipped_pl
     assert sorted(numbers) == [f"INC-2026-{n:04d}" for n in range(1, 7)]
 
 
-def test_two_sweepers_never_handle_the_same_task(fresh_database, shipped_playbooks,
-                                                frozen_clock):
+def test_two_sweepers_never_handle_the_same_task(fresh_database, shipped_playbooks, frozen_clock):
     if fresh_database.backend != "postgres":
         pytest.skip("several workers sweep only on PostgreSQL; SQLite runs one worker")
     engine = fresh_database.engine
@@ -69,8 +69,8 @@ def test_two_sweepers_never_handle_the_same_task(fresh_database, shipped_playboo
         second.close()
     with Session(engine) as check:
         count = check.exec(
-            select(func.count()).select_from(TimelineEvent).where(
-                TimelineEvent.kind == "task.overdue"
-            )
+            select(func.count())
+            .select_from(TimelineEvent)
+            .where(TimelineEvent.kind == "task.overdue")
         ).one()
     assert count == handled_first

@@ -20,8 +20,9 @@ PASSWORD = "a password long enough"
 
 
 def login(client, username, password=PASSWORD):
-    return client.post("/login", data={"username": username, "password": password},
-                       follow_redirects=False)
+    return client.post(
+        "/login", data={"username": username, "password": password}, follow_redirects=False
+    )
 
 
 def test_landing_page_requires_login(client):
@@ -42,16 +43,26 @@ def test_landing_page_lists_active_incidents_only(client, demo_org, shipped_play
     duty = auth_service.get_user_by_username(demo_org, username="duty")
     auth_service.set_password(demo_org, user=duty, password=PASSWORD, actor_id=None)
     active = incident_service.declare(
-        demo_org, registry=shipped_playbooks, actor=duty,
-        data=IncidentDeclare(playbook="natural-disaster", title="Typhoon floods Xiamen warehouse",
-                             severity="sev1", scope=Scope(regions=["Fujian"]), drill=True),
+        demo_org,
+        registry=shipped_playbooks,
+        actor=duty,
+        data=IncidentDeclare(
+            playbook="natural-disaster",
+            title="Typhoon floods Xiamen warehouse",
+            severity="sev1",
+            scope=Scope(regions=["Fujian"]),
+            drill=True,
+        ),
     )
     closed = incident_service.declare(
-        demo_org, registry=shipped_playbooks, actor=duty,
+        demo_org,
+        registry=shipped_playbooks,
+        actor=duty,
         data=IncidentDeclare(playbook="service-outage", title="Hotline down", severity="sev1"),
     )
-    incident_service.transition(demo_org, incident=closed, actor=duty,
-                                change=StatusChange(status="resolved"))
+    incident_service.transition(
+        demo_org, incident=closed, actor=duty, change=StatusChange(status="resolved")
+    )
     response = login(client, "duty")
     assert response.status_code == 303
     cookie = response.cookies["icmd_session"]
@@ -101,10 +112,12 @@ def live_server(use_database, shipped_playbooks) -> Iterator[str]:
     thread.join(timeout=10)
 
 
-@pytest.mark.skipif(CHROMIUM is None and os.environ.get("CI") != "true",
-                    reason="Debian chromium is not installed")
-def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(live_server, shipped_playbooks,
-                                                                tmp_path):
+@pytest.mark.skipif(
+    CHROMIUM is None and os.environ.get("CI") != "true", reason="Debian chromium is not installed"
+)
+def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(
+    live_server, shipped_playbooks, tmp_path
+):
     from playwright.sync_api import sync_playwright
 
     from incident_cmd.demo import seed
@@ -114,18 +127,30 @@ def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(live_server, shi
         duty = auth_service.get_user_by_username(session, username="duty")
         auth_service.set_password(session, user=duty, password=PASSWORD, actor_id=None)
         incident = incident_service.declare(
-            session, registry=shipped_playbooks, actor=duty,
-            data=IncidentDeclare(playbook="product-recall", title="PX-200 电池过热",
-                                 severity="sev1", scope=Scope(batches=["B7"])),
+            session,
+            registry=shipped_playbooks,
+            actor=duty,
+            data=IncidentDeclare(
+                playbook="product-recall",
+                title="PX-200 电池过热",
+                severity="sev1",
+                scope=Scope(batches=["B7"]),
+            ),
         )
         number = incident.number
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync"],
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         page = browser.new_page()
         page.goto(f"{live_server}/")

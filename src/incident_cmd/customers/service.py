@@ -206,7 +206,11 @@ def import_csv(
     (which commits, and may report progress) is called. Rows are numbered as in a
     spreadsheet: the header is row 1."""
     reader = csv.DictReader(stream)
-    check_header(reader.fieldnames)
+    try:
+        header = reader.fieldnames
+    except UnicodeDecodeError:
+        raise Invalid("the file is not UTF-8; nothing was imported", field="file") from None
+    check_header(header)
     progress = _Progress()
     chunk: list[tuple[int, CustomerRow]] = []
     number = 1
