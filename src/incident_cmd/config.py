@@ -49,6 +49,13 @@ class Settings(BaseSettings):
     dispatch_batch_size: int = Field(default=500, ge=1)
     dispatch_max_in_flight: int = Field(default=200, ge=1)
     dispatch_max_attempts: int = Field(default=6, ge=1)
+    dispatch_lease_seconds: float = Field(
+        default=120.0,
+        gt=0,
+        description="how long a claimed message may take before another "
+        "worker treats its sender as dead and reconciles it",
+    )
+    twilio_timeout_seconds: float = Field(default=10.0, gt=0)
     sms_price_per_segment: float = 0.0079
     sms_price_currency: str = "USD"
     sms_help_text: str = "Reply STOP to opt out, START to opt back in. Help: call our hotline."

@@ -70,8 +70,8 @@ class SinkChannel:
         return None
 
 
-def twilio_client(settings: Settings, timeout: float = 10.0) -> Client:
-    http = AsyncTwilioHttpClient(timeout=timeout)
+def twilio_client(settings: Settings) -> Client:
+    http = AsyncTwilioHttpClient(timeout=settings.twilio_timeout_seconds)
     client = Client(
         settings.twilio_account_sid,
         settings.twilio_auth_token.get_secret_value(),
@@ -95,8 +95,8 @@ def _classify_twilio_error(exc: TwilioRestException) -> Outcome:
 class TwilioSmsChannel:
     name = "sms"
 
-    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
-        self._client = twilio_client(settings, timeout)
+    def __init__(self, settings: Settings) -> None:
+        self._client = twilio_client(settings)
         self.sender = settings.twilio_sender
         self._uses_service = self.sender.startswith("MG")
 
@@ -135,8 +135,8 @@ class TwilioVoiceChannel:
 
     name = "voice"
 
-    def __init__(self, settings: Settings, timeout: float = 10.0) -> None:
-        self._client = twilio_client(settings, timeout)
+    def __init__(self, settings: Settings) -> None:
+        self._client = twilio_client(settings)
         self.sender = settings.twilio_sender
 
     @staticmethod

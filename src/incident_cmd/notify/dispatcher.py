@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, case, update
+from sqlalchemy import Engine, and_, bindparam, case, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -126,13 +126,13 @@ class Dispatcher:
                 for name, channel in channels_for(self.settings, drill=True).items()
             },
         }
-        self.lease = lease
+        self.lease = timedelta(seconds=self.settings.dispatch_lease_seconds)
         self.semaphore = asyncio.Semaphore(self.settings.dispatch_max_in_flight)
         self.buckets: dict[str, TokenBucket] = {}
         self.templates = templates_for(self.settings.template_dir)
         rate = self.settings.send_rate_per_second
         # Never claim more than can be sent well within the lease.
-        by_rate = int(rate * lease.total_seconds() / 4) if rate > 0 else None
+        by_rate = int(rate * self.lease.total_seconds() / 4) if rate > 0 else None
         self.batch_size = max(1, min(self.settings.dispatch_batch_size, by_rate or 10**9))
 
     # --- database side (runs in a worker thread) --------------------------------------
@@ -284,8 +284,9 @@ class Dispatcher:
                         # A status callback may have arrived first; never move it back.
                         status=case(
                             (
-                                col(Delivery.status).in_(
-                                    (DeliveryStatus.sending, DeliveryStatus.unknown)
+                                or_(
+                                    col(Delivery.status) == DeliveryStatus.sending,
+                                    col(Delivery.status) == DeliveryStatus.unknown,
                                 ),
                                 DeliveryStatus.sent.value,
                             ),
