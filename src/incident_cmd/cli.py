@@ -104,6 +104,8 @@ def worker() -> None:
     from incident_cmd.scheduler import start_background
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The twilio library logs every request and its headers at INFO.
+    logging.getLogger("twilio").setLevel(logging.WARNING)
     migrate.ensure_current(get_engine())
 
     async def run() -> None:
@@ -426,3 +428,7 @@ def demo() -> None:
     with session_scope() as session:
         report = seed(session)
     typer.echo(report)
+
+
+if __name__ == "__main__":
+    app()

@@ -414,16 +414,20 @@ class Dispatcher:
     async def run(
         self, stop: asyncio.Event, idle_seconds: float = 0.5, flush_every: int = 500
     ) -> None:
-        """Keeps up to ``dispatch_max_in_flight`` sends going, claiming more as they finish,
-        and records outcomes in batches."""
+        """Keeps sends going, claiming more as they finish, and records outcomes in batches.
+
+        At most ``batch_size`` claimed messages wait here at a time, and ``batch_size`` is
+        what the rate limit lets out in a quarter of the lease: a claimed message is always
+        sent long before another worker may take its lease for dead."""
         in_flight: set[asyncio.Task] = set()
         finished: list[Result] = []
-        limit = self.settings.dispatch_max_in_flight
+        flushed = time.monotonic()
         while not stop.is_set() or in_flight:
-            if not stop.is_set() and len(in_flight) < limit:
-                batch = await asyncio.to_thread(self.claim)
+            room = self.batch_size - len(in_flight)
+            if not stop.is_set() and (room * 4 >= self.batch_size or not in_flight):
+                batch = await asyncio.to_thread(self.claim, room)
                 in_flight.update(asyncio.create_task(self.handle(item)) for item in batch)
-                if not batch and not in_flight:
+                if not in_flight:
                     await asyncio.to_thread(self.record, finished)
                     finished = []
                     with contextlib.suppress(TimeoutError):
@@ -433,9 +437,10 @@ class Dispatcher:
                 in_flight, timeout=0.05, return_when=asyncio.FIRST_COMPLETED
             )
             finished.extend(task.result() for task in done)
-            if len(finished) >= flush_every or (finished and len(in_flight) < limit // 2):
+            # Outcomes are written often enough that no lease runs out unrecorded.
+            if len(finished) >= flush_every or (finished and time.monotonic() - flushed > 0.25):
                 await asyncio.to_thread(self.record, finished)
-                finished = []
+                finished, flushed = [], time.monotonic()
         await asyncio.to_thread(self.record, finished)
 
     async def close(self) -> None:
