@@ -25,8 +25,9 @@ FINAL = {DeliveryStatus.sent, DeliveryStatus.delivered}
 def test_faulty_provider_still_delivers_exactly_once(world, twilio, frozen_clock, monkeypatch):
     monkeypatch.setenv("INCIDENT_CMD_TWILIO_TIMEOUT_SECONDS", "0.3")
     get_settings.cache_clear()
-    twilio.fake.state.faults = Faults(rate_429=0.07, rate_500=0.07, rate_timeout=0.06,
-                                      timeout_seconds=0.6)
+    twilio.fake.state.faults = Faults(
+        rate_429=0.07, rate_500=0.07, rate_timeout=0.06, timeout_seconds=0.6
+    )
     world.import_customers(shanghai_customers(60))
     campaign_id = world.campaign_for(world.declare_recall(), "recall_sms")
     world.approve_and_start(campaign_id)
@@ -98,8 +99,12 @@ def test_two_workers_on_postgres_share_a_campaign_without_duplicates(world, twil
 
 
 def _worker(env: dict[str, str], log) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "incident_cmd.cli", "worker"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=log)
+    return subprocess.Popen(
+        [sys.executable, "-m", "incident_cmd.cli", "worker"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+    )
 
 
 def _wait_for(condition, seconds: float, what: str) -> None:
@@ -110,8 +115,9 @@ def _wait_for(condition, seconds: float, what: str) -> None:
         time.sleep(0.05)  # polling another process, not controlling time
 
 
-def test_worker_killed_mid_campaign_resumes_without_duplicates(world, twilio, use_database,
-                                                                tmp_path):
+def test_worker_killed_mid_campaign_resumes_without_duplicates(
+    world, twilio, use_database, tmp_path
+):
     # The worker runs on the real clock, so the campaign is started on it too.
     with clock.use(lambda: datetime.now(UTC)):
         world.import_customers(shanghai_customers(300))
@@ -134,8 +140,11 @@ def test_worker_killed_mid_campaign_resumes_without_duplicates(world, twilio, us
         first = _worker(env, log)
         try:
             with contextlib.suppress(AssertionError):
-                _wait_for(lambda: len(twilio.fake.state.messages) >= 60
-                          or first.poll() is not None, 60, "the first messages")
+                _wait_for(
+                    lambda: len(twilio.fake.state.messages) >= 60 or first.poll() is not None,
+                    60,
+                    "the first messages",
+                )
         finally:
             first.send_signal(signal.SIGKILL)
             first.wait()
@@ -145,8 +154,11 @@ def test_worker_killed_mid_campaign_resumes_without_duplicates(world, twilio, us
     assert sent_before_restart < 300
     second = _worker(env, log_path.open("ab"))
     try:
-        _wait_for(lambda: world.campaign(campaign_id).status == "completed", 90,
-                  "the campaign to complete")
+        _wait_for(
+            lambda: world.campaign(campaign_id).status == "completed",
+            90,
+            "the campaign to complete",
+        )
     finally:
         second.send_signal(signal.SIGTERM)
         second.wait(timeout=20)

@@ -156,6 +156,8 @@ SAMPLE = {
     "product": "PX-200",
     "batch": "B2026-11",
 }
+# A name in the locale's own script, so that the preview's SMS encoding is the real one.
+SAMPLE_NAMES = {"zh-CN": "张三", "en": "Alex Smith"}
 
 
 # --- creation and approval -------------------------------------------------------------
@@ -573,7 +575,7 @@ def preview(session: Session, *, campaign: Campaign) -> CampaignPreview:
             campaign.channel,
             locale,
             message_context(
-                **SAMPLE,
+                **{**SAMPLE, "name": SAMPLE_NAMES[locale]},
                 incident_number=incident.number if incident else None,
                 incident_title=incident.title if incident else None,
             ),

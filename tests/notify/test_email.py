@@ -1,0 +1,84 @@
+import email
+import socket
+from email import policy
+
+import pytest
+from aiosmtpd.controller import Controller
+
+from incident_cmd import db
+from incident_cmd.config import get_settings
+from incident_cmd.notify import service
+from tests.notify.conftest import PUBLIC, dispatch, shanghai_customers
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
+        parsed = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.rcpt_tos, parsed))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    collector = Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    monkeypatch.setenv("INCIDENT_CMD_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("INCIDENT_CMD_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("INCIDENT_CMD_SMTP_SENDER", "recall@demo.example.com")
+    monkeypatch.setenv("INCIDENT_CMD_PUBLIC_BASE_URL", PUBLIC)
+    get_settings.cache_clear()
+    yield collector
+    controller.stop()
+
+
+def test_recall_email_through_smtp_with_one_click_unsubscribe(world, smtp, client_factory):
+    world.import_customers(shanghai_customers(3))
+    campaign_id = world.campaign_for(world.declare_recall(), "recall_email")
+    world.approve_and_start(campaign_id)
+    assert dispatch() == 3
+    assert len(smtp.messages) == 3
+    recipients, message = sorted(smtp.messages, key=lambda item: item[0])[0]
+    assert recipients == ["cn00000@example.com"]
+    assert message["From"] == "recall@demo.example.com"
+    assert "PX-200" in message["Subject"] and "B7" in message["Subject"]
+    delivery = world.deliveries(campaign_id)[0]
+    assert message["Message-ID"] == f"<delivery-{delivery.id}@demo.example.com>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    link = message["List-Unsubscribe"].strip("<>")
+    assert link.startswith(f"{PUBLIC}/unsubscribe/")
+    assert message.get_body(("plain",)).get_content().startswith("尊敬的客户0")
+    assert "<strong>PX-200" in message.get_body(("html",)).get_content()
+
+    client = client_factory()
+    path = link.removeprefix(PUBLIC)
+    response = client.post(path, data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    with db.session_scope() as session:
+        assert service.is_suppressed(session, channel="email", address="cn00000@example.com")
+    other = service.unsubscribe_url("cn00001@example.com").removeprefix(PUBLIC)
+    page = client.get(other)
+    assert page.status_code == 200 and "unsubscribed" in page.text
+    with db.session_scope() as session:
+        assert service.is_suppressed(session, channel="email", address="cn00001@example.com")
+
+
+def test_forged_unsubscribe_token_is_refused(world, client_factory):
+    client = client_factory()
+    token = service.unsubscribe_token("cn00000@example.com")
+    forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
+    assert client.get(f"/unsubscribe/{forged}").status_code == 403
+    assert client.post(f"/unsubscribe/{forged}").status_code == 403
+    # A token is bound to its address: it cannot be edited to name another.
+    assert service.address_from_token(token) == "cn00000@example.com"
+    with db.session_scope() as session:
+        assert not service.is_suppressed(session, channel="email", address="cn00000@example.com")
