@@ -1,6 +1,6 @@
 """Declaring incidents through the HTTP API: latency from request to the 201 answer.
 
-    python -m benchmarks.declare [--count N] [--postgres]
+python -m benchmarks.declare [--count N] [--postgres]
 """
 
 import argparse
@@ -36,9 +36,10 @@ def main() -> None:
             _, token = auth_service.issue_token(
                 session, user=duty, name="bench", expires_in=None, actor_id=None
             )
-        with running_server(create_app(run_worker=False)) as base, httpx.Client(
-            base_url=base, headers={"Authorization": f"Bearer {token}"}
-        ) as client:
+        with (
+            running_server(create_app(run_worker=False)) as base,
+            httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}) as client,
+        ):
             latencies = []
             started = time.perf_counter()
             for _ in range(args.count):
@@ -47,13 +48,17 @@ def main() -> None:
                 latencies.append((time.perf_counter() - begin) * 1000)
                 response.raise_for_status()
             elapsed = time.perf_counter() - started
-    print(json.dumps({
-        "backend": backend,
-        "declarations": args.count,
-        "declare_p50_ms": round(percentile(latencies, 0.5), 2),
-        "declare_p99_ms": round(percentile(latencies, 0.99), 2),
-        "declarations_per_s": round(args.count / elapsed, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "backend": backend,
+                "declarations": args.count,
+                "declare_p50_ms": round(percentile(latencies, 0.5), 2),
+                "declare_p99_ms": round(percentile(latencies, 0.99), 2),
+                "declarations_per_s": round(args.count / elapsed, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 19:28:02.967386
+Create Date: 2026-11-22 19:47:01.961269
 """
 
 from collections.abc import Sequence
@@ -40,6 +40,36 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_customers_phone'), ['phone'], unique=False)
         batch_op.create_index(batch_op.f('ix_customers_region'), ['region'], unique=False)
 
+    op.create_table('deliveries',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('customer_id', sa.Integer(), nullable=False),
+    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
+    sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('product', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('batch', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('due_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('claimed_until', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('last_attempt_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
+    sa.Column('error_code', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
+    sa.Column('error_message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
+    sa.Column('sent_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('delivered_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('reply', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('replied_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('campaign_id', 'customer_id')
+    )
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.create_index('ix_deliveries_address', ['address'], unique=False)
+        batch_op.create_index('ix_deliveries_due', ['status', 'due_at'], unique=False)
+        batch_op.create_index('ix_deliveries_provider_id', ['provider_id'], unique=False, postgresql_where=sa.text('provider_id IS NOT NULL'), sqlite_where=sa.text('provider_id IS NOT NULL'))
+
     op.create_table('sink_messages',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('delivery_id', sa.Integer(), nullable=True),
@@ -60,6 +90,23 @@ def upgrade() -> None:
     sa.Column('created_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('channel', 'address')
     )
+    op.create_table('inbound_messages',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('from_address', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('to_address', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('delivery_id', sa.Integer(), nullable=True),
+    sa.Column('received_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('ticket_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('provider_id')
+    )
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_inbound_messages_from_address'), ['from_address'], unique=False)
+
     op.create_table('purchases',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('customer_id', sa.Integer(), nullable=False),
@@ -111,72 +158,11 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_campaigns_incident_id'), ['incident_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_campaigns_status'), ['status'], unique=False)
 
-    op.create_table('deliveries',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('campaign_id', sa.Integer(), nullable=False),
-    sa.Column('customer_id', sa.Integer(), nullable=False),
-    sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('address', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
-    sa.Column('locale', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('timezone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('product', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('batch', sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
-    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('due_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('claimed_until', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('last_attempt_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True),
-    sa.Column('error_code', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
-    sa.Column('error_message', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=True),
-    sa.Column('sent_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('delivered_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('reply', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
-    sa.Column('replied_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=True),
-    sa.ForeignKeyConstraint(['campaign_id'], ['campaigns.id'], ),
-    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('campaign_id', 'customer_id', 'channel')
-    )
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_address', ['channel', 'address'], unique=False)
-        batch_op.create_index('ix_deliveries_campaign_status', ['campaign_id', 'status'], unique=False)
-        batch_op.create_index('ix_deliveries_due', ['status', 'due_at'], unique=False)
-        batch_op.create_index(batch_op.f('ix_deliveries_provider_id'), ['provider_id'], unique=False)
-
-    op.create_table('inbound_messages',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('provider_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('from_address', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('to_address', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
-    sa.Column('body', sqlmodel.sql.sqltypes.AutoString(), nullable=False),
-    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
-    sa.Column('delivery_id', sa.Integer(), nullable=True),
-    sa.Column('received_at', incident_cmd.columns.UTCDateTime(timezone=True), nullable=False),
-    sa.Column('ticket_id', sa.Integer(), nullable=True),
-    sa.ForeignKeyConstraint(['delivery_id'], ['deliveries.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('provider_id')
-    )
-    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_inbound_messages_from_address'), ['from_address'], unique=False)
-
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
-    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_inbound_messages_from_address'))
-
-    op.drop_table('inbound_messages')
-    with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_deliveries_provider_id'))
-        batch_op.drop_index('ix_deliveries_due')
-        batch_op.drop_index('ix_deliveries_campaign_status')
-        batch_op.drop_index('ix_deliveries_address')
-
-    op.drop_table('deliveries')
     with op.batch_alter_table('campaigns', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_campaigns_status'))
         batch_op.drop_index(batch_op.f('ix_campaigns_incident_id'))
@@ -187,11 +173,21 @@ def downgrade() -> None:
         batch_op.drop_index('ix_purchases_batch')
 
     op.drop_table('purchases')
+    with op.batch_alter_table('inbound_messages', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbound_messages_from_address'))
+
+    op.drop_table('inbound_messages')
     op.drop_table('suppressions')
     with op.batch_alter_table('sink_messages', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_sink_messages_delivery_id'))
 
     op.drop_table('sink_messages')
+    with op.batch_alter_table('deliveries', schema=None) as batch_op:
+        batch_op.drop_index('ix_deliveries_provider_id', postgresql_where=sa.text('provider_id IS NOT NULL'), sqlite_where=sa.text('provider_id IS NOT NULL'))
+        batch_op.drop_index('ix_deliveries_due')
+        batch_op.drop_index('ix_deliveries_address')
+
+    op.drop_table('deliveries')
     with op.batch_alter_table('customers', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_customers_region'))
         batch_op.drop_index(batch_op.f('ix_customers_phone'))

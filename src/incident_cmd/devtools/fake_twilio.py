@@ -10,6 +10,7 @@ import contextlib
 import random
 import secrets
 import threading
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -78,6 +79,7 @@ class FakeTwilioState:
     requests: list[dict[str, str]] = field(default_factory=list)
     keep_requests: bool = True
     answered: Counter = field(default_factory=Counter)
+    created_times: list[float] = field(default_factory=list)
 
 
 def _sid(prefix: str) -> str:
@@ -133,6 +135,7 @@ class FakeTwilio:
         app.router.add_get(f"{base}/Calls/{{sid}}.json", self.fetch_call)
         app.router.add_get("/_fake/messages", self.dump_messages)
         app.router.add_post("/_fake/faults", self.set_faults)
+        app.router.add_post("/_fake/reset", self.reset)
         app.on_cleanup.append(self._cleanup)
         return app
 
@@ -227,6 +230,7 @@ class FakeTwilio:
         }
         self.state.messages[sid] = message
         self.state.by_recipient[form["To"]].append(sid)
+        self.state.created_times.append(time.time())
         return message
 
     async def _callbacks(self, sid: str, url: str, final: tuple[str, int | None]) -> None:
@@ -373,7 +377,24 @@ class FakeTwilio:
         items = [
             message for message in self.state.messages.values() if not to or message["to"] == to
         ]
-        return web.json_response({"messages": items, "answered": dict(self.state.answered)})
+        return web.json_response(
+            {
+                "messages": items if request.query.get("full", "1") == "1" else [],
+                "count": len(items),
+                "recipients": len({item["to"] for item in items}),
+                "created_times": self.state.created_times,
+                "answered": dict(self.state.answered),
+            }
+        )
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.state.messages.clear()
+        self.state.by_recipient.clear()
+        self.state.requests.clear()
+        self.state.created_times.clear()
+        self.state.answered.clear()
+        self.state.keep_requests = request.query.get("keep_requests", "1") == "1"
+        return web.json_response({"ok": True})
 
     async def set_faults(self, request: web.Request) -> web.Response:
         body = await request.json()

@@ -53,7 +53,7 @@ class TokenBucket:
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate / 10)
+        self.burst = burst if burst is not None else max(1.0, rate / 100)
         self._tokens = self.burst
         self._monotonic = monotonic
         self._sleep = sleep
@@ -64,16 +64,17 @@ class TokenBucket:
         if self.rate <= 0:
             return
         async with self._lock:
-            now = self._monotonic()
-            self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-            self._last = now
+            self._refill()
             if self._tokens < 1:
-                wait = (1 - self._tokens) / self.rate
-                await self._sleep(wait)
-                self._last = self._monotonic()
-                self._tokens = 0.0
-            else:
-                self._tokens -= 1
+                await self._sleep((1 - self._tokens) / self.rate)
+                # Whatever the sleep overshot is credited, so the average rate holds.
+                self._refill()
+            self._tokens -= 1
+
+    def _refill(self) -> None:
+        now = self._monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
 
 
 @dataclass(frozen=True)

@@ -471,9 +471,13 @@ def materialize(session: Session, *, campaign: Campaign) -> int:
     statement = (
         upsert_insert(session, deliveries)
         .from_select(columns, _audience_query(campaign, due, now))
-        .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id", "channel"])
+        .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id"])
     )
-    return session.execute(statement).rowcount
+    session.execute(statement)
+    # Counted afterwards: psycopg reports no rowcount for this statement.
+    return session.exec(
+        select(func.count()).select_from(Delivery).where(Delivery.campaign_id == campaign.id)
+    ).one()
 
 
 def start_due_campaigns(session: Session) -> int:

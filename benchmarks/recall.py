@@ -1,0 +1,263 @@
+"""The recall engine at scale: audience materialisation, dispatch throughput, the rate limit.
+
+    python -m benchmarks.recall [--quick]
+
+Prints one JSON object as its last line with materialize_1m_s_sqlite,
+materialize_1m_s_postgres, dispatch_msgs_per_s, naive_msgs_per_s, ratio,
+rate_limit_accuracy and peak_rss_mb. The fake Twilio server runs in its own process with
+50 ms latency and no status callbacks; the dispatcher is this process's one worker."""
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy import text
+from sqlmodel import Session, func, select
+from twilio.rest import Client
+
+from benchmarks._support import free_port, throwaway_database
+from incident_cmd import db
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role
+from incident_cmd.auth.schemas import UserCreate
+from incident_cmd.config import get_settings
+from incident_cmd.notify import service
+from incident_cmd.notify.dispatcher import Dispatcher
+from incident_cmd.notify.models import UNFINISHED, Delivery
+from incident_cmd.notify.schemas import Audience, CampaignCreate
+
+ACCOUNT = "AC" + "b" * 32
+TOKEN = "bench-token"
+SENDER = "+15005550006"
+
+SQLITE_CUSTOMERS = """
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
+INSERT INTO customers (external_ref, name, phone, locale, timezone, region, created_at,
+                       updated_at)
+SELECT 'B' || i, 'Customer ' || i, printf('+8613%09d', i), 'zh-CN', 'Asia/Shanghai',
+       'R' || (i % 30), '2026-11-01 00:00:00.000000', '2026-11-01 00:00:00.000000' FROM n
+"""
+POSTGRES_CUSTOMERS = """
+INSERT INTO customers (external_ref, name, phone, locale, timezone, region, created_at,
+                       updated_at)
+SELECT 'B' || i, 'Customer ' || i, '+8613' || lpad(i::text, 9, '0'), 'zh-CN', 'Asia/Shanghai',
+       'R' || (i % 30), now(), now() FROM generate_series(1, :count) AS i
+"""
+PURCHASES = """
+INSERT INTO purchases (customer_id, purchase_key, product_model, batch)
+SELECT id, 'PX-200|' || :batch || '|', 'PX-200', :batch FROM customers WHERE id <= :count
+"""
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def configure(**settings: str) -> None:
+    for name, value in settings.items():
+        os.environ[f"INCIDENT_CMD_{name.upper()}"] = value
+    get_settings.cache_clear()
+
+
+def populate(backend: str, customers: int, batches: dict[str, int]) -> None:
+    with db.session_scope() as session:
+        statement = SQLITE_CUSTOMERS if backend == "sqlite" else POSTGRES_CUSTOMERS
+        session.execute(text(statement), {"count": customers})
+        for batch, count in batches.items():
+            session.execute(text(PURCHASES), {"batch": batch, "count": count})
+        if backend == "postgres":
+            session.execute(text("ANALYZE"))
+        auth_service.create_user(
+            session, data=UserCreate(username="comms", role=Role.comms), actor_id=None
+        )
+        auth_service.create_user(
+            session, data=UserCreate(username="approver", role=Role.duty_manager), actor_id=None
+        )
+
+
+def campaign_for(batch: str) -> int:
+    with db.session_scope() as session:
+        creator = auth_service.get_user_by_username(session, username="comms")
+        campaign = service.create_campaign(
+            session,
+            actor=creator,
+            data=CampaignCreate(
+                name=f"recall {batch}",
+                channel="sms",
+                template="recall_notice",
+                audience=Audience(rule="scope_purchasers", batches=[batch]),
+                safety_critical=True,
+            ),
+        )
+        approver = auth_service.get_user_by_username(session, username="approver")
+        service.approve(session, campaign=campaign, actor=approver)
+        return campaign.id
+
+
+def timed_materialize(campaign_id: int) -> tuple[int, float]:
+    with Session(db.get_engine()) as session:
+        campaign = service.get_campaign(session, campaign_id=campaign_id)
+        started = time.perf_counter()
+        rows = service.materialize(session, campaign=campaign)
+        session.commit()
+        return rows, time.perf_counter() - started
+
+
+def start_campaign(campaign_id: int) -> None:
+    with db.session_scope() as session:
+        service.start_due_campaigns(session)
+    with Session(db.get_engine()) as session:
+        assert service.get_campaign(session, campaign_id=campaign_id).status == "sending"
+
+
+def cancel(campaign_id: int) -> None:
+    with db.session_scope() as session:
+        campaign = service.get_campaign(session, campaign_id=campaign_id)
+        approver = auth_service.get_user_by_username(session, username="approver")
+        service.cancel(session, campaign=campaign, actor=approver)
+
+
+def unfinished() -> int:
+    with Session(db.get_engine()) as session:
+        return session.exec(
+            select(func.count()).select_from(Delivery).where(Delivery.status.in_(UNFINISHED))
+        ).one()
+
+
+async def dispatch_all() -> float:
+    dispatcher = Dispatcher(db.get_engine())
+    stop = asyncio.Event()
+
+    async def watch() -> None:
+        while await asyncio.to_thread(unfinished):
+            await asyncio.sleep(0.2)
+        stop.set()
+
+    started = time.perf_counter()
+    watcher = asyncio.create_task(watch())
+    await dispatcher.run(stop)
+    await watcher
+    elapsed = time.perf_counter() - started
+    await dispatcher.close()
+    return elapsed
+
+
+def fake_server(latency_ms: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "incident_cmd.cli",
+            "fake-twilio",
+            "--port",
+            str(port),
+            "--latency-ms",
+            str(latency_ms),
+            "--no-callbacks",
+            "--account-sid",
+            ACCOUNT,
+            "--auth-token",
+            TOKEN,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.post(f"{url}/_fake/reset?keep_requests=0")
+            return process, url
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    raise RuntimeError("fake Twilio server did not start")
+
+
+def fake_state(url: str) -> dict:
+    return httpx.get(f"{url}/_fake/messages", params={"full": "0"}, timeout=30).json()
+
+
+def naive_rate(url: str, count: int) -> float:
+    client = Client(ACCOUNT, TOKEN)
+    client.api.base_url = url
+    started = time.perf_counter()
+    for n in range(count):
+        client.messages.create(to=f"+86139{n:08d}", from_=SENDER, body="naive loop")
+    return count / (time.perf_counter() - started)
+
+
+def materialize_on(backend: str, size: int) -> float:
+    with throwaway_database(backend):
+        populate(backend, size, {"B7": size})
+        rows, seconds = timed_materialize(campaign_for("B7"))
+        assert rows == size, rows
+        return seconds
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, same keys")
+    args = parser.parse_args()
+    size = 100_000 if args.quick else 1_000_000
+    dispatch_count = 3_000 if args.quick else 20_000
+    naive_count = 40 if args.quick else 200
+    rate_count = 300 if args.quick else 1_000
+    configure(
+        send_rate_per_second="0",
+        public_base_url="http://127.0.0.1:9",
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token=TOKEN,
+        twilio_sender=SENDER,
+    )
+
+    results: dict[str, float | int | str] = {
+        "mode": "quick" if args.quick else "full",
+        "materialize_rows": size,
+    }
+    results["materialize_1m_s_sqlite"] = round(materialize_on("sqlite", size), 2)
+    results["materialize_1m_s_postgres"] = round(materialize_on("postgres", size), 2)
+
+    fake, url = fake_server(latency_ms=50)
+    try:
+        configure(twilio_api_base=url)
+        with throwaway_database("sqlite"):
+            populate("sqlite", size, {"B7": size, "BSEND": dispatch_count, "BRATE": rate_count})
+            big = campaign_for("B7")
+            timed_materialize(big)  # the worker's 1M materialisation, counted in peak_rss_mb
+            cancel(big)
+            send_campaign = campaign_for("BSEND")
+            start_campaign(send_campaign)
+            elapsed = asyncio.run(dispatch_all())
+            state = fake_state(url)
+            assert state["count"] == dispatch_count == state["recipients"], state["count"]
+            results["dispatch_messages"] = dispatch_count
+            results["dispatch_msgs_per_s"] = round(dispatch_count / elapsed, 1)
+
+            httpx.post(f"{url}/_fake/reset?keep_requests=0")
+            configure(send_rate_per_second="100")
+            start_campaign(campaign_for("BRATE"))
+            asyncio.run(dispatch_all())
+            times = sorted(fake_state(url)["created_times"])
+            achieved = (len(times) - 1) / (times[-1] - times[0])
+            results["rate_limit_configured"] = 100
+            results["rate_limit_achieved"] = round(achieved, 2)
+            results["rate_limit_accuracy"] = round(achieved / 100, 3)
+        results["peak_rss_mb"] = round(rss_mb(), 1)
+        results["naive_msgs_per_s"] = round(naive_rate(url, naive_count), 1)
+        results["ratio"] = round(results["dispatch_msgs_per_s"] / results["naive_msgs_per_s"], 1)
+    finally:
+        fake.terminate()
+        fake.wait()
+    results["measured_at"] = datetime.now(UTC).isoformat(timespec="seconds")
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
