@@ -71,7 +71,11 @@ class SinkChannel:
 
 
 def twilio_client(settings: Settings) -> Client:
-    http = AsyncTwilioHttpClient(timeout=settings.twilio_timeout_seconds)
+    http = AsyncTwilioHttpClient(timeout=settings.twilio_timeout_seconds, pool_connections=False)
+    # aiohttp's default pool holds 100 connections; the dispatcher keeps more in flight.
+    http.session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=settings.dispatch_max_in_flight)
+    )
     client = Client(
         settings.twilio_account_sid,
         settings.twilio_auth_token.get_secret_value(),

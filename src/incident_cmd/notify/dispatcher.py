@@ -53,7 +53,7 @@ class TokenBucket:
         sleep: Callable[[float], Any] = asyncio.sleep,
     ) -> None:
         self.rate = rate
-        self.burst = burst if burst is not None else max(1.0, rate / 100)
+        self.burst = burst if burst is not None else max(2.0, rate / 20)
         self._tokens = self.burst
         self._monotonic = monotonic
         self._sleep = sleep
@@ -347,6 +347,7 @@ class Dispatcher:
 
     def _outbound(self, item: Claimed) -> Outbound:
         context = service.message_context(
+            channel=item.channel,
             name=item.name,
             address=item.address,
             product=item.product,

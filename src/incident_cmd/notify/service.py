@@ -132,6 +132,7 @@ def unsubscribe_url(address: str) -> str:
 
 def message_context(
     *,
+    channel: str,
     name: str,
     address: str,
     product: str | None,
@@ -139,15 +140,18 @@ def message_context(
     incident_number: str | None,
     incident_title: str | None,
 ) -> dict[str, Any]:
-    return {
+    context = {
         "organisation": get_settings().organisation_name,
         "customer": {"name": name},
         "product": product or "",
         "batch": batch or "",
         "incident": {"number": incident_number or "", "title": incident_title or ""},
         "status_url": status_url(incident_number),
-        "unsubscribe_url": unsubscribe_url(address),
     }
+    if channel == "email":
+        # Signing costs more than rendering; SMS opt-out is by reply, not by link.
+        context["unsubscribe_url"] = unsubscribe_url(address)
+    return context
 
 
 SAMPLE = {
@@ -191,6 +195,7 @@ def create_campaign(
         data.template,
         data.channel,
         message_context(
+            channel=data.channel,
             **SAMPLE,
             incident_number=incident.number if incident else None,
             incident_title=incident.title if incident else None,
@@ -579,6 +584,7 @@ def preview(session: Session, *, campaign: Campaign) -> CampaignPreview:
             campaign.channel,
             locale,
             message_context(
+                channel=campaign.channel,
                 **{**SAMPLE, "name": SAMPLE_NAMES[locale]},
                 incident_number=incident.number if incident else None,
                 incident_title=incident.title if incident else None,
