@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 19:47:01.961269
+Create Date: 2026-11-22 19:58:35.581903
 """
 
 from collections.abc import Sequence
@@ -66,7 +66,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('campaign_id', 'customer_id')
     )
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
-        batch_op.create_index('ix_deliveries_address', ['address'], unique=False)
+        batch_op.create_index('ix_deliveries_address_sent', ['address'], unique=False, postgresql_where=sa.text('sent_at IS NOT NULL'), sqlite_where=sa.text('sent_at IS NOT NULL'))
         batch_op.create_index('ix_deliveries_due', ['status', 'due_at'], unique=False)
         batch_op.create_index('ix_deliveries_provider_id', ['provider_id'], unique=False, postgresql_where=sa.text('provider_id IS NOT NULL'), sqlite_where=sa.text('provider_id IS NOT NULL'))
 
@@ -185,7 +185,7 @@ def downgrade() -> None:
     with op.batch_alter_table('deliveries', schema=None) as batch_op:
         batch_op.drop_index('ix_deliveries_provider_id', postgresql_where=sa.text('provider_id IS NOT NULL'), sqlite_where=sa.text('provider_id IS NOT NULL'))
         batch_op.drop_index('ix_deliveries_due')
-        batch_op.drop_index('ix_deliveries_address')
+        batch_op.drop_index('ix_deliveries_address_sent', postgresql_where=sa.text('sent_at IS NOT NULL'), sqlite_where=sa.text('sent_at IS NOT NULL'))
 
     op.drop_table('deliveries')
     with op.batch_alter_table('customers', schema=None) as batch_op:

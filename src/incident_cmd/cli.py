@@ -1,7 +1,7 @@
 """The ``incident-cmd`` command line. User mistakes print one line and exit non-zero."""
 
-import contextlib
 import functools
+import signal
 import sys
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -11,7 +11,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 from pydantic import ValidationError
 
-from incident_cmd import clock, migrate
+from incident_cmd import aio, clock, migrate
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
 from incident_cmd.auth.schemas import UserCreate
@@ -109,14 +109,16 @@ def worker() -> None:
     migrate.ensure_current(get_engine())
 
     async def run() -> None:
-        background = start_background(asyncio.get_running_loop())
-        try:
-            await asyncio.Event().wait()
-        finally:
-            await background.stop()
+        loop = asyncio.get_running_loop()
+        stopping = asyncio.Event()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, stopping.set)
+        background = start_background(loop)
+        await stopping.wait()
+        # Sends under way finish and are recorded before the process exits.
+        await background.stop()
 
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(run())
+    aio.run(run())
 
 
 @db_app.command("upgrade")

@@ -137,3 +137,28 @@ def test_reply_keywords_help_and_free_text(world, sent_campaign, client_factory)
         ).one()
         assert (kept.kind, kept.delivery_id) == ("message", second.id)
         assert session.exec(select(func.count()).select_from(InboundMessage)).one() == 3
+
+
+def test_signed_callbacks_from_the_fake_server_mark_messages_delivered(
+    world, twilio, monkeypatch, shipped_playbooks
+):
+    import time
+
+    from incident_cmd.app import create_app
+    from incident_cmd.config import get_settings
+    from tests.web.test_pages import running_server
+
+    app = create_app(registry=shipped_playbooks, run_worker=False)
+    with running_server(app) as base:
+        monkeypatch.setenv("INCIDENT_CMD_PUBLIC_BASE_URL", base)
+        get_settings.cache_clear()
+        twilio.fake.state.callbacks = True
+        world.import_customers(shanghai_customers(5))
+        campaign_id = world.campaign_for(world.declare_recall(), "recall_sms")
+        world.approve_and_start(campaign_id)
+        assert dispatch() == 5
+        deadline = time.monotonic() + 20
+        while world.counts(campaign_id).delivered < 5:
+            assert time.monotonic() < deadline, world.counts(campaign_id)
+            time.sleep(0.05)  # waiting for another server's callbacks, not controlling time
+    assert {m["status"] for m in twilio.fake.state.messages.values()} == {"delivered"}

@@ -4,6 +4,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -95,9 +96,8 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture
-def live_server(use_database, shipped_playbooks) -> Iterator[str]:
-    app = create_app(registry=shipped_playbooks, run_worker=False)
+@contextmanager
+def running_server(app) -> Iterator[str]:
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -107,9 +107,17 @@ def live_server(use_database, shipped_playbooks) -> Iterator[str]:
         if time.monotonic() > deadline:
             raise RuntimeError("test server did not start")
         time.sleep(0.02)  # waiting for a real server socket, not controlling time
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def live_server(use_database, shipped_playbooks) -> Iterator[str]:
+    with running_server(create_app(registry=shipped_playbooks, run_worker=False)) as url:
+        yield url
 
 
 @pytest.mark.skipif(

@@ -1,8 +1,10 @@
+import functools
 import html
 from typing import Annotated
 from xml.sax.saxutils import escape
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 from twilio.request_validator import RequestValidator
@@ -145,17 +147,24 @@ def _twiml(message: str | None) -> Response:
     )
 
 
+# The form must be awaited, but database work never runs on the event loop: a blocked loop
+# could not let an earlier request commit.
+
+
 @webhooks.post("/webhooks/twilio/status")
 async def twilio_status(
     request: Request, session: SessionDep, d: Annotated[int | None, Query()] = None
 ) -> Response:
     form = await _verified_form(request)
-    service.record_provider_status(
-        session,
-        delivery_id=d,
-        provider_id=form.get("MessageSid", ""),
-        provider_status=form.get("MessageStatus", ""),
-        error_code=form.get("ErrorCode") or None,
+    await run_in_threadpool(
+        functools.partial(
+            service.record_provider_status,
+            session,
+            delivery_id=d,
+            provider_id=form.get("MessageSid", ""),
+            provider_status=form.get("MessageStatus", ""),
+            error_code=form.get("ErrorCode") or None,
+        )
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
@@ -163,12 +172,15 @@ async def twilio_status(
 @webhooks.post("/webhooks/twilio/inbound")
 async def twilio_inbound(request: Request, session: SessionDep) -> Response:
     form = await _verified_form(request)
-    answer = service.handle_inbound(
-        session,
-        provider_id=form.get("MessageSid", ""),
-        from_address=form.get("From", ""),
-        to_address=form.get("To", ""),
-        body=form.get("Body", ""),
+    answer = await run_in_threadpool(
+        functools.partial(
+            service.handle_inbound,
+            session,
+            provider_id=form.get("MessageSid", ""),
+            from_address=form.get("From", ""),
+            to_address=form.get("To", ""),
+            body=form.get("Body", ""),
+        )
     )
     return _twiml(answer)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, case, or_, update
+from sqlalchemy import Engine, and_, bindparam, case, exists, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -32,6 +32,7 @@ from incident_cmd.notify.models import (
     Delivery,
     DeliveryStatus,
     SinkMessage,
+    Suppression,
 )
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,9 @@ class Dispatcher:
 
     # --- database side (runs in a worker thread) --------------------------------------
 
-    def claim(self, limit: int | None = None) -> list[Claimed]:
+    def claim(self, limit: int | None = None) -> tuple[list[Claimed], int]:
+        """The messages to send now, and how many due rows were taken in all (some are
+        deferred to quiet hours' end or turn out to be suppressed)."""
         now = clock.now()
         with Session(self.engine, expire_on_commit=False) as session:
             # A lease that ran out means the worker holding it died mid-send.
@@ -166,16 +169,30 @@ class Dispatcher:
             ids = list(session.execute(ids_query).scalars())
             if not ids:
                 session.commit()
-                return []
+                return [], 0
+            suppressed = exists().where(
+                col(Suppression.channel) == Delivery.channel,
+                col(Suppression.address) == Delivery.address,
+            )
             rows = session.execute(
-                sa_select(Delivery, Campaign, Customer.name, Incident.number, Incident.title)
+                sa_select(
+                    Delivery,
+                    Campaign,
+                    Customer.name,
+                    Incident.number,
+                    Incident.title,
+                    suppressed.label("suppressed"),
+                )
                 .join(Campaign, col(Campaign.id) == Delivery.campaign_id)
                 .join(Customer, col(Customer.id) == Delivery.customer_id)
                 .outerjoin(Incident, col(Incident.id) == Campaign.incident_id)
                 .where(col(Delivery.id).in_(ids))
             ).all()
-            ready, deferred = [], {}
-            for delivery, campaign, name, number, title in rows:
+            ready, deferred, stopped = [], {}, []
+            for delivery, campaign, name, number, title, is_suppressed in rows:
+                if is_suppressed:
+                    stopped.append(delivery.id)
+                    continue
                 key = (campaign.id, delivery.timezone)
                 if key not in deferred:
                     deferred[key] = service.quiet_until(campaign, delivery.timezone, now)
@@ -199,6 +216,13 @@ class Dispatcher:
                         last_attempt_at=delivery.last_attempt_at,
                         attempts=delivery.attempts + 1,
                     )
+                )
+            if stopped:
+                # Opted out after the audience was drawn: never sent, in any campaign.
+                session.execute(
+                    update(Delivery)
+                    .where(col(Delivery.id).in_(stopped))
+                    .values(status=DeliveryStatus.suppressed)
                 )
             for (campaign_id, zone), until in deferred.items():
                 if until is not None:
@@ -225,7 +249,7 @@ class Dispatcher:
                     )
                 )
             session.commit()
-        return ready
+        return ready, len(ids)
 
     def record(self, results: list[Result]) -> None:
         if not results:
@@ -397,21 +421,17 @@ class Dispatcher:
             await self._bucket(channel).take()
             return Result(item, await channel.send(outbound), outbound)
 
-    async def run_once(self) -> int:
-        """Claims one batch, sends it and records every outcome. Returns how many."""
-        batch = await asyncio.to_thread(self.claim)
-        if not batch:
-            return 0
-        results = await asyncio.gather(*(self.handle(item) for item in batch))
-        await asyncio.to_thread(self.record, list(results))
-        return len(batch)
-
     async def drain(self) -> int:
-        """Sends until nothing is due now; for tests, drills and the one-shot command."""
+        """Sends until nothing is due now, one batch at a time; returns how many messages were
+        handed to a channel. For tests, drills and benchmarks; workers use ``run``."""
         total = 0
-        while handled := await self.run_once():
-            total += handled
-        return total
+        while True:
+            batch, taken = await asyncio.to_thread(self.claim)
+            if not taken:
+                return total
+            results = await asyncio.gather(*(self.handle(item) for item in batch))
+            await asyncio.to_thread(self.record, list(results))
+            total += len(batch)
 
     async def run(
         self, stop: asyncio.Event, idle_seconds: float = 0.5, flush_every: int = 500
@@ -427,7 +447,7 @@ class Dispatcher:
         while not stop.is_set() or in_flight:
             room = self.batch_size - len(in_flight)
             if not stop.is_set() and (room * 4 >= self.batch_size or not in_flight):
-                batch = await asyncio.to_thread(self.claim, room)
+                batch, _ = await asyncio.to_thread(self.claim, room)
                 in_flight.update(asyncio.create_task(self.handle(item)) for item in batch)
                 if not in_flight:
                     await asyncio.to_thread(self.record, finished)

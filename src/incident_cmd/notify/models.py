@@ -74,7 +74,14 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id"),
         Index("ix_deliveries_due", "status", "due_at"),
-        Index("ix_deliveries_address", "address"),
+        # Only sent messages are looked up by address (replies); leaving the rest out keeps
+        # the index off the materialisation's path.
+        Index(
+            "ix_deliveries_address_sent",
+            "address",
+            postgresql_where=text("sent_at IS NOT NULL"),
+            sqlite_where=text("sent_at IS NOT NULL"),
+        ),
         Index(
             "ix_deliveries_provider_id",
             "provider_id",

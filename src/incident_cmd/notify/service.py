@@ -417,7 +417,9 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
             conditions.append(purchases.c.batch.in_(audience.batches))
         if audience.regions:
             conditions.append(customers.c.region.in_(audience.regions))
-        product, batch = func.min(purchases.c.product_model), func.min(purchases.c.batch)
+        # A customer with several matching purchases yields several rows; the unique
+        # (campaign, customer) index keeps the first. Cheaper than grouping a million.
+        product, batch = purchases.c.product_model, purchases.c.batch
     elif audience.rule == "scope_regions":
         conditions.append(customers.c.region.in_(audience.regions))
     elif audience.rule == "explicit":
@@ -450,8 +452,6 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
         .select_from(source)
         .where(*conditions)
     )
-    if audience.rule == "scope_purchasers":
-        query = query.group_by(customers.c.id)
     return query
 
 
@@ -612,7 +612,7 @@ def _audience_counts_by_locale(campaign: Campaign):
     now = clock.now()
     audience = _audience_query(campaign, now, now).subquery()
     return (
-        sa_select(audience.c.locale, func.count())
+        sa_select(audience.c.locale, func.count(audience.c.customer_id.distinct()))
         .where(audience.c.status == DeliveryStatus.pending.value)
         .group_by(audience.c.locale)
     )
@@ -651,22 +651,14 @@ def quiet_until(campaign: Campaign, zone_name: str, now: datetime) -> datetime |
 # --- suppression, replies, provider status ---------------------------------------------
 
 
-def suppress(session: Session, *, channel: str, address: str, reason: str) -> int:
-    """Suppresses the address in every campaign; returns how many waiting messages stopped."""
+def suppress(session: Session, *, channel: str, address: str, reason: str) -> None:
+    """Suppresses the address in every campaign. Materialisation leaves suppressed addresses
+    out and the dispatcher checks each claimed message, so nothing waiting is sent."""
     session.execute(
         upsert_insert(session, Suppression.__table__)
         .values(channel=channel, address=address, reason=reason, created_at=clock.now())
         .on_conflict_do_nothing(index_elements=["channel", "address"])
     )
-    return session.execute(
-        update(Delivery)
-        .where(
-            col(Delivery.channel) == channel,
-            col(Delivery.address) == address,
-            col(Delivery.status) == DeliveryStatus.pending,
-        )
-        .values(status=DeliveryStatus.suppressed)
-    ).rowcount
 
 
 def unsuppress(session: Session, *, channel: str, address: str) -> bool:
@@ -750,18 +742,12 @@ def handle_inbound(
     kind, answer = "message", None
     if word in STOP_WORDS:
         kind = "stop"
-        stopped = suppress(session, channel="sms", address=from_address, reason=f"replied {word}")
-        timeline.append(
-            session,
-            subject_type="suppression",
-            subject_id=0,
-            kind="sms.stop",
-            summary=f"{from_address[:-4]}**** opted out; {stopped} waiting messages suppressed",
-            actor_id=None,
-        )
+        suppress(session, channel="sms", address=from_address, reason=f"replied {word}")
+        _record_on_customer(session, from_address, "sms.opted_out", f"replied {word}: opted out")
     elif word in START_WORDS:
         kind = "start"
         unsuppress(session, channel="sms", address=from_address)
+        _record_on_customer(session, from_address, "sms.opted_in", f"replied {word}: opted in")
     elif word in HELP_WORDS:
         kind, answer = "help", settings.sms_help_text
     elif latest is not None and word in _keywords(session, latest):
@@ -784,6 +770,19 @@ def handle_inbound(
         )
     )
     return answer
+
+
+def _record_on_customer(session: Session, phone: str, kind: str, summary: str) -> None:
+    customer_id = session.exec(select(Customer.id).where(Customer.phone == phone)).first()
+    if customer_id is not None:
+        timeline.append(
+            session,
+            subject_type="customer",
+            subject_id=customer_id,
+            kind=kind,
+            summary=summary,
+            actor_id=None,
+        )
 
 
 def _keywords(session: Session, delivery: Delivery) -> dict[str, dict[str, str]]:
