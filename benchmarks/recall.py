@@ -80,6 +80,10 @@ def populate(backend: str, customers: int, batches: dict[str, int]) -> None:
         auth_service.create_user(
             session, data=UserCreate(username="approver", role=Role.duty_manager), actor_id=None
         )
+    if backend == "postgres":
+        # Flush the set-up's own writes, so that its checkpoint is not timed as ours.
+        with db.get_engine().connect() as connection:
+            connection.execute(text("CHECKPOINT"))
 
 
 def campaign_for(batch: str) -> int:

@@ -1,6 +1,7 @@
 """A believable demo organisation: people in every role, the emergency headquarters' teams and
 their rotations. Seeding twice changes nothing."""
 
+import io
 import secrets
 from datetime import timedelta
 
@@ -10,6 +11,7 @@ from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
 from incident_cmd.auth.schemas import ContactStep, UserCreate
+from incident_cmd.customers import service as customer_service
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.schemas import RotationCreate, TeamCreate
 
@@ -114,6 +116,35 @@ TEAMS = [
     ),
 ]
 
+SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
+GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超"]
+REGIONS = ["Guangdong", "Fujian", "Zhejiang", "Jiangsu", "Shanghai", "Beijing"]
+PRODUCTS = [("PX-200", "B2026-11"), ("PX-200", "B2026-12"), ("RC-10", "B2026-09")]
+
+
+def demo_customers_csv(count: int = 120) -> str:
+    """Customers and their purchases, as a file the import would take."""
+    lines = [
+        "external_ref,name,phone,email,locale,timezone,region,product_model,batch,"
+        "serial,purchase_date,sales_channel"
+    ]
+    for n in range(count):
+        product, batch = PRODUCTS[n % len(PRODUCTS)]
+        if n % 10 == 9:
+            name, phone, locale = f"Customer {n}", f"+1212555{n:04d}", "en"
+            zone, region = "America/New_York", "New York"
+        else:
+            name = SURNAMES[n % len(SURNAMES)] + GIVEN[n % len(GIVEN)]
+            phone, locale, zone = f"+86137{n:08d}", "zh-CN", "Asia/Shanghai"
+            region = REGIONS[n % len(REGIONS)]
+        lines.append(
+            f"DEMO{n:05d},{name},{phone},demo{n}@customers.example.com,{locale},{zone},"
+            f"{region},{product},{batch},SN{n:06d},2026-0{1 + n % 9}-15,"
+            f"{['JD', 'Tmall', 'Store'][n % 3]}"
+        )
+    return "\n".join(lines) + "\n"
+
+
 LOGIN_HINT = (
     "Open http://127.0.0.1:8000/ and log in, or get an API token with\n"
     "  incident-cmd token issue duty\n"
@@ -164,6 +195,10 @@ def seed(session: Session) -> str:
                 ),
                 actor_id=None,
             )
-    lines = ["Demo organisation created. Logins (shown once):"]
+    report = customer_service.import_csv(session, stream=io.StringIO(demo_customers_csv()))
+    lines = [
+        f"Demo organisation created with {report.customers_created} customers and "
+        f"{report.purchases_added} purchases. Logins (shown once):"
+    ]
     lines += [f"  {name:12} {passwords[name]:14} {role.value}" for name, _, role, *_ in PEOPLE]
     return "\n".join([*lines, LOGIN_HINT])
