@@ -20,6 +20,8 @@ from typing import Any
 from aiohttp import ClientSession, ClientTimeout, web
 from twilio.request_validator import RequestValidator
 
+from incident_cmd import aio
+
 API = "/2010-04-01/Accounts/{account}"
 # Codes Twilio returns when the message is refused at creation, and those it reports later in
 # a status callback as undelivered.
@@ -445,4 +447,14 @@ class RunningFake:
 
 
 def serve(host: str, port: int, fake: FakeTwilio) -> None:
-    web.run_app(fake.app(), host=host, port=port, access_log=None, print=None)
+    async def main() -> None:
+        runner = web.AppRunner(fake.app(), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, host, port).start()
+        try:
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        aio.run(main())

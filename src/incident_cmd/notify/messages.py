@@ -49,8 +49,13 @@ class MessageTemplates:
 
     def __init__(self, template_dir: Path) -> None:
         loader = FileSystemLoader(template_dir / "messages")
-        self._text = Environment(loader=loader, undefined=StrictUndefined, autoescape=False)
-        self._html = Environment(loader=loader, undefined=StrictUndefined, autoescape=True)
+        # Templates are read once per process: the dispatcher renders thousands a second.
+        self._text = Environment(
+            loader=loader, undefined=StrictUndefined, autoescape=False, auto_reload=False
+        )
+        self._html = Environment(
+            loader=loader, undefined=StrictUndefined, autoescape=True, auto_reload=False
+        )
 
     @staticmethod
     def file_name(template: str, channel: str, locale: str) -> str:
