@@ -9,11 +9,12 @@ import time
 
 import httpx
 
-from benchmarks._support import percentile, running_server, throwaway_database
+from benchmarks._support import percentile, throwaway_database
 from incident_cmd.app import create_app
 from incident_cmd.auth import service as auth_service
 from incident_cmd.db import session_scope
 from incident_cmd.demo import seed
+from incident_cmd.devtools.local_server import running_server
 
 BODY = {
     "playbook": "product-recall",

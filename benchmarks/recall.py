@@ -22,12 +22,13 @@ from sqlalchemy import text
 from sqlmodel import Session, func, select
 from twilio.rest import Client
 
-from benchmarks._support import free_port, throwaway_database
+from benchmarks._support import throwaway_database
 from incident_cmd import aio, db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
 from incident_cmd.auth.schemas import UserCreate
 from incident_cmd.config import get_settings
+from incident_cmd.devtools.local_server import free_port
 from incident_cmd.notify import service
 from incident_cmd.notify.dispatcher import Dispatcher
 from incident_cmd.notify.models import UNFINISHED, Delivery

@@ -146,7 +146,7 @@ def test_signed_callbacks_from_the_fake_server_mark_messages_delivered(
 
     from incident_cmd.app import create_app
     from incident_cmd.config import get_settings
-    from tests.web.test_pages import running_server
+    from incident_cmd.devtools.local_server import running_server
 
     app = create_app(registry=shipped_playbooks, run_worker=False)
     with running_server(app) as base:

@@ -1,18 +1,14 @@
 import os
 import shutil
-import socket
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import pytest
-import uvicorn
 
 from incident_cmd import db
 from incident_cmd.app import create_app
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
+from incident_cmd.devtools.local_server import running_server
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope, StatusChange
 from tests.conftest import make_user
@@ -88,30 +84,6 @@ def test_session_cookie_is_not_accepted_by_the_api(client, session):
 
 
 CHROMIUM = shutil.which("chromium")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def running_server(app) -> Iterator[str]:
-    port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("test server did not start")
-        time.sleep(0.02)  # waiting for a real server socket, not controlling time
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
 
 
 @pytest.fixture
