@@ -112,3 +112,29 @@ def with_send_now(world, campaign_id):
         campaign = session.get(Campaign, campaign_id)
         campaign.send_at = None
         session.add(campaign)
+
+
+def test_a_customer_with_several_matching_purchases_gets_one_message(world, twilio):
+    world.import_customers(shanghai_customers(2))
+    # The same customers bought a second unit of the batch.
+    from sqlmodel import select
+
+    from incident_cmd import db
+    from incident_cmd.customers.models import Customer, Purchase
+
+    with db.session_scope() as session:
+        for customer in session.exec(select(Customer)).all():
+            session.add(
+                Purchase(
+                    customer_id=customer.id,
+                    purchase_key=f"serial:X{customer.id}",
+                    product_model="PX-200",
+                    batch="B7",
+                    serial=f"X{customer.id}",
+                )
+            )
+    campaign_id = world.campaign_for(world.declare_recall(), "recall_sms")
+    world.approve_and_start(campaign_id)
+    assert len(world.deliveries(campaign_id)) == 2
+    assert dispatch() == 2
+    assert set(twilio.fake.counts_by_recipient().values()) == {1}

@@ -417,9 +417,7 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
             conditions.append(purchases.c.batch.in_(audience.batches))
         if audience.regions:
             conditions.append(customers.c.region.in_(audience.regions))
-        # A customer with several matching purchases yields several rows; the unique
-        # (campaign, customer) index keeps the first. Cheaper than grouping a million.
-        product, batch = purchases.c.product_model, purchases.c.batch
+        product, batch = func.min(purchases.c.product_model), func.min(purchases.c.batch)
     elif audience.rule == "scope_regions":
         conditions.append(customers.c.region.in_(audience.regions))
     elif audience.rule == "explicit":
@@ -452,6 +450,10 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
         .select_from(source)
         .where(*conditions)
     )
+    if audience.rule == "scope_purchasers":
+        # One row per customer however many matching purchases: the insert then needs no
+        # ON CONFLICT, whose speculative insertion costs a third more on PostgreSQL.
+        query = query.group_by(customers.c.id)
     return query
 
 
@@ -473,11 +475,10 @@ def materialize(session: Session, *, campaign: Campaign) -> int:
         "due_at",
         "attempts",
     ]
-    statement = (
-        upsert_insert(session, deliveries)
-        .from_select(columns, _audience_query(campaign, due, now))
-        .on_conflict_do_nothing(index_elements=["campaign_id", "customer_id"])
-    )
+    # Runs once per campaign, in the transaction that moves it to sending (on PostgreSQL
+    # under the campaign's row lock); the unique (campaign, customer) index still forbids a
+    # second copy should that ever be broken.
+    statement = deliveries.insert().from_select(columns, _audience_query(campaign, due, now))
     session.execute(statement)
     # Counted afterwards: psycopg reports no rowcount for this statement.
     return session.exec(
@@ -612,7 +613,7 @@ def _audience_counts_by_locale(campaign: Campaign):
     now = clock.now()
     audience = _audience_query(campaign, now, now).subquery()
     return (
-        sa_select(audience.c.locale, func.count(audience.c.customer_id.distinct()))
+        sa_select(audience.c.locale, func.count())
         .where(audience.c.status == DeliveryStatus.pending.value)
         .group_by(audience.c.locale)
     )
