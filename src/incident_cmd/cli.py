@@ -15,7 +15,7 @@ from incident_cmd import aio, clock, migrate
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
 from incident_cmd.auth.schemas import UserCreate
-from incident_cmd.config import get_settings
+from incident_cmd.config import ConfigurationError, get_settings
 from incident_cmd.db import get_engine, session_scope
 from incident_cmd.errors import DomainError
 from incident_cmd.incidents import service as incident_service
@@ -73,7 +73,7 @@ def friendly(command: F) -> F:
             raise fail(str(exc)) from None
         except ValidationError as exc:
             raise fail(_validation_message(exc)) from None
-        except (migrate.SchemaBehind, PlaybookInvalid) as exc:
+        except (migrate.SchemaBehind, PlaybookInvalid, ConfigurationError) as exc:
             raise fail(str(exc)) from None
 
     return wrapper  # type: ignore[return-value]
@@ -89,6 +89,7 @@ def serve(
     """Serve the API and pages (and, on SQLite, the background sweeps in-process)."""
     import uvicorn
 
+    get_settings().check_deployable()
     migrate.ensure_current(get_engine())
     PlaybookRegistry.from_settings()
     uvicorn.run("incident_cmd.asgi:app", host=host, port=port, workers=workers, log_level="info")
@@ -106,6 +107,7 @@ def worker() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The twilio library logs every request and its headers at INFO.
     logging.getLogger("twilio").setLevel(logging.WARNING)
+    get_settings().check_deployable()
     migrate.ensure_current(get_engine())
 
     async def run() -> None:

@@ -8,6 +8,11 @@ from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DEVELOPMENT_SECRET = "dev-only-insecure-secret-change-me"
+
+
+class ConfigurationError(Exception):
+    """A setting that would make the product unsafe or unusable where it is about to run."""
 
 
 class Settings(BaseSettings):
@@ -18,7 +23,7 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; sqlite:///path (embedded) or postgresql+psycopg://...",
     )
     secret_key: SecretStr = Field(
-        default=SecretStr("dev-only-insecure-secret-change-me"),
+        default=SecretStr(DEVELOPMENT_SECRET),
         description="Signs one-click links and session cookies. Set a long random value.",
     )
     public_base_url: str = "http://127.0.0.1:8000"
@@ -77,6 +82,15 @@ class Settings(BaseSettings):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"unknown IANA time zone {value!r}") from exc
         return value
+
+    def check_deployable(self) -> None:
+        """The embedded default may run on the development secret; a shared database may not,
+        or anyone could forge unsubscribe and acknowledgement links."""
+        if not self.is_sqlite and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
+            raise ConfigurationError(
+                "INCIDENT_CMD_SECRET_KEY is the development default; set a long random value "
+                "before running on PostgreSQL"
+            )
 
     @property
     def is_sqlite(self) -> bool:
