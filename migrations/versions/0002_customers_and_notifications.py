@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-22 19:58:35.581903
+Create Date: 2026-11-22 20:22:30.586678
 """
 
 from collections.abc import Sequence
@@ -46,9 +46,7 @@ def upgrade() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("campaign_id", sa.Integer(), nullable=False),
         sa.Column("customer_id", sa.Integer(), nullable=False),
-        sa.Column("channel", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("address", sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
-        sa.Column("locale", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
         sa.Column("timezone", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
         sa.Column("product", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),
         sa.Column("batch", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=True),

@@ -171,7 +171,7 @@ class Dispatcher:
                 session.commit()
                 return [], 0
             suppressed = exists().where(
-                col(Suppression.channel) == Delivery.channel,
+                col(Suppression.channel) == Campaign.channel,
                 col(Suppression.address) == Delivery.address,
             )
             rows = session.execute(
@@ -179,6 +179,7 @@ class Dispatcher:
                     Delivery,
                     Campaign,
                     Customer.name,
+                    Customer.locale,
                     Incident.number,
                     Incident.title,
                     suppressed.label("suppressed"),
@@ -189,7 +190,7 @@ class Dispatcher:
                 .where(col(Delivery.id).in_(ids))
             ).all()
             ready, deferred, stopped = [], {}, []
-            for delivery, campaign, name, number, title, is_suppressed in rows:
+            for delivery, campaign, name, locale, number, title, is_suppressed in rows:
                 if is_suppressed:
                     stopped.append(delivery.id)
                     continue
@@ -202,11 +203,11 @@ class Dispatcher:
                     Claimed(
                         id=delivery.id,
                         campaign_id=campaign.id,
-                        channel=delivery.channel,
+                        channel=campaign.channel,
                         drill=campaign.drill,
                         template=campaign.template,
                         address=delivery.address,
-                        locale=delivery.locale,
+                        locale=locale,
                         name=name,
                         product=delivery.product,
                         batch=delivery.batch,

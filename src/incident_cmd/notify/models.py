@@ -93,9 +93,9 @@ class Delivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int
     customer_id: int
-    channel: str = Field(max_length=16)
+    # The campaign decides the channel and the customer the locale; only what the claim
+    # and quiet-hours queries filter on is copied here.
     address: str = Field(max_length=320)
-    locale: str = Field(max_length=16)
     timezone: str = Field(max_length=64)
     product: str | None = Field(default=None, max_length=100)
     batch: str | None = Field(default=None, max_length=100)

@@ -435,7 +435,6 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
         sa_select(
             literal(campaign.id).label("campaign_id"),
             customers.c.id.label("customer_id"),
-            literal(campaign.channel).label("channel"),
             address.label("address"),
             customers.c.locale,
             customers.c.timezone,
@@ -465,9 +464,7 @@ def materialize(session: Session, *, campaign: Campaign) -> int:
     columns = [
         "campaign_id",
         "customer_id",
-        "channel",
         "address",
-        "locale",
         "timezone",
         "product",
         "batch",
@@ -475,10 +472,13 @@ def materialize(session: Session, *, campaign: Campaign) -> int:
         "due_at",
         "attempts",
     ]
+    audience = _audience_query(campaign, due, now).subquery()
     # Runs once per campaign, in the transaction that moves it to sending (on PostgreSQL
     # under the campaign's row lock); the unique (campaign, customer) index still forbids a
     # second copy should that ever be broken.
-    statement = deliveries.insert().from_select(columns, _audience_query(campaign, due, now))
+    statement = deliveries.insert().from_select(
+        columns, sa_select(*(audience.c[name] for name in columns))
+    )
     session.execute(statement)
     # Counted afterwards: psycopg reports no rowcount for this statement.
     return session.exec(
@@ -713,7 +713,10 @@ def record_provider_status(
         delivery = session.exec(select(Delivery).where(match)).first()
         if delivery is not None:
             suppress(
-                session, channel=delivery.channel, address=delivery.address, reason="provider 21610"
+                session,
+                channel=session.get(Campaign, delivery.campaign_id).channel,
+                address=delivery.address,
+                reason="provider 21610",
             )
     return bool(changed)
 
@@ -733,7 +736,6 @@ def handle_inbound(
     latest = session.exec(
         select(Delivery)
         .where(
-            Delivery.channel == "sms",
             Delivery.address == from_address,
             col(Delivery.sent_at).is_not(None),
         )
@@ -755,10 +757,11 @@ def handle_inbound(
         kind = "reply"
         label = _keywords(session, latest)[word]
         latest.reply, latest.replied_at = word, clock.now()
+        locale = session.get(Customer, latest.customer_id).locale
         session.add(latest)
-        answer = (
-            "已收到您的回复:" if latest.locale == "zh-CN" else "Thank you, we noted: "
-        ) + label.get(latest.locale, label.get("en", word))
+        answer = ("已收到您的回复:" if locale == "zh-CN" else "Thank you, we noted: ") + label.get(
+            locale, label.get("en", word)
+        )
     session.add(
         InboundMessage(
             provider_id=provider_id,
