@@ -122,6 +122,7 @@ def settings_env(monkeypatch, tmp_path) -> Iterator[None]:
             monkeypatch.delenv(name)
     monkeypatch.setenv("INCIDENT_CMD_DATABASE_URL", f"sqlite:///{tmp_path / 'untouched.db'}")
     monkeypatch.setenv("INCIDENT_CMD_DEFAULT_TIMEZONE", "Asia/Shanghai")
+    monkeypatch.setenv("INCIDENT_CMD_SECRET_KEY", "a-test-secret-long-enough-to-be-deployable")
     # Cheap argon2id parameters: the suite hashes hundreds of passwords.
     monkeypatch.setenv("INCIDENT_CMD_ARGON2_TIME_COST", "1")
     monkeypatch.setenv("INCIDENT_CMD_ARGON2_MEMORY_KIB", "1024")

@@ -169,6 +169,7 @@ def test_playbook_list(use_database):
 
 
 def test_server_refuses_the_development_secret_on_postgres(monkeypatch):
+    monkeypatch.delenv("INCIDENT_CMD_SECRET_KEY")
     monkeypatch.setenv("INCIDENT_CMD_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/x")
     from incident_cmd.config import get_settings
 

@@ -21,7 +21,6 @@ def test_database_behind_is_refused_until_upgraded(empty_database, monkeypatch):
     with pytest.raises(migrate.SchemaBehind, match="run 'incident-cmd db upgrade'"):
         migrate.ensure_current(empty_database.engine)
     monkeypatch.setenv("INCIDENT_CMD_DATABASE_URL", empty_database.url)
-    monkeypatch.setenv("INCIDENT_CMD_SECRET_KEY", "a-test-secret-that-is-long-enough-for-this")
     get_settings.cache_clear()
     db.get_engine.cache_clear()
     runner = CliRunner()

@@ -127,7 +127,6 @@ def test_worker_killed_mid_campaign_resumes_without_duplicates(
     env = {
         **os.environ,
         "INCIDENT_CMD_DATABASE_URL": use_database.url,
-        "INCIDENT_CMD_SECRET_KEY": "a-test-secret-that-is-long-enough-for-this",
         "INCIDENT_CMD_TWILIO_ACCOUNT_SID": ACCOUNT,
         "INCIDENT_CMD_TWILIO_AUTH_TOKEN": TOKEN,
         "INCIDENT_CMD_TWILIO_SENDER": SENDER,
