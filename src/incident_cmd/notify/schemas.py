@@ -3,7 +3,6 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-Clock = str
 HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
 AudienceRule = Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
 

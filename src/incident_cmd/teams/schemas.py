@@ -5,8 +5,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validato
 
 from incident_cmd.auth.schemas import TimeZoneName, Username
 
-TeamKey = str
-
 
 class TeamCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
