@@ -152,10 +152,12 @@ def _store(session: Session, numbered: list[tuple[int, CustomerRow]], progress: 
         else:
             progress.unchanged += 1
     if new_rows:
+        # A list of parameter sets: one compiled statement, executed many times.
         session.execute(
-            upsert_insert(session, Customer.__table__)
-            .values(new_rows)
-            .on_conflict_do_nothing(index_elements=["external_ref"])
+            upsert_insert(session, Customer.__table__).on_conflict_do_nothing(
+                index_elements=["external_ref"]
+            ),
+            new_rows,
         )
         progress.created += len(new_rows)
     session.flush()
@@ -180,9 +182,10 @@ def _store(session: Session, numbered: list[tuple[int, CustomerRow]], progress: 
     if purchases:
         before = _purchase_count(session, ids.values())
         session.execute(
-            upsert_insert(session, Purchase.__table__)
-            .values(purchases)
-            .on_conflict_do_nothing(index_elements=["customer_id", "purchase_key"])
+            upsert_insert(session, Purchase.__table__).on_conflict_do_nothing(
+                index_elements=["customer_id", "purchase_key"]
+            ),
+            purchases,
         )
         progress.purchases += _purchase_count(session, ids.values()) - before
 
