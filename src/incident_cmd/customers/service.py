@@ -1,8 +1,11 @@
 """Customer directory: streaming CSV import with per-row rejects and idempotent upserts."""
 
 import csv
+import sqlite3
+import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import IO
 
 import phonenumbers
@@ -33,10 +36,7 @@ class _Progress:
     purchases: int = 0
     rejected_total: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
-    # Digests of what the file already said, to report in-file duplicates and conflicts
-    # without keeping the rows themselves.
-    customer_digest: dict[str, tuple[int, int]] = field(default_factory=dict)
-    purchase_rows: dict[int, int] = field(default_factory=dict)
+    seen: "_EarlierRows" = field(default_factory=lambda: _EarlierRows())
 
     def reject(self, row: int, field_name: str | None, reason: str) -> None:
         self.rejected_total += 1
@@ -53,6 +53,42 @@ class _Progress:
             rejected_total=self.rejected_total,
             rejected=self.rejected,
         )
+
+
+class _EarlierRows:
+    """What earlier rows of the file said, kept in a private SQLite file rather than in
+    memory, so that a file of any length is checked for repeats in constant memory."""
+
+    def __init__(self) -> None:
+        self._directory = tempfile.TemporaryDirectory(prefix="icmd-import-")
+        self._db = sqlite3.connect(Path(self._directory.name) / "seen.db")
+        self._db.executescript(
+            "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;"
+            "CREATE TABLE customers (ref TEXT PRIMARY KEY, row INTEGER, digest INTEGER);"
+            "CREATE TABLE purchases (ref TEXT, purchase TEXT, row INTEGER,"
+            " PRIMARY KEY (ref, purchase));"
+        )
+
+    def customer(self, ref: str, row: int, digest: int) -> tuple[int, int] | None:
+        """(first row, its digest) if the customer appeared before; else records this row."""
+        found = self._db.execute(
+            "SELECT row, digest FROM customers WHERE ref = ?", (ref,)
+        ).fetchone()
+        if found is None:
+            self._db.execute("INSERT INTO customers VALUES (?, ?, ?)", (ref, row, digest))
+        return found
+
+    def purchase(self, ref: str, purchase: str, row: int) -> int | None:
+        found = self._db.execute(
+            "SELECT row FROM purchases WHERE ref = ? AND purchase = ?", (ref, purchase)
+        ).fetchone()
+        if found is None:
+            self._db.execute("INSERT INTO purchases VALUES (?, ?, ?)", (ref, purchase, row))
+        return found[0] if found else None
+
+    def close(self) -> None:
+        self._db.close()
+        self._directory.cleanup()
 
 
 def _default_timezone(phone: str | None) -> str:
@@ -89,7 +125,8 @@ def check_header(header: list[str] | None) -> None:
         raise Invalid(f"column(s) named twice: {', '.join(sorted(duplicated))}", field="header")
 
 
-def _validated(number: int, raw: dict, progress: _Progress) -> CustomerRow | None:
+def _validated(number: int, raw: dict, progress: _Progress) -> tuple[CustomerRow, bool] | None:
+    """The row, and whether it is the customer's first in the file; None if rejected."""
     if None in raw:  # csv puts surplus cells under the key None
         progress.reject(number, None, f"{len(raw[None])} more cell(s) than columns")
         return None
@@ -105,7 +142,7 @@ def _validated(number: int, raw: dict, progress: _Progress) -> CustomerRow | Non
     if row.timezone is None:
         row.timezone = _default_timezone(row.phone)
     digest = hash(tuple(getattr(row, name) for name in CUSTOMER_FIELDS))
-    seen = progress.customer_digest.get(row.external_ref)
+    seen = progress.seen.customer(row.external_ref, number, digest)
     if seen is not None and seen[1] != digest:
         progress.reject(
             number,
@@ -113,30 +150,23 @@ def _validated(number: int, raw: dict, progress: _Progress) -> CustomerRow | Non
             f"customer {row.external_ref!r} has different details on row {seen[0]}",
         )
         return None
-    progress.customer_digest.setdefault(row.external_ref, (number, digest))
-    key = _purchase_key(row)
-    purchase_digest = hash((row.external_ref, key))
-    if purchase_digest in progress.purchase_rows:
-        progress.reject(number, None, f"duplicate of row {progress.purchase_rows[purchase_digest]}")
+    earlier = progress.seen.purchase(row.external_ref, _purchase_key(row) or "", number)
+    if earlier is not None:
+        progress.reject(number, None, f"duplicate of row {earlier}")
         return None
-    progress.purchase_rows[purchase_digest] = number
-    return row
+    return row, seen is None
 
 
-def _store(session: Session, numbered: list[tuple[int, CustomerRow]], progress: _Progress) -> None:
+def _store(session: Session, numbered: list[tuple[CustomerRow, bool]], progress: _Progress) -> None:
     now = clock.now()
-    rows = [row for _, row in numbered]
+    rows = [row for row, _ in numbered]
     refs = list({row.external_ref for row in rows})
     existing = {
         customer.external_ref: customer
         for customer in session.exec(select(Customer).where(col(Customer.external_ref).in_(refs)))
     }
     # A customer is counted once, at its first row in the file.
-    firsts = {
-        row.external_ref: row
-        for number, row in numbered
-        if progress.customer_digest[row.external_ref][0] == number
-    }
+    firsts = {row.external_ref: row for row, first in numbered if first}
     new_rows = []
     for ref, row in firsts.items():
         values = {name: getattr(row, name) for name in CUSTOMER_FIELDS}
@@ -215,7 +245,20 @@ def import_csv(
         raise Invalid("the file is not UTF-8; nothing was imported", field="file") from None
     check_header(header)
     progress = _Progress()
-    chunk: list[tuple[int, CustomerRow]] = []
+    try:
+        return _import_rows(session, reader, progress, after_chunk, chunk_rows)
+    finally:
+        progress.seen.close()
+
+
+def _import_rows(
+    session: Session,
+    reader: csv.DictReader,
+    progress: _Progress,
+    after_chunk: Callable[[int], None],
+    chunk_rows: int,
+) -> ImportReport:
+    chunk: list[tuple[CustomerRow, bool]] = []
     number = 1
     rows = enumerate(reader, start=2)
     while True:
@@ -231,9 +274,9 @@ def import_csv(
         except csv.Error as exc:
             raise Invalid(f"unreadable CSV after row {number}: {exc}", field="file") from None
         progress.rows += 1
-        row = _validated(number, raw, progress)
-        if row is not None:
-            chunk.append((number, row))
+        validated = _validated(number, raw, progress)
+        if validated is not None:
+            chunk.append(validated)
         if len(chunk) >= chunk_rows:
             _store(session, chunk, progress)
             after_chunk(progress.rows)
