@@ -53,8 +53,14 @@ def pin_version(session: Session, *, loaded: LoadedPlaybook) -> PlaybookVersion:
     return session.get_one(PlaybookVersion, loaded.content_hash)
 
 
+# A pinned version never changes, so each process validates its snapshot once.
+_pinned: dict[str, Playbook] = {}
+
+
 def pinned_playbook(session: Session, *, content_hash: str) -> Playbook:
-    version = session.get(PlaybookVersion, content_hash)
-    if version is None:
-        raise NotFound(f"no playbook version {content_hash}")
-    return Playbook.model_validate(version.snapshot)
+    if content_hash not in _pinned:
+        version = session.get(PlaybookVersion, content_hash)
+        if version is None:
+            raise NotFound(f"no playbook version {content_hash}")
+        _pinned[content_hash] = Playbook.model_validate(version.snapshot)
+    return _pinned[content_hash]
