@@ -69,7 +69,7 @@ def test_permanent_errors_are_not_retried_and_21610_suppresses(world, twilio, fr
 def test_two_workers_on_postgres_share_a_campaign_without_duplicates(world, twilio, database):
     if database.backend != "postgres":
         pytest.skip("several workers run only on PostgreSQL")
-    twilio.fake.state.latency = 0.005
+    twilio.fake.state.latency = 0.02  # long enough that both workers are surely running
     world.import_customers(shanghai_customers(400))
     campaign_id = world.campaign_for(world.declare_recall(), "recall_sms")
     world.approve_and_start(campaign_id)
