@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DEVELOPMENT_SECRET = "dev-only-insecure-secret-change-me"
+CLOCK_TIME = r"^([01]\d|2[0-3]):[0-5]\d$"  # HH:MM, 24-hour
 
 
 class ConfigurationError(Exception):
@@ -46,8 +47,8 @@ class Settings(BaseSettings):
     smtp_password: SecretStr = SecretStr("")
     smtp_sender: str = "incident-cmd@localhost"
 
-    quiet_hours_start: str = Field(default="21:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
-    quiet_hours_end: str = Field(default="08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")
+    quiet_hours_start: str = Field(default="21:00", pattern=CLOCK_TIME)
+    quiet_hours_end: str = Field(default="08:00", pattern=CLOCK_TIME)
     send_rate_per_second: float = Field(
         default=100.0, ge=0, description="messages per second per sender; 0 = no limit"
     )

@@ -3,7 +3,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
-HHMM = r"^([01]\d|2[0-3]):[0-5]\d$"
+from incident_cmd.config import CLOCK_TIME
+
 AudienceRule = Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
 
 
@@ -37,8 +38,8 @@ class CampaignCreate(BaseModel):
     incident_id: int | None = None
     safety_critical: bool = False
     two_person_approval: bool = False
-    quiet_start: str | None = Field(default=None, pattern=HHMM)
-    quiet_end: str | None = Field(default=None, pattern=HHMM)
+    quiet_start: str | None = Field(default=None, pattern=CLOCK_TIME)
+    quiet_end: str | None = Field(default=None, pattern=CLOCK_TIME)
     send_at: AwareDatetime | None = None
     reply_keywords: dict[str, dict[str, str]] = Field(default_factory=dict)
 

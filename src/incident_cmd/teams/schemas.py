@@ -4,6 +4,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from incident_cmd.auth.schemas import TimeZoneName, Username
+from incident_cmd.config import CLOCK_TIME
 
 
 class TeamCreate(BaseModel):
@@ -21,7 +22,7 @@ class RotationCreate(BaseModel):
 
     name: str = Field(min_length=1, max_length=64)
     shift: Literal["daily", "weekly"]
-    handoff_time: str = Field(pattern=r"^([01]\d|2[0-3]):[0-5]\d$", examples=["09:00"])
+    handoff_time: str = Field(pattern=CLOCK_TIME, examples=["09:00"])
     anchor_date: date
     members: list[Username] = Field(min_length=1)
 
