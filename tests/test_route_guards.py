@@ -4,7 +4,8 @@ from incident_cmd.app import create_app
 from incident_cmd.deps import current_user
 
 # Routes without a login, on purpose. Twilio's webhooks are guarded by the request
-# signature, unsubscribe links by their signed token (both tested where they live).
+# signature, unsubscribe and page-answer links by their signed token (all tested where they
+# live).
 PUBLIC = {
     ("POST", "/api/v1/auth/login"),
     ("GET", "/healthz"),
@@ -12,6 +13,9 @@ PUBLIC = {
     ("POST", "/login"),
     ("POST", "/webhooks/twilio/status"),
     ("POST", "/webhooks/twilio/inbound"),
+    ("POST", "/webhooks/twilio/page-voice"),
+    ("GET", "/page/{token}"),
+    ("POST", "/page/{token}"),
     ("GET", "/unsubscribe/{token}"),
     ("POST", "/unsubscribe/{token}"),
 }

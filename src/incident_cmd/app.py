@@ -17,6 +17,8 @@ from incident_cmd.errors import DomainError
 from incident_cmd.incidents.api import router as incidents_router
 from incident_cmd.notify.api import router as campaigns_router
 from incident_cmd.notify.api import webhooks as webhooks_router
+from incident_cmd.paging.api import public as paging_public_router
+from incident_cmd.paging.api import router as paging_router
 from incident_cmd.playbooks.api import router as playbooks_router
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams.api import router as teams_router
@@ -85,6 +87,8 @@ def create_app(
         customers_router,
         campaigns_router,
         webhooks_router,
+        paging_router,
+        paging_public_router,
         web_router,
     ):
         app.include_router(router)

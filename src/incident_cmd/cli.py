@@ -18,6 +18,7 @@ from incident_cmd.auth.schemas import UserCreate
 from incident_cmd.config import ConfigurationError, get_settings
 from incident_cmd.db import get_engine, session_scope
 from incident_cmd.errors import DomainError
+from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
@@ -330,7 +331,7 @@ def incident_declare(
         actor = auth_service.get_user_by_username(session, username=as_user)
         if actor.role not in (Role.admin, Role.duty_manager):
             raise fail(f"{as_user} is a {actor.role}; only duty managers and admins declare")
-        incident = incident_service.declare(session, registry=registry, data=data, actor=actor)
+        incident = incident_flows.declare(session, registry=registry, data=data, actor=actor)
         read = incident_read(session, incident, actor.locale)
     if as_json:
         typer.echo(read.model_dump_json(indent=2))

@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     sms_price_currency: str = "USD"
     sms_help_text: str = "Reply STOP to opt out, START to opt back in. Help: call our hotline."
 
+    page_link_valid_minutes: int = Field(
+        default=720, ge=5, description="how long the acknowledge link in a page works"
+    )
+    page_poll_seconds: float = Field(
+        default=0.1, gt=0, description="how often the paging lane looks for due pages"
+    )
+
     run_worker_in_process: bool | None = Field(
         default=None,
         description="serve runs the sweeps in-process; default: yes on SQLite, no on PostgreSQL",

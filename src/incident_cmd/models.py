@@ -11,6 +11,7 @@ from incident_cmd.notify.models import (
     Suppression,
 )
 from incident_cmd.numbering import sequence_counters
+from incident_cmd.paging.models import Page, PageMessage, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
 from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
 from incident_cmd.timeline.models import TimelineEvent
@@ -23,6 +24,9 @@ __all__ = [
     "InboundMessage",
     "Incident",
     "IncidentTask",
+    "Page",
+    "PageMessage",
+    "PageTarget",
     "PlaybookVersion",
     "Purchase",
     "RosterAssignment",

@@ -15,12 +15,16 @@ from incident_cmd.db import get_engine, session_scope
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.notify import service as notify_service
 from incident_cmd.notify.dispatcher import Dispatcher
+from incident_cmd.paging import service as paging_service
+from incident_cmd.paging.sender import PageSender
 
 log = logging.getLogger(__name__)
 
 Sweep = Callable[[Session], int]
 
 SWEEPS: dict[str, Sweep] = {
+    "page-steps": paging_service.run_contact_steps,
+    "page-escalations": paging_service.escalate_due_pages,
     "incident-task-overdue": incident_service.mark_overdue_tasks,
     "campaign-start": notify_service.start_due_campaigns,
     "campaign-finish": notify_service.finish_campaigns,
@@ -44,14 +48,16 @@ def run_sweep(name: str) -> int:
 class Background:
     scheduler: AsyncIOScheduler
     dispatcher: Dispatcher
+    pager: PageSender
     stop_event: asyncio.Event
-    sending: asyncio.Task
+    loops: list[asyncio.Task]
 
     async def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
         self.stop_event.set()
-        await self.sending
+        await asyncio.gather(*self.loops)
         await self.dispatcher.close()
+        await self.pager.close()
 
 
 def start_background(loop: asyncio.AbstractEventLoop) -> Background:
@@ -69,15 +75,19 @@ def start_background(loop: asyncio.AbstractEventLoop) -> Background:
         )
     scheduler.start()
     dispatcher = Dispatcher(get_engine())
+    pager = PageSender(get_engine())
     stop_event = asyncio.Event()
-    sending = loop.create_task(_send_forever(dispatcher, stop_event))
-    return Background(scheduler, dispatcher, stop_event, sending)
+    loops = [
+        loop.create_task(_forever("paging lane", pager.run, stop_event)),
+        loop.create_task(_forever("dispatcher", dispatcher.run, stop_event)),
+    ]
+    return Background(scheduler, dispatcher, pager, stop_event, loops)
 
 
-async def _send_forever(dispatcher: Dispatcher, stop_event: asyncio.Event) -> None:
+async def _forever(name: str, run, stop_event: asyncio.Event) -> None:
     while not stop_event.is_set():
         try:
-            await dispatcher.run(stop_event)
+            await run(stop_event)
         except Exception:
-            log.exception("dispatcher failed; restarting it")
+            log.exception("%s failed; restarting it", name)
             await asyncio.sleep(1)

@@ -6,13 +6,14 @@ from sqlmodel import Session, col, select
 from incident_cmd import clock
 from incident_cmd.auth.models import User
 from incident_cmd.deps import COMMS_ROLES, AnyUser, Manager, Responder, SessionDep, ensure_role
-from incident_cmd.incidents import service
+from incident_cmd.incidents import flows, service
 from incident_cmd.incidents.models import TRANSITIONS, Incident, IncidentStatus
 from incident_cmd.incidents.schemas import (
     IncidentDeclare,
     IncidentPage,
     IncidentRead,
     IncidentSummary,
+    ResponderAdd,
     RoleAssign,
     RosterSeat,
     SeverityChange,
@@ -70,7 +71,7 @@ def incident_read(session: Session, incident: Incident, locale: str) -> Incident
     roster = []
     for seat in seats:
         role = playbook.role(seat.role_key)
-        titles = role.title.model_dump(by_alias=True)
+        titles = role.title.model_dump(by_alias=True) if role else {"en": seat.role_key}
         roster.append(
             RosterSeat(
                 id=seat.id,
@@ -81,7 +82,7 @@ def incident_read(session: Session, incident: Incident, locale: str) -> Incident
                 user=names.get(seat.user_id),
                 state=seat.state,
                 note=seat.note,
-                page=role.page,
+                page=role.page if role and seat.slot < role.count else True,
                 assigned_at=seat.assigned_at,
             )
         )
@@ -118,7 +119,7 @@ def incident_read(session: Session, incident: Incident, locale: str) -> Incident
 def declare(
     body: IncidentDeclare, session: SessionDep, registry: RegistryDep, actor: Manager
 ) -> IncidentRead:
-    incident = service.declare(session, registry=registry, data=body, actor=actor)
+    incident = flows.declare(session, registry=registry, data=body, actor=actor)
     return incident_read(session, incident, actor.locale)
 
 
@@ -168,7 +169,7 @@ def change_status(
     incident_id: int, body: StatusChange, session: SessionDep, actor: Manager
 ) -> IncidentRead:
     incident = service.get_incident(session, incident_id=incident_id)
-    service.transition(session, incident=incident, change=body, actor=actor)
+    flows.transition(session, incident=incident, change=body, actor=actor)
     return incident_read(session, incident, actor.locale)
 
 
@@ -186,7 +187,16 @@ def assign_role(
     incident_id: int, body: RoleAssign, session: SessionDep, actor: Manager
 ) -> IncidentRead:
     incident = service.get_incident(session, incident_id=incident_id)
-    service.assign_role(session, incident=incident, change=body, actor=actor)
+    flows.assign_role(session, incident=incident, change=body, actor=actor)
+    return incident_read(session, incident, actor.locale)
+
+
+@router.post("/{incident_id}/roster/add", response_model=IncidentRead, status_code=201)
+def add_responder(
+    incident_id: int, body: ResponderAdd, session: SessionDep, actor: Manager
+) -> IncidentRead:
+    incident = service.get_incident(session, incident_id=incident_id)
+    flows.add_responder(session, incident=incident, data=body, actor=actor)
     return incident_read(session, incident, actor.locale)
 
 

@@ -63,6 +63,20 @@ class RoleAssign(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class ResponderAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(
+        min_length=1,
+        max_length=64,
+        pattern=r"^[a-z0-9][a-z0-9_-]*$",
+        description="a playbook role to reinforce, or a name for an ad hoc role",
+    )
+    user: str
+    note: str = Field(default="", max_length=2000)
+    page: bool = True
+
+
 class UpdatePost(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -3,7 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from incident_cmd import clock, numbering
 from incident_cmd.auth import service as auth_service
@@ -22,6 +22,7 @@ from incident_cmd.incidents.models import (
 )
 from incident_cmd.incidents.schemas import (
     IncidentDeclare,
+    ResponderAdd,
     RoleAssign,
     SeverityChange,
     StatusChange,
@@ -281,6 +282,57 @@ def current_roster(session: Session, *, incident: Incident) -> Sequence[RosterAs
     ).all()
 
 
+def _active_user(session: Session, username: str) -> User:
+    try:
+        user = auth_service.get_user_by_username(session, username=username)
+    except NotFound as exc:
+        raise Invalid(exc.message, field="user") from None
+    if not user.active:
+        raise Invalid(f"user {user.username!r} is deactivated", field="user")
+    return user
+
+
+def seat_at(
+    session: Session, *, incident: Incident, role_key: str, slot: int
+) -> RosterAssignment | None:
+    return session.exec(
+        select(RosterAssignment).where(
+            RosterAssignment.incident_id == incident.id,
+            RosterAssignment.role_key == role_key,
+            RosterAssignment.slot == slot,
+            RosterAssignment.state != AssignmentState.relieved,
+        )
+    ).first()
+
+
+def add_seat(
+    session: Session, *, incident: Incident, data: ResponderAdd, actor: User
+) -> RosterAssignment:
+    """An extra seat beside the playbook's: reinforcement for a role, or an ad hoc role."""
+    _ensure_not_closed(incident)
+    user = _active_user(session, data.user)
+    role = playbook_of(session, incident).role(data.role)
+    taken = session.exec(
+        select(func.max(RosterAssignment.slot)).where(
+            RosterAssignment.incident_id == incident.id, RosterAssignment.role_key == data.role
+        )
+    ).one()
+    first_extra = role.count if role is not None else 0
+    seat = RosterAssignment(
+        incident_id=incident.id,
+        role_key=data.role,
+        slot=max(first_extra, (taken + 1) if taken is not None else 0),
+        user_id=user.id,
+        state=AssignmentState.assigned,
+        note=data.note or "added ad hoc",
+        assigned_at=clock.now(),
+    )
+    session.add(seat)
+    session.flush()
+    _record_seat(session, incident, seat, actor.id)
+    return seat
+
+
 def assign_role(
     session: Session, *, incident: Incident, change: RoleAssign, actor: User
 ) -> RosterAssignment:
@@ -290,21 +342,9 @@ def assign_role(
         raise Invalid(f"playbook has no role {change.role!r}", field="role")
     if change.slot >= role.count:
         raise Invalid(f"role {role.key} has {role.count} seat(s); slots start at 0", field="slot")
-    try:
-        user = auth_service.get_user_by_username(session, username=change.user)
-    except NotFound as exc:
-        raise Invalid(exc.message, field="user") from None
-    if not user.active:
-        raise Invalid(f"user {user.username!r} is deactivated", field="user")
+    user = _active_user(session, change.user)
     now = clock.now()
-    current = session.exec(
-        select(RosterAssignment).where(
-            RosterAssignment.incident_id == incident.id,
-            RosterAssignment.role_key == role.key,
-            RosterAssignment.slot == change.slot,
-            RosterAssignment.state != AssignmentState.relieved,
-        )
-    ).first()
+    current = seat_at(session, incident=incident, role_key=role.key, slot=change.slot)
     if current is not None:
         if current.user_id == user.id:
             return current

@@ -22,6 +22,7 @@ from incident_cmd.notify.schemas import (
     CampaignPreview,
     CampaignRead,
 )
+from incident_cmd.paging import service as paging_service
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 webhooks = APIRouter(tags=["webhooks"])
@@ -123,7 +124,7 @@ def act(
 # --- Twilio webhooks: no login, but every request must carry Twilio's signature ------------
 
 
-async def _verified_form(request: Request) -> dict[str, str]:
+async def verified_twilio_form(request: Request) -> dict[str, str]:
     settings = get_settings()
     form = {key: str(value) for key, value in (await request.form()).items()}
     # Twilio signs the URL it was given, which is ours as the public base URL says.
@@ -139,7 +140,7 @@ async def _verified_form(request: Request) -> dict[str, str]:
     return form
 
 
-def _twiml(message: str | None) -> Response:
+def twiml_message(message: str | None) -> Response:
     inner = f"<Message>{escape(message)}</Message>" if message else ""
     return Response(
         f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
@@ -155,7 +156,7 @@ def _twiml(message: str | None) -> Response:
 async def twilio_status(
     request: Request, session: SessionDep, d: Annotated[int | None, Query()] = None
 ) -> Response:
-    form = await _verified_form(request)
+    form = await verified_twilio_form(request)
     await run_in_threadpool(
         functools.partial(
             service.record_provider_status,
@@ -171,18 +172,25 @@ async def twilio_status(
 
 @webhooks.post("/webhooks/twilio/inbound")
 async def twilio_inbound(request: Request, session: SessionDep) -> Response:
-    form = await _verified_form(request)
-    answer = await run_in_threadpool(
-        functools.partial(
-            service.handle_inbound,
-            session,
-            provider_id=form.get("MessageSid", ""),
-            from_address=form.get("From", ""),
-            to_address=form.get("To", ""),
-            body=form.get("Body", ""),
-        )
+    form = await verified_twilio_form(request)
+    answer = await run_in_threadpool(functools.partial(_answer_inbound, session, form))
+    return twiml_message(answer)
+
+
+def _answer_inbound(session: Session, form: dict[str, str]) -> str | None:
+    """A paged person answering comes first; anything else is a customer's message."""
+    page_answer = paging_service.answer_by_sms(
+        session, from_address=form.get("From", ""), body=form.get("Body", "")
     )
-    return _twiml(answer)
+    if page_answer is not None:
+        return page_answer
+    return service.handle_inbound(
+        session,
+        provider_id=form.get("MessageSid", ""),
+        from_address=form.get("From", ""),
+        to_address=form.get("To", ""),
+        body=form.get("Body", ""),
+    )
 
 
 # --- email unsubscribe: the signed token is the credential --------------------------------

@@ -9,6 +9,7 @@ from xml.sax.saxutils import escape
 
 import aiohttp
 import aiosmtplib
+from twilio.base import values
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
@@ -30,6 +31,7 @@ class Outbound:
     html: str | None = None
     status_callback: str | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    twiml: str | None = None  # voice: what the call does, when more than reading the body
 
 
 @dataclass(frozen=True)
@@ -112,7 +114,7 @@ class TwilioSmsChannel:
             created = await self._client.messages.create_async(
                 to=message.address,
                 body=message.body,
-                status_callback=message.status_callback,
+                status_callback=message.status_callback or values.unset,
                 **sender,
             )
         except TwilioRestException as exc:
@@ -152,8 +154,8 @@ class TwilioVoiceChannel:
             call = await self._client.calls.create_async(
                 to=message.address,
                 from_=self.sender,
-                twiml=self.twiml(message.body),
-                status_callback=message.status_callback,
+                twiml=message.twiml or self.twiml(message.body),
+                status_callback=message.status_callback or values.unset,
             )
         except TwilioRestException as exc:
             return _classify_twilio_error(exc)

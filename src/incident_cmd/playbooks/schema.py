@@ -44,6 +44,23 @@ class Severity(Strict):
     resolve_within: Offset
 
 
+EscalationStep = Literal["next_in_rotation", "team_lead", "duty_manager"]
+
+
+class Escalation(Strict):
+    """Who is paged, and when, while a seat goes unacknowledged (seeds 002: the headquarters
+    assembles at once; an unanswered call goes up the line)."""
+
+    after: Offset | None = Field(
+        default=None, description="wait between steps; the role's ack_within if not given"
+    )
+    chain: list[EscalationStep] = Field(
+        default_factory=lambda: ["next_in_rotation", "team_lead", "duty_manager"]
+    )
+    rounds: int = Field(default=2, ge=1, le=5, description="times through the whole chain")
+    duty_team: Key = "duty-managers"
+
+
 class RosterRole(Strict):
     key: Key
     title: Bilingual
@@ -52,6 +69,7 @@ class RosterRole(Strict):
     count: int = Field(default=1, ge=1, le=20)
     page: bool = False
     ack_within: Offset = "15m"
+    escalation: Escalation = Escalation()
 
 
 class Task(Strict):

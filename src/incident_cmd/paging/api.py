@@ -1,0 +1,246 @@
+import functools
+from typing import Annotated
+from xml.sax.saxutils import escape
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import HTMLResponse, Response
+from sqlmodel import Session, col, select
+
+from incident_cmd.auth.models import User
+from incident_cmd.config import get_settings
+from incident_cmd.deps import AnyUser, SessionDep
+from incident_cmd.errors import Forbidden, Invalid
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.models import Incident
+from incident_cmd.notify.api import verified_twilio_form
+from incident_cmd.paging import service
+from incident_cmd.paging.models import Page, PageMessage, PageStatus, PageTarget, TargetStatus
+from incident_cmd.paging.schemas import (
+    AnswerRead,
+    MobilisationRead,
+    MyPage,
+    PageMessageRead,
+    PageRead,
+    RoleFigureRead,
+    TargetRead,
+)
+from incident_cmd.web.api import templates
+
+router = APIRouter(prefix="/api/v1", tags=["paging"])
+public = APIRouter(tags=["paging"])
+
+
+def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {user_id for user_id in ids if user_id is not None}
+    if not wanted:
+        return {}
+    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))))
+
+
+def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
+    targets = service.targets_of(session, page_ids=[page.id for page in pages])
+    messages = (
+        session.exec(
+            select(PageMessage)
+            .where(col(PageMessage.target_id).in_([target.id for target in targets]))
+            .order_by(PageMessage.id)
+        ).all()
+        if targets
+        else []
+    )
+    names = _names(
+        session, {target.user_id for target in targets} | {page.acknowledged_by for page in pages}
+    )
+    reads = {
+        page.id: PageRead(
+            id=page.id,
+            incident_id=page.incident_id,
+            role=page.role_key,
+            slot=page.slot,
+            drill=page.drill,
+            status=page.status,
+            level=page.level,
+            round=page.round + 1,
+            escalate_at=page.escalate_at,
+            created_at=page.created_at,
+            acknowledged_at=page.acknowledged_at,
+            acknowledged_by=names.get(page.acknowledged_by),
+            acknowledged_via=page.acknowledged_via,
+            targets=[],
+        )
+        for page in pages
+    }
+    for target in targets:
+        reads[target.page_id].targets.append(
+            TargetRead(
+                id=target.id,
+                user=names[target.user_id],
+                reason=target.reason,
+                level=target.level,
+                round=target.round + 1,
+                status=target.status,
+                created_at=target.created_at,
+                answered_at=target.answered_at,
+                answered_via=target.answered_via,
+                next_step_at=target.next_step_at,
+                messages=[
+                    PageMessageRead(
+                        id=message.id,
+                        key=message.key,
+                        channel=message.channel,
+                        status=message.status,
+                        attempts=message.attempts,
+                        sent_at=message.sent_at,
+                        error_message=message.error_message,
+                    )
+                    for message in messages
+                    if message.target_id == target.id
+                ],
+            )
+        )
+    return list(reads.values())
+
+
+@router.get("/incidents/{incident_id}/paging", response_model=MobilisationRead)
+def incident_paging(incident_id: int, session: SessionDep, _: AnyUser) -> MobilisationRead:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    figures = service.mobilisation(session, incident=incident)
+    names = _names(session, {role.acknowledged_by for role in figures.roles})
+    return MobilisationRead(
+        roles=[
+            RoleFigureRead(
+                role=role.role,
+                slot=role.slot,
+                status=role.status,
+                paged_at=role.paged_at,
+                acknowledged_at=role.acknowledged_at,
+                acknowledged_by=names.get(role.acknowledged_by),
+                seconds_to_ack=role.seconds_to_ack,
+                target_seconds=role.target_seconds,
+                within_target=role.within_target,
+            )
+            for role in figures.roles
+        ],
+        full_roster_at=figures.full_roster_at,
+        seconds_to_full_roster=figures.seconds_to_full_roster,
+        full_roster_target_seconds=figures.full_roster_target_seconds,
+        within_target=figures.within_target,
+        pages=_pages_read(session, list(service.pages_of(session, incident=incident))),
+    )
+
+
+@router.get("/pages", response_model=list[MyPage])
+def my_pages(session: SessionDep, user: AnyUser) -> list[MyPage]:
+    """The pages waiting for the caller's answer."""
+    result = []
+    for target in service.open_targets_for(session, user=user):
+        page = session.get(Page, target.page_id)
+        incident = session.get(Incident, page.incident_id)
+        result.append(
+            MyPage(
+                target_id=target.id,
+                code=target.code,
+                incident_id=incident.id,
+                incident_number=incident.number,
+                incident_title=incident.title,
+                role=page.role_key,
+                drill=page.drill,
+                created_at=target.created_at,
+            )
+        )
+    return result
+
+
+def _answer_read(answer: service.Answer) -> AnswerRead:
+    return AnswerRead(
+        target_id=answer.target.id,
+        page_status=answer.page.status,
+        changed=answer.changed,
+        message=answer.text,
+    )
+
+
+@router.post("/pages/{target_id}/{action}", response_model=AnswerRead)
+def answer_page(target_id: int, action: str, session: SessionDep, user: AnyUser) -> AnswerRead:
+    target = service.get_target(session, target_id=target_id)
+    if target.user_id != user.id:
+        raise Forbidden("only the person paged can answer this page")
+    if action not in ("acknowledge", "decline"):
+        raise Invalid("action must be acknowledge or decline", field="action")
+    handler = service.acknowledge if action == "acknowledge" else service.decline
+    return _answer_read(handler(session, target=target, via="api"))
+
+
+# --- the link in a page: the signed token is the credential ------------------------------
+# Opening the link shows the page and two buttons; only the button's POST answers. Mail
+# scanners and chat apps fetch links to preview them, and must not acknowledge for anyone.
+
+
+def _link_page(request: Request, session: Session, target: PageTarget, message: str | None):
+    page = session.get(Page, target.page_id)
+    incident = session.get(Incident, page.incident_id)
+    user = session.get(User, target.user_id)
+    context = service.page_context(session, page)
+    return templates().TemplateResponse(
+        request,
+        "page_answer.html",
+        {
+            "organisation": get_settings().organisation_name,
+            "incident": incident,
+            "role": service.role_title(context.role, page.role_key, user.locale),
+            "person": user.display_name,
+            "answerable": target.status == TargetStatus.open and page.status in service.ANSWERABLE,
+            "acknowledged": page.status == PageStatus.acknowledged,
+            "message": message,
+        },
+    )
+
+
+@public.get("/page/{token}", response_class=HTMLResponse)
+def page_link(token: str, request: Request, session: SessionDep) -> Response:
+    target = service.target_from_token(session, token=token)
+    return _link_page(request, session, target, None)
+
+
+@public.post("/page/{token}", response_class=HTMLResponse)
+def page_link_answer(
+    token: str,
+    request: Request,
+    session: SessionDep,
+    action: Annotated[str, Form()],
+) -> Response:
+    target = service.target_from_token(session, token=token)
+    if action not in ("acknowledge", "decline"):
+        raise Invalid("action must be acknowledge or decline", field="action")
+    handler = service.acknowledge if action == "acknowledge" else service.decline
+    answer = handler(session, target=target, via="link")
+    return _link_page(request, session, target, answer.text)
+
+
+# --- the voice call's keypad -------------------------------------------------------------
+
+
+def _say(text: str, locale: str) -> Response:
+    return Response(
+        f'<?xml version="1.0" encoding="UTF-8"?><Response><Say language="{locale}">'
+        f"{escape(text)}</Say></Response>",
+        media_type="application/xml",
+    )
+
+
+@public.post("/webhooks/twilio/page-voice")
+async def page_voice(request: Request, session: SessionDep, m: Annotated[int, Query()]) -> Response:
+    form = await verified_twilio_form(request)
+    answer = await run_in_threadpool(
+        functools.partial(
+            service.answer_by_voice, session, message_id=m, digits=form.get("Digits", "")
+        )
+    )
+    message = await run_in_threadpool(session.get, PageMessage, m)
+    if answer is None:
+        return _say(
+            "未识别的按键。" if message.locale == "zh-CN" else "Key not recognised.",
+            message.locale,
+        )
+    return _say(answer.text, message.locale)

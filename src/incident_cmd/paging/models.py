@@ -1,0 +1,112 @@
+"""Paging: one page per roster seat, the people it reached, and the messages it sent.
+
+Everything that must happen later is a due time on a row (``Page.escalate_at``,
+``PageTarget.next_step_at``, ``PageMessage.due_at``) that a sweep claims, so a restart loses
+nothing and several workers never repeat a step."""
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import Column, Index
+from sqlmodel import Field, SQLModel
+
+from incident_cmd.columns import UTCDateTime
+
+
+class PageStatus(StrEnum):
+    open = "open"  # nobody has acknowledged yet; escalation runs
+    acknowledged = "acknowledged"
+    exhausted = "exhausted"  # every step of every round ran without an acknowledgement
+    cancelled = "cancelled"  # seat handed over, or the incident stood down
+
+
+class TargetStatus(StrEnum):
+    open = "open"  # may acknowledge; contact steps run while next_step_at is set
+    acknowledged = "acknowledged"
+    declined = "declined"
+    cancelled = "cancelled"
+
+
+class Page(SQLModel, table=True):
+    """The request that a roster seat be taken up, with its escalation chain."""
+
+    __tablename__ = "pages"
+    __table_args__ = (Index("ix_pages_open_escalate", "status", "escalate_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    assignment_id: int = Field(foreign_key="roster_assignments.id", index=True)
+    role_key: str = Field(max_length=64)
+    slot: int = 0
+    drill: bool = False
+    status: str = Field(max_length=16)
+    # Position in the escalation chain (0 is the seat holder) and the round through it.
+    level: int = 0
+    round: int = 0
+    escalate_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    acknowledged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    acknowledged_by: int | None = Field(default=None, foreign_key="users.id")
+    acknowledged_via: str | None = Field(default=None, max_length=16)
+    closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class PageTarget(SQLModel, table=True):
+    """One person reached by a page, worked through their contact policy step by step."""
+
+    __tablename__ = "page_targets"
+    __table_args__ = (Index("ix_page_targets_next_step", "status", "next_step_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    page_id: int = Field(foreign_key="pages.id", index=True)
+    user_id: int = Field(foreign_key="users.id", index=True)
+    # What a person may text back instead of ACK when several pages are open for them.
+    code: str = Field(max_length=8, unique=True)
+    level: int
+    round: int
+    reason: str = Field(max_length=200)  # why this person: seat holder, team lead, ...
+    status: str = Field(max_length=16)
+    next_step: int = 0
+    next_step_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    answered_via: str | None = Field(default=None, max_length=16)
+
+
+class PageMessageStatus(StrEnum):
+    pending = "pending"
+    sending = "sending"
+    unknown = "unknown"
+    sent = "sent"
+    failed = "failed"
+    cancelled = "cancelled"
+
+
+class PageMessage(SQLModel, table=True):
+    """The paging lane's outbox. ``key`` names what the message is for (a target's contact
+    step, a seat's stand-down); being unique, it makes a step impossible to send twice,
+    whichever worker runs it."""
+
+    __tablename__ = "page_messages"
+    __table_args__ = (Index("ix_page_messages_due", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)
+    target_id: int | None = Field(default=None, foreign_key="page_targets.id", index=True)
+    user_id: int = Field(foreign_key="users.id")
+    channel: str = Field(max_length=16)
+    address: str = Field(max_length=320)
+    locale: str = Field(max_length=16)
+    subject: str | None = Field(default=None, max_length=300)
+    body: str
+    html: str | None = None
+    drill: bool = False
+    status: str = Field(max_length=16)
+    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    attempts: int = 0
+    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    last_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    provider_id: str | None = Field(default=None, max_length=64)
+    error_code: str | None = Field(default=None, max_length=16)
+    error_message: str | None = Field(default=None, max_length=500)
+    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

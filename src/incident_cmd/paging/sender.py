@@ -1,0 +1,245 @@
+"""The paging lane: sends page messages apart from customer campaigns.
+
+It has its own channel clients (so its requests never wait for a connection a campaign holds),
+its own database threads, no rate bucket, and it looks for due pages every
+``page_poll_seconds``. A million-message recall in the dispatcher does not delay a page.
+
+Exactly once as far as the provider allows, as in the dispatcher: a message with a provider
+id is never sent again, and one whose outcome was lost is looked up before a resend."""
+
+import asyncio
+import contextlib
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import timedelta
+from xml.sax.saxutils import escape, quoteattr
+
+from sqlalchemy import Engine, update
+from sqlalchemy import select as sa_select
+from sqlmodel import Session, col
+
+from incident_cmd import clock
+from incident_cmd.config import Settings, get_settings
+from incident_cmd.notify.channels import Channel, Outbound, Outcome, channels_for
+from incident_cmd.notify.dispatcher import RECONCILE_WINDOW
+from incident_cmd.notify.models import SinkMessage
+from incident_cmd.paging.models import Page, PageMessage, PageMessageStatus, PageTarget
+from incident_cmd.timeline import service as timeline
+
+log = logging.getLogger(__name__)
+
+CLAIMABLE = (PageMessageStatus.pending, PageMessageStatus.unknown)
+LEASE = timedelta(seconds=60)
+RECONCILE_AFTER = timedelta(seconds=5)
+
+
+def retry_after(attempts: int) -> timedelta:
+    """Pages retry fast: 2, 4, 8... seconds, never more than a minute apart."""
+    return timedelta(seconds=min(2**attempts, 60))
+
+
+@dataclass(frozen=True)
+class Result:
+    message: PageMessage
+    outcome: Outcome
+    outbound: Outbound
+
+
+class PageSender:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        settings: Settings | None = None,
+        channels: dict[str, Channel] | None = None,
+        max_in_flight: int = 50,
+    ) -> None:
+        self.engine = engine
+        self.settings = settings or get_settings()
+        # Drills page real people on real channels: that is the point of a drill.
+        self.channels = channels or channels_for(self.settings)
+        self.max_in_flight = max_in_flight
+        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paging")
+
+    # --- database side ----------------------------------------------------------------
+
+    def claim(self, limit: int = 50) -> list[PageMessage]:
+        now = clock.now()
+        with Session(self.engine, expire_on_commit=False) as session:
+            session.execute(
+                update(PageMessage)
+                .where(
+                    col(PageMessage.status) == PageMessageStatus.sending,
+                    col(PageMessage.claimed_until) < now,
+                )
+                .values(status=PageMessageStatus.unknown, claimed_until=None)
+            )
+            query = (
+                sa_select(PageMessage)
+                .where(col(PageMessage.status).in_(CLAIMABLE), col(PageMessage.due_at) <= now)
+                .order_by(PageMessage.due_at)
+                .limit(limit)
+            )
+            if session.get_bind().dialect.name == "postgresql":
+                query = query.with_for_update(skip_locked=True)
+            messages = list(session.execute(query).scalars())
+            for message in messages:
+                # Detached as read: its status tells handle() whether to reconcile first.
+                session.expunge(message)
+                session.execute(
+                    update(PageMessage)
+                    .where(col(PageMessage.id) == message.id)
+                    .values(
+                        status=PageMessageStatus.sending,
+                        claimed_until=now + LEASE,
+                        attempts=PageMessage.attempts + 1,
+                        last_attempt_at=now,
+                    )
+                )
+            session.commit()
+        return messages
+
+    def record(self, result: Result) -> None:
+        message, outcome = result.message, result.outcome
+        now = clock.now()
+        attempts = message.attempts + 1
+        with Session(self.engine) as session:
+            row = session.get(PageMessage, message.id)
+            row.claimed_until = None
+            if outcome.kind == "sent":
+                row.status, row.provider_id, row.sent_at = (
+                    PageMessageStatus.sent,
+                    outcome.provider_id,
+                    now,
+                )
+                if outcome.provider_id and outcome.provider_id.startswith("SINK"):
+                    session.add(
+                        SinkMessage(
+                            channel=message.channel,
+                            address=message.address,
+                            subject=message.subject,
+                            body=message.body,
+                            created_at=now,
+                        )
+                    )
+            elif outcome.kind in ("transient", "unknown") and (
+                attempts < self.settings.dispatch_max_attempts
+            ):
+                row.status = (
+                    PageMessageStatus.pending
+                    if outcome.kind == "transient"
+                    else PageMessageStatus.unknown
+                )
+                row.due_at = now + (
+                    retry_after(attempts) if outcome.kind == "transient" else RECONCILE_AFTER
+                )
+            else:
+                row.status = PageMessageStatus.failed
+            row.error_code, row.error_message = outcome.error_code, outcome.error_message
+            session.add(row)
+            if row.status in (PageMessageStatus.sent, PageMessageStatus.failed):
+                self._on_timeline(session, row)
+            session.commit()
+
+    @staticmethod
+    def _on_timeline(session: Session, row: PageMessage) -> None:
+        if row.target_id is None:
+            return
+        target = session.get(PageTarget, row.target_id)
+        page = session.get(Page, target.page_id)
+        outcome = "sent" if row.status == PageMessageStatus.sent else f"failed: {row.error_message}"
+        timeline.append(
+            session,
+            subject_type="incident",
+            subject_id=page.incident_id,
+            kind="page.message",
+            summary=f"{row.channel} page for role {page.role_key} to target {target.id} {outcome}",
+            actor_id=None,
+            data={
+                "page": page.id,
+                "target": target.id,
+                "channel": row.channel,
+                "status": row.status,
+                "provider_id": row.provider_id,
+            },
+        )
+
+    # --- sending side -------------------------------------------------------------------
+
+    def outbound(self, message: PageMessage) -> Outbound:
+        twiml = None
+        if message.channel == "voice":
+            base = self.settings.public_base_url.rstrip("/")
+            action = quoteattr(f"{base}/webhooks/twilio/page-voice?m={message.id}")
+            say = f'<Say language="{message.locale}">{escape(message.body)}</Say>'
+            gather = (
+                f'<Gather input="dtmf" numDigits="1" timeout="8" action={action}>{say}</Gather>'
+            )
+            # Read twice: the first time often starts before the phone is at an ear.
+            twiml = f"<Response>{gather}{gather}</Response>"
+        return Outbound(
+            delivery_id=message.id,
+            address=message.address,
+            body=message.body,
+            subject=message.subject,
+            html=message.html,
+            twiml=twiml,
+        )
+
+    async def handle(self, message: PageMessage) -> Result:
+        channel = self.channels[message.channel]
+        outbound = self.outbound(message)
+        if message.status == PageMessageStatus.unknown:
+            since = (message.last_attempt_at or clock.now()) - RECONCILE_WINDOW
+            try:
+                found = await channel.find_sent(outbound, since)
+            except Exception as exc:
+                return Result(message, Outcome("unknown", error_message=str(exc)[:500]), outbound)
+            if found:
+                return Result(message, Outcome("sent", provider_id=found), outbound)
+        try:
+            outcome = await channel.send(outbound)
+        except Exception as exc:  # a page must never take the lane down with it
+            log.exception("page message %s failed to send", message.id)
+            outcome = Outcome("unknown", error_message=f"{type(exc).__name__}: {exc}"[:500])
+        return Result(message, outcome, outbound)
+
+    async def _in_thread(self, function, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
+
+    async def _send(self, message: PageMessage) -> None:
+        result = await self.handle(message)
+        try:
+            await self._in_thread(self.record, result)
+        except Exception:
+            # The lease runs out and the message is reconciled at the provider, not resent.
+            log.exception("could not record page message %s", message.id)
+
+    async def drain(self) -> int:
+        """Sends everything due now; for tests and drills."""
+        total = 0
+        while batch := await self._in_thread(self.claim, self.max_in_flight):
+            await asyncio.gather(*(self._send(message) for message in batch))
+            total += len(batch)
+        return total
+
+    async def run(self, stop: asyncio.Event) -> None:
+        in_flight: set[asyncio.Task] = set()
+        while not stop.is_set():
+            room = self.max_in_flight - len(in_flight)
+            batch = await self._in_thread(self.claim, room) if room > 0 else []
+            for message in batch:
+                task = asyncio.create_task(self._send(message))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            if not batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.settings.page_poll_seconds)
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def close(self) -> None:
+        for channel in {id(channel): channel for channel in self.channels.values()}.values():
+            await channel.close()
+        self._threads.shutdown(wait=False)
