@@ -364,7 +364,7 @@ def _run_steps(session: Session, target: PageTarget, context: PageContext) -> in
             key=f"target-{target.id}-step-{target.next_step}",
             user=user,
             channel=step["channel"],
-            template="page.voice" if step["channel"] == "voice" else "page",
+            template="page",
             values=_message_context(context, target, user),
             drill=context.incident.drill,
             target_id=target.id,

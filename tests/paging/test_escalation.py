@@ -1,0 +1,267 @@
+"""Contact steps and escalation on the project's clock: each step at its time, once."""
+
+from datetime import timedelta
+
+from sqlmodel import col, select
+
+from incident_cmd.auth.models import User
+from incident_cmd.incidents import flows
+from incident_cmd.incidents.schemas import ResponderAdd, RoleAssign, StatusChange
+from incident_cmd.paging import service
+from incident_cmd.paging.models import PageMessage, PageMessageStatus, PageStatus, TargetStatus
+from incident_cmd.teams.models import Team
+from tests.paging.conftest import declare, on_call
+
+MINUTE = timedelta(minutes=1)
+
+
+def test_declaring_pages_every_paged_role_and_no_other(paging, shipped_playbooks):
+    playbook = shipped_playbooks.get("product-recall").playbook
+    paged = {role.key for role in playbook.roles if role.page}
+    assert {
+        page.role_key for page in service.pages_of(paging.session, incident=paging.incident)
+    } == paged
+    # The demo policy: SMS at once; voice and email later.
+    holder = paging.holder("commander")
+    assert paging.messages("commander") == [(holder, "sms")]
+    assert paging.timeline().count("page.sent") == len(paged)
+
+
+def test_unacknowledged_page_escalates_step_by_step_to_the_right_people(paging, frozen_clock):
+    start = frozen_clock()
+    holder = paging.holder("commander")
+    next_up = next(
+        name for name in on_call(paging.session, "executives", "commander", start) if name != holder
+    )
+    duty_manager = on_call(paging.session, "duty-managers", None, start, count=1)[0]
+
+    frozen_clock.advance(2 * MINUTE)  # the demo policy: voice call after 2 minutes
+    paging.sweep()
+    assert paging.messages("commander") == [(holder, "sms"), (holder, "voice")]
+    assert paging.reached("commander") == [(holder, "seat_holder", 1)]
+
+    frozen_clock.advance(3 * MINUTE)  # commander: ack_within 5m
+    paging.sweep()
+    assert paging.reached("commander")[-1] == (next_up, "next_in_rotation", 1)
+    assert paging.messages("commander")[-1] == (next_up, "sms")
+
+    frozen_clock.advance(2 * MINUTE)  # 7 min: the holder's email step is no longer due
+    paging.sweep()
+    assert (holder, "email") not in paging.messages("commander")
+    assert paging.messages("commander")[-1] == (next_up, "voice")
+
+    frozen_clock.advance(3 * MINUTE)  # 10 min: the team lead (gm.zhang) was paged already
+    paging.sweep()
+    assert paging.reached("commander")[-1] == (duty_manager, "duty_manager", 1)
+
+    frozen_clock.advance(5 * MINUTE)  # 15 min: round two starts again with the seat holder
+    paging.sweep()
+    assert paging.reached("commander")[-1] == (holder, "seat_holder", 2)
+
+    for _ in range(3):
+        frozen_clock.advance(5 * MINUTE)
+        paging.sweep()
+    assert [who for who, _, _ in paging.reached("commander")] == [
+        holder,
+        next_up,
+        duty_manager,
+        holder,
+        next_up,
+        duty_manager,
+    ]
+    page = paging.page("commander")
+    assert page.status == PageStatus.exhausted and page.escalate_at is None
+    assert "page.exhausted" in paging.timeline()
+
+
+def test_each_step_happens_once_however_often_the_sweeps_run(paging, frozen_clock):
+    for _ in range(5):
+        paging.sweep()
+    frozen_clock.advance(2 * MINUTE)
+    for _ in range(5):
+        paging.sweep()
+    holder = paging.holder("commander")
+    assert paging.messages("commander") == [(holder, "sms"), (holder, "voice")]
+
+
+def test_the_team_lead_is_paged_when_not_already_reached(paging, frozen_clock):
+    team = paging.session.exec(select(Team).where(Team.key == "customer-service")).one()
+    team.lead_user_id = paging.user("hr.xu").id  # not in the lead rotation
+    paging.session.add(team)
+    frozen_clock.advance(10 * MINUTE)  # cs_lead: ack_within 10m
+    paging.sweep()
+    frozen_clock.advance(10 * MINUTE)
+    paging.sweep()
+    assert [(who, why) for who, why, _ in paging.reached("cs_lead")][-1] == ("hr.xu", "team_lead")
+
+
+def test_acknowledging_midway_stops_the_chain(paging, frozen_clock):
+    holder = paging.holder("commander")
+    frozen_clock.advance(5 * MINUTE)
+    paging.sweep()  # escalated to the next in the rotation
+    frozen_clock.advance(MINUTE)
+    answer = service.acknowledge(
+        paging.session, target=paging.target_of("commander", holder), via="api"
+    )
+    assert answer.changed
+    page = paging.page("commander")
+    assert page.status == PageStatus.acknowledged
+    assert page.acknowledged_at == frozen_clock()
+    assert {t.status for t in paging.targets("commander")} == {
+        TargetStatus.acknowledged,
+        TargetStatus.cancelled,
+    }
+    before = paging.messages("commander")
+    for _ in range(6):
+        frozen_clock.advance(5 * MINUTE)
+        paging.sweep()
+    assert paging.messages("commander") == before
+    assert paging.holder("commander") == holder
+
+
+def test_whoever_acknowledges_an_escalated_page_takes_the_seat(paging, frozen_clock):
+    holder = paging.holder("commander")
+    frozen_clock.advance(5 * MINUTE)
+    paging.sweep()
+    next_up = paging.reached("commander")[-1][0]
+    service.acknowledge(paging.session, target=paging.target_of("commander", next_up), via="sms")
+    paging.session.flush()
+    assert paging.holder("commander") == next_up
+    assert holder != next_up
+    kinds = paging.timeline("roster.")
+    assert kinds[-2:] == ["roster.relieved", "roster.assigned"]
+
+
+def test_declining_jumps_ahead_at_once(paging, frozen_clock):
+    holder = paging.holder("commander")
+    frozen_clock.advance(MINUTE)
+    answer = service.decline(
+        paging.session, target=paging.target_of("commander", holder), via="sms"
+    )
+    assert answer.changed
+    who, why, _ = paging.reached("commander")[-1]
+    assert why == "next_in_rotation" and who != holder
+    page = paging.page("commander")
+    assert page.escalate_at == frozen_clock() + 5 * MINUTE
+    # The decliner gets no more calls.
+    frozen_clock.advance(2 * MINUTE)
+    paging.sweep()
+    assert (holder, "voice") not in paging.messages("commander")
+
+
+def test_duplicate_answers_are_harmless(paging):
+    holder = paging.holder("commander")
+    target = paging.target_of("commander", holder)
+    first = service.acknowledge(paging.session, target=target, via="api")
+    again = service.acknowledge(paging.session, target=target, via="sms")
+    late_decline = service.decline(paging.session, target=target, via="voice")
+    assert first.changed and not again.changed and not late_decline.changed
+    assert paging.timeline().count("page.acknowledged") == 1
+    assert "page.declined" not in paging.timeline()
+    assert target.answered_via == "api"
+
+
+def test_an_unfilled_seat_pages_up_the_chain(demo_org, shipped_playbooks):
+    for username in ("qa.he", "qa.guo"):  # the whole quality rotation, and its lead
+        user = demo_org.exec(select(User).where(User.username == username)).one()
+        user.active = False
+        demo_org.add(user)
+    paging = declare(demo_org, shipped_playbooks)
+    duty_manager = on_call(demo_org, "duty-managers", None, paging.incident.declared_at, 1)[0]
+    assert paging.reached("quality_lead") == [(duty_manager, "duty_manager", 1)]
+
+
+def test_handover_cancels_the_old_page_and_pages_the_new_holder(paging):
+    duty = paging.user("duty")
+    holder = paging.holder("cs_lead")
+    other = "cs.liu" if holder != "cs.liu" else "cs.zhao"
+    old_page = paging.page("cs_lead")
+    flows.assign_role(
+        paging.session,
+        incident=paging.incident,
+        change=RoleAssign(role="cs_lead", user=other),
+        actor=duty,
+    )
+    paging.session.flush()
+    assert old_page.status == PageStatus.cancelled
+    assert paging.reached("cs_lead") == [(other, "seat_holder", 1)]
+    pending = paging.session.exec(
+        select(PageMessage).where(
+            col(PageMessage.target_id).in_([t.id for t in paging.targets("cs_lead")])
+        )
+    ).all()
+    assert [message.status for message in pending] == [PageMessageStatus.pending]
+
+
+def test_an_ad_hoc_responder_is_paged_without_a_chain(paging, frozen_clock):
+    duty = paging.user("duty")
+    seat = flows.add_responder(
+        paging.session,
+        incident=paging.incident,
+        data=ResponderAdd(role="legal", user="hr.xu", note="legal counsel"),
+        actor=duty,
+    )
+    paging.session.flush()
+    assert seat.role_key == "legal" and seat.slot == 0
+    assert paging.reached("legal") == [("hr.xu", "seat_holder", 1)]
+    frozen_clock.advance(15 * MINUTE)
+    paging.sweep()
+    assert paging.page("legal").status == PageStatus.exhausted
+    assert paging.reached("legal") == [("hr.xu", "seat_holder", 1)]
+
+
+def test_resolving_stands_everyone_down_with_the_message(paging):
+    duty = paging.user("duty")
+    flows.transition(
+        paging.session,
+        incident=paging.incident,
+        change=StatusChange(status="resolved", note="Recall complete, thank you."),
+        actor=duty,
+    )
+    paging.session.flush()
+    pages = service.pages_of(paging.session, incident=paging.incident)
+    assert {page.status for page in pages} == {PageStatus.cancelled}
+    stand_downs = paging.session.exec(
+        select(PageMessage).where(PageMessage.key.startswith("stand-down-"))
+    ).all()
+    seats = flows.service.current_roster(paging.session, incident=paging.incident)
+    assert len(stand_downs) == len([seat for seat in seats if seat.user_id])
+    assert all("Recall complete, thank you." in message.body for message in stand_downs)
+    queued_pages = paging.session.exec(
+        select(PageMessage).where(PageMessage.status == PageMessageStatus.pending)
+    ).all()
+    assert all(message.key.startswith("stand-down-") for message in queued_pages)
+    assert "roster.stood_down" in paging.timeline("roster.")
+
+
+def test_drill_pages_say_so_in_every_message(demo_org, shipped_playbooks):
+    paging = declare(demo_org, shipped_playbooks, drill=True)
+    messages = demo_org.exec(select(PageMessage)).all()
+    assert messages and all(message.drill for message in messages)
+    for message in messages:
+        assert message.body.startswith(("【演练】", "[DRILL]")), message.body
+    assert paging.incident.drill
+
+
+def test_figures_report_time_to_acknowledge_against_targets(paging, frozen_clock):
+    frozen_clock.advance(3 * MINUTE)
+    service.acknowledge(
+        paging.session, target=paging.target_of("commander", paging.holder("commander")), via="api"
+    )
+    figures = service.mobilisation(paging.session, incident=paging.incident)
+    commander = next(role for role in figures.roles if role.role == "commander")
+    assert (commander.seconds_to_ack, commander.target_seconds, commander.within_target) == (
+        180,
+        300,
+        True,
+    )
+    assert figures.full_roster_at is None and figures.within_target is None
+    frozen_clock.advance(20 * MINUTE)
+    for page in service.pages_of(paging.session, incident=paging.incident):
+        if page.status == PageStatus.open:
+            target = paging.targets(page.role_key)[-1]
+            service.acknowledge(paging.session, target=target, via="api")
+    figures = service.mobilisation(paging.session, incident=paging.incident)
+    assert figures.seconds_to_full_roster == 23 * 60
+    assert figures.within_target is False  # the slowest role's target is 15 minutes
+    assert figures.full_roster_target_seconds == 15 * 60
