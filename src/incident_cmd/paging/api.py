@@ -35,7 +35,7 @@ def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
     wanted = {user_id for user_id in ids if user_id is not None}
     if not wanted:
         return {}
-    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))))
+    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all())
 
 
 def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:

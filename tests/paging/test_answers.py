@@ -1,0 +1,220 @@
+"""Answering a page: the signed link, an SMS reply, the voice keypad and the API."""
+
+from datetime import timedelta
+
+import pytest
+from itsdangerous import URLSafeSerializer
+from sqlmodel import select
+
+from incident_cmd.auth import service as auth_service
+from incident_cmd.config import get_settings
+from incident_cmd.incidents.models import Incident
+from incident_cmd.paging import service
+from incident_cmd.paging.models import PageMessage, PageStatus, PageTarget, TargetStatus
+from tests.conftest import bearer
+from tests.notify.conftest import signed
+from tests.paging.conftest import Paging
+
+TOKEN = "test-auth-token"
+PUBLIC = "https://incident.example.com"
+
+
+@pytest.fixture
+def webhook_settings(monkeypatch):
+    monkeypatch.setenv("INCIDENT_CMD_TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("INCIDENT_CMD_PUBLIC_BASE_URL", PUBLIC)
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def declared(client, demo_org, webhook_settings) -> Paging:
+    duty = auth_service.get_user_by_username(demo_org, username="duty")
+    response = client.post(
+        "/api/v1/incidents",
+        json={
+            "playbook": "product-recall",
+            "title": "PX-200 overheating",
+            "severity": "sev1",
+            "scope": {"batches": ["B7"]},
+        },
+        headers=bearer(demo_org, duty),
+    )
+    assert response.status_code == 201
+    return Paging(demo_org, demo_org.get(Incident, response.json()["id"]))
+
+
+def _link_path(target) -> str:
+    return "/page/" + service.ack_token(target)
+
+
+def test_the_link_shows_the_page_and_only_the_button_answers(client, declared):
+    holder = declared.holder("commander")
+    target = declared.target_of("commander", holder)
+    shown = client.get(_link_path(target))
+    assert shown.status_code == 200
+    assert "Acknowledge" in shown.text and "INC-" in shown.text
+    declared.session.refresh(target)
+    assert target.status == TargetStatus.open  # a link preview must not acknowledge
+    answered = client.post(_link_path(target), data={"action": "acknowledge"})
+    assert answered.status_code == 200
+    declared.session.refresh(target)
+    assert (target.status, target.answered_via) == (TargetStatus.acknowledged, "link")
+    assert declared.page("commander").status == PageStatus.acknowledged
+    again = client.post(_link_path(target), data={"action": "acknowledge"})
+    assert again.status_code == 200 and "您已确认" in again.text
+
+
+def test_forged_link_is_refused_and_changes_nothing(client, declared):
+    target = declared.target_of("commander", declared.holder("commander"))
+    forged = URLSafeSerializer("not-our-secret", salt="page-ack").dumps(
+        {"t": target.id, "e": 4102444800}
+    )
+    tampered = service.ack_token(target)[:-3] + "abc"
+    for token in (forged, tampered, "garbage"):
+        response = client.post(f"/page/{token}", data={"action": "acknowledge"})
+        assert response.status_code == 403, token
+        assert "not valid" in response.json()["detail"]
+    declared.session.refresh(target)
+    assert target.status == TargetStatus.open
+
+
+def test_expired_link_is_refused(client, declared, frozen_clock):
+    target = declared.target_of("commander", declared.holder("commander"))
+    path = _link_path(target)
+    frozen_clock.advance(timedelta(minutes=get_settings().page_link_valid_minutes, seconds=1))
+    response = client.post(path, data={"action": "acknowledge"})
+    assert response.status_code == 403 and "expired" in response.json()["detail"]
+    declared.session.refresh(target)
+    assert target.status == TargetStatus.open
+
+
+def test_a_link_cannot_answer_another_page_for_the_same_person(client, declared, demo_org):
+    duty = bearer(demo_org, auth_service.get_user_by_username(demo_org, username="duty"))
+    holder = declared.holder("cs_lead")
+    other = "cs.liu" if holder != "cs.liu" else "cs.zhao"
+    old_target = declared.target_of("cs_lead", holder)
+    old_link = _link_path(old_target)
+    incident_id = declared.incident.id
+    for user in (other, holder):  # hand over and back: a new page for the holder
+        response = client.post(
+            f"/api/v1/incidents/{incident_id}/roster",
+            json={"role": "cs_lead", "user": user},
+            headers=duty,
+        )
+        assert response.status_code == 200
+    new_page = declared.page("cs_lead")
+    assert new_page.status == PageStatus.open
+    response = client.post(old_link, data={"action": "acknowledge"})
+    assert response.status_code == 200 and "此呼叫已结束" in response.text
+    declared.session.refresh(new_page)
+    assert new_page.status == PageStatus.open
+
+
+def _inbound(client, phone: str, body: str, sid: str, sign: bool = True):
+    params = {"MessageSid": sid, "From": phone, "To": "+15005550006", "Body": body}
+    url = f"{PUBLIC}/webhooks/twilio/inbound"
+    return client.post(
+        "/webhooks/twilio/inbound", data=params, headers=signed(url, params) if sign else {}
+    )
+
+
+def test_sms_reply_acknowledges_through_the_signed_webhook(client, declared):
+    holder = declared.user(declared.holder("commander"))
+    refused = _inbound(client, holder.phone, "ACK", "SM1", sign=False)
+    assert refused.status_code == 403
+    assert declared.page("commander").status == PageStatus.open
+    response = _inbound(client, holder.phone, "ack", "SM2")
+    assert response.status_code == 200 and "已确认" in response.text
+    target = declared.target_of("commander", holder.username)
+    declared.session.refresh(target)
+    assert target.answered_via == "sms"
+
+
+def test_sms_reply_with_a_code_picks_that_page(client, declared):
+    # The same person may hold two seats; the code says which page the answer is for.
+    holder = declared.holder("commander")
+    target = declared.target_of("commander", holder)
+    phone = declared.user(holder).phone
+    response = _inbound(client, phone, target.code, "SM3")
+    assert response.status_code == 200
+    declared.session.refresh(target)
+    assert target.status == TargetStatus.acknowledged
+    unknown = _inbound(client, phone, "ACK 000000", "SM4")
+    assert "000000" in unknown.text
+
+
+def test_sms_reply_2_declines_and_escalates(client, declared):
+    holder = declared.holder("commander")
+    response = _inbound(client, declared.user(holder).phone, "2", "SM5")
+    assert response.status_code == 200
+    assert declared.reached("commander")[-1][1] == "next_in_rotation"
+
+
+def _voice(client, message_id: int, digits: str, sign: bool = True):
+    params = {"CallSid": "CA1", "Digits": digits}
+    path = f"/webhooks/twilio/page-voice?m={message_id}"
+    headers = signed(PUBLIC + path, params) if sign else {}
+    return client.post(path, data=params, headers=headers)
+
+
+def _voice_message(declared: Paging, frozen_clock) -> PageMessage:
+    frozen_clock.advance(timedelta(minutes=2))
+    declared.sweep()
+    return declared.session.exec(
+        select(PageMessage).where(PageMessage.channel == "voice").order_by(PageMessage.id)
+    ).first()
+
+
+def test_voice_keypress_1_acknowledges_through_the_signed_webhook(client, declared, frozen_clock):
+    message = _voice_message(declared, frozen_clock)
+    assert _voice(client, message.id, "1", sign=False).status_code == 403
+    target = declared.session.get(PageTarget, message.target_id)
+    assert target.status == TargetStatus.open
+    response = _voice(client, message.id, "1")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    assert "<Say" in response.text
+    declared.session.refresh(target)
+    assert (target.status, target.answered_via) == (TargetStatus.acknowledged, "voice")
+
+
+def test_voice_keypress_2_declines(client, declared, frozen_clock):
+    message = _voice_message(declared, frozen_clock)
+    response = _voice(client, message.id, "2")
+    assert response.status_code == 200
+    target = declared.session.get(PageTarget, message.target_id)
+    assert target.status == TargetStatus.declined
+    assert _voice(client, message.id, "7").status_code == 200  # not understood, nothing changes
+    declared.session.refresh(target)
+    assert target.status == TargetStatus.declined
+
+
+def test_the_api_answers_only_for_the_person_paged(client, declared, demo_org):
+    holder = declared.user(declared.holder("commander"))
+    target = declared.target_of("commander", holder.username)
+    someone_else = bearer(demo_org, declared.user("agent.sun"))
+    refused = client.post(f"/api/v1/pages/{target.id}/acknowledge", headers=someone_else)
+    assert refused.status_code == 403
+    mine = client.get("/api/v1/pages", headers=bearer(demo_org, holder)).json()
+    assert target.id in [item["target_id"] for item in mine]
+    response = client.post(
+        f"/api/v1/pages/{target.id}/acknowledge", headers=bearer(demo_org, holder)
+    )
+    assert response.status_code == 200 and response.json()["page_status"] == "acknowledged"
+    bad = client.post(f"/api/v1/pages/{target.id}/snooze", headers=bearer(demo_org, holder))
+    assert bad.status_code == 422 and bad.json()["field"] == "action"
+
+
+def test_incident_api_exposes_paging_figures(client, declared, demo_org, frozen_clock):
+    holder = declared.user(declared.holder("commander"))
+    target = declared.target_of("commander", holder.username)
+    frozen_clock.advance(timedelta(seconds=90))
+    client.post(f"/api/v1/pages/{target.id}/acknowledge", headers=bearer(demo_org, holder))
+    viewer = bearer(demo_org, declared.user("viewer"))
+    body = client.get(f"/api/v1/incidents/{declared.incident.id}/paging", headers=viewer).json()
+    commander = next(role for role in body["roles"] if role["role"] == "commander")
+    assert commander["seconds_to_ack"] == 90 and commander["within_target"] is True
+    assert commander["acknowledged_by"] == holder.username
+    assert body["full_roster_at"] is None
+    page = next(page for page in body["pages"] if page["role"] == "commander")
+    assert page["targets"][0]["messages"][0]["channel"] == "sms"
