@@ -11,6 +11,7 @@ from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.paging import service
 from incident_cmd.paging.models import Page, PageMessage, PageTarget
 from incident_cmd.teams import service as team_service
+from tests.notify.conftest import fake, twilio, world  # noqa: F401 (fixtures shared with notify)
 
 
 @dataclass

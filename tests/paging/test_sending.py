@@ -1,0 +1,178 @@
+"""The paging lane against the Twilio-compatible server: what goes out, crashes, two workers."""
+
+import asyncio
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from incident_cmd import db
+from incident_cmd.auth import service as auth_service
+from incident_cmd.incidents import flows
+from incident_cmd.incidents.schemas import IncidentDeclare, Scope
+from incident_cmd.paging import service
+from incident_cmd.paging.models import PageMessage, PageMessageStatus
+from incident_cmd.paging.sender import LEASE, PageSender
+from tests.notify.conftest import PUBLIC, shanghai_customers
+
+MINUTE = timedelta(minutes=1)
+
+
+def declare(registry, drill: bool = False) -> int:
+    with db.session_scope() as session:
+        duty = auth_service.get_user_by_username(session, username="duty")
+        incident = flows.declare(
+            session,
+            registry=registry,
+            actor=duty,
+            data=IncidentDeclare(
+                playbook="product-recall",
+                title="PX-200 overheating",
+                severity="sev1",
+                scope=Scope(batches=["B7"]),
+                drill=drill,
+            ),
+        )
+        return incident.id
+
+
+def send_pages() -> int:
+    async def main() -> int:
+        sender = PageSender(db.get_engine())
+        try:
+            return await sender.drain()
+        finally:
+            await sender.close()
+
+    return asyncio.run(main())
+
+
+def sweep() -> None:
+    with db.session_scope() as session:
+        service.run_contact_steps(session)
+    with db.session_scope() as session:
+        service.escalate_due_pages(session)
+
+
+def page_messages() -> list[PageMessage]:
+    with db.session_scope() as session:
+        return list(session.exec(select(PageMessage).order_by(PageMessage.id)))
+
+
+def phone_of(username: str) -> str:
+    with db.session_scope() as session:
+        return auth_service.get_user_by_username(session, username=username).phone
+
+
+def test_pages_reach_the_provider_with_code_link_and_keypad(world, twilio, frozen_clock):
+    declare(world.registry)
+    assert send_pages() == 6  # six paged roles, an SMS each
+    messages = page_messages()
+    assert {message.status for message in messages} == {PageMessageStatus.sent}
+    sent = list(twilio.fake.state.messages.values())
+    assert len(sent) == 6
+    assert all(f"{PUBLIC}/page/" in message["body"] for message in sent)
+    assert {message.provider_id for message in messages} == set(twilio.fake.state.messages)
+    frozen_clock.advance(2 * MINUTE)
+    sweep()
+    assert send_pages() == 6  # the voice step of each
+    calls = list(twilio.fake.state.calls.values())
+    assert len(calls) == 6
+    voice = next(message for message in page_messages() if message.channel == "voice")
+    call = next(call for call in calls if call["to"] == voice.address)
+    assert f"/webhooks/twilio/page-voice?m={voice.id}" in call["twiml"]
+    assert "<Gather" in call["twiml"] and 'numDigits="1"' in call["twiml"]
+
+
+def test_drill_pages_go_to_real_people_marked_as_drill(world, twilio):
+    declare(world.registry, drill=True)
+    send_pages()
+    bodies = [message["body"] for message in twilio.fake.state.messages.values()]
+    assert len(bodies) == 6
+    assert all(body.startswith(("【演练】", "[DRILL]")) for body in bodies)
+
+
+def test_the_paging_lane_does_not_wait_behind_a_campaign(world, twilio):
+    world.import_customers(shanghai_customers(300))
+    campaign_id = world.campaign_for(world.declare_recall(), "recall_sms")
+    world.approve_and_start(campaign_id)  # 300 customer messages due now
+    declare(world.registry)
+    assert send_pages() == 6
+    assert len(twilio.fake.state.messages) == 6  # pages only: the campaign is another lane
+    assert world.counts(campaign_id).pending == 300
+
+
+def test_worker_killed_between_steps_resumes_without_paging_twice(world, twilio, frozen_clock):
+    declare(world.registry)
+    send_pages()
+    frozen_clock.advance(2 * MINUTE)
+    # A worker dies inside the sweep, before committing: nothing of its work remains.
+    with pytest.raises(RuntimeError), db.session_scope() as session:
+        assert service.run_contact_steps(session) == 6
+        raise RuntimeError("killed")
+    assert {message.channel for message in page_messages()} == {"sms"}
+
+    # The next worker's sweep queues the voice steps; one worker claims a call, places it
+    # and dies before writing down what happened.
+    sweep()
+
+    async def send_and_die() -> None:
+        sender = PageSender(db.get_engine())
+        try:
+            claimed = await asyncio.to_thread(sender.claim, 1)
+            await sender.handle(claimed[0])
+        finally:
+            await sender.close()
+
+    asyncio.run(send_and_die())
+    assert len(twilio.fake.state.calls) == 1
+
+    # Restarted: the lease runs out, the call is found at the provider, not placed again.
+    frozen_clock.advance(LEASE + timedelta(seconds=1))
+    sweep()
+    send_pages()
+    frozen_clock.advance(5 * MINUTE)  # the rest of the chain carries on
+    sweep()
+    send_pages()
+    calls = Counter(call["to"] for call in twilio.fake.state.calls.values())
+    assert len(calls) == 6 and set(calls.values()) == {1}
+    keys = [message.key for message in page_messages()]
+    assert len(keys) == len(set(keys))
+    texts = Counter(message["body"] for message in twilio.fake.state.messages.values())
+    assert set(texts.values()) == {1}  # every SMS page (each has its own code) went once
+    assert {message.status for message in page_messages()} == {PageMessageStatus.sent}
+
+
+def test_two_workers_on_postgres_run_each_step_once(world, twilio, frozen_clock, database):
+    if database.backend != "postgres":
+        pytest.skip("several workers sweep only on PostgreSQL")
+    twilio.fake.state.latency = 0.01
+    for _ in range(4):
+        declare(world.registry)
+    errors: list[BaseException] = []
+
+    def worker(start: threading.Barrier) -> None:
+        try:
+            start.wait()
+            sweep()
+            send_pages()
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    for _ in range(5):  # contact steps and escalations come due as the clock moves
+        barrier = threading.Barrier(2)
+        threads = [threading.Thread(target=worker, args=(barrier,)) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        frozen_clock.advance(timedelta(seconds=150))
+    assert errors == []
+    messages = page_messages()
+    assert len({message.key for message in messages}) == len(messages)
+    texts = Counter(message["body"] for message in twilio.fake.state.messages.values())
+    assert set(texts.values()) == {1}
+    sent_sms = [m for m in messages if m.channel == "sms" and m.status == PageMessageStatus.sent]
+    assert len(texts) == len(sent_sms) > 24
