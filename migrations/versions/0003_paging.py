@@ -63,8 +63,7 @@ def upgrade() -> None:
     sa.Column('answered_via', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=True),
     sa.ForeignKeyConstraint(['page_id'], ['pages.id'], ),
     sa.ForeignKeyConstraint(['user_id'], ['users.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('code')
+    sa.PrimaryKeyConstraint('id')
     )
     with op.batch_alter_table('page_targets', schema=None) as batch_op:
         batch_op.create_index('ix_page_targets_next_step', ['status', 'next_step_at'], unique=False)

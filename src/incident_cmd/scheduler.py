@@ -16,7 +16,7 @@ from incident_cmd.incidents import service as incident_service
 from incident_cmd.notify import service as notify_service
 from incident_cmd.notify.dispatcher import Dispatcher
 from incident_cmd.paging import service as paging_service
-from incident_cmd.paging.sender import PageSender
+from incident_cmd.paging.sender import PagingLane
 
 log = logging.getLogger(__name__)
 
@@ -48,19 +48,21 @@ def run_sweep(name: str) -> int:
 class Background:
     scheduler: AsyncIOScheduler
     dispatcher: Dispatcher
-    pager: PageSender
+    paging: PagingLane
     stop_event: asyncio.Event
-    loops: list[asyncio.Task]
+    sending: asyncio.Task
 
     async def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
         self.stop_event.set()
-        await asyncio.gather(*self.loops)
+        await asyncio.to_thread(self.paging.stop)
+        await self.sending
         await self.dispatcher.close()
-        await self.pager.close()
 
 
-def start_background(loop: asyncio.AbstractEventLoop) -> Background:
+def start_background(
+    loop: asyncio.AbstractEventLoop, *, paging_process: bool = False
+) -> Background:
     interval = get_settings().sweep_interval_seconds
     scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
     for name in SWEEPS:
@@ -74,20 +76,18 @@ def start_background(loop: asyncio.AbstractEventLoop) -> Background:
             coalesce=True,
         )
     scheduler.start()
+    paging = PagingLane(separate_process=paging_process)
+    paging.start()
     dispatcher = Dispatcher(get_engine())
-    pager = PageSender(get_engine())
     stop_event = asyncio.Event()
-    loops = [
-        loop.create_task(_forever("paging lane", pager.run, stop_event)),
-        loop.create_task(_forever("dispatcher", dispatcher.run, stop_event)),
-    ]
-    return Background(scheduler, dispatcher, pager, stop_event, loops)
+    sending = loop.create_task(_send_forever(dispatcher, stop_event))
+    return Background(scheduler, dispatcher, paging, stop_event, sending)
 
 
-async def _forever(name: str, run, stop_event: asyncio.Event) -> None:
+async def _send_forever(dispatcher: Dispatcher, stop_event: asyncio.Event) -> None:
     while not stop_event.is_set():
         try:
-            await run(stop_event)
+            await dispatcher.run(stop_event)
         except Exception:
-            log.exception("%s failed; restarting it", name)
+            log.exception("dispatcher failed; restarting it")
             await asyncio.sleep(1)

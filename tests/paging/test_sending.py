@@ -2,19 +2,20 @@
 
 import asyncio
 import threading
+import time
 from collections import Counter
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import select
 
-from incident_cmd import db
+from incident_cmd import clock, db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.paging import service
 from incident_cmd.paging.models import PageMessage, PageMessageStatus
-from incident_cmd.paging.sender import LEASE, PageSender
+from incident_cmd.paging.sender import LEASE, PageSender, PagingLane
 from tests.notify.conftest import PUBLIC, shanghai_customers
 
 MINUTE = timedelta(minutes=1)
@@ -176,3 +177,32 @@ def test_two_workers_on_postgres_run_each_step_once(world, twilio, frozen_clock,
     assert set(texts.values()) == {1}
     sent_sms = [m for m in messages if m.channel == "sms" and m.status == PageMessageStatus.sent]
     assert len(texts) == len(sent_sms) > 24
+
+
+def _wait_for(condition, seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)  # polling another thread or process, not controlling time
+
+
+@pytest.mark.parametrize("separate_process", [True, False], ids=["process", "thread"])
+def test_the_running_lane_sends_pages_as_they_are_declared(
+    world, twilio, use_database, separate_process
+):
+    lane = PagingLane(separate_process=separate_process)
+    # The lane runs on the real clock (a separate process cannot share a test's clock).
+    with clock.use(lambda: datetime.now(UTC)):
+        lane.start()
+        try:
+            declare(world.registry)
+            _wait_for(lambda: len(twilio.fake.state.messages) == 6, 60, "six pages")
+            _wait_for(
+                lambda: {m.status for m in page_messages()} == {PageMessageStatus.sent},
+                30,
+                "the outcomes to be recorded",
+            )
+        finally:
+            lane.stop()
+    assert not lane._runner.is_alive()

@@ -82,6 +82,8 @@ class FakeTwilioState:
     keep_requests: bool = True
     answered: Counter = field(default_factory=Counter)
     created_times: list[float] = field(default_factory=list)
+    # When each message's request reached the server (epoch seconds), before any latency.
+    arrivals: dict[str, float] = field(default_factory=dict)
 
 
 def _sid(prefix: str) -> str:
@@ -163,6 +165,7 @@ class FakeTwilio:
         return None
 
     async def create_message(self, request: web.Request) -> web.StreamResponse:
+        arrived = time.time()
         if (refused := await self._common(request)) is not None:
             return refused
         form = {key: str(value) for key, value in (await request.post()).items()}
@@ -191,7 +194,7 @@ class FakeTwilio:
         if roll < faults.rate_429 + faults.rate_500:
             self.state.answered["500"] += 1
             return _error(500, 20500, "Internal Server Error")
-        message = self._store_message(request, form)
+        message = self._store_message(request, form, arrived)
         if roll < faults.rate_429 + faults.rate_500 + faults.rate_timeout:
             # The message exists, but the answer comes too late for the client.
             self.state.answered["timeout"] += 1
@@ -202,7 +205,9 @@ class FakeTwilio:
             self._spawn(self._callbacks(message["sid"], form["StatusCallback"], final))
         return web.json_response(message, status=201)
 
-    def _store_message(self, request: web.Request, form: dict[str, str]) -> dict[str, Any]:
+    def _store_message(
+        self, request: web.Request, form: dict[str, str], arrived: float
+    ) -> dict[str, Any]:
         now = datetime.now(UTC)
         sid = _sid("SM")
         account = request.match_info["account"]
@@ -232,7 +237,8 @@ class FakeTwilio:
         }
         self.state.messages[sid] = message
         self.state.by_recipient[form["To"]].append(sid)
-        self.state.created_times.append(time.time())
+        self.state.created_times.append(arrived)
+        self.state.arrivals[sid] = arrived
         return message
 
     async def _callbacks(self, sid: str, url: str, final: tuple[str, int | None]) -> None:
@@ -385,6 +391,9 @@ class FakeTwilio:
                 "count": len(items),
                 "recipients": len({item["to"] for item in items}),
                 "created_times": self.state.created_times,
+                "arrivals": {item["sid"]: self.state.arrivals[item["sid"]] for item in items}
+                if to
+                else {},
                 "answered": dict(self.state.answered),
             }
         )
@@ -394,6 +403,7 @@ class FakeTwilio:
         self.state.by_recipient.clear()
         self.state.requests.clear()
         self.state.created_times.clear()
+        self.state.arrivals.clear()
         self.state.answered.clear()
         self.state.keep_requests = request.query.get("keep_requests", "1") == "1"
         return web.json_response({"ok": True})

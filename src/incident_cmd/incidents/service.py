@@ -81,7 +81,7 @@ def playbook_of(session: Session, incident: Incident) -> Playbook:
 
 def _fill_role(
     session: Session, incident: Incident, role: RosterRole, at: datetime
-) -> list[RosterAssignment]:
+) -> list[tuple[RosterAssignment, User | None]]:
     try:
         people = team_service.responders(
             session, team_key=role.team, rotation_name=role.rotation, at=at, count=role.count
@@ -93,14 +93,17 @@ def _fill_role(
     for slot in range(role.count):
         person = people[slot] if slot < len(people) else None
         seats.append(
-            RosterAssignment(
+            (
+                RosterAssignment(
                 incident_id=incident.id,
                 role_key=role.key,
                 slot=slot,
                 user_id=person.id if person else None,
                 state=AssignmentState.assigned if person else AssignmentState.unfilled,
-                note="" if person else shortfall_note.format(filled=len(people)),
-                assigned_at=at,
+                    note="" if person else shortfall_note.format(filled=len(people)),
+                    assigned_at=at,
+                ),
+                person,
             )
         )
     return seats
@@ -153,11 +156,10 @@ def declare(
         actor.id,
         {"playbook_hash": version.content_hash, "scope": incident.scope},
     )
-    for role in playbook.roles:
-        for seat in _fill_role(session, incident, role, now):
-            session.add(seat)
-            session.flush()
-            _record_seat(session, incident, seat, actor.id)
+    seats = [pair for role in playbook.roles for pair in _fill_role(session, incident, role, now)]
+    session.add_all([seat for seat, _ in seats])
+    for seat, person in seats:
+        _record_seat(session, incident, seat, actor.id, person)
     for task in playbook.tasks:
         session.add(
             IncidentTask(
@@ -179,7 +181,11 @@ def declare(
 
 
 def _record_seat(
-    session: Session, incident: Incident, seat: RosterAssignment, actor_id: int | None
+    session: Session,
+    incident: Incident,
+    seat: RosterAssignment,
+    actor_id: int | None,
+    user: User | None = None,
 ):
     if seat.user_id is None:
         _record(
@@ -191,7 +197,7 @@ def _record_seat(
             {"role": seat.role_key, "slot": seat.slot},
         )
         return
-    user = session.get(User, seat.user_id)
+    user = user or session.get(User, seat.user_id)
     _record(
         session,
         incident,

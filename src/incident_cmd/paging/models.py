@@ -61,7 +61,7 @@ class PageTarget(SQLModel, table=True):
     page_id: int = Field(foreign_key="pages.id", index=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     # What a person may text back instead of ACK when several pages are open for them.
-    code: str = Field(max_length=8, unique=True)
+    code: str = Field(max_length=8)
     level: int
     round: int
     reason: str = Field(max_length=200)  # why this person: seat holder, team lead, ...

@@ -8,23 +8,30 @@ Exactly once as far as the provider allows, as in the dispatcher: a message with
 id is never sent again, and one whose outcome was lost is looked up before a resend."""
 
 import asyncio
-import contextlib
 import logging
+import multiprocessing
+import os
+import signal
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from xml.sax.saxutils import escape, quoteattr
 
+import psycopg
 from sqlalchemy import Engine, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
-from incident_cmd import clock
+from incident_cmd import aio, clock
 from incident_cmd.config import Settings, get_settings
+from incident_cmd.db import get_engine
 from incident_cmd.notify.channels import Channel, Outbound, Outcome, channels_for
 from incident_cmd.notify.dispatcher import RECONCILE_WINDOW
 from incident_cmd.notify.models import SinkMessage
 from incident_cmd.paging.models import Page, PageMessage, PageMessageStatus, PageTarget
+from incident_cmd.paging.service import WAKE_CHANNEL
 from incident_cmd.timeline import service as timeline
 
 log = logging.getLogger(__name__)
@@ -37,6 +44,30 @@ RECONCILE_AFTER = timedelta(seconds=5)
 def retry_after(attempts: int) -> timedelta:
     """Pages retry fast: 2, 4, 8... seconds, never more than a minute apart."""
     return timedelta(seconds=min(2**attempts, 60))
+
+
+class Wakeup:
+    """Waits until a page may be due: on PostgreSQL a NOTIFY from the transaction that queued
+    it ends the wait at once; otherwise, and for retries, the poll interval does."""
+
+    def __init__(self, engine: Engine, seconds: float) -> None:
+        self.seconds = seconds
+        self._connection = None
+        if engine.dialect.name == "postgresql":
+            url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+            self._connection = psycopg.connect(url, autocommit=True)
+            self._connection.execute(f"LISTEN {WAKE_CHANNEL}")
+
+    def wait(self) -> None:
+        if self._connection is None:
+            time.sleep(self.seconds)
+            return
+        for _ in self._connection.notifies(timeout=self.seconds, stop_after=1):
+            pass
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
 
 
 @dataclass(frozen=True)
@@ -60,7 +91,8 @@ class PageSender:
         # Drills page real people on real channels: that is the point of a drill.
         self.channels = channels or channels_for(self.settings)
         self.max_in_flight = max_in_flight
-        self._threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paging")
+        # One thread waits for work while the others claim and record.
+        self._threads = ThreadPoolExecutor(max_workers=3, thread_name_prefix="paging")
 
     # --- database side ----------------------------------------------------------------
 
@@ -224,22 +256,82 @@ class PageSender:
             total += len(batch)
         return total
 
-    async def run(self, stop: asyncio.Event) -> None:
+    async def run(self, stop) -> None:
         in_flight: set[asyncio.Task] = set()
-        while not stop.is_set():
-            room = self.max_in_flight - len(in_flight)
-            batch = await self._in_thread(self.claim, room) if room > 0 else []
-            for message in batch:
-                task = asyncio.create_task(self._send(message))
-                in_flight.add(task)
-                task.add_done_callback(in_flight.discard)
-            if not batch:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.settings.page_poll_seconds)
-        if in_flight:
-            await asyncio.gather(*in_flight, return_exceptions=True)
+        wakeup = await self._in_thread(Wakeup, self.engine, self.settings.page_poll_seconds)
+        try:
+            while not stop.is_set():
+                room = self.max_in_flight - len(in_flight)
+                batch = await self._in_thread(self.claim, room) if room > 0 else []
+                for message in batch:
+                    task = asyncio.create_task(self._send(message))
+                    in_flight.add(task)
+                    task.add_done_callback(in_flight.discard)
+                if not batch:
+                    await self._in_thread(wakeup.wait)
+        finally:
+            if in_flight:
+                await asyncio.gather(*in_flight, return_exceptions=True)
+            await self._in_thread(wakeup.close)
 
     async def close(self) -> None:
         for channel in {id(channel): channel for channel in self.channels.values()}.values():
             await channel.close()
         self._threads.shutdown(wait=False)
+
+
+def run_lane(stop, parent_pid: int | None = None) -> None:
+    """Runs the paging lane until ``stop`` (a threading or multiprocessing Event) is set, or
+    the parent process is gone."""
+    if parent_pid is not None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("twilio").setLevel(logging.WARNING)
+        # The parent decides when the lane stops; a Ctrl-C reaches the whole process group.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+        def watch_parent() -> None:
+            while not stop.wait(1.0):
+                if os.getppid() != parent_pid:
+                    stop.set()
+
+        threading.Thread(target=watch_parent, daemon=True).start()
+    aio.run(_lane(stop))
+
+
+async def _lane(stop) -> None:
+    while not stop.is_set():
+        sender = PageSender(get_engine())
+        try:
+            await sender.run(stop)
+        except Exception:
+            log.exception("paging lane failed; restarting it")
+            await asyncio.sleep(1)
+        finally:
+            await sender.close()
+
+
+class PagingLane:
+    """The paging lane beside the dispatcher, never behind it: in a process of its own for
+    workers (no shared interpreter lock with a dispatcher at full speed), or on a thread with
+    its own event loop where one process does everything (``serve`` on SQLite)."""
+
+    def __init__(self, *, separate_process: bool) -> None:
+        if separate_process:
+            context = multiprocessing.get_context("spawn")
+            self._stop = context.Event()
+            self._runner = context.Process(
+                target=run_lane, args=(self._stop, os.getpid()), name="paging-lane", daemon=True
+            )
+        else:
+            self._stop = threading.Event()
+            self._runner = threading.Thread(
+                target=run_lane, args=(self._stop,), name="paging-lane", daemon=True
+            )
+
+    def start(self) -> None:
+        self._runner.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self._runner.join(timeout)

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import update
+from sqlalchemy import event, text, update
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
@@ -41,6 +41,9 @@ from incident_cmd.workdays import add_offset
 ACK_WORDS = {"ACK", "1", "OK", "YES", "确认", "收到"}
 DECLINE_WORDS = {"2", "DECLINE", "NO", "拒绝"}
 ANSWERABLE = (PageStatus.open, PageStatus.exhausted)
+# The paging lane LISTENs here on PostgreSQL; a transaction that queues a page NOTIFYs it on
+# commit, so the page goes out without waiting for the next poll.
+WAKE_CHANNEL = "incident_cmd_pages"
 # An ad hoc responder is paged through their contact policy but has no chain behind them.
 AD_HOC_ESCALATION = Escalation(chain=[], rounds=1)
 
@@ -136,9 +139,15 @@ def role_title(role: RosterRole | None, role_key: str, locale: str) -> str:
     return titles.get(locale) or titles["en"]
 
 
-def page_context(session: Session, page: Page) -> PageContext:
-    incident = session.get(Incident, page.incident_id)
-    playbook = incident_service.playbook_of(session, incident)
+def page_context(
+    session: Session,
+    page: Page,
+    *,
+    incident: Incident | None = None,
+    playbook: Playbook | None = None,
+) -> PageContext:
+    incident = incident or session.get(Incident, page.incident_id)
+    playbook = playbook or incident_service.playbook_of(session, incident)
     role = playbook.role(page.role_key)
     if role is not None and page.slot >= role.count:
         role = None  # an ad hoc seat added beside the playbook's
@@ -146,36 +155,51 @@ def page_context(session: Session, page: Page) -> PageContext:
     return PageContext(incident, playbook, page, role, escalation)
 
 
-def page_seat(session: Session, *, seat: RosterAssignment, actor_id: int | None) -> Page | None:
-    """Pages the seat if its playbook role says so (ad hoc seats are always paged)."""
-    incident = session.get(Incident, seat.incident_id)
-    playbook = incident_service.playbook_of(session, incident)
-    role = playbook.role(seat.role_key)
-    if role is not None and seat.slot < role.count and not role.page:
-        return None
+def page_seats(
+    session: Session, *, seats: Sequence[RosterAssignment], actor_id: int | None
+) -> list[Page]:
+    """Pages each seat whose playbook role says so (ad hoc seats always). Written in a few
+    statements for the whole roster: declaring is when a page must go out fastest."""
     now = clock.now()
-    page = Page(
-        incident_id=incident.id,
-        assignment_id=seat.id,
-        role_key=seat.role_key,
-        slot=seat.slot,
-        drill=incident.drill,
-        status=PageStatus.open,
-        created_at=now,
-    )
-    session.add(page)
+    # Held for the whole call, so that the identity map answers for the seat holders.
+    holders = session.exec(
+        select(User).where(col(User.id).in_({seat.user_id for seat in seats} - {None}))
+    ).all()
+    contexts = []
+    for seat in seats:
+        incident = session.get(Incident, seat.incident_id)
+        playbook = incident_service.playbook_of(session, incident)
+        role = playbook.role(seat.role_key)
+        if role is not None and seat.slot < role.count and not role.page:
+            continue
+        page = Page(
+            incident_id=incident.id,
+            assignment_id=seat.id,
+            role_key=seat.role_key,
+            slot=seat.slot,
+            drill=incident.drill,
+            status=PageStatus.open,
+            created_at=now,
+        )
+        context = page_context(session, page, incident=incident, playbook=playbook)
+        page.escalate_at = _offset(now, _wait(context))
+        contexts.append(context)
+    session.add_all([context.page for context in contexts])
     session.flush()
-    _reach_level(session, page_context(session, page), reason="paged", actor_id=actor_id)
-    return page
+    reaches = [_choose(session, context, fresh=True) for context in contexts]
+    _open_targets(session, [reach for reach in reaches if reach], "paged", actor_id)
+    del holders
+    return [context.page for context in contexts]
+
+
+def page_seat(session: Session, *, seat: RosterAssignment, actor_id: int | None) -> Page | None:
+    pages = page_seats(session, seats=[seat], actor_id=actor_id)
+    return pages[0] if pages else None
 
 
 def page_roster(session: Session, *, incident: Incident, actor_id: int | None) -> list[Page]:
-    pages = []
-    for seat in incident_service.current_roster(session, incident=incident):
-        page = page_seat(session, seat=seat, actor_id=actor_id)
-        if page is not None:
-            pages.append(page)
-    return pages
+    seats = incident_service.current_roster(session, incident=incident)
+    return page_seats(session, seats=seats, actor_id=actor_id)
 
 
 def _levels(escalation: Escalation) -> list[str]:
@@ -217,12 +241,23 @@ def _candidates(session: Session, context: PageContext, level: str) -> list[User
         return []
 
 
-def _reach_level(session: Session, context: PageContext, *, reason: str, actor_id=None) -> None:
-    """Pages the first reachable person from the page's current level onwards; moves to the
-    next round when a round runs out, and marks the page exhausted after the last."""
+def _wait(context: PageContext) -> str:
+    return context.escalation.after or (context.role.ack_within if context.role else "15m")
+
+
+@dataclass(frozen=True)
+class _Reach:
+    context: PageContext
+    person: User
+    level: str
+    skipped: list[str]
+
+
+def _choose(session: Session, context: PageContext, *, fresh: bool) -> _Reach | None:
+    """The first reachable person from the page's current level onwards, moving to the next
+    round when a round runs out; None, with the page exhausted, after the last round."""
     page, escalation = context.page, context.escalation
     levels = _levels(escalation)
-    wait = escalation.after or (context.role.ack_within if context.role else "15m")
     skipped: list[str] = []
     while True:
         if page.level >= len(levels):
@@ -237,9 +272,9 @@ def _reach_level(session: Session, context: PageContext, *, reason: str, actor_i
                 f"nobody acknowledged role {page.role_key} after {escalation.rounds} round(s)",
                 {"page": page.id, "role": page.role_key, "skipped": skipped},
             )
-            return
+            return None
         level = levels[page.level]
-        already = _paged_this_round(session, page)
+        already = set() if fresh else _paged_this_round(session, page)
         person = next(
             (
                 user
@@ -249,49 +284,60 @@ def _reach_level(session: Session, context: PageContext, *, reason: str, actor_i
             None,
         )
         if person is not None:
-            break
+            if not fresh:  # a fresh page got its due time when it was made
+                page.escalate_at = _offset(clock.now(), _wait(context))
+                session.add(page)
+            return _Reach(context, person, level, skipped)
         skipped.append(level)
         page.level += 1
-    page.escalate_at = _offset(clock.now(), wait)
-    session.add(page)
-    target = PageTarget(
-        page_id=page.id,
-        user_id=person.id,
-        code=_new_code(session),
-        level=page.level,
-        round=page.round,
-        reason=level,
-        status=TargetStatus.open,
-        next_step=0,
-        next_step_at=clock.now(),
-        created_at=clock.now(),
-    )
-    session.add(target)
+
+
+def _open_targets(
+    session: Session, reaches: list[_Reach], reason: str, actor_id: int | None
+) -> None:
+    now = clock.now()
+    targets = [
+        PageTarget(
+            page_id=reach.context.page.id,
+            user_id=reach.person.id,
+            code=_new_code(),
+            level=reach.context.page.level,
+            round=reach.context.page.round,
+            reason=reach.level,
+            status=TargetStatus.open,
+            next_step=0,
+            next_step_at=now,
+            created_at=now,
+        )
+        for reach in reaches
+    ]
+    session.add_all(targets)
     session.flush()
-    _record(
-        session,
-        page.incident_id,
-        "page.sent",
-        f"paging {person.username} for role {page.role_key} ({level.replace('_', ' ')}, "
-        f"round {page.round + 1}): {reason}",
-        {
-            "page": page.id,
-            "target": target.id,
-            "user": person.username,
-            "level": level,
-            "round": page.round + 1,
-            "skipped": skipped,
-        },
-        actor_id,
-    )
-    _run_steps(session, target, context)
+    for reach, target in zip(reaches, targets, strict=True):
+        page = reach.context.page
+        _record(
+            session,
+            page.incident_id,
+            "page.sent",
+            f"paging {reach.person.username} for role {page.role_key} "
+            f"({reach.level.replace('_', ' ')}, round {page.round + 1}): {reason}",
+            {
+                "page": page.id,
+                "target": target.id,
+                "user": reach.person.username,
+                "level": reach.level,
+                "round": page.round + 1,
+                "skipped": reach.skipped,
+            },
+            actor_id,
+        )
+        _run_steps(session, target, reach.context)
 
 
-def _new_code(session: Session) -> str:
-    while True:
-        code = f"{secrets.randbelow(900000) + 100000}"
-        if session.exec(select(PageTarget.id).where(PageTarget.code == code)).first() is None:
-            return code
+def _new_code() -> str:
+    # Codes only tell apart the pages of the person who texts back, so they need not be unique
+    # across everyone (and a lookup per page would slow declaring down).
+    return f"{secrets.randbelow(900000) + 100000}"
 
 
 # --- contact steps --------------------------------------------------------------------------
@@ -345,7 +391,14 @@ def _enqueue(
         due_at=clock.now(),
     )
     session.add(message)
+    session.info[WAKE_CHANNEL] = True
     return message
+
+
+@event.listens_for(Session, "before_commit")
+def _wake_paging_lane(session: Session) -> None:
+    if session.info.pop(WAKE_CHANNEL, False) and is_postgres(session):
+        session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
 
 
 def _run_steps(session: Session, target: PageTarget, context: PageContext) -> int:
@@ -439,7 +492,9 @@ def _escalate(session: Session, page: Page, *, reason: str) -> None:
         f"role {page.role_key}: escalating ({reason})",
         {"page": page.id, "role": page.role_key, "reason": reason},
     )
-    _reach_level(session, page_context(session, page), reason=reason)
+    reach = _choose(session, page_context(session, page), fresh=False)
+    if reach is not None:
+        _open_targets(session, [reach], reason, None)
 
 
 # --- answers ------------------------------------------------------------------------------
