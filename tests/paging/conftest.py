@@ -89,20 +89,25 @@ class Paging:
         ]
 
 
-def declare(session: Session, registry, *, drill: bool = False, severity: str = "sev1"):
+def declare_recall(session: Session, registry, *, drill: bool = False) -> Incident:
+    """A sev1 recall declared by the duty manager, as the demo organisation pages it."""
     duty = auth_service.get_user_by_username(session, username="duty")
-    incident = flows.declare(
+    return flows.declare(
         session,
         registry=registry,
         actor=duty,
         data=IncidentDeclare(
             playbook="product-recall",
             title="PX-200 overheating",
-            severity=severity,
+            severity="sev1",
             scope=Scope(batches=["B7"]),
             drill=drill,
         ),
     )
+
+
+def declare(session: Session, registry, *, drill: bool = False) -> Paging:
+    incident = declare_recall(session, registry, drill=drill)
     session.flush()
     return Paging(session, incident)
 

@@ -11,32 +11,18 @@ from sqlmodel import select
 
 from incident_cmd import clock, db
 from incident_cmd.auth import service as auth_service
-from incident_cmd.incidents import flows
-from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.paging import service
 from incident_cmd.paging.models import PageMessage, PageMessageStatus
 from incident_cmd.paging.sender import LEASE, PageSender, PagingLane
 from tests.notify.conftest import PUBLIC, shanghai_customers
+from tests.paging.conftest import declare_recall
 
 MINUTE = timedelta(minutes=1)
 
 
 def declare(registry, drill: bool = False) -> int:
     with db.session_scope() as session:
-        duty = auth_service.get_user_by_username(session, username="duty")
-        incident = flows.declare(
-            session,
-            registry=registry,
-            actor=duty,
-            data=IncidentDeclare(
-                playbook="product-recall",
-                title="PX-200 overheating",
-                severity="sev1",
-                scope=Scope(batches=["B7"]),
-                drill=drill,
-            ),
-        )
-        return incident.id
+        return declare_recall(session, registry, drill=drill).id
 
 
 def send_pages() -> int:

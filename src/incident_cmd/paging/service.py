@@ -528,16 +528,26 @@ def _close_page(session: Session, page: Page, status: PageStatus) -> None:
     )
 
 
-def acknowledge(session: Session, *, target: PageTarget, via: str) -> Answer:
-    """The person answers yes. Harmless when repeated or when someone else was faster."""
+def _answer(
+    session: Session, target: PageTarget, status: TargetStatus, via: str
+) -> tuple[Page, User, Answer | None]:
+    """Records the person's answer on their target, or the Answer saying it came too late."""
     page = session.get(Page, target.page_id)
     user = session.get(User, target.user_id)
     if target.status != TargetStatus.open or page.status not in ANSWERABLE:
-        return Answer(target, page, False, _already(session, page, target, user.locale))
-    now = clock.now()
-    target.status, target.answered_at, target.answered_via = TargetStatus.acknowledged, now, via
+        return page, user, Answer(target, page, False, _already(session, page, target, user.locale))
+    target.status, target.answered_at, target.answered_via = status, clock.now(), via
     target.next_step_at = None
     session.add(target)
+    return page, user, None
+
+
+def acknowledge(session: Session, *, target: PageTarget, via: str) -> Answer:
+    """The person answers yes. Harmless when repeated or when someone else was faster."""
+    page, user, already = _answer(session, target, TargetStatus.acknowledged, via)
+    if already is not None:
+        return already
+    now = target.answered_at
     page.acknowledged_at, page.acknowledged_by, page.acknowledged_via = now, user.id, via
     _close_page(session, page, PageStatus.acknowledged)
     seconds = int((now - page.created_at).total_seconds())
@@ -589,14 +599,9 @@ def _take_seat(session: Session, page: Page, user: User) -> None:
 
 def decline(session: Session, *, target: PageTarget, via: str) -> Answer:
     """The person answers no: the page moves up at once if they were its current level."""
-    page = session.get(Page, target.page_id)
-    user = session.get(User, target.user_id)
-    if target.status != TargetStatus.open or page.status not in ANSWERABLE:
-        return Answer(target, page, False, _already(session, page, target, user.locale))
-    now = clock.now()
-    target.status, target.answered_at, target.answered_via = TargetStatus.declined, now, via
-    target.next_step_at = None
-    session.add(target)
+    page, user, already = _answer(session, target, TargetStatus.declined, via)
+    if already is not None:
+        return already
     session.execute(
         update(PageMessage)
         .where(
