@@ -40,7 +40,8 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.demo import seed
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
-from incident_cmd.paging.models import Page, PageMessage, PageTarget
+from incident_cmd.notify.models import DirectMessage
+from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.service import PlaybookRegistry
 
 BENCH_SECRET = "benchmark-secret-not-for-production-0123456789"
@@ -63,7 +64,7 @@ def declare(registry: PlaybookRegistry, n: int) -> int:
         return incident.id
 
 
-def page_messages(incident_ids: list[int]) -> list[tuple[int, str, str | None, datetime | None]]:
+def direct_messages(incident_ids: list[int]) -> list[tuple[int, str, str | None, datetime | None]]:
     """(incident id, address, provider id, claimed at) of every page message of these
     incidents."""
     with Session(db.get_engine()) as session:
@@ -71,11 +72,11 @@ def page_messages(incident_ids: list[int]) -> list[tuple[int, str, str | None, d
             session.exec(
                 select(
                     Page.incident_id,
-                    PageMessage.address,
-                    PageMessage.provider_id,
-                    PageMessage.last_attempt_at,
+                    DirectMessage.address,
+                    DirectMessage.provider_id,
+                    DirectMessage.last_attempt_at,
                 )
-                .join(PageTarget, col(PageTarget.id) == PageMessage.target_id)
+                .join(PageTarget, col(PageTarget.id) == DirectMessage.source_id)
                 .join(Page, col(Page.id) == PageTarget.page_id)
                 .where(col(Page.incident_id).in_(incident_ids))
             ).all()
@@ -152,7 +153,7 @@ def main() -> None:
             sent_during = fake_state(url)["count"] - sent_before
             deadline = time.time() + 60
             while True:
-                rows = page_messages(list(started))
+                rows = direct_messages(list(started))
                 if all(row[2] for row in rows) or time.time() > deadline:
                     break
                 time.sleep(0.2)

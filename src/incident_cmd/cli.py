@@ -116,7 +116,7 @@ def worker() -> None:
         stopping = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stopping.set)
-        background = start_background(loop, paging_process=True)
+        background = start_background(loop, direct_process=True)
         await stopping.wait()
         # Sends under way finish and are recorded before the process exits.
         await background.stop()

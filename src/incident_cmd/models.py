@@ -6,12 +6,13 @@ from incident_cmd.incidents.models import Incident, IncidentTask, RosterAssignme
 from incident_cmd.notify.models import (
     Campaign,
     Delivery,
+    DirectMessage,
     InboundMessage,
     SinkMessage,
     Suppression,
 )
 from incident_cmd.numbering import sequence_counters
-from incident_cmd.paging.models import Page, PageMessage, PageTarget
+from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
 from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
 from incident_cmd.timeline.models import TimelineEvent
@@ -21,11 +22,11 @@ __all__ = [
     "Campaign",
     "Customer",
     "Delivery",
+    "DirectMessage",
     "InboundMessage",
     "Incident",
     "IncidentTask",
     "Page",
-    "PageMessage",
     "PageTarget",
     "PlaybookVersion",
     "Purchase",

@@ -14,9 +14,9 @@ from incident_cmd.config import get_settings
 from incident_cmd.db import get_engine, session_scope
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.notify import service as notify_service
+from incident_cmd.notify.direct import DirectLane
 from incident_cmd.notify.dispatcher import Dispatcher
 from incident_cmd.paging import service as paging_service
-from incident_cmd.paging.sender import PagingLane
 
 log = logging.getLogger(__name__)
 
@@ -48,20 +48,20 @@ def run_sweep(name: str) -> int:
 class Background:
     scheduler: AsyncIOScheduler
     dispatcher: Dispatcher
-    paging: PagingLane
+    direct: DirectLane
     stop_event: asyncio.Event
     sending: asyncio.Task
 
     async def stop(self) -> None:
         self.scheduler.shutdown(wait=False)
         self.stop_event.set()
-        await asyncio.to_thread(self.paging.stop)
+        await asyncio.to_thread(self.direct.stop)
         await self.sending
         await self.dispatcher.close()
 
 
 def start_background(
-    loop: asyncio.AbstractEventLoop, *, paging_process: bool = False
+    loop: asyncio.AbstractEventLoop, *, direct_process: bool = False
 ) -> Background:
     interval = get_settings().sweep_interval_seconds
     scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
@@ -76,12 +76,12 @@ def start_background(
             coalesce=True,
         )
     scheduler.start()
-    paging = PagingLane(separate_process=paging_process)
-    paging.start()
+    direct = DirectLane(separate_process=direct_process)
+    direct.start()
     dispatcher = Dispatcher(get_engine())
     stop_event = asyncio.Event()
     sending = loop.create_task(_send_forever(dispatcher, stop_event))
-    return Background(scheduler, dispatcher, paging, stop_event, sending)
+    return Background(scheduler, dispatcher, direct, stop_event, sending)
 
 
 async def _send_forever(dispatcher: Dispatcher, stop_event: asyncio.Event) -> None:

@@ -8,8 +8,9 @@ from incident_cmd.auth.models import User
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.models import Incident
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
+from incident_cmd.notify.models import DirectMessage
 from incident_cmd.paging import service
-from incident_cmd.paging.models import Page, PageMessage, PageTarget
+from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.teams import service as team_service
 from tests.notify.conftest import fake, twilio, world  # noqa: F401 (fixtures shared with notify)
 
@@ -48,9 +49,9 @@ class Paging:
         """(username, channel) of every message queued for the role's page, in order."""
         target_ids = [target.id for target in self.targets(role)]
         rows = self.session.exec(
-            select(PageMessage)
-            .where(col(PageMessage.target_id).in_(target_ids))
-            .order_by(PageMessage.id)
+            select(DirectMessage)
+            .where(col(DirectMessage.source_id).in_(target_ids))
+            .order_by(DirectMessage.id)
         ).all()
         return [(self.username(row.user_id), row.channel) for row in rows]
 

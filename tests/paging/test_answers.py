@@ -9,8 +9,9 @@ from sqlmodel import select
 from incident_cmd.auth import service as auth_service
 from incident_cmd.config import get_settings
 from incident_cmd.incidents.models import Incident
+from incident_cmd.notify.models import DirectMessage
 from incident_cmd.paging import service
-from incident_cmd.paging.models import PageMessage, PageStatus, PageTarget, TargetStatus
+from incident_cmd.paging.models import PageStatus, PageTarget, TargetStatus
 from tests.conftest import bearer
 from tests.notify.conftest import signed
 from tests.paging.conftest import Paging
@@ -157,18 +158,18 @@ def _voice(client, message_id: int, digits: str, sign: bool = True):
     return client.post(path, data=params, headers=headers)
 
 
-def _voice_message(declared: Paging, frozen_clock) -> PageMessage:
+def _voice_message(declared: Paging, frozen_clock) -> DirectMessage:
     frozen_clock.advance(timedelta(minutes=2))
     declared.sweep()
     return declared.session.exec(
-        select(PageMessage).where(PageMessage.channel == "voice").order_by(PageMessage.id)
+        select(DirectMessage).where(DirectMessage.channel == "voice").order_by(DirectMessage.id)
     ).first()
 
 
 def test_voice_keypress_1_acknowledges_through_the_signed_webhook(client, declared, frozen_clock):
     message = _voice_message(declared, frozen_clock)
     assert _voice(client, message.id, "1", sign=False).status_code == 403
-    target = declared.session.get(PageTarget, message.target_id)
+    target = declared.session.get(PageTarget, message.source_id)
     assert target.status == TargetStatus.open
     response = _voice(client, message.id, "1")
     assert response.status_code == 200
@@ -182,7 +183,7 @@ def test_voice_keypress_2_declines(client, declared, frozen_clock):
     message = _voice_message(declared, frozen_clock)
     response = _voice(client, message.id, "2")
     assert response.status_code == 200
-    target = declared.session.get(PageTarget, message.target_id)
+    target = declared.session.get(PageTarget, message.source_id)
     assert target.status == TargetStatus.declined
     assert _voice(client, message.id, "7").status_code == 200  # not understood, nothing changes
     declared.session.refresh(target)

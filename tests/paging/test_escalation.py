@@ -7,8 +7,9 @@ from sqlmodel import col, select
 from incident_cmd.auth.models import User
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import ResponderAdd, RoleAssign, StatusChange
+from incident_cmd.notify.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import service
-from incident_cmd.paging.models import PageMessage, PageMessageStatus, PageStatus, TargetStatus
+from incident_cmd.paging.models import PageStatus, TargetStatus
 from incident_cmd.teams.models import Team
 from tests.paging.conftest import declare, on_call
 
@@ -186,11 +187,11 @@ def test_handover_cancels_the_old_page_and_pages_the_new_holder(paging):
     assert old_page.status == PageStatus.cancelled
     assert paging.reached("cs_lead") == [(other, "seat_holder", 1)]
     pending = paging.session.exec(
-        select(PageMessage).where(
-            col(PageMessage.target_id).in_([t.id for t in paging.targets("cs_lead")])
+        select(DirectMessage).where(
+            col(DirectMessage.source_id).in_([t.id for t in paging.targets("cs_lead")])
         )
     ).all()
-    assert [message.status for message in pending] == [PageMessageStatus.pending]
+    assert [message.status for message in pending] == [DirectMessageStatus.pending]
 
 
 def test_an_ad_hoc_responder_is_paged_without_a_chain(paging, frozen_clock):
@@ -222,13 +223,13 @@ def test_resolving_stands_everyone_down_with_the_message(paging):
     pages = service.pages_of(paging.session, incident=paging.incident)
     assert {page.status for page in pages} == {PageStatus.cancelled}
     stand_downs = paging.session.exec(
-        select(PageMessage).where(PageMessage.key.startswith("stand-down-"))
+        select(DirectMessage).where(DirectMessage.key.startswith("stand-down-"))
     ).all()
     seats = flows.service.current_roster(paging.session, incident=paging.incident)
     assert len(stand_downs) == len([seat for seat in seats if seat.user_id])
     assert all("Recall complete, thank you." in message.body for message in stand_downs)
     queued_pages = paging.session.exec(
-        select(PageMessage).where(PageMessage.status == PageMessageStatus.pending)
+        select(DirectMessage).where(DirectMessage.status == DirectMessageStatus.pending)
     ).all()
     assert all(message.key.startswith("stand-down-") for message in queued_pages)
     assert "roster.stood_down" in paging.timeline("roster.")
@@ -236,7 +237,7 @@ def test_resolving_stands_everyone_down_with_the_message(paging):
 
 def test_drill_pages_say_so_in_every_message(demo_org, shipped_playbooks):
     paging = declare(demo_org, shipped_playbooks, drill=True)
-    messages = demo_org.exec(select(PageMessage)).all()
+    messages = demo_org.exec(select(DirectMessage)).all()
     assert messages and all(message.drill for message in messages)
     for message in messages:
         assert message.body.startswith(("【演练】", "[DRILL]")), message.body

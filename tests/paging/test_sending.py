@@ -11,9 +11,9 @@ from sqlmodel import select
 
 from incident_cmd import clock, db
 from incident_cmd.auth import service as auth_service
+from incident_cmd.notify.direct import LEASE, DirectLane, DirectSender
+from incident_cmd.notify.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import service
-from incident_cmd.paging.models import PageMessage, PageMessageStatus
-from incident_cmd.paging.sender import LEASE, PageSender, PagingLane
 from tests.notify.conftest import PUBLIC, shanghai_customers
 from tests.paging.conftest import declare_recall
 
@@ -27,7 +27,7 @@ def declare(registry, drill: bool = False) -> int:
 
 def send_pages() -> int:
     async def main() -> int:
-        sender = PageSender(db.get_engine())
+        sender = DirectSender(db.get_engine())
         try:
             return await sender.drain()
         finally:
@@ -43,9 +43,9 @@ def sweep() -> None:
         service.escalate_due_pages(session)
 
 
-def page_messages() -> list[PageMessage]:
+def direct_messages() -> list[DirectMessage]:
     with db.session_scope() as session:
-        return list(session.exec(select(PageMessage).order_by(PageMessage.id)))
+        return list(session.exec(select(DirectMessage).order_by(DirectMessage.id)))
 
 
 def phone_of(username: str) -> str:
@@ -56,8 +56,8 @@ def phone_of(username: str) -> str:
 def test_pages_reach_the_provider_with_code_link_and_keypad(world, twilio, frozen_clock):
     declare(world.registry)
     assert send_pages() == 6  # six paged roles, an SMS each
-    messages = page_messages()
-    assert {message.status for message in messages} == {PageMessageStatus.sent}
+    messages = direct_messages()
+    assert {message.status for message in messages} == {DirectMessageStatus.sent}
     sent = list(twilio.fake.state.messages.values())
     assert len(sent) == 6
     assert all(f"{PUBLIC}/page/" in message["body"] for message in sent)
@@ -67,7 +67,7 @@ def test_pages_reach_the_provider_with_code_link_and_keypad(world, twilio, froze
     assert send_pages() == 6  # the voice step of each
     calls = list(twilio.fake.state.calls.values())
     assert len(calls) == 6
-    voice = next(message for message in page_messages() if message.channel == "voice")
+    voice = next(message for message in direct_messages() if message.channel == "voice")
     call = next(call for call in calls if call["to"] == voice.address)
     assert f"/webhooks/twilio/page-voice?m={voice.id}" in call["twiml"]
     assert "<Gather" in call["twiml"] and 'numDigits="1"' in call["twiml"]
@@ -99,14 +99,14 @@ def test_worker_killed_between_steps_resumes_without_paging_twice(world, twilio,
     with pytest.raises(RuntimeError), db.session_scope() as session:
         assert service.run_contact_steps(session) == 6
         raise RuntimeError("killed")
-    assert {message.channel for message in page_messages()} == {"sms"}
+    assert {message.channel for message in direct_messages()} == {"sms"}
 
     # The next worker's sweep queues the voice steps; one worker claims a call, places it
     # and dies before writing down what happened.
     sweep()
 
     async def send_and_die() -> None:
-        sender = PageSender(db.get_engine())
+        sender = DirectSender(db.get_engine())
         try:
             claimed = await asyncio.to_thread(sender.claim, 1)
             await sender.handle(claimed[0])
@@ -125,11 +125,11 @@ def test_worker_killed_between_steps_resumes_without_paging_twice(world, twilio,
     send_pages()
     calls = Counter(call["to"] for call in twilio.fake.state.calls.values())
     assert len(calls) == 6 and set(calls.values()) == {1}
-    keys = [message.key for message in page_messages()]
+    keys = [message.key for message in direct_messages()]
     assert len(keys) == len(set(keys))
     texts = Counter(message["body"] for message in twilio.fake.state.messages.values())
     assert set(texts.values()) == {1}  # every SMS page (each has its own code) went once
-    assert {message.status for message in page_messages()} == {PageMessageStatus.sent}
+    assert {message.status for message in direct_messages()} == {DirectMessageStatus.sent}
 
 
 def test_two_workers_on_postgres_run_each_step_once(world, twilio, frozen_clock, database):
@@ -157,11 +157,11 @@ def test_two_workers_on_postgres_run_each_step_once(world, twilio, frozen_clock,
             thread.join()
         frozen_clock.advance(timedelta(seconds=150))
     assert errors == []
-    messages = page_messages()
+    messages = direct_messages()
     assert len({message.key for message in messages}) == len(messages)
     texts = Counter(message["body"] for message in twilio.fake.state.messages.values())
     assert set(texts.values()) == {1}
-    sent_sms = [m for m in messages if m.channel == "sms" and m.status == PageMessageStatus.sent]
+    sent_sms = [m for m in messages if m.channel == "sms" and m.status == DirectMessageStatus.sent]
     assert len(texts) == len(sent_sms) > 24
 
 
@@ -177,7 +177,7 @@ def _wait_for(condition, seconds: float, what: str) -> None:
 def test_the_running_lane_sends_pages_as_they_are_declared(
     world, twilio, use_database, separate_process
 ):
-    lane = PagingLane(separate_process=separate_process)
+    lane = DirectLane(separate_process=separate_process)
     # The lane runs on the real clock (a separate process cannot share a test's clock).
     with clock.use(lambda: datetime.now(UTC)):
         lane.start()
@@ -185,7 +185,7 @@ def test_the_running_lane_sends_pages_as_they_are_declared(
             declare(world.registry)
             _wait_for(lambda: len(twilio.fake.state.messages) == 6, 60, "six pages")
             _wait_for(
-                lambda: {m.status for m in page_messages()} == {PageMessageStatus.sent},
+                lambda: {m.status for m in direct_messages()} == {DirectMessageStatus.sent},
                 30,
                 "the outcomes to be recorded",
             )

@@ -95,11 +95,11 @@ def _fill_role(
         seats.append(
             (
                 RosterAssignment(
-                incident_id=incident.id,
-                role_key=role.key,
-                slot=slot,
-                user_id=person.id if person else None,
-                state=AssignmentState.assigned if person else AssignmentState.unfilled,
+                    incident_id=incident.id,
+                    role_key=role.key,
+                    slot=slot,
+                    user_id=person.id if person else None,
+                    state=AssignmentState.assigned if person else AssignmentState.unfilled,
                     note="" if person else shortfall_note.format(filled=len(people)),
                     assigned_at=at,
                 ),

@@ -13,14 +13,16 @@ from incident_cmd.deps import AnyUser, SessionDep
 from incident_cmd.errors import Forbidden, Invalid
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
+from incident_cmd.notify import direct
 from incident_cmd.notify.api import verified_twilio_form
+from incident_cmd.notify.models import DirectMessage
 from incident_cmd.paging import service
-from incident_cmd.paging.models import Page, PageMessage, PageStatus, PageTarget, TargetStatus
+from incident_cmd.paging.models import Page, PageStatus, PageTarget, TargetStatus
 from incident_cmd.paging.schemas import (
     AnswerRead,
+    DirectMessageRead,
     MobilisationRead,
     MyPage,
-    PageMessageRead,
     PageRead,
     RoleFigureRead,
     TargetRead,
@@ -40,14 +42,8 @@ def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
 
 def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
     targets = service.targets_of(session, page_ids=[page.id for page in pages])
-    messages = (
-        session.exec(
-            select(PageMessage)
-            .where(col(PageMessage.target_id).in_([target.id for target in targets]))
-            .order_by(PageMessage.id)
-        ).all()
-        if targets
-        else []
+    messages = direct.messages_for(
+        session, source=service.SOURCE, source_ids=[target.id for target in targets]
     )
     names = _names(
         session, {target.user_id for target in targets} | {page.acknowledged_by for page in pages}
@@ -85,7 +81,7 @@ def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
                 answered_via=target.answered_via,
                 next_step_at=target.next_step_at,
                 messages=[
-                    PageMessageRead(
+                    DirectMessageRead(
                         id=message.id,
                         key=message.key,
                         channel=message.channel,
@@ -95,7 +91,7 @@ def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
                         error_message=message.error_message,
                     )
                     for message in messages
-                    if message.target_id == target.id
+                    if message.source_id == target.id
                 ],
             )
         )
@@ -237,7 +233,7 @@ async def page_voice(request: Request, session: SessionDep, m: Annotated[int, Qu
             service.answer_by_voice, session, message_id=m, digits=form.get("Digits", "")
         )
     )
-    message = await run_in_threadpool(session.get, PageMessage, m)
+    message = await run_in_threadpool(session.get, DirectMessage, m)
     if answer is None:
         return _say(
             "未识别的按键。" if message.locale == "zh-CN" else "Key not recognised.",

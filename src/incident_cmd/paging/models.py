@@ -1,7 +1,7 @@
 """Paging: one page per roster seat, the people it reached, and the messages it sent.
 
 Everything that must happen later is a due time on a row (``Page.escalate_at``,
-``PageTarget.next_step_at``, ``PageMessage.due_at``) that a sweep claims, so a restart loses
+``PageTarget.next_step_at``, ``DirectMessage.due_at``) that a sweep claims, so a restart loses
 nothing and several workers never repeat a step."""
 
 from datetime import datetime
@@ -71,42 +71,3 @@ class PageTarget(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     answered_via: str | None = Field(default=None, max_length=16)
-
-
-class PageMessageStatus(StrEnum):
-    pending = "pending"
-    sending = "sending"
-    unknown = "unknown"
-    sent = "sent"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
-class PageMessage(SQLModel, table=True):
-    """The paging lane's outbox. ``key`` names what the message is for (a target's contact
-    step, a seat's stand-down); being unique, it makes a step impossible to send twice,
-    whichever worker runs it."""
-
-    __tablename__ = "page_messages"
-    __table_args__ = (Index("ix_page_messages_due", "status", "due_at"),)
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=64, unique=True)
-    target_id: int | None = Field(default=None, foreign_key="page_targets.id", index=True)
-    user_id: int = Field(foreign_key="users.id")
-    channel: str = Field(max_length=16)
-    address: str = Field(max_length=320)
-    locale: str = Field(max_length=16)
-    subject: str | None = Field(default=None, max_length=300)
-    body: str
-    html: str | None = None
-    drill: bool = False
-    status: str = Field(max_length=16)
-    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    attempts: int = 0
-    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    last_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    provider_id: str | None = Field(default=None, max_length=64)
-    error_code: str | None = Field(default=None, max_length=16)
-    error_message: str | None = Field(default=None, max_length=500)
-    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

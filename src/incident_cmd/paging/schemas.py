@@ -3,7 +3,7 @@ from datetime import datetime
 from pydantic import BaseModel
 
 
-class PageMessageRead(BaseModel):
+class DirectMessageRead(BaseModel):
     id: int
     key: str
     channel: str
@@ -24,7 +24,7 @@ class TargetRead(BaseModel):
     answered_at: datetime | None
     answered_via: str | None
     next_step_at: datetime | None
-    messages: list[PageMessageRead]
+    messages: list[DirectMessageRead]
 
 
 class PageRead(BaseModel):

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import event, text, update
+from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
@@ -24,11 +24,11 @@ from incident_cmd.errors import Forbidden, Invalid, NotFound
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import AssignmentState, Incident, RosterAssignment
 from incident_cmd.incidents.schemas import RoleAssign
+from incident_cmd.notify import direct
 from incident_cmd.notify.messages import templates_for
+from incident_cmd.notify.models import DirectMessage
 from incident_cmd.paging.models import (
     Page,
-    PageMessage,
-    PageMessageStatus,
     PageStatus,
     PageTarget,
     TargetStatus,
@@ -41,9 +41,6 @@ from incident_cmd.workdays import add_offset
 ACK_WORDS = {"ACK", "1", "OK", "YES", "确认", "收到"}
 DECLINE_WORDS = {"2", "DECLINE", "NO", "拒绝"}
 ANSWERABLE = (PageStatus.open, PageStatus.exhausted)
-# The paging lane LISTENs here on PostgreSQL; a transaction that queues a page NOTIFYs it on
-# commit, so the page goes out without waiting for the next poll.
-WAKE_CHANNEL = "incident_cmd_pages"
 # An ad hoc responder is paged through their contact policy but has no chain behind them.
 AD_HOC_ESCALATION = Escalation(chain=[], rounds=1)
 
@@ -359,6 +356,9 @@ def _message_context(context: PageContext, target: PageTarget, user: User) -> di
     }
 
 
+SOURCE = "page_target"
+
+
 def _enqueue(
     session: Session,
     *,
@@ -367,38 +367,31 @@ def _enqueue(
     channel: str,
     template: str,
     values: dict,
-    drill: bool,
+    incident: Incident,
+    label: str,
     target_id: int | None,
-) -> PageMessage | None:
+) -> DirectMessage | None:
     address = _address(user, channel)
     if not address:
         return None
-    settings = get_settings()
     # Voice reads the SMS-length text; the TwiML around it is made at send time.
-    rendered = templates_for(settings.template_dir).render(template, channel, user.locale, values)
-    message = PageMessage(
+    rendered = templates_for(get_settings().template_dir).render(
+        template, channel, user.locale, values
+    )
+    return direct.enqueue(
+        session,
         key=key,
-        target_id=target_id,
-        user_id=user.id,
+        source=SOURCE if target_id is not None else "roster",
+        source_id=target_id,
+        subject=(incident_service.SUBJECT, incident.id),
+        label=label,
         channel=channel,
         address=address,
         locale=user.locale,
-        subject=rendered.subject,
-        body=rendered.body,
-        html=rendered.html,
-        drill=drill,
-        status=PageMessageStatus.pending,
-        due_at=clock.now(),
+        rendered=rendered,
+        drill=incident.drill,
+        user_id=user.id,
     )
-    session.add(message)
-    session.info[WAKE_CHANNEL] = True
-    return message
-
-
-@event.listens_for(Session, "before_commit")
-def _wake_paging_lane(session: Session) -> None:
-    if session.info.pop(WAKE_CHANNEL, False) and is_postgres(session):
-        session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
 
 
 def _run_steps(session: Session, target: PageTarget, context: PageContext) -> int:
@@ -419,7 +412,9 @@ def _run_steps(session: Session, target: PageTarget, context: PageContext) -> in
             channel=step["channel"],
             template="page",
             values=_message_context(context, target, user),
-            drill=context.incident.drill,
+            incident=context.incident,
+            label=f"page {target.next_step + 1} for role {context.page.role_key} "
+            f"to {user.username}",
             target_id=target.id,
         )
         queued += message is not None
@@ -518,14 +513,7 @@ def _close_page(session: Session, page: Page, status: PageStatus) -> None:
         .where(col(PageTarget.page_id) == page.id, col(PageTarget.status) == TargetStatus.open)
         .values(status=TargetStatus.cancelled, next_step_at=None)
     )
-    session.execute(
-        update(PageMessage)
-        .where(
-            col(PageMessage.target_id).in_(target_ids),
-            col(PageMessage.status) == PageMessageStatus.pending,
-        )
-        .values(status=PageMessageStatus.cancelled)
-    )
+    direct.cancel_pending(session, source=SOURCE, source_ids=target_ids)
 
 
 def _answer(
@@ -602,14 +590,7 @@ def decline(session: Session, *, target: PageTarget, via: str) -> Answer:
     page, user, already = _answer(session, target, TargetStatus.declined, via)
     if already is not None:
         return already
-    session.execute(
-        update(PageMessage)
-        .where(
-            col(PageMessage.target_id) == target.id,
-            col(PageMessage.status) == PageMessageStatus.pending,
-        )
-        .values(status=PageMessageStatus.cancelled)
-    )
+    direct.cancel_pending(session, source=SOURCE, source_ids=[target.id])
     _record(
         session,
         page.incident_id,
@@ -677,10 +658,10 @@ def answer_by_sms(session: Session, *, from_address: str, body: str) -> str | No
 
 
 def answer_by_voice(session: Session, *, message_id: int, digits: str) -> Answer | None:
-    message = session.get(PageMessage, message_id)
-    if message is None or message.target_id is None:
+    message = session.get(DirectMessage, message_id)
+    if message is None or message.source != SOURCE:
         raise NotFound(f"no page call {message_id}")
-    target = session.get(PageTarget, message.target_id)
+    target = session.get(PageTarget, message.source_id)
     if digits == "1":
         return acknowledge(session, target=target, via="voice")
     if digits == "2":
@@ -734,7 +715,8 @@ def stand_down(session: Session, *, incident: Incident, message: str, actor: Use
             channel=channel,
             template="stand_down",
             values=values,
-            drill=incident.drill,
+            incident=incident,
+            label=f"stand-down for role {seat.role_key} to {user.username}",
             target_id=None,
         )
         told += queued is not None

@@ -1,8 +1,10 @@
-"""The paging lane: sends page messages apart from customer campaigns.
+"""The direct lane: one-to-one messages (pages, stand-downs, notes to a customer about their
+ticket) sent apart from campaigns.
 
 It has its own channel clients (so its requests never wait for a connection a campaign holds),
-its own database threads, no rate bucket, and it looks for due pages every
-``page_poll_seconds``. A million-message recall in the dispatcher does not delay a page.
+its own process or thread, no rate bucket, and it wakes on a NOTIFY from the transaction that
+queued a message (PostgreSQL) or every ``page_poll_seconds``. A million-message recall in the
+dispatcher does not delay a page.
 
 Exactly once as far as the provider allows, as in the dispatcher: a message with a provider
 id is never sent again, and one whose outcome was lost is looked up before a resend."""
@@ -16,11 +18,11 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from xml.sax.saxutils import escape, quoteattr
 
 import psycopg
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine, event, text, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -29,16 +31,94 @@ from incident_cmd.config import Settings, get_settings
 from incident_cmd.db import get_engine
 from incident_cmd.notify.channels import Channel, Outbound, Outcome, channels_for
 from incident_cmd.notify.dispatcher import RECONCILE_WINDOW
-from incident_cmd.notify.models import SinkMessage
-from incident_cmd.paging.models import Page, PageMessage, PageMessageStatus, PageTarget
-from incident_cmd.paging.service import WAKE_CHANNEL
+from incident_cmd.notify.messages import Rendered
+from incident_cmd.notify.models import DirectMessage, DirectMessageStatus, SinkMessage
 from incident_cmd.timeline import service as timeline
 
 log = logging.getLogger(__name__)
 
-CLAIMABLE = (PageMessageStatus.pending, PageMessageStatus.unknown)
+# The lane LISTENs here on PostgreSQL; a transaction that queues a message NOTIFYs it on
+# commit, so the message goes out without waiting for the next poll.
+WAKE_CHANNEL = "incident_cmd_direct"
+
+CLAIMABLE = (DirectMessageStatus.pending, DirectMessageStatus.unknown)
 LEASE = timedelta(seconds=60)
 RECONCILE_AFTER = timedelta(seconds=5)
+
+
+def enqueue(
+    session: Session,
+    *,
+    key: str,
+    source: str,
+    source_id: int | None,
+    subject: tuple[str, int] | None,
+    label: str,
+    channel: str,
+    address: str,
+    locale: str,
+    rendered: Rendered,
+    drill: bool = False,
+    user_id: int | None = None,
+    customer_id: int | None = None,
+    due_at: datetime | None = None,
+) -> DirectMessage:
+    subject_type, subject_id = subject or (None, None)
+    message = DirectMessage(
+        key=key,
+        source=source,
+        source_id=source_id,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        label=label[:200],
+        user_id=user_id,
+        customer_id=customer_id,
+        channel=channel,
+        address=address,
+        locale=locale,
+        subject=rendered.subject,
+        body=rendered.body,
+        html=rendered.html,
+        drill=drill,
+        status=DirectMessageStatus.pending,
+        due_at=due_at or clock.now(),
+    )
+    session.add(message)
+    session.info[WAKE_CHANNEL] = True
+    return message
+
+
+def cancel_pending(session: Session, *, source: str, source_ids) -> None:
+    """Messages not yet handed over are not sent; ``source_ids`` may be a subquery."""
+    session.execute(
+        update(DirectMessage)
+        .where(
+            col(DirectMessage.source) == source,
+            col(DirectMessage.source_id).in_(source_ids),
+            col(DirectMessage.status) == DirectMessageStatus.pending,
+        )
+        .values(status=DirectMessageStatus.cancelled)
+    )
+
+
+def messages_for(session: Session, *, source: str, source_ids: list[int]) -> list[DirectMessage]:
+    if not source_ids:
+        return []
+    return list(
+        session.exec(
+            sa_select(DirectMessage)
+            .where(
+                col(DirectMessage.source) == source, col(DirectMessage.source_id).in_(source_ids)
+            )
+            .order_by(DirectMessage.id)
+        ).scalars()
+    )
+
+
+@event.listens_for(Session, "before_commit")
+def _wake_lane(session: Session) -> None:
+    if session.info.pop(WAKE_CHANNEL, False) and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
 
 
 def retry_after(attempts: int) -> timedelta:
@@ -72,12 +152,12 @@ class Wakeup:
 
 @dataclass(frozen=True)
 class Result:
-    message: PageMessage
+    message: DirectMessage
     outcome: Outcome
     outbound: Outbound
 
 
-class PageSender:
+class DirectSender:
     def __init__(
         self,
         engine: Engine,
@@ -92,25 +172,25 @@ class PageSender:
         self.channels = channels or channels_for(self.settings)
         self.max_in_flight = max_in_flight
         # One thread waits for work while the others claim and record.
-        self._threads = ThreadPoolExecutor(max_workers=3, thread_name_prefix="paging")
+        self._threads = ThreadPoolExecutor(max_workers=3, thread_name_prefix="direct")
 
     # --- database side ----------------------------------------------------------------
 
-    def claim(self, limit: int = 50) -> list[PageMessage]:
+    def claim(self, limit: int = 50) -> list[DirectMessage]:
         now = clock.now()
         with Session(self.engine, expire_on_commit=False) as session:
             session.execute(
-                update(PageMessage)
+                update(DirectMessage)
                 .where(
-                    col(PageMessage.status) == PageMessageStatus.sending,
-                    col(PageMessage.claimed_until) < now,
+                    col(DirectMessage.status) == DirectMessageStatus.sending,
+                    col(DirectMessage.claimed_until) < now,
                 )
-                .values(status=PageMessageStatus.unknown, claimed_until=None)
+                .values(status=DirectMessageStatus.unknown, claimed_until=None)
             )
             query = (
-                sa_select(PageMessage)
-                .where(col(PageMessage.status).in_(CLAIMABLE), col(PageMessage.due_at) <= now)
-                .order_by(PageMessage.due_at)
+                sa_select(DirectMessage)
+                .where(col(DirectMessage.status).in_(CLAIMABLE), col(DirectMessage.due_at) <= now)
+                .order_by(DirectMessage.due_at)
                 .limit(limit)
             )
             if session.get_bind().dialect.name == "postgresql":
@@ -120,12 +200,12 @@ class PageSender:
                 # Detached as read: its status tells handle() whether to reconcile first.
                 session.expunge(message)
                 session.execute(
-                    update(PageMessage)
-                    .where(col(PageMessage.id) == message.id)
+                    update(DirectMessage)
+                    .where(col(DirectMessage.id) == message.id)
                     .values(
-                        status=PageMessageStatus.sending,
+                        status=DirectMessageStatus.sending,
                         claimed_until=now + LEASE,
-                        attempts=PageMessage.attempts + 1,
+                        attempts=DirectMessage.attempts + 1,
                         last_attempt_at=now,
                     )
                 )
@@ -137,11 +217,11 @@ class PageSender:
         now = clock.now()
         attempts = message.attempts + 1
         with Session(self.engine) as session:
-            row = session.get(PageMessage, message.id)
+            row = session.get(DirectMessage, message.id)
             row.claimed_until = None
             if outcome.kind == "sent":
                 row.status, row.provider_id, row.sent_at = (
-                    PageMessageStatus.sent,
+                    DirectMessageStatus.sent,
                     outcome.provider_id,
                     now,
                 )
@@ -159,47 +239,46 @@ class PageSender:
                 attempts < self.settings.dispatch_max_attempts
             ):
                 row.status = (
-                    PageMessageStatus.pending
+                    DirectMessageStatus.pending
                     if outcome.kind == "transient"
-                    else PageMessageStatus.unknown
+                    else DirectMessageStatus.unknown
                 )
                 row.due_at = now + (
                     retry_after(attempts) if outcome.kind == "transient" else RECONCILE_AFTER
                 )
             else:
-                row.status = PageMessageStatus.failed
+                row.status = DirectMessageStatus.failed
             row.error_code, row.error_message = outcome.error_code, outcome.error_message
             session.add(row)
-            if row.status in (PageMessageStatus.sent, PageMessageStatus.failed):
+            if row.status in (DirectMessageStatus.sent, DirectMessageStatus.failed):
                 self._on_timeline(session, row)
             session.commit()
 
     @staticmethod
-    def _on_timeline(session: Session, row: PageMessage) -> None:
-        if row.target_id is None:
+    def _on_timeline(session: Session, row: DirectMessage) -> None:
+        if row.subject_type is None:
             return
-        target = session.get(PageTarget, row.target_id)
-        page = session.get(Page, target.page_id)
-        outcome = "sent" if row.status == PageMessageStatus.sent else f"failed: {row.error_message}"
+        sent = row.status == DirectMessageStatus.sent
         timeline.append(
             session,
-            subject_type="incident",
-            subject_id=page.incident_id,
-            kind="page.message",
-            summary=f"{row.channel} page for role {page.role_key} to target {target.id} {outcome}",
+            subject_type=row.subject_type,
+            subject_id=row.subject_id,
+            kind="message.sent" if sent else "message.failed",
+            summary=f"{row.label} by {row.channel}: "
+            + ("sent" if sent else f"failed: {row.error_message}"),
             actor_id=None,
             data={
-                "page": page.id,
-                "target": target.id,
+                "message": row.id,
+                "source": row.source,
+                "source_id": row.source_id,
                 "channel": row.channel,
-                "status": row.status,
                 "provider_id": row.provider_id,
             },
         )
 
     # --- sending side -------------------------------------------------------------------
 
-    def outbound(self, message: PageMessage) -> Outbound:
+    def outbound(self, message: DirectMessage) -> Outbound:
         twiml = None
         if message.channel == "voice":
             base = self.settings.public_base_url.rstrip("/")
@@ -219,10 +298,10 @@ class PageSender:
             twiml=twiml,
         )
 
-    async def handle(self, message: PageMessage) -> Result:
+    async def handle(self, message: DirectMessage) -> Result:
         channel = self.channels[message.channel]
         outbound = self.outbound(message)
-        if message.status == PageMessageStatus.unknown:
+        if message.status == DirectMessageStatus.unknown:
             since = (message.last_attempt_at or clock.now()) - RECONCILE_WINDOW
             try:
                 found = await channel.find_sent(outbound, since)
@@ -233,20 +312,20 @@ class PageSender:
         try:
             outcome = await channel.send(outbound)
         except Exception as exc:  # a page must never take the lane down with it
-            log.exception("page message %s failed to send", message.id)
+            log.exception("direct message %s failed to send", message.id)
             outcome = Outcome("unknown", error_message=f"{type(exc).__name__}: {exc}"[:500])
         return Result(message, outcome, outbound)
 
     async def _in_thread(self, function, *args):
         return await asyncio.get_running_loop().run_in_executor(self._threads, function, *args)
 
-    async def _send(self, message: PageMessage) -> None:
+    async def _send(self, message: DirectMessage) -> None:
         result = await self.handle(message)
         try:
             await self._in_thread(self.record, result)
         except Exception:
             # The lease runs out and the message is reconciled at the provider, not resent.
-            log.exception("could not record page message %s", message.id)
+            log.exception("could not record direct message %s", message.id)
 
     async def drain(self) -> int:
         """Sends everything due now; for tests and drills."""
@@ -281,7 +360,7 @@ class PageSender:
 
 
 def run_lane(stop, parent_pid: int | None = None) -> None:
-    """Runs the paging lane until ``stop`` (a threading or multiprocessing Event) is set, or
+    """Runs the direct lane until ``stop`` (a threading or multiprocessing Event) is set, or
     the parent process is gone."""
     if parent_pid is not None:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -301,18 +380,18 @@ def run_lane(stop, parent_pid: int | None = None) -> None:
 
 async def _lane(stop) -> None:
     while not stop.is_set():
-        sender = PageSender(get_engine())
+        sender = DirectSender(get_engine())
         try:
             await sender.run(stop)
         except Exception:
-            log.exception("paging lane failed; restarting it")
+            log.exception("direct lane failed; restarting it")
             await asyncio.sleep(1)
         finally:
             await sender.close()
 
 
-class PagingLane:
-    """The paging lane beside the dispatcher, never behind it: in a process of its own for
+class DirectLane:
+    """The direct lane beside the dispatcher, never behind it: in a process of its own for
     workers (no shared interpreter lock with a dispatcher at full speed), or on a thread with
     its own event loop where one process does everything (``serve`` on SQLite)."""
 
@@ -321,12 +400,12 @@ class PagingLane:
             context = multiprocessing.get_context("spawn")
             self._stop = context.Event()
             self._runner = context.Process(
-                target=run_lane, args=(self._stop, os.getpid()), name="paging-lane", daemon=True
+                target=run_lane, args=(self._stop, os.getpid()), name="direct-lane", daemon=True
             )
         else:
             self._stop = threading.Event()
             self._runner = threading.Thread(
-                target=run_lane, args=(self._stop,), name="paging-lane", daemon=True
+                target=run_lane, args=(self._stop,), name="direct-lane", daemon=True
             )
 
     def start(self) -> None:
