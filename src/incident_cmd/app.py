@@ -22,6 +22,7 @@ from incident_cmd.paging.api import router as paging_router
 from incident_cmd.playbooks.api import router as playbooks_router
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams.api import router as teams_router
+from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
 
@@ -89,6 +90,7 @@ def create_app(
         webhooks_router,
         paging_router,
         paging_public_router,
+        tickets_router,
         web_router,
     ):
         app.include_router(router)

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     holiday_country: str = Field(default="CN", description="ISO country for working-day rules")
     playbook_dir: Path = PROJECT_ROOT / "playbooks"
     template_dir: Path = PROJECT_ROOT / "templates"
+    service_levels_file: Path = PROJECT_ROOT / "config" / "service-levels.yaml"
 
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")

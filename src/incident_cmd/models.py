@@ -15,10 +15,12 @@ from incident_cmd.numbering import sequence_counters
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
 from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
+from incident_cmd.tickets.models import CalendarRun, Signal, SlaTimer, Ticket, TicketTask
 from incident_cmd.timeline.models import TimelineEvent
 
 __all__ = [
     "ApiToken",
+    "CalendarRun",
     "Campaign",
     "Customer",
     "Delivery",
@@ -34,10 +36,14 @@ __all__ = [
     "Rotation",
     "RotationMember",
     "RotationOverride",
+    "Signal",
     "SinkMessage",
+    "SlaTimer",
     "Suppression",
     "Team",
     "TeamMember",
+    "Ticket",
+    "TicketTask",
     "TimelineEvent",
     "User",
     "sequence_counters",

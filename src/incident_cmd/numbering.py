@@ -27,5 +27,5 @@ def next_value(session: Session, name: str) -> int:
     return session.execute(statement).scalar_one()
 
 
-def next_number(session: Session, *, prefix: str, year: int) -> str:
-    return f"{prefix}-{year}-{next_value(session, f'{prefix}-{year}'):04d}"
+def next_number(session: Session, *, prefix: str, year: int, width: int = 4) -> str:
+    return f"{prefix}-{year}-{next_value(session, f'{prefix}-{year}'):0{width}d}"

@@ -17,6 +17,8 @@ from incident_cmd.notify import service as notify_service
 from incident_cmd.notify.direct import DirectLane
 from incident_cmd.notify.dispatcher import Dispatcher
 from incident_cmd.paging import service as paging_service
+from incident_cmd.tickets import review as ticket_review
+from incident_cmd.tickets import service as ticket_service
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +28,9 @@ SWEEPS: dict[str, Sweep] = {
     "page-steps": paging_service.run_contact_steps,
     "page-escalations": paging_service.escalate_due_pages,
     "incident-task-overdue": incident_service.mark_overdue_tasks,
+    "sla-timers": ticket_service.sweep_timers,
+    "ticket-task-overdue": ticket_service.mark_overdue_tasks,
+    "monthly-review": ticket_review.run_monthly_review,
     "campaign-start": notify_service.start_due_campaigns,
     "campaign-finish": notify_service.finish_campaigns,
 }

@@ -292,3 +292,41 @@ def iter_customers(session: Session, *, limit: int, after_id: int | None) -> Ite
     if after_id is not None:
         query = query.where(col(Customer.id) > after_id)
     yield from session.exec(query)
+
+
+def find_or_create(
+    session: Session,
+    *,
+    phone: str | None,
+    email: str | None,
+    name: str | None,
+    locale: str | None,
+    region: str | None,
+) -> Customer:
+    """The customer with this phone (or else email), created from what is known if new."""
+    for column, value in ((Customer.phone, phone), (Customer.email, email)):
+        if value:
+            found = session.exec(
+                select(Customer).where(column == value).order_by(Customer.id)
+            ).first()
+            if found is not None:
+                return found
+    now = clock.now()
+    customer = Customer(
+        external_ref=f"contact:{phone or email}",
+        name=name or (phone or email),
+        phone=phone,
+        email=email,
+        locale=locale or get_settings().default_locale,
+        timezone=_default_timezone(phone),
+        region=region,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(customer)
+    session.flush()
+    return customer
+
+
+def get_customer(session: Session, *, customer_id: int) -> Customer:
+    return session.get(Customer, customer_id)

@@ -23,6 +23,9 @@ from incident_cmd.notify.schemas import (
     CampaignRead,
 )
 from incident_cmd.paging import service as paging_service
+from incident_cmd.playbooks.api import RegistryDep
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.tickets import flows as ticket_flows
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 webhooks = APIRouter(tags=["webhooks"])
@@ -171,26 +174,34 @@ async def twilio_status(
 
 
 @webhooks.post("/webhooks/twilio/inbound")
-async def twilio_inbound(request: Request, session: SessionDep) -> Response:
+async def twilio_inbound(request: Request, session: SessionDep, registry: RegistryDep) -> Response:
     form = await verified_twilio_form(request)
-    answer = await run_in_threadpool(functools.partial(_answer_inbound, session, form))
+    answer = await run_in_threadpool(functools.partial(_answer_inbound, session, form, registry))
     return twiml_message(answer)
 
 
-def _answer_inbound(session: Session, form: dict[str, str]) -> str | None:
-    """A paged person answering comes first; anything else is a customer's message."""
+def _answer_inbound(
+    session: Session, form: dict[str, str], registry: PlaybookRegistry
+) -> str | None:
+    """A paged person answering comes first; then keywords and replies to a notice; what is
+    left is a customer writing to us, which the ticket queue takes."""
     page_answer = paging_service.answer_by_sms(
         session, from_address=form.get("From", ""), body=form.get("Body", "")
     )
     if page_answer is not None:
         return page_answer
-    return service.handle_inbound(
+    provider_id = form.get("MessageSid", "")
+    answer = service.handle_inbound(
         session,
-        provider_id=form.get("MessageSid", ""),
+        provider_id=provider_id,
         from_address=form.get("From", ""),
         to_address=form.get("To", ""),
         body=form.get("Body", ""),
     )
+    inbound = service.unfiled_message(session, provider_id=provider_id)
+    if inbound is not None:
+        ticket_flows.from_sms(session, inbound=inbound, registry=registry)
+    return answer
 
 
 # --- email unsubscribe: the signed token is the credential --------------------------------

@@ -622,7 +622,7 @@ def _audience_counts_by_locale(campaign: Campaign):
 # --- quiet hours -----------------------------------------------------------------------
 
 
-def _clock_time(text: str) -> time:
+def clock_time(text: str) -> time:
     hour, minute = text.split(":")
     return time(int(hour), int(minute))
 
@@ -631,22 +631,30 @@ def quiet_until(campaign: Campaign, zone_name: str, now: datetime) -> datetime |
     """When the recipient's quiet hours end, if ``now`` is inside them; None otherwise."""
     if campaign.safety_critical:
         return None
+    return quiet_hours_end(zone_name, now, start=campaign.quiet_start, end=campaign.quiet_end)
+
+
+def quiet_hours_end(
+    zone_name: str, now: datetime, *, start: str | None = None, end: str | None = None
+) -> datetime | None:
+    """When quiet hours (the organisation's, unless given) end in that zone, if ``now`` is
+    inside them; None otherwise."""
     settings = get_settings()
-    start = _clock_time(campaign.quiet_start or settings.quiet_hours_start)
-    end = _clock_time(campaign.quiet_end or settings.quiet_hours_end)
-    if start == end:
+    start_at = clock_time(start or settings.quiet_hours_start)
+    end_at = clock_time(end or settings.quiet_hours_end)
+    if start_at == end_at:
         return None
     zone = ZoneInfo(zone_name)
     local = now.astimezone(zone)
     moment = local.time()
-    overnight = start > end
-    inside = (moment >= start or moment < end) if overnight else (start <= moment < end)
+    overnight = start_at > end_at
+    inside = (moment >= start_at or moment < end_at) if overnight else start_at <= moment < end_at
     if not inside:
         return None
     day = local.date()
-    if overnight and moment >= start:
+    if overnight and moment >= start_at:
         day += timedelta(days=1)
-    return datetime.combine(day, end, zone)
+    return datetime.combine(day, end_at, zone)
 
 
 # --- suppression, replies, provider status ---------------------------------------------
@@ -774,6 +782,17 @@ def handle_inbound(
         )
     )
     return answer
+
+
+def unfiled_message(session: Session, *, provider_id: str) -> InboundMessage | None:
+    """The customer's free-text message with this id, if no ticket has taken it yet."""
+    return session.exec(
+        select(InboundMessage).where(
+            InboundMessage.provider_id == provider_id,
+            InboundMessage.kind == "message",
+            col(InboundMessage.ticket_id).is_(None),
+        )
+    ).first()
 
 
 def _record_on_customer(session: Session, phone: str, kind: str, summary: str) -> None:

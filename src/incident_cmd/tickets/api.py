@@ -1,0 +1,324 @@
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.responses import Response
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock
+from incident_cmd.auth.models import Role, User
+from incident_cmd.deps import AnyUser, Manager, SessionDep, allow
+from incident_cmd.errors import Invalid
+from incident_cmd.playbooks.api import RegistryDep
+from incident_cmd.tickets import detection, flows, review, service, sla
+from incident_cmd.tickets.models import Signal, Ticket, TicketStatus
+from incident_cmd.tickets.schemas import (
+    SignalDeclare,
+    SignalDismiss,
+    SignalRead,
+    SurveyAnswer,
+    TaskDone,
+    TaskRead,
+    TicketAction,
+    TicketAssign,
+    TicketCreate,
+    TicketPage,
+    TicketRead,
+    TicketReopen,
+    TicketResolve,
+    TicketSummary,
+    TimerRead,
+)
+from incident_cmd.timeline import service as timeline
+
+router = APIRouter(prefix="/api/v1", tags=["tickets"])
+
+# Agents work the queue; duty managers and admins may do all they do.
+Agent = Annotated[User, allow(Role.agent, Role.responder, Role.duty_manager, Role.admin)]
+
+
+def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    wanted = {user_id for user_id in ids if user_id is not None}
+    if not wanted:
+        return {}
+    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all())
+
+
+def _summaries(session: Session, tickets) -> list[TicketSummary]:
+    names = _names(session, {ticket.assignee_id for ticket in tickets})
+    return [
+        TicketSummary(
+            id=ticket.id,
+            number=ticket.number,
+            status=ticket.status,
+            priority=ticket.priority,
+            category=ticket.category,
+            safety=ticket.safety,
+            product_model=ticket.product_model,
+            batch=ticket.batch,
+            region=ticket.region,
+            assignee=names.get(ticket.assignee_id),
+            breach_state=ticket.breach_state,
+            incident_id=ticket.incident_id,
+            created_at=ticket.created_at,
+        )
+        for ticket in tickets
+    ]
+
+
+def ticket_read(session: Session, ticket: Ticket) -> TicketRead:
+    tasks = service.tasks_of(session, ticket=ticket)
+    names = _names(session, {task.owner_id for task in tasks})
+    now = clock.now()
+    return TicketRead(
+        **_summaries(session, [ticket])[0].model_dump(),
+        customer_id=ticket.customer_id,
+        contact=ticket.contact,
+        channel=ticket.channel,
+        purchase_channel=ticket.purchase_channel,
+        description=ticket.description,
+        requested=ticket.requested,
+        team=ticket.team_key,
+        first_response_at=ticket.first_response_at,
+        resolved_at=ticket.resolved_at,
+        closed_at=ticket.closed_at,
+        resolution=ticket.resolution,
+        responsible_department=ticket.responsible_department,
+        compensation_amount=ticket.compensation_amount,
+        csat=ticket.csat,
+        nps=ticket.nps,
+        timers=[
+            TimerRead(
+                kind=timer.kind,
+                clock=timer.clock,
+                due_at=timer.due_at,
+                stage=sla.STAGES[timer.stage],
+                paused=timer.paused_at is not None,
+                met_at=timer.met_at,
+                met_in_time=timer.met_in_time,
+            )
+            for timer in sla.timers_of(session, ticket=ticket)
+        ],
+        tasks=[
+            TaskRead(
+                id=task.id,
+                key=task.key,
+                owner=names.get(task.owner_id),
+                due_at=task.due_at,
+                done_at=task.done_at,
+                overdue=task.done_at is None and task.due_at <= now,
+            )
+            for task in tasks
+        ],
+    )
+
+
+@router.post("/tickets", response_model=TicketRead, status_code=status.HTTP_201_CREATED)
+def create_ticket(
+    body: TicketCreate, session: SessionDep, registry: RegistryDep, actor: Agent
+) -> TicketRead:
+    return ticket_read(session, flows.intake(session, data=body, registry=registry, actor=actor))
+
+
+@router.get("/tickets", response_model=TicketPage)
+def ticket_queue(
+    session: SessionDep,
+    _: AnyUser,
+    status_: Annotated[list[TicketStatus] | None, Query(alias="status")] = None,
+    priority: str | None = None,
+    assignee: str | None = None,
+    breach_state: Annotated[str | None, Query(pattern="^(ok|warning|breached)$")] = None,
+    product_model: str | None = None,
+    batch: str | None = None,
+    category: str | None = None,
+    incident_id: int | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+) -> TicketPage:
+    assignee_id = None
+    if assignee is not None:
+        assignee_id = session.exec(select(User.id).where(User.username == assignee)).first()
+        if assignee_id is None:
+            raise Invalid(f"no user {assignee!r}", field="assignee")
+    filters = service.QueueFilter(
+        statuses=tuple(status_ or ()),
+        priority=priority,
+        assignee_id=assignee_id,
+        breach_state=breach_state,
+        product_model=product_model,
+        batch=batch,
+        category=category,
+        incident_id=incident_id,
+    )
+    items = service.queue(session, filters=filters, limit=limit, before_id=cursor)
+    next_cursor = items[-1].id if len(items) == limit else None
+    return TicketPage(items=_summaries(session, items), next_cursor=next_cursor)
+
+
+@router.get("/tickets/{ticket_id}", response_model=TicketRead)
+def get_ticket(ticket_id: int, session: SessionDep, _: AnyUser) -> TicketRead:
+    return ticket_read(session, service.get_ticket(session, ticket_id=ticket_id))
+
+
+@router.get("/tickets/{ticket_id}/timeline")
+def ticket_timeline(ticket_id: int, session: SessionDep, _: AnyUser) -> list[dict]:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return [
+        {"at": event.at, "kind": event.kind, "summary": event.summary, "data": event.data}
+        for event in timeline.events_for(
+            session, subject_type=service.SUBJECT, subject_id=ticket.id
+        )
+    ]
+
+
+@router.post("/tickets/{ticket_id}/status", response_model=TicketRead)
+def change_status(
+    ticket_id: int, body: TicketAction, session: SessionDep, actor: Agent
+) -> TicketRead:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return ticket_read(
+        session, service.change_status(session, ticket=ticket, change=body, actor=actor)
+    )
+
+
+@router.post("/tickets/{ticket_id}/assign", response_model=TicketRead)
+def assign(ticket_id: int, body: TicketAssign, session: SessionDep, actor: Agent) -> TicketRead:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return ticket_read(
+        session, service.assign(session, ticket=ticket, username=body.user, actor=actor)
+    )
+
+
+@router.post("/tickets/{ticket_id}/plan", response_model=TicketRead)
+def handling_plan(ticket_id: int, body: TaskDone, session: SessionDep, actor: Agent) -> TicketRead:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return ticket_read(
+        session, service.record_handling_plan(session, ticket=ticket, plan=body.note, actor=actor)
+    )
+
+
+@router.post("/tickets/{ticket_id}/resolve", response_model=TicketRead)
+def resolve(ticket_id: int, body: TicketResolve, session: SessionDep, actor: Agent) -> TicketRead:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return ticket_read(session, service.resolve(session, ticket=ticket, data=body, actor=actor))
+
+
+@router.post("/tickets/{ticket_id}/reopen", response_model=TicketRead)
+def reopen(ticket_id: int, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return ticket_read(
+        session, service.reopen(session, ticket=ticket, reason=body.reason, actor=actor)
+    )
+
+
+@router.post("/tickets/{ticket_id}/appeal", response_model=TicketRead)
+def appeal(ticket_id: int, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return ticket_read(
+        session, service.appeal(session, ticket=ticket, reason=body.reason, actor=actor)
+    )
+
+
+@router.post("/tickets/{ticket_id}/survey", response_model=TicketRead)
+def survey(ticket_id: int, body: SurveyAnswer, session: SessionDep, actor: Agent) -> TicketRead:
+    """An answer the customer gave by phone or another channel, entered by an agent."""
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return ticket_read(
+        session,
+        service.record_survey(session, ticket=ticket, answer=body, via="agent", actor=actor),
+    )
+
+
+@router.post("/tickets/{ticket_id}/tasks/{task_id}/done", response_model=TicketRead)
+def task_done(
+    ticket_id: int, task_id: int, body: TaskDone, session: SessionDep, actor: Agent
+) -> TicketRead:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    service.complete_task(session, ticket=ticket, task_id=task_id, note=body.note, actor=actor)
+    return ticket_read(session, ticket)
+
+
+# --- signals -------------------------------------------------------------------------------
+
+
+def signal_read(session: Session, signal: Signal) -> SignalRead:
+    tickets, by_hour = detection.evidence(session, signal=signal)
+    return SignalRead(
+        id=signal.id,
+        playbook=signal.playbook_key,
+        trigger=signal.trigger_key,
+        dimension=signal.dimension,
+        scope=signal.scope,
+        count=signal.count,
+        baseline=signal.baseline,
+        window_seconds=signal.window_seconds,
+        status=signal.status,
+        raised_at=signal.raised_at,
+        incident_id=signal.incident_id,
+        reason=signal.reason,
+        tickets=_summaries(session, tickets),
+        counts_by_hour=by_hour,
+    )
+
+
+@router.get("/signals", response_model=list[SignalRead])
+def list_signals(
+    session: SessionDep,
+    _: Manager,
+    status_: Annotated[
+        str | None, Query(alias="status", pattern="^(open|declared|dismissed)$")
+    ] = None,
+) -> list[SignalRead]:
+    return [
+        signal_read(session, signal) for signal in detection.list_signals(session, status=status_)
+    ]
+
+
+@router.get("/signals/{signal_id}", response_model=SignalRead)
+def get_signal(signal_id: int, session: SessionDep, _: Manager) -> SignalRead:
+    return signal_read(session, detection.get_signal(session, signal_id=signal_id))
+
+
+@router.post("/signals/{signal_id}/declare", response_model=SignalRead)
+def declare_from_signal(
+    signal_id: int, body: SignalDeclare, session: SessionDep, registry: RegistryDep, actor: Manager
+) -> SignalRead:
+    signal = detection.get_signal(session, signal_id=signal_id)
+    detection.declare_from(
+        session,
+        signal=signal,
+        registry=registry,
+        severity=body.severity,
+        title=body.title,
+        actor=actor,
+    )
+    return signal_read(session, signal)
+
+
+@router.post("/signals/{signal_id}/dismiss", response_model=SignalRead)
+def dismiss_signal(
+    signal_id: int, body: SignalDismiss, session: SessionDep, actor: Manager
+) -> SignalRead:
+    signal = detection.get_signal(session, signal_id=signal_id)
+    return signal_read(
+        session, detection.dismiss(session, signal=signal, reason=body.reason, actor=actor)
+    )
+
+
+# --- the monthly review ---------------------------------------------------------------------
+
+
+@router.get("/reviews/monthly/{period}")
+def monthly_review(
+    period: Annotated[str, review.PeriodPath],
+    session: SessionDep,
+    _: Manager,
+    format_: Annotated[str, Query(alias="format", pattern="^(json|csv)$")] = "json",
+):
+    report = review.monthly_review(session, period=period)
+    if format_ == "csv":
+        return Response(
+            review.as_csv(report),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="review-{period}.csv"'},
+        )
+    return report

@@ -1,0 +1,280 @@
+"""Mass-complaint detection: each new ticket is counted in sliding windows per product and
+batch, per region and per category, against the playbooks' triggers (an absolute count in a
+window, and a rise over the trailing baseline). A cluster raises one signal with its
+evidence; a duty manager declares the incident from it in one action or dismisses it."""
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock
+from incident_cmd.auth.models import User
+from incident_cmd.db import upsert_insert
+from incident_cmd.errors import Conflict, Invalid, NotFound
+from incident_cmd.incidents import flows as incident_flows
+from incident_cmd.incidents.models import OPEN_STATUSES, Incident
+from incident_cmd.incidents.schemas import IncidentDeclare, Scope
+from incident_cmd.playbooks.schema import Playbook, Trigger
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.tickets.models import Signal, SignalStatus, Ticket
+from incident_cmd.timeline import service as timeline
+from incident_cmd.workdays import UNITS, parse_offset
+
+SUBJECT = "signal"
+# The baseline is the average count of this many windows before the current one.
+BASELINE_WINDOWS = 7
+
+
+def _window(trigger: Trigger) -> timedelta:
+    amount, unit = parse_offset(trigger.window)
+    # A working-day window is read as whole days: clusters do not wait for office hours.
+    return timedelta(**{UNITS.get(unit, "days"): amount})
+
+
+@dataclass(frozen=True)
+class Cluster:
+    key: str
+    scope: dict[str, list[str]]
+    conditions: tuple
+
+
+def cluster_of(ticket: Ticket, trigger: Trigger) -> Cluster | None:
+    """Which cluster of this trigger's dimension the ticket falls in, if any."""
+    if trigger.category and ticket.category != trigger.category:
+        return None
+    category = (Ticket.category == trigger.category,) if trigger.category else ()
+    if trigger.dimension == "product_batch":
+        if not (ticket.product_model and ticket.batch):
+            return None
+        return Cluster(
+            f"product_batch:{ticket.product_model}:{ticket.batch}",
+            {"products": [ticket.product_model], "batches": [ticket.batch]},
+            (Ticket.product_model == ticket.product_model, Ticket.batch == ticket.batch, *category),
+        )
+    if trigger.dimension == "region":
+        if not ticket.region:
+            return None
+        return Cluster(
+            f"region:{ticket.region}",
+            {"regions": [ticket.region]},
+            (Ticket.region == ticket.region, *category),
+        )
+    return Cluster(f"category:{ticket.category}", {}, (Ticket.category == ticket.category,))
+
+
+def _count(session: Session, cluster: Cluster, since, until) -> int:
+    return session.exec(
+        select(func.count())
+        .select_from(Ticket)
+        .where(*cluster.conditions, col(Ticket.created_at) > since, col(Ticket.created_at) <= until)
+    ).one()
+
+
+def _triggers(registry: PlaybookRegistry) -> list[tuple[Playbook, Trigger]]:
+    # A trigger narrowed to a category speaks more precisely, so it suggests its playbook first.
+    pairs = [
+        (loaded.playbook, trigger)
+        for loaded in registry.all()
+        for trigger in loaded.playbook.triggers
+    ]
+    return sorted(pairs, key=lambda pair: (pair[1].category is None, pair[0].key))
+
+
+def detect(session: Session, *, ticket: Ticket, registry: PlaybookRegistry) -> Signal | None:
+    """Counts the new ticket; raises a signal when its cluster crosses a trigger and no
+    signal is open for that cluster yet."""
+    now = clock.now()
+    for playbook, trigger in _triggers(registry):
+        cluster = cluster_of(ticket, trigger)
+        if cluster is None:
+            continue
+        window = _window(trigger)
+        count = _count(session, cluster, now - window, now)
+        if count < trigger.threshold:
+            continue
+        baseline = None
+        if trigger.rise_factor is not None:
+            earlier = _count(session, cluster, now - window * (BASELINE_WINDOWS + 1), now - window)
+            baseline = earlier / BASELINE_WINDOWS
+            if count < trigger.rise_factor * baseline:
+                continue
+        return _raise(session, playbook, trigger, cluster, ticket, count, baseline, window)
+    return None
+
+
+def _raise(session, playbook, trigger, cluster, ticket, count, baseline, window) -> Signal | None:
+    first = session.exec(
+        select(func.min(Ticket.id)).where(
+            *cluster.conditions, col(Ticket.created_at) > clock.now() - window
+        )
+    ).one()
+    # Concurrent intakes may both cross the line: the unique open key lets one insert win.
+    inserted = session.execute(
+        upsert_insert(session, Signal.__table__)
+        .values(
+            open_key=cluster.key,
+            playbook_key=playbook.key,
+            trigger_key=trigger.key,
+            dimension=trigger.dimension,
+            category=ticket.category if trigger.dimension == "category" else trigger.category,
+            scope=cluster.scope,
+            count=count,
+            baseline=baseline,
+            window_seconds=int(window.total_seconds()),
+            status=SignalStatus.open,
+            raised_at=clock.now(),
+            first_ticket_id=first,
+            last_ticket_id=ticket.id,
+        )
+        .on_conflict_do_nothing(index_elements=["open_key"])
+        .returning(Signal.__table__.c.id)
+    ).scalar()
+    if inserted is None:
+        return None
+    signal = session.get(Signal, inserted)
+    timeline.append(
+        session,
+        subject_type=SUBJECT,
+        subject_id=signal.id,
+        kind="signal.raised",
+        summary=f"{count} tickets in {trigger.window} for {cluster.key} "
+        f"(threshold {trigger.threshold}"
+        + (f", {baseline:.1f} a window before" if baseline is not None else "")
+        + f"): suggests {playbook.key}",
+        actor_id=None,
+        data={"count": count, "baseline": baseline, "trigger": trigger.key},
+    )
+    return signal
+
+
+def get_signal(session: Session, *, signal_id: int) -> Signal:
+    signal = session.get(Signal, signal_id)
+    if signal is None:
+        raise NotFound(f"no signal with id {signal_id}")
+    return signal
+
+
+def list_signals(session: Session, *, status: str | None) -> list[Signal]:
+    query = select(Signal).order_by(col(Signal.id).desc()).limit(200)
+    if status:
+        query = query.where(Signal.status == status)
+    return list(session.exec(query).all())
+
+
+def evidence(session: Session, *, signal: Signal) -> tuple[list[Ticket], dict[str, int]]:
+    """The tickets of the cluster since the window before the signal, and counts by hour."""
+    since = signal.raised_at - timedelta(seconds=signal.window_seconds)
+    tickets = list(
+        session.exec(
+            select(Ticket)
+            .where(*_signal_conditions(signal), col(Ticket.created_at) > since)
+            .order_by(Ticket.id)
+            .limit(500)
+        ).all()
+    )
+    by_hour = Counter(ticket.created_at.strftime("%Y-%m-%dT%H:00Z") for ticket in tickets)
+    return tickets, dict(sorted(by_hour.items()))
+
+
+def _signal_conditions(signal: Signal) -> tuple:
+    scope = signal.scope
+    if signal.dimension == "product_batch":
+        return (
+            col(Ticket.product_model).in_(scope["products"]),
+            col(Ticket.batch).in_(scope["batches"]),
+        )
+    if signal.dimension == "region":
+        return (col(Ticket.region).in_(scope["regions"]),)
+    return (Ticket.category == signal.category,)
+
+
+def declare_from(
+    session: Session,
+    *,
+    signal: Signal,
+    registry: PlaybookRegistry,
+    severity: str,
+    title: str | None,
+    actor: User,
+) -> Incident:
+    """One action: the incident from the suggested playbook with the cluster's scope; the
+    cluster's tickets are linked to it."""
+    if signal.status != SignalStatus.open:
+        raise Conflict(f"signal {signal.id} is {signal.status}")
+    incident = incident_flows.declare(
+        session,
+        registry=registry,
+        actor=actor,
+        data=IncidentDeclare(
+            playbook=signal.playbook_key,
+            title=title or f"Complaint cluster: {signal.open_key}",
+            severity=severity,
+            scope=Scope(**signal.scope),
+        ),
+    )
+    tickets, _ = evidence(session, signal=signal)
+    for ticket in tickets:
+        if ticket.incident_id is None:
+            ticket.incident_id = incident.id
+            session.add(ticket)
+            timeline.append(
+                session,
+                subject_type="ticket",
+                subject_id=ticket.id,
+                kind="ticket.linked",
+                summary=f"linked to incident {incident.number}",
+                actor_id=actor.id,
+                data={"incident": incident.number},
+            )
+    _decide(session, signal, SignalStatus.declared, actor, f"declared {incident.number}")
+    signal.incident_id = incident.id
+    return incident
+
+
+def dismiss(session: Session, *, signal: Signal, reason: str, actor: User) -> Signal:
+    if signal.status != SignalStatus.open:
+        raise Conflict(f"signal {signal.id} is {signal.status}")
+    if not reason.strip():
+        raise Invalid("say why the signal is dismissed", field="reason")
+    _decide(session, signal, SignalStatus.dismissed, actor, reason)
+    return signal
+
+
+def _decide(session, signal: Signal, status: SignalStatus, actor: User, reason: str) -> None:
+    signal.status, signal.open_key = status, None  # a later cluster may raise a new signal
+    signal.decided_by, signal.decided_at, signal.reason = actor.id, clock.now(), reason
+    session.add(signal)
+    timeline.append(
+        session,
+        subject_type=SUBJECT,
+        subject_id=signal.id,
+        kind=f"signal.{status}",
+        summary=f"{status}: {reason}",
+        actor_id=actor.id,
+        data={"reason": reason},
+    )
+
+
+def incident_for(session: Session, ticket: Ticket) -> Incident | None:
+    """An active incident whose scope takes in this ticket: same batch, product or region."""
+    for incident in session.exec(
+        select(Incident)
+        .where(col(Incident.status).in_(OPEN_STATUSES))
+        .order_by(col(Incident.id).desc())
+        .limit(50)
+    ).all():
+        scope = incident.scope
+        if (
+            (ticket.batch and ticket.batch in scope.get("batches", []))
+            or (
+                not scope.get("batches")
+                and ticket.product_model
+                and ticket.product_model in scope.get("products", [])
+            )
+            or (ticket.region and ticket.region in scope.get("regions", []))
+        ):
+            return incident
+    return None

@@ -1,0 +1,103 @@
+"""Ticket actions that span domains: intake links to incidents and feeds detection; an SMS
+from a customer becomes a ticket, joins their open one, or answers their survey."""
+
+from sqlmodel import Session, col, select
+
+from incident_cmd.auth.models import User
+from incident_cmd.customers.models import Customer
+from incident_cmd.notify.models import (
+    Delivery,
+    DirectMessage,
+    DirectMessageStatus,
+    InboundMessage,
+)
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.tickets import detection, service
+from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, Ticket
+from incident_cmd.tickets.schemas import SurveyAnswer, TicketCreate
+from incident_cmd.timeline import service as timeline
+
+
+def intake(
+    session: Session, *, data: TicketCreate, registry: PlaybookRegistry, actor: User | None
+) -> Ticket:
+    ticket = service.create_ticket(
+        session, data=data, actor=actor, incident_finder=detection.incident_for
+    )
+    session.flush()
+    detection.detect(session, ticket=ticket, registry=registry)
+    return ticket
+
+
+def _awaiting_survey(session: Session, address: str) -> Ticket | None:
+    """The resolved ticket whose survey went to this address and has no answer yet."""
+    return session.exec(
+        select(Ticket)
+        .join(DirectMessage, col(DirectMessage.source_id) == Ticket.id)
+        .where(
+            DirectMessage.source == service.SOURCE,
+            col(DirectMessage.key).like("ticket-%-survey-%"),
+            DirectMessage.status == DirectMessageStatus.sent,
+            DirectMessage.address == address,
+            col(Ticket.surveyed_at).is_(None),
+            col(Ticket.resolved_at).is_not(None),
+        )
+        .order_by(col(Ticket.id).desc())
+    ).first()
+
+
+def from_sms(
+    session: Session, *, inbound: InboundMessage, registry: PlaybookRegistry
+) -> tuple[Ticket, str | None]:
+    """A customer's free-text SMS. Returns the ticket and what to answer, if anything."""
+    text = inbound.body.strip()
+    waiting = _awaiting_survey(session, inbound.from_address)
+    if waiting is not None and text in {"1", "2", "3", "4", "5"}:
+        service.record_survey(
+            session, ticket=waiting, answer=SurveyAnswer(csat=int(text)), via="sms"
+        )
+        inbound.ticket_id = waiting.id
+        session.add(inbound)
+        return waiting, None
+    customer = session.exec(
+        select(Customer).where(Customer.phone == inbound.from_address).order_by(Customer.id)
+    ).first()
+    open_ticket = (
+        session.exec(
+            select(Ticket)
+            .where(Ticket.customer_id == customer.id, col(Ticket.status).in_(OPEN_TICKET_STATUSES))
+            .order_by(col(Ticket.id).desc())
+        ).first()
+        if customer
+        else None
+    )
+    if open_ticket is not None:
+        timeline.append(
+            session,
+            subject_type=service.SUBJECT,
+            subject_id=open_ticket.id,
+            kind="ticket.customer_message",
+            summary=f"customer by SMS: {text}",
+            actor_id=None,
+            data={"inbound": inbound.id},
+        )
+        inbound.ticket_id = open_ticket.id
+        session.add(inbound)
+        return open_ticket, None
+    # A reply to a recall notice is about the product and batch that notice was for.
+    replied_to = session.get(Delivery, inbound.delivery_id) if inbound.delivery_id else None
+    ticket = intake(
+        session,
+        registry=registry,
+        actor=None,
+        data=TicketCreate(
+            phone=inbound.from_address,
+            channel="sms",
+            description=text or "(empty message)",
+            product_model=replied_to.product if replied_to else None,
+            batch=replied_to.batch if replied_to else None,
+        ),
+    )
+    inbound.ticket_id = ticket.id
+    session.add(inbound)
+    return ticket, None

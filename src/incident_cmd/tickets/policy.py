@@ -1,0 +1,160 @@
+"""The service-level file (``config/service-levels.yaml``): SLA targets per priority, the
+business calendar, classification rules, assignment and follow-up. Strict like playbooks: an
+unknown key or a bad value is an error naming the field."""
+
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+
+from incident_cmd.config import CLOCK_TIME, ConfigurationError, get_settings
+from incident_cmd.workdays import UNITS, parse_offset
+
+Priority = Literal["urgent", "important", "routine", "consultation"]
+PRIORITIES: tuple[str, ...] = ("urgent", "important", "routine", "consultation")
+Category = Literal[
+    "product_quality", "logistics", "usage", "service_attitude", "after_sales", "other"
+]
+CATEGORIES: tuple[str, ...] = (
+    "product_quality",
+    "logistics",
+    "usage",
+    "service_attitude",
+    "after_sales",
+    "other",
+)
+
+
+def _duration(value: str) -> str:
+    _, unit = parse_offset(value)
+    if unit == "wd":
+        raise ValueError("write working time as business hours (clock: business), e.g. 9h")
+    return value
+
+
+Duration = Annotated[str, AfterValidator(_duration)]
+
+
+def seconds(value: str) -> float:
+    amount, unit = parse_offset(value)
+    return timedelta(**{UNITS[unit]: amount}).total_seconds()
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Target(Strict):
+    within: Duration
+    clock: Literal["calendar", "business"] = "calendar"
+
+    @property
+    def seconds(self) -> float:
+        return seconds(self.within)
+
+
+class Tier(Strict):
+    respond: Target
+    resolve: Target
+
+
+class WorkingHours(Strict):
+    start: str = Field(pattern=CLOCK_TIME)
+    end: str = Field(pattern=CLOCK_TIME)
+
+
+class HandlingPlan(Strict):
+    categories: list[Category]
+    within: Target
+
+
+class Callback(Strict):
+    key: str
+    who: Literal["assignee", "supervisor", "duty_manager"]
+    within: Duration
+
+
+class CompensationApproval(Strict):
+    threshold: float = Field(gt=0)
+    below: str
+    at_or_above: str
+
+
+class Assignment(Strict):
+    strategy: Literal["least_loaded", "round_robin"] = "least_loaded"
+    default_team: str
+    teams: dict[Category, str] = Field(default_factory=dict)
+
+    def team_for(self, category: str) -> str:
+        return self.teams.get(category, self.default_team)
+
+
+class Rule(Strict):
+    keywords: list[str] = Field(min_length=1)
+    priority: Priority | None = None
+    category: Category | None = None
+    safety: bool = False
+
+
+class ServiceLevels(Strict):
+    timezone: str
+    holiday_country: str
+    working_hours: WorkingHours
+    warn_at: float = Field(default=0.8, gt=0, lt=1)
+    priorities: dict[Priority, Tier]
+    close_within: Target
+    handling_plan: HandlingPlan
+    reopen_within: Duration
+    appeal_within: Duration
+    survey_after: Duration
+    callbacks: list[Callback]
+    compensation_approval: CompensationApproval
+    assignment: Assignment
+    classification: list[Rule] = Field(default_factory=list)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def tier(self, priority: str) -> Tier:
+        return self.priorities[priority]
+
+
+def parse(text: str, source: str) -> ServiceLevels:
+    try:
+        data = yaml.safe_load(text)
+        levels = ServiceLevels.model_validate(data)
+        missing = set(PRIORITIES) - set(levels.priorities)
+        if missing:
+            raise ConfigurationError(f"{source}: priorities: missing {', '.join(sorted(missing))}")
+        levels.zone  # noqa: B018 (an unknown zone fails here, at load)
+        return levels
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{source}: not valid YAML: {exc}") from None
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc'])}: {error['msg']}"
+            for error in exc.errors()
+        )
+        raise ConfigurationError(f"{source}: {problems}") from None
+    except (KeyError, ValueError) as exc:
+        raise ConfigurationError(f"{source}: {exc}") from None
+
+
+@lru_cache(maxsize=4)
+def _load(path: Path, modified: float) -> ServiceLevels:
+    return parse(path.read_text(encoding="utf-8"), str(path))
+
+
+def service_levels() -> ServiceLevels:
+    """The organisation's file, read again when it changes."""
+    path = Path(get_settings().service_levels_file)
+    try:
+        modified = path.stat().st_mtime
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: service-level file not found") from None
+    return _load(path, modified)

@@ -1,0 +1,693 @@
+"""The complaint queue: intake, classification, assignment, the lifecycle, customer messages,
+satisfaction and the three-level callback."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, func, select
+
+from incident_cmd import clock, numbering
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import User
+from incident_cmd.config import get_settings
+from incident_cmd.customers import service as customer_service
+from incident_cmd.customers.models import Customer
+from incident_cmd.db import is_postgres
+from incident_cmd.errors import Conflict, Invalid, NotFound
+from incident_cmd.notify import direct
+from incident_cmd.notify import service as notify_service
+from incident_cmd.notify.messages import templates_for
+from incident_cmd.teams import service as team_service
+from incident_cmd.teams.models import TeamMember
+from incident_cmd.tickets import sla
+from incident_cmd.tickets.models import (
+    OPEN_TICKET_STATUSES,
+    TICKET_TRANSITIONS,
+    SlaTimer,
+    Ticket,
+    TicketStatus,
+    TicketTask,
+    TimerKind,
+)
+from incident_cmd.tickets.policy import ServiceLevels, seconds, service_levels
+from incident_cmd.tickets.schemas import (
+    SurveyAnswer,
+    TicketAction,
+    TicketCreate,
+    TicketResolve,
+)
+from incident_cmd.timeline import service as timeline
+
+SUBJECT = "ticket"
+SOURCE = "ticket"
+
+
+def _record(
+    session: Session,
+    ticket: Ticket,
+    kind: str,
+    summary: str,
+    actor_id: int | None,
+    data: dict | None = None,
+) -> None:
+    timeline.append(
+        session,
+        subject_type=SUBJECT,
+        subject_id=ticket.id,
+        kind=kind,
+        summary=summary,
+        actor_id=actor_id,
+        data=data,
+    )
+
+
+def get_ticket(session: Session, *, ticket_id: int) -> Ticket:
+    ticket = session.get(Ticket, ticket_id)
+    if ticket is None:
+        raise NotFound(f"no ticket with id {ticket_id}")
+    return ticket
+
+
+# --- intake -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    priority: str
+    safety: bool
+    rule: int | None
+
+
+def classify(levels: ServiceLevels, text: str) -> Classification | None:
+    lowered = text.lower()
+    for number, rule in enumerate(levels.classification, start=1):
+        if any(keyword.lower() in lowered for keyword in rule.keywords):
+            return Classification(
+                rule.category or "other", rule.priority or "routine", rule.safety, number
+            )
+    return None
+
+
+def _members(session: Session, team_key: str) -> list[User]:
+    try:
+        team = team_service.get_team(session, key=team_key)
+    except NotFound:
+        raise Invalid(
+            f"the service-level file names team {team_key!r}, which does not exist",
+            field="category",
+        ) from None
+    return list(
+        session.exec(
+            select(User)
+            .join(TeamMember, col(TeamMember.user_id) == User.id)
+            .where(TeamMember.team_id == team.id, User.active, User.role == "agent")
+            .order_by(User.id)
+        ).all()
+    )
+
+
+def _choose_agent(session: Session, levels: ServiceLevels, team_key: str) -> User | None:
+    agents = _members(session, team_key)
+    if not agents:
+        return None
+    if levels.assignment.strategy == "round_robin":
+        turn = numbering.next_value(session, f"round-robin:{team_key}")
+        return agents[(turn - 1) % len(agents)]
+    load = dict(
+        session.exec(
+            select(Ticket.assignee_id, func.count())
+            .where(
+                col(Ticket.assignee_id).in_([agent.id for agent in agents]),
+                col(Ticket.status).in_(OPEN_TICKET_STATUSES),
+            )
+            .group_by(Ticket.assignee_id)
+        ).all()
+    )
+    return min(agents, key=lambda agent: (load.get(agent.id, 0), agent.id))
+
+
+def create_ticket(
+    session: Session, *, data: TicketCreate, actor: User | None, incident_finder=None
+) -> Ticket:
+    """Takes a complaint in: numbered, classified, assigned, timed, acknowledged to the
+    customer, and linked to an active incident whose scope it falls in."""
+    levels = service_levels()
+    found = classify(levels, data.description)
+    category = data.category or (found.category if found else "other")
+    priority = data.priority or (found.priority if found else "routine")
+    safety = bool(found and found.safety)
+    customer = customer_service.find_or_create(
+        session,
+        phone=data.phone,
+        email=str(data.email) if data.email else None,
+        name=data.customer_name,
+        locale=data.locale,
+        region=data.region,
+    )
+    now = clock.now()
+    team_key = levels.assignment.team_for(category)
+    agent = _choose_agent(session, levels, team_key)
+    ticket = Ticket(
+        number=numbering.next_number(session, prefix="TKT", year=now.year, width=6),
+        customer_id=customer.id,
+        contact=data.phone or str(data.email),
+        channel=data.channel,
+        category=category,
+        priority=priority,
+        safety=safety,
+        product_model=data.product_model,
+        batch=data.batch,
+        region=data.region or customer.region,
+        purchase_channel=data.purchase_channel,
+        description=data.description,
+        requested=data.requested,
+        status=TicketStatus.new,
+        team_key=team_key,
+        assignee_id=agent.id if agent else None,
+        created_at=now,
+        created_by=actor.id if actor else None,
+    )
+    session.add(ticket)
+    session.flush()
+    how = f"rule {found.rule}" if found and not (data.category and data.priority) else "intake"
+    _record(
+        session,
+        ticket,
+        "ticket.created",
+        f"{ticket.number} taken in by {data.channel}: {category}, {priority}"
+        + (", safety" if safety else "")
+        + f" ({how})",
+        actor.id if actor else None,
+        {"category": category, "priority": priority, "safety": safety},
+    )
+    if agent is not None:
+        _record(
+            session,
+            ticket,
+            "ticket.assigned",
+            f"assigned to {agent.username}",
+            None,
+            {"user": agent.username, "strategy": levels.assignment.strategy},
+        )
+    _start_timers(session, ticket, levels)
+    incident = incident_finder(session, ticket) if incident_finder else None
+    if incident is not None:
+        ticket.incident_id = incident.id
+        session.add(ticket)
+        _record(
+            session,
+            ticket,
+            "ticket.linked",
+            f"linked to incident {incident.number}",
+            None,
+            {"incident": incident.number},
+        )
+    _acknowledge_to_customer(session, ticket, customer, incident)
+    return ticket
+
+
+def _start_timers(session: Session, ticket: Ticket, levels: ServiceLevels) -> None:
+    tier = levels.tier(ticket.priority)
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.response, target=tier.respond, levels=levels
+    )
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.resolution, target=tier.resolve, levels=levels
+    )
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.close, target=levels.close_within, levels=levels
+    )
+    if ticket.category in levels.handling_plan.categories:
+        sla.start_timer(
+            session,
+            ticket=ticket,
+            kind=TimerKind.handling_plan,
+            target=levels.handling_plan.within,
+            levels=levels,
+        )
+
+
+def _local(moment: datetime, zone: str) -> str:
+    return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M")
+
+
+def _to_customer(
+    session: Session,
+    ticket: Ticket,
+    customer: Customer,
+    template: str,
+    key: str,
+    values: dict,
+    due_at: datetime | None = None,
+) -> None:
+    channel = "email" if "@" in ticket.contact else "sms"
+    if notify_service.is_suppressed(session, channel=channel, address=ticket.contact):
+        return
+    context = {
+        "organisation": get_settings().organisation_name,
+        "number": ticket.number,
+        "customer": {"name": customer.name},
+        **values,
+    }
+    rendered = templates_for(get_settings().template_dir).render(
+        template, channel, customer.locale, context
+    )
+    direct.enqueue(
+        session,
+        key=key,
+        source=SOURCE,
+        source_id=ticket.id,
+        subject=(SUBJECT, ticket.id),
+        label=f"{template.replace('_', ' ')} to the customer",
+        channel=channel,
+        address=ticket.contact,
+        locale=customer.locale,
+        rendered=rendered,
+        customer_id=customer.id,
+        due_at=due_at,
+    )
+
+
+def _acknowledge_to_customer(session, ticket, customer, incident) -> None:
+    response = session.exec(
+        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == "response")
+    ).one()
+    _to_customer(
+        session,
+        ticket,
+        customer,
+        "ticket_ack",
+        f"ticket-{ticket.id}-ack",
+        {
+            "respond_by": _local(response.due_at, customer.timezone),
+            "status_url": notify_service.status_url(incident.number) if incident else None,
+        },
+    )
+
+
+# --- working the queue ---------------------------------------------------------------------
+
+
+def assign(session: Session, *, ticket: Ticket, username: str, actor: User) -> Ticket:
+    try:
+        user = auth_service.get_user_by_username(session, username=username)
+    except NotFound as exc:
+        raise Invalid(exc.message, field="user") from None
+    if not user.active:
+        raise Invalid(f"user {username!r} is deactivated", field="user")
+    previous = session.get(User, ticket.assignee_id).username if ticket.assignee_id else None
+    ticket.assignee_id = user.id
+    session.add(ticket)
+    _record(
+        session,
+        ticket,
+        "ticket.assigned",
+        f"reassigned from {previous or 'nobody'} to {user.username}",
+        actor.id,
+        {"from": previous, "to": user.username},
+    )
+    return ticket
+
+
+def change_status(session: Session, *, ticket: Ticket, change: TicketAction, actor: User) -> Ticket:
+    current, target = TicketStatus(ticket.status), change.status
+    if target == TicketStatus.resolved:
+        raise Invalid("resolve with POST /tickets/{id}/resolve and a resolution", field="status")
+    if target not in TICKET_TRANSITIONS[current]:
+        allowed = ", ".join(TICKET_TRANSITIONS[current]) or "none"
+        raise Conflict(
+            f"cannot move {ticket.number} from {current} to {target} (allowed: {allowed})",
+            field="status",
+        )
+    levels = service_levels()
+    now = clock.now()
+    if current == TicketStatus.waiting_customer:
+        sla.resume(session, ticket=ticket, levels=levels)
+    if target == TicketStatus.waiting_customer:
+        sla.pause(session, ticket=ticket, levels=levels)
+    if ticket.first_response_at is None and target != TicketStatus.closed:
+        ticket.first_response_at = now
+        sla.meet(session, ticket=ticket, kind=TimerKind.response)
+    if target == TicketStatus.closed:
+        ticket.closed_at = now
+        sla.meet(session, ticket=ticket, kind=TimerKind.close)
+    ticket.status = target
+    session.add(ticket)
+    note = f": {change.note}" if change.note else ""
+    _record(
+        session,
+        ticket,
+        "ticket.status",
+        f"status {current} → {target}{note}",
+        actor.id,
+        {"from": current, "to": target, "note": change.note},
+    )
+    return ticket
+
+
+def record_handling_plan(session: Session, *, ticket: Ticket, plan: str, actor: User) -> Ticket:
+    timer = sla.meet(session, ticket=ticket, kind=TimerKind.handling_plan)
+    if timer is None:
+        raise Conflict(f"{ticket.number} has no open handling-plan target", field="plan")
+    _record(
+        session,
+        ticket,
+        "ticket.plan",
+        f"handling plan: {plan}",
+        actor.id,
+        {"in_time": timer.met_in_time},
+    )
+    return ticket
+
+
+def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: User) -> Ticket:
+    current = TicketStatus(ticket.status)
+    if TicketStatus.resolved not in TICKET_TRANSITIONS[current]:
+        raise Conflict(f"{ticket.number} is {current}; it cannot be resolved", field="status")
+    levels = service_levels()
+    now = clock.now()
+    if current == TicketStatus.waiting_customer:
+        sla.resume(session, ticket=ticket, levels=levels)
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+        sla.meet(session, ticket=ticket, kind=TimerKind.response)
+    sla.meet(session, ticket=ticket, kind=TimerKind.resolution)
+    ticket.status = TicketStatus.resolved
+    ticket.resolved_at = now
+    ticket.resolution = data.resolution
+    ticket.responsible_department = data.responsible_department
+    ticket.compensation_amount = data.compensation_amount
+    ticket.survey_due_at = now + timedelta(seconds=seconds(levels.survey_after))
+    session.add(ticket)
+    _record(
+        session,
+        ticket,
+        "ticket.resolved",
+        f"resolved: {data.resolution}",
+        actor.id,
+        {"department": data.responsible_department, "compensation": data.compensation_amount},
+    )
+    customer = session.get(Customer, ticket.customer_id)
+    _to_customer(
+        session,
+        ticket,
+        customer,
+        "ticket_survey",
+        f"ticket-{ticket.id}-survey-{ticket.reopened_count}",
+        {},
+        due_at=_out_of_quiet_hours(ticket.survey_due_at, customer),
+    )
+    return ticket
+
+
+def _out_of_quiet_hours(moment: datetime, customer: Customer) -> datetime:
+    """A survey is no emergency: it waits for the customer's morning."""
+    return notify_service.quiet_hours_end(customer.timezone, moment) or moment
+
+
+def _within(moment: datetime | None, window: str) -> bool:
+    return moment is not None and clock.now() <= moment + timedelta(seconds=seconds(window))
+
+
+def reopen(session: Session, *, ticket: Ticket, reason: str, actor: User) -> Ticket:
+    """A resolved ticket reopens within ``reopen_within``; the resolution clock restarts."""
+    levels = service_levels()
+    if ticket.status != TicketStatus.resolved:
+        raise Conflict(
+            f"{ticket.number} is {ticket.status}; only a resolved ticket reopens", field="status"
+        )
+    if not _within(ticket.resolved_at, levels.reopen_within):
+        raise Conflict(
+            f"{ticket.number} was resolved more than {levels.reopen_within} ago; "
+            "open a new ticket or appeal after it is closed",
+            field="status",
+        )
+    return _reopen(session, ticket, levels, reason, actor, "ticket.reopened")
+
+
+def appeal(session: Session, *, ticket: Ticket, reason: str, actor: User) -> Ticket:
+    """A closed ticket comes back on appeal within ``appeal_within`` of closing."""
+    levels = service_levels()
+    if ticket.status != TicketStatus.closed:
+        raise Conflict(
+            f"{ticket.number} is {ticket.status}; appeals are for closed tickets", field="status"
+        )
+    if not _within(ticket.closed_at, levels.appeal_within):
+        raise Conflict(
+            f"{ticket.number} was closed more than {levels.appeal_within} ago", field="status"
+        )
+    ticket.appealed_at = clock.now()
+    return _reopen(session, ticket, levels, reason, actor, "ticket.appealed")
+
+
+def _reopen(session, ticket, levels, reason, actor, kind) -> Ticket:
+    previous = ticket.status
+    ticket.status = TicketStatus.in_progress
+    ticket.reopened_count += 1
+    ticket.resolved_at = ticket.closed_at = ticket.survey_due_at = None
+    session.add(ticket)
+    for timer in sla.timers_of(session, ticket=ticket):
+        if timer.kind in (TimerKind.resolution, TimerKind.close):
+            session.delete(timer)
+    session.flush()
+    tier = levels.tier(ticket.priority)
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.resolution, target=tier.resolve, levels=levels
+    )
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.close, target=levels.close_within, levels=levels
+    )
+    direct.cancel_pending(session, source=SOURCE, source_ids=[ticket.id])
+    _record(
+        session, ticket, kind, f"{previous} → in_progress: {reason}", actor.id, {"reason": reason}
+    )
+    return ticket
+
+
+# --- satisfaction and the three-level callback ----------------------------------------------
+
+
+def record_survey(
+    session: Session, *, ticket: Ticket, answer: SurveyAnswer, via: str, actor: User | None = None
+) -> Ticket:
+    if ticket.resolved_at is None:
+        raise Conflict(f"{ticket.number} is not resolved; there is nothing to rate yet")
+    if ticket.surveyed_at is not None:
+        return ticket  # the first answer counts; a repeated message changes nothing
+    ticket.csat, ticket.nps, ticket.survey_comment = answer.csat, answer.nps, answer.comment
+    ticket.surveyed_at = clock.now()
+    session.add(ticket)
+    _record(
+        session,
+        ticket,
+        "ticket.survey",
+        f"satisfaction by {via}: CSAT {answer.csat or '-'}, NPS "
+        f"{answer.nps if answer.nps is not None else '-'}",
+        actor.id if actor else None,
+        {"csat": answer.csat, "nps": answer.nps},
+    )
+    if answer.csat is not None and answer.csat <= 2:
+        _open_callbacks(session, ticket)
+    return ticket
+
+
+def _owner(session: Session, ticket: Ticket, who: str) -> User | None:
+    if who == "assignee":
+        return session.get(User, ticket.assignee_id) if ticket.assignee_id else None
+    if who == "supervisor":
+        team = team_service.get_team(session, key=ticket.team_key)
+        return session.get(User, team.lead_user_id) if team.lead_user_id else None
+    on_call = team_service.responders(
+        session, team_key="duty-managers", rotation_name=None, at=clock.now(), count=1
+    )
+    return on_call[0] if on_call else None
+
+
+def _open_callbacks(session: Session, ticket: Ticket) -> None:
+    """Seeds 001: an unhappy customer is called back by the agent within an hour, the
+    supervisor within a day and a senior manager within two."""
+    now = clock.now()
+    for callback in service_levels().callbacks:
+        owner = _owner(session, ticket, callback.who)
+        session.add(
+            TicketTask(
+                ticket_id=ticket.id,
+                key=f"callback_{callback.key}",
+                owner_id=owner.id if owner else None,
+                due_at=now + timedelta(seconds=seconds(callback.within)),
+            )
+        )
+        _record(
+            session,
+            ticket,
+            "ticket.callback",
+            f"callback by {callback.key.replace('_', ' ')} "
+            f"({owner.username if owner else 'nobody on duty'}) due within {callback.within}",
+            None,
+            {"key": callback.key, "owner": owner.username if owner else None},
+        )
+
+
+def tasks_of(session: Session, *, ticket: Ticket) -> Sequence[TicketTask]:
+    return session.exec(
+        select(TicketTask).where(TicketTask.ticket_id == ticket.id).order_by(TicketTask.id)
+    ).all()
+
+
+def complete_task(
+    session: Session, *, ticket: Ticket, task_id: int, note: str, actor: User
+) -> TicketTask:
+    task = session.get(TicketTask, task_id)
+    if task is None or task.ticket_id != ticket.id:
+        raise NotFound(f"{ticket.number} has no task {task_id}")
+    if task.done_at is None:
+        task.done_at, task.done_by, task.note = clock.now(), actor.id, note
+        session.add(task)
+        _record(
+            session,
+            ticket,
+            "ticket.task_done",
+            f"{task.key.replace('_', ' ')} done: {note}",
+            actor.id,
+            {"task": task.key},
+        )
+    return task
+
+
+def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
+    now = clock.now()
+    query = (
+        select(TicketTask)
+        .where(
+            col(TicketTask.done_at).is_(None),
+            col(TicketTask.overdue_at).is_(None),
+            col(TicketTask.due_at) <= now,
+        )
+        .order_by(TicketTask.due_at)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    tasks = session.exec(query).all()
+    for task in tasks:
+        task.overdue_at = now
+        session.add(task)
+        _record(
+            session,
+            session.get(Ticket, task.ticket_id),
+            "ticket.task_overdue",
+            f"{task.key.replace('_', ' ')} is overdue",
+            None,
+            {"task": task.key},
+        )
+    return len(tasks)
+
+
+# --- SLA warnings and breaches ----------------------------------------------------------------
+
+TIMER_NAMES = {
+    "response": "first response",
+    "resolution": "resolution",
+    "handling_plan": "handling plan",
+    "close": "close",
+}
+
+
+def _alert(session: Session, ticket: Ticket, timer: SlaTimer, stage: str) -> None:
+    """At the warning the assignee hears, at the breach the supervisor, at the second breach
+    the duty manager; each once, on the ticket's timeline and by message."""
+    who = {"warned": "assignee", "breached": "supervisor", "breached twice": "duty_manager"}[stage]
+    owner = _owner(session, ticket, who)
+    if stage != "warned" and ticket.breach_state != "breached":
+        ticket.breach_state = "breached"
+    elif stage == "warned" and ticket.breach_state == "ok":
+        ticket.breach_state = "warning"
+    session.add(ticket)
+    name = TIMER_NAMES[timer.kind]
+    _record(
+        session,
+        ticket,
+        f"sla.{stage.replace(' ', '_')}",
+        f"{name} target {stage} (due {timer.due_at.isoformat()}); "
+        f"{who.replace('_', ' ')} {owner.username if owner else 'unknown'} told",
+        None,
+        {"timer": timer.kind, "stage": stage, "told": owner.username if owner else None},
+    )
+    if owner is None:
+        return
+    channel = "sms" if owner.phone else "email"
+    address = owner.phone or owner.email
+    if not address:
+        return
+    rendered = templates_for(get_settings().template_dir).render(
+        "ticket_alert",
+        channel,
+        owner.locale,
+        {
+            "organisation": get_settings().organisation_name,
+            "number": ticket.number,
+            "priority": ticket.priority,
+            "timer": name,
+            "stage": stage,
+            "due": _local(timer.due_at, owner.timezone),
+            "note": "",
+        },
+    )
+    direct.enqueue(
+        session,
+        key=f"sla-{timer.id}-{timer.stage}",
+        source=SOURCE,
+        source_id=ticket.id,
+        subject=(SUBJECT, ticket.id),
+        label=f"{name} {stage} alert to {owner.username}",
+        channel=channel,
+        address=address,
+        locale=owner.locale,
+        rendered=rendered,
+        user_id=owner.id,
+    )
+
+
+def sweep_timers(session: Session) -> int:
+    return sla.sweep(session, notify=_alert)
+
+
+# --- the queue -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    statuses: tuple[str, ...] = ()
+    priority: str | None = None
+    assignee_id: int | None = None
+    breach_state: str | None = None
+    product_model: str | None = None
+    batch: str | None = None
+    category: str | None = None
+    incident_id: int | None = None
+
+
+def queue(
+    session: Session, *, filters: QueueFilter, limit: int, before_id: int | None
+) -> Sequence[Ticket]:
+    """Newest first, keyset-paginated by id; every filter is an equality the indexes serve."""
+    query = select(Ticket).order_by(col(Ticket.id).desc()).limit(limit)
+    if filters.statuses:
+        query = query.where(col(Ticket.status).in_(filters.statuses))
+    for column, value in (
+        (Ticket.priority, filters.priority),
+        (Ticket.assignee_id, filters.assignee_id),
+        (Ticket.breach_state, filters.breach_state),
+        (Ticket.product_model, filters.product_model),
+        (Ticket.batch, filters.batch),
+        (Ticket.category, filters.category),
+        (Ticket.incident_id, filters.incident_id),
+    ):
+        if value is not None:
+            query = query.where(column == value)
+    if before_id is not None:
+        query = query.where(col(Ticket.id) < before_id)
+    return session.exec(query).all()

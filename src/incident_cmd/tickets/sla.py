@@ -1,0 +1,144 @@
+"""SLA timers: started at intake, stopped while the ticket waits on the customer, met by the
+first response, the handling plan, the resolution and the close; warned at ``warn_at`` of
+the target, breached at the target, breached a second time at twice the target. The sweep
+acts on each stage once: on PostgreSQL it claims rows with SKIP LOCKED, and a stage, once
+written, is never due again."""
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock
+from incident_cmd.db import is_postgres
+from incident_cmd.notify.service import clock_time
+from incident_cmd.tickets.calendar import BusinessCalendar, CalendarClock
+from incident_cmd.tickets.models import SlaTimer, Ticket, TimerKind
+from incident_cmd.tickets.policy import ServiceLevels, Target
+
+STAGES = ("running", "warned", "breached", "breached twice")
+
+
+def business_calendar(levels: ServiceLevels) -> BusinessCalendar:
+    return BusinessCalendar(
+        levels.zone,
+        clock_time(levels.working_hours.start),
+        clock_time(levels.working_hours.end),
+        levels.holiday_country,
+    )
+
+
+def clock_for(levels: ServiceLevels, name: str) -> BusinessCalendar | CalendarClock:
+    return business_calendar(levels) if name == "business" else CalendarClock()
+
+
+def _schedule(timer: SlaTimer, levels: ServiceLevels, start: datetime, remaining: float) -> None:
+    """Due times from ``start`` with ``remaining`` seconds of the target left to run."""
+    counting = clock_for(levels, timer.clock)
+    before_warning = remaining - (1 - levels.warn_at) * timer.target_seconds
+    timer.warn_at = counting.add(start, max(0.0, before_warning))
+    timer.due_at = counting.add(start, remaining)
+    timer.second_at = counting.add(start, remaining + timer.target_seconds)
+    timer.next_action_at = _next_action(timer)
+
+
+def _next_action(timer: SlaTimer) -> datetime | None:
+    if timer.met_at is not None or timer.paused_at is not None:
+        return None
+    return (timer.warn_at, timer.due_at, timer.second_at, None)[timer.stage]
+
+
+def start_timer(
+    session: Session, *, ticket: Ticket, kind: TimerKind, target: Target, levels: ServiceLevels
+) -> SlaTimer:
+    now = clock.now()
+    timer = SlaTimer(
+        ticket_id=ticket.id,
+        kind=kind,
+        clock=target.clock,
+        target_seconds=target.seconds,
+        started_at=now,
+        warn_at=now,
+        due_at=now,
+        second_at=now,
+    )
+    _schedule(timer, levels, now, target.seconds)
+    session.add(timer)
+    return timer
+
+
+def timers_of(session: Session, *, ticket: Ticket) -> Sequence[SlaTimer]:
+    return session.exec(
+        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id).order_by(SlaTimer.id)
+    ).all()
+
+
+def meet(session: Session, *, ticket: Ticket, kind: TimerKind) -> SlaTimer | None:
+    timer = session.exec(
+        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == kind)
+    ).first()
+    if timer is None or timer.met_at is not None:
+        return None
+    now = clock.now()
+    timer.met_at = now
+    # Time spent waiting on the customer does not count: a pause keeps the clock where it was.
+    timer.met_in_time = (timer.paused_at or now) <= timer.due_at
+    timer.next_action_at = None
+    session.add(timer)
+    return timer
+
+
+def pause(session: Session, *, ticket: Ticket, levels: ServiceLevels) -> None:
+    now = clock.now()
+    for timer in timers_of(session, ticket=ticket):
+        if timer.met_at is None and timer.paused_at is None:
+            timer.paused_at = now
+            timer.next_action_at = None
+            session.add(timer)
+
+
+def resume(session: Session, *, ticket: Ticket, levels: ServiceLevels) -> None:
+    """The clock goes on from where it stopped: what was left of each target is left still."""
+    now = clock.now()
+    for timer in timers_of(session, ticket=ticket):
+        if timer.met_at is not None or timer.paused_at is None:
+            continue
+        counting = clock_for(levels, timer.clock)
+        remaining = counting.between(timer.paused_at, timer.due_at)
+        if timer.paused_at >= timer.due_at:  # paused after the breach: count on from there
+            remaining = -counting.between(timer.due_at, timer.paused_at)
+        timer.paused_at = None
+        if remaining >= 0:
+            _schedule(timer, levels, now, remaining)
+        else:
+            _shift_breached(timer, counting, now, remaining)
+        session.add(timer)
+
+
+def _shift_breached(timer: SlaTimer, counting, now: datetime, overdue: float) -> None:
+    # Already late when paused: the breach stands; only the second breach moves on.
+    timer.second_at = counting.add(now, max(0.0, timer.target_seconds + overdue))
+    timer.next_action_at = _next_action(timer)
+
+
+Notify = Callable[[Session, Ticket, SlaTimer, str], None]
+
+
+def sweep(session: Session, *, notify: Notify, limit: int = 1000) -> int:
+    """Moves every timer whose next stage is due on by one stage, telling ``notify``."""
+    now = clock.now()
+    query = (
+        select(SlaTimer)
+        .where(col(SlaTimer.next_action_at) <= now)
+        .order_by(SlaTimer.next_action_at)
+        .limit(limit)
+    )
+    if is_postgres(session):
+        query = query.with_for_update(skip_locked=True)
+    timers = session.exec(query).all()
+    for timer in timers:
+        timer.stage += 1
+        timer.next_action_at = _next_action(timer)
+        session.add(timer)
+        notify(session, session.get(Ticket, timer.ticket_id), timer, STAGES[timer.stage])
+    return len(timers)
