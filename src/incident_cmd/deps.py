@@ -77,5 +77,7 @@ AnyUser = Annotated[User, Depends(allow(*Role))]
 Admin = Annotated[User, Depends(allow())]
 Manager = Annotated[User, Depends(allow(Role.duty_manager))]
 Responder = Annotated[User, Depends(allow(Role.duty_manager, Role.responder, Role.comms))]
+# Agents work the complaint queue; responders and duty managers may step in.
+Agent = Annotated[User, Depends(allow(Role.agent, Role.responder, Role.duty_manager))]
 COMMS_ROLES = (Role.duty_manager, Role.comms)
 Communicator = Annotated[User, Depends(allow(*COMMS_ROLES))]

@@ -5,8 +5,8 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
-from incident_cmd.auth.models import Role, User
-from incident_cmd.deps import AnyUser, Manager, SessionDep, allow
+from incident_cmd.auth.models import User
+from incident_cmd.deps import Agent, AnyUser, Manager, SessionDep
 from incident_cmd.errors import Invalid
 from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.tickets import detection, flows, review, service, sla
@@ -31,9 +31,6 @@ from incident_cmd.tickets.schemas import (
 from incident_cmd.timeline import service as timeline
 
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
-
-# Agents work the queue; duty managers and admins may do all they do.
-Agent = Annotated[User, allow(Role.agent, Role.responder, Role.duty_manager, Role.admin)]
 
 
 def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
