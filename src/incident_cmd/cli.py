@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from incident_cmd import aio, clock, migrate
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import Role
+from incident_cmd.auth.models import Role, User
 from incident_cmd.auth.schemas import UserCreate
 from incident_cmd.config import ConfigurationError, get_settings
 from incident_cmd.db import get_engine, session_scope
@@ -38,6 +38,8 @@ team_app = typer.Typer(help="Teams and on-call rotations.", no_args_is_help=True
 playbook_app = typer.Typer(help="Playbooks.", no_args_is_help=True)
 incident_app = typer.Typer(help="Incidents.", no_args_is_help=True)
 customers_app = typer.Typer(help="The customer directory.", no_args_is_help=True)
+ticket_app = typer.Typer(help="The complaint queue.", no_args_is_help=True)
+review_app = typer.Typer(help="Reviews.", no_args_is_help=True)
 for sub, name in (
     (db_app, "db"),
     (user_app, "user"),
@@ -46,6 +48,8 @@ for sub, name in (
     (playbook_app, "playbook"),
     (customers_app, "customers"),
     (incident_app, "incident"),
+    (ticket_app, "ticket"),
+    (review_app, "review"),
 ):
     app.add_typer(sub, name=name)
 
@@ -361,6 +365,88 @@ def incident_list(
                 f"{incident.number:14} {incident.status:10} {incident.severity:6} "
                 f"{incident.title}{drill}"
             )
+
+
+@ticket_app.command("create")
+@friendly
+def ticket_create(
+    description: Annotated[str, typer.Option(help="What the customer says")],
+    as_user: Annotated[str, typer.Option("--as", help="The agent taking it in")],
+    phone: Annotated[str | None, typer.Option()] = None,
+    email: Annotated[str | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option(help="Customer name")] = None,
+    channel: Annotated[str, typer.Option(help="phone, email, web, sms, social, walk_in")] = "phone",
+    category: Annotated[str | None, typer.Option(help="From the text if not given")] = None,
+    priority: Annotated[str | None, typer.Option(help="From the text if not given")] = None,
+    product: Annotated[str | None, typer.Option(help="Product model")] = None,
+    batch: Annotated[str | None, typer.Option()] = None,
+    region: Annotated[str | None, typer.Option()] = None,
+    requested: Annotated[
+        str, typer.Option(help="return, exchange, repair, refund, compensation, information")
+    ] = "information",
+) -> None:
+    """Take a complaint in: numbered, classified, assigned and timed; prints its number."""
+    from incident_cmd.tickets import flows as ticket_flows
+    from incident_cmd.tickets.schemas import TicketCreate
+
+    data = TicketCreate(
+        description=description,
+        phone=phone,
+        email=email,
+        customer_name=name,
+        channel=channel,
+        category=category,
+        priority=priority,
+        product_model=product,
+        batch=batch,
+        region=region,
+        requested=requested,
+    )
+    registry = PlaybookRegistry.from_settings()
+    with session_scope() as session:
+        actor = auth_service.get_user_by_username(session, username=as_user)
+        ticket = ticket_flows.intake(session, data=data, registry=registry, actor=actor)
+        assignee = session.get(User, ticket.assignee_id).username if ticket.assignee_id else "-"
+        typer.echo(f"{ticket.number} {ticket.category} {ticket.priority} -> {assignee}")
+
+
+@ticket_app.command("list")
+@friendly
+def ticket_list(
+    status: Annotated[list[str] | None, typer.Option(help="Filter (repeat)")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """The queue, newest first."""
+    from incident_cmd.tickets import service as ticket_service
+
+    with session_scope() as session:
+        filters = ticket_service.QueueFilter(statuses=tuple(status or ()))
+        for ticket in ticket_service.queue(session, filters=filters, limit=limit, before_id=None):
+            typer.echo(
+                f"{ticket.number:18} {ticket.status:16} {ticket.priority:12} "
+                f"{ticket.breach_state:9} {ticket.category}"
+            )
+
+
+@review_app.command("monthly")
+@friendly
+def review_monthly(
+    period: Annotated[str, typer.Argument(help="YYYY-MM")],
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of JSON")] = False,
+) -> None:
+    """The monthly complaint review, for the given month."""
+    import json
+    import re
+
+    from incident_cmd.tickets import review
+
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", period):
+        raise fail(f"period: {period!r} is not a month; write YYYY-MM")
+    with session_scope() as session:
+        report = review.monthly_review(session, period=period)
+    typer.echo(
+        review.as_csv(report) if as_csv else json.dumps(report, ensure_ascii=False, indent=2)
+    )
 
 
 @customers_app.command("import")
