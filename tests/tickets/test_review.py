@@ -63,7 +63,7 @@ def test_the_monthly_review_counts_times_satisfaction_and_approval_routes(queue,
     assert routes == {"administration department": 800, "general manager": 12000}
     rows = list(csv.reader(io.StringIO(review.as_csv(report))))
     assert rows[0] == ["section", "key", "value"]
-    assert ["compensation_by_route", "general manager", "12000"] in rows
+    assert ["compensation_by_route", "general manager", "12000.0"] in rows
 
 
 def test_the_calendar_job_runs_once_a_month(queue, frozen_clock):
