@@ -144,8 +144,12 @@ def test_the_survey_goes_out_a_day_after_resolution_in_the_customers_daytime(que
     ticket = queue.take_in()
     frozen_clock.advance(timedelta(hours=12))  # 21:00 in Shanghai: quiet hours start
     _resolve(queue, ticket)
+    resolved = next(m for m in queue.messages(ticket) if "resolved" in m.key)
     survey = next(m for m in queue.messages(ticket) if "survey" in m.key)
-    # 24 hours later is 21:00 on Tuesday, inside quiet hours: it waits for 08:00 Wednesday.
+    # 21:00 is quiet already: the resolution notice waits for 08:00 on Tuesday; the survey,
+    # 24 hours after resolution, would be 21:00 on Tuesday: it waits for 08:00 Wednesday.
+    assert "fixed" in resolved.body
+    assert resolved.due_at.isoformat() == "2026-11-24T00:00:00+00:00"
     assert survey.due_at.isoformat() == "2026-11-25T00:00:00+00:00"
 
 

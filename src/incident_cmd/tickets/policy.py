@@ -9,7 +9,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from incident_cmd.config import CLOCK_TIME, ConfigurationError, get_settings
 from incident_cmd.workdays import UNITS, parse_offset
@@ -94,10 +94,31 @@ class Assignment(Strict):
 
 
 class Rule(Strict):
-    keywords: list[str] = Field(min_length=1)
+    """Matches when every condition it names holds: any keyword in the description, the
+    intake channel, what the customer asks for."""
+
+    keywords: list[str] = Field(default_factory=list)
+    channels: list[str] = Field(default_factory=list)
+    requested: list[str] = Field(default_factory=list)
     priority: Priority | None = None
     category: Category | None = None
     safety: bool = False
+
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> "Rule":
+        if not (self.keywords or self.channels or self.requested):
+            raise ValueError("a rule needs keywords, channels or requested")
+        if not (self.priority or self.category or self.safety):
+            raise ValueError("a rule must set priority, category or safety")
+        return self
+
+    def matches(self, description: str, channel: str, requested: str) -> bool:
+        lowered = description.lower()
+        return (
+            (not self.keywords or any(word.lower() in lowered for word in self.keywords))
+            and (not self.channels or channel in self.channels)
+            and (not self.requested or requested in self.requested)
+        )
 
 
 class ServiceLevels(Strict):

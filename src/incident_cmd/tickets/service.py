@@ -78,17 +78,26 @@ class Classification:
     category: str
     priority: str
     safety: bool
-    rule: int | None
+    rules: tuple[int, ...]
 
 
-def classify(levels: ServiceLevels, text: str) -> Classification | None:
-    lowered = text.lower()
+def classify(levels: ServiceLevels, data: TicketCreate) -> Classification:
+    """Category and priority as the intake form gives them, else from the first matching
+    rule for each; a matching safety rule marks the ticket safety-related."""
+    category, priority, safety, rule_numbers = data.category, data.priority, False, []
     for number, rule in enumerate(levels.classification, start=1):
-        if any(keyword.lower() in lowered for keyword in rule.keywords):
-            return Classification(
-                rule.category or "other", rule.priority or "routine", rule.safety, number
-            )
-    return None
+        if not rule.matches(data.description, data.channel, data.requested):
+            continue
+        if rule.category and category is None:
+            category = rule.category
+            rule_numbers.append(number)
+        if rule.priority and priority is None:
+            priority = rule.priority
+            rule_numbers.append(number)
+        safety = safety or rule.safety
+    return Classification(
+        category or "other", priority or "routine", safety, tuple(sorted(set(rule_numbers)))
+    )
 
 
 def _members(session: Session, team_key: str) -> list[User]:
@@ -135,10 +144,8 @@ def create_ticket(
     """Takes a complaint in: numbered, classified, assigned, timed, acknowledged to the
     customer, and linked to an active incident whose scope it falls in."""
     levels = service_levels()
-    found = classify(levels, data.description)
-    category = data.category or (found.category if found else "other")
-    priority = data.priority or (found.priority if found else "routine")
-    safety = bool(found and found.safety)
+    found = classify(levels, data)
+    category, priority, safety = found.category, found.priority, found.safety
     customer = customer_service.find_or_create(
         session,
         phone=data.phone,
@@ -172,7 +179,7 @@ def create_ticket(
     )
     session.add(ticket)
     session.flush()
-    how = f"rule {found.rule}" if found and not (data.category and data.priority) else "intake"
+    how = f"rules {', '.join(map(str, found.rules))}" if found.rules else "intake form"
     _record(
         session,
         ticket,
@@ -391,12 +398,22 @@ def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: Use
         {"department": data.responsible_department, "compensation": data.compensation_amount},
     )
     customer = session.get(Customer, ticket.customer_id)
+    attempt = ticket.reopened_count
+    _to_customer(
+        session,
+        ticket,
+        customer,
+        "ticket_resolved",
+        f"ticket-{ticket.id}-resolved-{attempt}",
+        {"resolution": data.resolution},
+        due_at=_out_of_quiet_hours(now, customer),
+    )
     _to_customer(
         session,
         ticket,
         customer,
         "ticket_survey",
-        f"ticket-{ticket.id}-survey-{ticket.reopened_count}",
+        f"ticket-{ticket.id}-survey-{attempt}",
         {},
         due_at=_out_of_quiet_hours(ticket.survey_due_at, customer),
     )
