@@ -56,7 +56,7 @@ def upgrade() -> None:
     )
     op.create_table('tickets',
     sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
+    sa.Column('number', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('customer_id', sa.Integer(), nullable=False),
     sa.Column('contact', sqlmodel.sql.sqltypes.AutoString(length=320), nullable=False),
     sa.Column('channel', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),

@@ -41,7 +41,7 @@ def test_two_workers_warn_and_breach_each_ticket_once(
             while True:
                 with db.session_scope() as session:
                     # Small claims, so that both workers surely take part.
-                    count = service.sla.sweep(session, notify=service._alert, limit=5)
+                    count = service.sweep_timers(session, limit=5)
                 handled.append(count)
                 if not count:
                     return

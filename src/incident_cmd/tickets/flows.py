@@ -26,7 +26,7 @@ def intake(
     )
     session.flush()
     detection.detect(session, ticket=ticket, registry=registry)
-    return ticket
+    return service.number_and_acknowledge(session, ticket=ticket)
 
 
 def _awaiting_survey(session: Session, address: str) -> Ticket | None:

@@ -16,6 +16,7 @@ from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
 from incident_cmd.db import is_postgres
 from incident_cmd.errors import Conflict, Invalid, NotFound
+from incident_cmd.incidents.models import Incident
 from incident_cmd.notify import direct
 from incident_cmd.notify import service as notify_service
 from incident_cmd.notify.messages import templates_for
@@ -141,8 +142,8 @@ def _choose_agent(session: Session, levels: ServiceLevels, team_key: str) -> Use
 def create_ticket(
     session: Session, *, data: TicketCreate, actor: User | None, incident_finder=None
 ) -> Ticket:
-    """Takes a complaint in: numbered, classified, assigned, timed, acknowledged to the
-    customer, and linked to an active incident whose scope it falls in."""
+    """Takes a complaint in: classified, assigned, timed and linked to an active incident
+    whose scope it falls in. ``number_and_acknowledge`` finishes the intake."""
     levels = service_levels()
     found = classify(levels, data)
     category, priority, safety = found.category, found.priority, found.safety
@@ -158,7 +159,6 @@ def create_ticket(
     team_key = levels.assignment.team_for(category)
     agent = _choose_agent(session, levels, team_key)
     ticket = Ticket(
-        number=numbering.next_number(session, prefix="TKT", year=now.year, width=6),
         customer_id=customer.id,
         contact=data.phone or str(data.email),
         channel=data.channel,
@@ -184,7 +184,7 @@ def create_ticket(
         session,
         ticket,
         "ticket.created",
-        f"{ticket.number} taken in by {data.channel}: {category}, {priority}"
+        f"taken in by {data.channel}: {category}, {priority}"
         + (", safety" if safety else "")
         + f" ({how})",
         actor.id if actor else None,
@@ -212,6 +212,19 @@ def create_ticket(
             None,
             {"incident": incident.number},
         )
+    return ticket
+
+
+def number_and_acknowledge(session: Session, *, ticket: Ticket) -> Ticket:
+    """The last step of an intake. Numbers are counted per year in one row, which stays
+    locked until the transaction ends: taking the number last keeps that wait short when
+    many tickets come in at once."""
+    ticket.number = numbering.next_number(
+        session, prefix="TKT", year=ticket.created_at.year, width=6
+    )
+    session.add(ticket)
+    customer = session.get(Customer, ticket.customer_id)
+    incident = session.get(Incident, ticket.incident_id) if ticket.incident_id else None
     _acknowledge_to_customer(session, ticket, customer, incident)
     return ticket
 
@@ -613,14 +626,32 @@ TIMER_NAMES = {
 }
 
 
-def _alert(session: Session, ticket: Ticket, timer: SlaTimer, stage: str) -> None:
+class _Owners:
+    """Who a stage concerns, looked up once per sweep for each team and assignee."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._found: dict[tuple[str, object], User | None] = {}
+
+    def __call__(self, ticket: Ticket, who: str) -> User | None:
+        key = (who, ticket.assignee_id if who == "assignee" else ticket.team_key)
+        if key not in self._found:
+            self._found[key] = _owner(self.session, ticket, who)
+        return self._found[key]
+
+
+ALERTED = {"warned": "assignee", "breached": "supervisor", "breached twice": "duty_manager"}
+
+
+def _alert(session: Session, ticket: Ticket, timer: SlaTimer, owners: _Owners) -> None:
     """At the warning the assignee hears, at the breach the supervisor, at the second breach
     the duty manager; each once, on the ticket's timeline and by message."""
-    who = {"warned": "assignee", "breached": "supervisor", "breached twice": "duty_manager"}[stage]
-    owner = _owner(session, ticket, who)
-    if stage != "warned" and ticket.breach_state != "breached":
+    stage = sla.stage_name(timer)
+    who = ALERTED[stage]
+    owner = owners(ticket, who)
+    if stage != "warned":
         ticket.breach_state = "breached"
-    elif stage == "warned" and ticket.breach_state == "ok":
+    elif ticket.breach_state == "ok":
         ticket.breach_state = "warning"
     session.add(ticket)
     name = TIMER_NAMES[timer.kind]
@@ -633,12 +664,10 @@ def _alert(session: Session, ticket: Ticket, timer: SlaTimer, stage: str) -> Non
         None,
         {"timer": timer.kind, "stage": stage, "told": owner.username if owner else None},
     )
-    if owner is None:
-        return
-    channel = "sms" if owner.phone else "email"
-    address = owner.phone or owner.email
+    address = owner and (owner.phone or owner.email)
     if not address:
         return
+    channel = "sms" if owner.phone else "email"
     rendered = templates_for(get_settings().template_dir).render(
         "ticket_alert",
         channel,
@@ -668,8 +697,21 @@ def _alert(session: Session, ticket: Ticket, timer: SlaTimer, stage: str) -> Non
     )
 
 
-def sweep_timers(session: Session) -> int:
-    return sla.sweep(session, notify=_alert)
+def sweep_timers(session: Session, *, limit: int = 1000) -> int:
+    """Sweep: each due warning and breach, once (SKIP LOCKED across workers)."""
+    timers = sla.claim_due(session, limit=limit)
+    if not timers:
+        return 0
+    tickets = {
+        ticket.id: ticket
+        for ticket in session.exec(
+            select(Ticket).where(col(Ticket.id).in_({timer.ticket_id for timer in timers}))
+        )
+    }
+    owners = _Owners(session)
+    for timer in timers:
+        _alert(session, tickets[timer.ticket_id], timer, owners)
+    return len(timers)
 
 
 # --- the queue -----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ the target, breached at the target, breached a second time at twice the target. 
 acts on each stage once: on PostgreSQL it claims rows with SKIP LOCKED, and a stage, once
 written, is never due again."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -121,11 +121,9 @@ def _shift_breached(timer: SlaTimer, counting, now: datetime, overdue: float) ->
     timer.next_action_at = _next_action(timer)
 
 
-Notify = Callable[[Session, Ticket, SlaTimer, str], None]
-
-
-def sweep(session: Session, *, notify: Notify, limit: int = 1000) -> int:
-    """Moves every timer whose next stage is due on by one stage, telling ``notify``."""
+def claim_due(session: Session, *, limit: int = 1000) -> list[SlaTimer]:
+    """Moves every timer whose next stage is due on by one stage and returns them; the caller
+    tells whom the stage concerns in the same transaction."""
     now = clock.now()
     query = (
         select(SlaTimer)
@@ -135,10 +133,13 @@ def sweep(session: Session, *, notify: Notify, limit: int = 1000) -> int:
     )
     if is_postgres(session):
         query = query.with_for_update(skip_locked=True)
-    timers = session.exec(query).all()
+    timers = list(session.exec(query).all())
     for timer in timers:
         timer.stage += 1
         timer.next_action_at = _next_action(timer)
         session.add(timer)
-        notify(session, session.get(Ticket, timer.ticket_id), timer, STAGES[timer.stage])
-    return len(timers)
+    return timers
+
+
+def stage_name(timer: SlaTimer) -> str:
+    return STAGES[timer.stage]
