@@ -181,9 +181,11 @@ def detect_lag(base: str, headers: dict, clusters: int) -> list[float]:
         for cluster in range(clusters):
             batch = f"CLUSTER{cluster}"
             for number in range(19):
-                http.post("/api/v1/tickets", json=ticket_form(900_000 + number, batch))
+                response = http.post("/api/v1/tickets", json=ticket_form(900_000 + number, batch))
+                assert response.status_code == 201, response.text
             started = time.perf_counter()
-            http.post("/api/v1/tickets", json=ticket_form(900_019, batch))
+            response = http.post("/api/v1/tickets", json=ticket_form(900_019, batch))
+            assert response.status_code == 201, response.text
             with Session(db.get_engine()) as session:
                 found = session.exec(
                     select(Signal).where(Signal.open_key == f"product_batch:PX-900:{batch}")

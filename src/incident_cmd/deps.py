@@ -24,7 +24,9 @@ def get_session() -> Iterator[Session]:
             raise
 
 
-SessionDep = Annotated[Session, Depends(get_session)]
+# "function" scope: the transaction commits before the response is sent, so a client that
+# got its 201 reads what it wrote, and a failed commit is an error response, not a lost write.
+SessionDep = Annotated[Session, Depends(get_session, scope="function")]
 
 
 def _bearer(request: Request) -> str | None:
