@@ -8,6 +8,7 @@ from sqlmodel import select
 from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
+from incident_cmd.config import PROJECT_ROOT, get_settings
 from incident_cmd.errors import Conflict
 from incident_cmd.notify.models import InboundMessage
 from incident_cmd.tickets import flows, service
@@ -251,3 +252,17 @@ def test_an_sms_becomes_a_ticket_then_joins_it(queue):
     )
     assert again.id == first.id
     assert "ticket.customer_message" in queue.events(first)
+
+
+def test_round_robin_assignment_takes_turns(queue, monkeypatch, tmp_path):
+    shipped = (PROJECT_ROOT / "config" / "service-levels.yaml").read_text(encoding="utf-8")
+    custom = tmp_path / "service-levels.yaml"
+    custom.write_text(shipped.replace("strategy: least_loaded", "strategy: round_robin"))
+    monkeypatch.setenv("INCIDENT_CMD_SERVICE_LEVELS_FILE", str(custom))
+    get_settings.cache_clear()
+    first = queue.take_in()
+    service.assign(queue.session, ticket=first, username="agent.sun", actor=queue.user("duty"))
+    turns = [queue.take_in().assignee_id for _ in range(7)]
+    # Turns go on regardless of load: four agents, each twice in eight tickets.
+    assert len(set(turns[:4])) == 4 and turns[4:] == turns[:3]
+    assert "ticket.assigned" in queue.events(first)
