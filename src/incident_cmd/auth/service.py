@@ -1,12 +1,12 @@
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from functools import lru_cache
 
 from pwdlib import PasswordHash
 from pwdlib.hashers.argon2 import Argon2Hasher
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.auth.models import ApiToken, User
@@ -219,3 +219,11 @@ def user_for_token(session: Session, *, secret: str) -> User | None:
 
 def login_token_lifetime() -> timedelta:
     return timedelta(hours=get_settings().login_token_hours)
+
+
+def usernames(session: Session, *, ids: Iterable[int | None]) -> dict[int, str]:
+    """Usernames by id for the given ids (None and unknown ids are left out)."""
+    wanted = {user_id for user_id in ids if user_id is not None}
+    if not wanted:
+        return {}
+    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all())

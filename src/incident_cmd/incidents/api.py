@@ -1,10 +1,10 @@
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from incident_cmd import clock
-from incident_cmd.auth.models import User
+from incident_cmd.auth import service as auth_service
 from incident_cmd.deps import COMMS_ROLES, AnyUser, Manager, Responder, SessionDep, ensure_role
 from incident_cmd.incidents import flows, service
 from incident_cmd.incidents.models import TRANSITIONS, Incident, IncidentStatus
@@ -27,14 +27,6 @@ from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.timeline import service as timeline
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
-
-
-def _usernames(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {user_id for user_id in ids if user_id is not None}
-    if not wanted:
-        return {}
-    rows = session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all()
-    return dict(rows)
 
 
 def _pick(texts: dict[str, str], locale: str) -> str:
@@ -61,9 +53,9 @@ def incident_read(session: Session, incident: Incident, locale: str) -> Incident
     playbook = service.playbook_of(session, incident)
     seats = service.current_roster(session, incident=incident)
     tasks = service.tasks_of(session, incident=incident)
-    names = _usernames(
+    names = auth_service.usernames(
         session,
-        {incident.declared_by}
+        ids={incident.declared_by}
         | {seat.user_id for seat in seats}
         | {task.completed_by for task in tasks},
     )
@@ -149,7 +141,7 @@ def get_incident(incident_id: int, session: SessionDep, user: AnyUser) -> Incide
 def get_timeline(incident_id: int, session: SessionDep, _: AnyUser) -> list[TimelineEntry]:
     incident = service.get_incident(session, incident_id=incident_id)
     events = timeline.events_for(session, subject_type=service.SUBJECT, subject_id=incident.id)
-    names = _usernames(session, {event.actor_id for event in events})
+    names = auth_service.usernames(session, ids={event.actor_id for event in events})
     return [
         TimelineEntry(
             id=event.id,

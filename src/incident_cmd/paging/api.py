@@ -5,8 +5,9 @@ from xml.sax.saxutils import escape
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
+from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.deps import AnyUser, SessionDep
@@ -33,20 +34,14 @@ router = APIRouter(prefix="/api/v1", tags=["paging"])
 public = APIRouter(tags=["paging"])
 
 
-def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {user_id for user_id in ids if user_id is not None}
-    if not wanted:
-        return {}
-    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all())
-
-
 def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
     targets = service.targets_of(session, page_ids=[page.id for page in pages])
     messages = direct.messages_for(
         session, source=service.SOURCE, source_ids=[target.id for target in targets]
     )
-    names = _names(
-        session, {target.user_id for target in targets} | {page.acknowledged_by for page in pages}
+    names = auth_service.usernames(
+        session,
+        ids={target.user_id for target in targets} | {page.acknowledged_by for page in pages},
     )
     reads = {
         page.id: PageRead(
@@ -102,7 +97,7 @@ def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
 def incident_paging(incident_id: int, session: SessionDep, _: AnyUser) -> MobilisationRead:
     incident = incident_service.get_incident(session, incident_id=incident_id)
     figures = service.mobilisation(session, incident=incident)
-    names = _names(session, {role.acknowledged_by for role in figures.roles})
+    names = auth_service.usernames(session, ids={role.acknowledged_by for role in figures.roles})
     return MobilisationRead(
         roles=[
             RoleFigureRead(

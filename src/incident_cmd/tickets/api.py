@@ -2,9 +2,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import Response
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from incident_cmd import clock
+from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
 from incident_cmd.deps import Agent, AnyUser, Manager, SessionDep
 from incident_cmd.errors import Invalid
@@ -33,15 +34,8 @@ from incident_cmd.timeline import service as timeline
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
 
-def _names(session: Session, ids: set[int | None]) -> dict[int, str]:
-    wanted = {user_id for user_id in ids if user_id is not None}
-    if not wanted:
-        return {}
-    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all())
-
-
 def _summaries(session: Session, tickets) -> list[TicketSummary]:
-    names = _names(session, {ticket.assignee_id for ticket in tickets})
+    names = auth_service.usernames(session, ids={ticket.assignee_id for ticket in tickets})
     return [
         TicketSummary(
             id=ticket.id,
@@ -64,7 +58,7 @@ def _summaries(session: Session, tickets) -> list[TicketSummary]:
 
 def ticket_read(session: Session, ticket: Ticket) -> TicketRead:
     tasks = service.tasks_of(session, ticket=ticket)
-    names = _names(session, {task.owner_id for task in tasks})
+    names = auth_service.usernames(session, ids={task.owner_id for task in tasks})
     now = clock.now()
     return TicketRead(
         **_summaries(session, [ticket])[0].model_dump(),
