@@ -3,7 +3,7 @@
     python -m benchmarks.tickets [--quick]
 
 One `incident-cmd serve` process takes tickets in over HTTP (16 concurrent clients):
-intake_per_s. Then the tables are filled to 1,000,000 open tickets (two SLA timers each) and:
+intake_per_s on an empty queue, intake_per_s_1m with a million open tickets. Then the tables are filled to 1,000,000 open tickets (two SLA timers each) and:
 sla_sweep_ms_1m is one SLA sweep that finds and handles the due timers among them (100 due,
 about what five seconds bring at that size; sla_sweep_ms_1m_1000_due with 1,000 due);
 queue_page_p99_ms_1m is the 99th percentile of filtered queue pages (by status and priority,
@@ -215,6 +215,7 @@ def main() -> None:
             results["detect_lag_ms"] = round(percentile(detect_lag(base, agent, 10), 0.5), 1)
             print(json.dumps(results), file=sys.stderr)
             fill(size)
+            results["intake_per_s_1m"] = round(asyncio.run(intake_rate(base, agent, 500)), 1)
             results["sla_sweep_ms_1m"] = round(timed_sweep(100), 1)
             results["sla_sweep_ms_1m_1000_due"] = round(timed_sweep(1_000), 1)
             timings = queue_pages(base, manager, 200)

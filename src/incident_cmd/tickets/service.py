@@ -126,17 +126,22 @@ def _choose_agent(session: Session, levels: ServiceLevels, team_key: str) -> Use
     if levels.assignment.strategy == "round_robin":
         turn = numbering.next_value(session, f"round-robin:{team_key}")
         return agents[(turn - 1) % len(agents)]
-    load = dict(
-        session.exec(
-            select(Ticket.assignee_id, func.count())
-            .where(
-                col(Ticket.assignee_id).in_([agent.id for agent in agents]),
-                col(Ticket.status).in_(OPEN_TICKET_STATUSES),
-            )
-            .group_by(Ticket.assignee_id)
-        ).all()
+    return min(agents, key=lambda agent: (_open_load(session, agent), agent.id))
+
+
+# Beyond this many open tickets agents count as equally loaded: counting further would cost
+# every intake a scan of the whole backlog.
+LOAD_CAP = 500
+
+
+def _open_load(session: Session, agent: User) -> int:
+    capped = (
+        select(Ticket.id)
+        .where(Ticket.assignee_id == agent.id, col(Ticket.status).in_(OPEN_TICKET_STATUSES))
+        .limit(LOAD_CAP)
+        .subquery()
     )
-    return min(agents, key=lambda agent: (load.get(agent.id, 0), agent.id))
+    return session.exec(select(func.count()).select_from(capped)).one()
 
 
 def create_ticket(
