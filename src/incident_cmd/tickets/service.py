@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import literal, union_all
 from sqlmodel import Session, col, func, select
 
 from incident_cmd import clock, numbering
@@ -126,7 +127,8 @@ def _choose_agent(session: Session, levels: ServiceLevels, team_key: str) -> Use
     if levels.assignment.strategy == "round_robin":
         turn = numbering.next_value(session, f"round-robin:{team_key}")
         return agents[(turn - 1) % len(agents)]
-    return min(agents, key=lambda agent: (_open_load(session, agent), agent.id))
+    loads = _open_loads(session, agents)
+    return min(agents, key=lambda agent: (loads[agent.id], agent.id))
 
 
 # Beyond this many open tickets agents count as equally loaded: counting further would cost
@@ -134,14 +136,18 @@ def _choose_agent(session: Session, levels: ServiceLevels, team_key: str) -> Use
 LOAD_CAP = 500
 
 
-def _open_load(session: Session, agent: User) -> int:
-    capped = (
-        select(Ticket.id)
-        .where(Ticket.assignee_id == agent.id, col(Ticket.status).in_(OPEN_TICKET_STATUSES))
-        .limit(LOAD_CAP)
-        .subquery()
-    )
-    return session.exec(select(func.count()).select_from(capped)).one()
+def _open_loads(session: Session, agents: list[User]) -> dict[int, int]:
+    """Each agent's open tickets, up to the cap, in one statement."""
+    counts = [
+        select(literal(agent.id).label("agent"), func.count().label("load")).select_from(
+            select(Ticket.id)
+            .where(Ticket.assignee_id == agent.id, col(Ticket.status).in_(OPEN_TICKET_STATUSES))
+            .limit(LOAD_CAP)
+            .subquery()
+        )
+        for agent in agents
+    ]
+    return dict(session.execute(union_all(*counts)).all())
 
 
 def create_ticket(
