@@ -2,14 +2,14 @@
 
     python -m benchmarks.tickets [--quick]
 
-One `incident-cmd serve` process takes tickets in over HTTP (16 concurrent clients):
-intake_per_s on an empty queue, intake_per_s_1m with a million open tickets. Then the tables are filled to 1,000,000 open tickets (two SLA timers each) and:
-sla_sweep_ms_1m is one SLA sweep that finds and handles the due timers among them (100 due,
-about what five seconds bring at that size; sla_sweep_ms_1m_1000_due with 1,000 due);
-queue_page_p99_ms_1m is the 99th percentile of filtered queue pages (by status and priority,
-by assignee, by product and batch, by breach state; 50 a page, over HTTP); detect_lag_ms is
-from sending the ticket that crosses a trigger to its signal being there (the median of ten
-clusters)."""
+One `incident-cmd serve` process takes tickets in over HTTP from 16 concurrent clients:
+intake_per_s on an empty queue, intake_per_s_1m with a million open tickets. The tables are
+filled to 1,000,000 open tickets (two SLA timers each) for the rest: sla_sweep_ms_1m is one
+SLA sweep finding and handling the due timers among them (100 due, about what five seconds
+bring at that size; sla_sweep_ms_1m_1000_due with 1,000 due); queue_page_p99_ms_1m is the
+99th percentile of filtered queue pages over HTTP (by status and priority, by assignee, by
+product and batch, by breach state, by category; 50 a page); detect_lag_ms is from sending
+the ticket that crosses a trigger to its signal being there (the median of ten clusters)."""
 
 import argparse
 import asyncio
