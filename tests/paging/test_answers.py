@@ -185,7 +185,9 @@ def test_voice_keypress_2_declines(client, declared, frozen_clock):
     assert response.status_code == 200
     target = declared.session.get(PageTarget, message.source_id)
     assert target.status == TargetStatus.declined
-    assert _voice(client, message.id, "7").status_code == 200  # not understood, nothing changes
+    again = _voice(client, message.id, "7")  # not understood: asked again, nothing changes
+    assert again.status_code == 200 and again.text.count("<Gather") == 2
+    assert f"page-voice?m={message.id}" in again.text
     declared.session.refresh(target)
     assert target.status == TargetStatus.declined
 

@@ -121,6 +121,18 @@ def _wake_lane(session: Session) -> None:
         session.execute(text(f"NOTIFY {WAKE_CHANNEL}"))
 
 
+def keypad_twiml(message: DirectMessage, base_url: str, lead: str | None = None) -> str:
+    """A call that reads the message and takes one key, answered at the page-voice webhook;
+    ``lead`` is said first (when a key was not understood)."""
+    action = quoteattr(f"{base_url.rstrip('/')}/webhooks/twilio/page-voice?m={message.id}")
+    language = f'language="{message.locale}"'
+    say = f"<Say {language}>{escape(message.body)}</Say>"
+    gather = f'<Gather input="dtmf" numDigits="1" timeout="8" action={action}>{say}</Gather>'
+    opening = f"<Say {language}>{escape(lead)}</Say>" if lead else ""
+    # Read twice: the first time often starts before the phone is at an ear.
+    return f'<?xml version="1.0" encoding="UTF-8"?><Response>{opening}{gather}{gather}</Response>'
+
+
 def retry_after(attempts: int) -> timedelta:
     """Pages retry fast: 2, 4, 8... seconds, never more than a minute apart."""
     return timedelta(seconds=min(2**attempts, 60))
@@ -281,14 +293,7 @@ class DirectSender:
     def outbound(self, message: DirectMessage) -> Outbound:
         twiml = None
         if message.channel == "voice":
-            base = self.settings.public_base_url.rstrip("/")
-            action = quoteattr(f"{base}/webhooks/twilio/page-voice?m={message.id}")
-            say = f'<Say language="{message.locale}">{escape(message.body)}</Say>'
-            gather = (
-                f'<Gather input="dtmf" numDigits="1" timeout="8" action={action}>{say}</Gather>'
-            )
-            # Read twice: the first time often starts before the phone is at an ear.
-            twiml = f"<Response>{gather}{gather}</Response>"
+            twiml = keypad_twiml(message, self.settings.public_base_url)
         return Outbound(
             delivery_id=message.id,
             address=message.address,

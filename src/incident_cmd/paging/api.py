@@ -230,8 +230,8 @@ async def page_voice(request: Request, session: SessionDep, m: Annotated[int, Qu
     )
     message = await run_in_threadpool(session.get, DirectMessage, m)
     if answer is None:
-        return _say(
-            "未识别的按键。" if message.locale == "zh-CN" else "Key not recognised.",
-            message.locale,
-        )
+        # Not a key we know: say so, and ask again.
+        lead = "未识别的按键。" if message.locale == "zh-CN" else "Key not recognised."
+        twiml = direct.keypad_twiml(message, get_settings().public_base_url, lead=lead)
+        return Response(twiml, media_type="application/xml")
     return _say(answer.text, message.locale)
