@@ -208,12 +208,12 @@ class DirectSender:
             if session.get_bind().dialect.name == "postgresql":
                 query = query.with_for_update(skip_locked=True)
             messages = list(session.execute(query).scalars())
-            for message in messages:
-                # Detached as read: its status tells handle() whether to reconcile first.
-                session.expunge(message)
+            # Detached as read: their status tells handle() whether to reconcile first.
+            session.expunge_all()
+            if messages:
                 session.execute(
                     update(DirectMessage)
-                    .where(col(DirectMessage.id) == message.id)
+                    .where(col(DirectMessage.id).in_([message.id for message in messages]))
                     .values(
                         status=DirectMessageStatus.sending,
                         claimed_until=now + LEASE,

@@ -41,28 +41,37 @@ class Cluster:
     conditions: tuple
 
 
+def _conditions(dimension: str, scope: dict[str, list[str]], category: str | None) -> tuple:
+    """The tickets of a cluster: its scope in the dimension, narrowed to a category."""
+    narrowed = (Ticket.category == category,) if category else ()
+    if dimension == "product_batch":
+        return (
+            col(Ticket.product_model).in_(scope["products"]),
+            col(Ticket.batch).in_(scope["batches"]),
+            *narrowed,
+        )
+    if dimension == "region":
+        return (col(Ticket.region).in_(scope["regions"]), *narrowed)
+    return narrowed
+
+
 def cluster_of(ticket: Ticket, trigger: Trigger) -> Cluster | None:
     """Which cluster of this trigger's dimension the ticket falls in, if any."""
     if trigger.category and ticket.category != trigger.category:
         return None
-    category = (Ticket.category == trigger.category,) if trigger.category else ()
     if trigger.dimension == "product_batch":
         if not (ticket.product_model and ticket.batch):
             return None
-        return Cluster(
-            f"product_batch:{ticket.product_model}:{ticket.batch}",
-            {"products": [ticket.product_model], "batches": [ticket.batch]},
-            (Ticket.product_model == ticket.product_model, Ticket.batch == ticket.batch, *category),
-        )
-    if trigger.dimension == "region":
+        key = f"product_batch:{ticket.product_model}:{ticket.batch}"
+        scope = {"products": [ticket.product_model], "batches": [ticket.batch]}
+    elif trigger.dimension == "region":
         if not ticket.region:
             return None
-        return Cluster(
-            f"region:{ticket.region}",
-            {"regions": [ticket.region]},
-            (Ticket.region == ticket.region, *category),
-        )
-    return Cluster(f"category:{ticket.category}", {}, (Ticket.category == ticket.category,))
+        key, scope = f"region:{ticket.region}", {"regions": [ticket.region]}
+    else:
+        key, scope = f"category:{ticket.category}", {}
+    category = ticket.category if trigger.dimension == "category" else trigger.category
+    return Cluster(key, scope, _conditions(trigger.dimension, scope, category))
 
 
 def _count(session: Session, cluster: Cluster, since, until) -> int:
@@ -170,25 +179,16 @@ def evidence(session: Session, *, signal: Signal) -> tuple[list[Ticket], dict[st
     tickets = list(
         session.exec(
             select(Ticket)
-            .where(*_signal_conditions(signal), col(Ticket.created_at) > since)
+            .where(
+                *_conditions(signal.dimension, signal.scope, signal.category),
+                col(Ticket.created_at) > since,
+            )
             .order_by(Ticket.id)
             .limit(500)
         ).all()
     )
     by_hour = Counter(ticket.created_at.strftime("%Y-%m-%dT%H:00Z") for ticket in tickets)
     return tickets, dict(sorted(by_hour.items()))
-
-
-def _signal_conditions(signal: Signal) -> tuple:
-    scope = signal.scope
-    if signal.dimension == "product_batch":
-        return (
-            col(Ticket.product_model).in_(scope["products"]),
-            col(Ticket.batch).in_(scope["batches"]),
-        )
-    if signal.dimension == "region":
-        return (col(Ticket.region).in_(scope["regions"]),)
-    return (Ticket.category == signal.category,)
 
 
 def declare_from(

@@ -358,7 +358,7 @@ def change_status(session: Session, *, ticket: Ticket, change: TicketAction, act
     if current == TicketStatus.waiting_customer:
         sla.resume(session, ticket=ticket, levels=levels)
     if target == TicketStatus.waiting_customer:
-        sla.pause(session, ticket=ticket, levels=levels)
+        sla.pause(session, ticket=ticket)
     if ticket.first_response_at is None and target != TicketStatus.closed:
         ticket.first_response_at = now
         sla.meet(session, ticket=ticket, kind=TimerKind.response)

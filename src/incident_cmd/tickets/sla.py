@@ -88,7 +88,7 @@ def meet(session: Session, *, ticket: Ticket, kind: TimerKind) -> SlaTimer | Non
     return timer
 
 
-def pause(session: Session, *, ticket: Ticket, levels: ServiceLevels) -> None:
+def pause(session: Session, *, ticket: Ticket) -> None:
     now = clock.now()
     for timer in timers_of(session, ticket=ticket):
         if timer.met_at is None and timer.paused_at is None:
