@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from incident_cmd import migrate
 from incident_cmd.auth.api import router as auth_router
+from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.config import get_settings
 from incident_cmd.customers.api import router as customers_router
 from incident_cmd.db import get_engine
@@ -25,6 +26,7 @@ from incident_cmd.teams.api import router as teams_router
 from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
+from incident_cmd.web.security import SecurityHeaders
 
 
 def _field_of(location: tuple) -> str:
@@ -77,6 +79,8 @@ def create_app(
 
     app = FastAPI(title="incident_cmd", version="0.1.0", lifespan=lifespan)
     app.state.playbooks = playbooks
+    app.state.login_throttle = LoginThrottle.from_settings()
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(LoginRequired, _login_required)

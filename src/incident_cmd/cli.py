@@ -38,6 +38,7 @@ team_app = typer.Typer(help="Teams and on-call rotations.", no_args_is_help=True
 playbook_app = typer.Typer(help="Playbooks.", no_args_is_help=True)
 incident_app = typer.Typer(help="Incidents.", no_args_is_help=True)
 customers_app = typer.Typer(help="The customer directory.", no_args_is_help=True)
+campaign_app = typer.Typer(help="Customer notification campaigns.", no_args_is_help=True)
 ticket_app = typer.Typer(help="The complaint queue.", no_args_is_help=True)
 review_app = typer.Typer(help="Reviews.", no_args_is_help=True)
 for sub, name in (
@@ -47,6 +48,7 @@ for sub, name in (
     (team_app, "team"),
     (playbook_app, "playbook"),
     (customers_app, "customers"),
+    (campaign_app, "campaign"),
     (incident_app, "incident"),
     (ticket_app, "ticket"),
     (review_app, "review"),
@@ -94,10 +96,22 @@ def serve(
     """Serve the API and pages (and, on SQLite, the background sweeps in-process)."""
     import uvicorn
 
+    from incident_cmd.auth.throttle import LoginThrottle
+    from incident_cmd.web.security import uvicorn_log_config
+
     get_settings().check_deployable()
     migrate.ensure_current(get_engine())
     PlaybookRegistry.from_settings()
-    uvicorn.run("incident_cmd.asgi:app", host=host, port=port, workers=workers, log_level="info")
+    LoginThrottle.from_settings()
+    uvicorn.run(
+        "incident_cmd.asgi:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        # Signed links carry their token in the path: the access log shows it redacted.
+        log_config=uvicorn_log_config(),
+    )
 
 
 @app.command()
@@ -187,7 +201,7 @@ def user_password(
     username: str,
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
 ) -> None:
-    """Set a user's password (prompts, or reads --password)."""
+    """Set a user's password (prompts, or reads --password); revokes all the user's tokens."""
     with session_scope() as session:
         user = auth_service.get_user_by_username(session, username=username)
         auth_service.set_password(session, user=user, password=password, actor_id=None)
@@ -482,6 +496,23 @@ def customers_import(
     for reject in report.rejected[:show_rejects]:
         where = f" {reject.field}" if reject.field else ""
         typer.echo(f"  row {reject.row}{where}: {reject.reason}", err=True)
+
+
+@campaign_app.command("retry-failed")
+@friendly
+def campaign_retry_failed(
+    campaign_id: Annotated[int, typer.Argument(help="campaign id")],
+    username: Annotated[str, typer.Option("--as", help="comms, duty manager or admin")],
+    note: Annotated[str, typer.Option(help="why, for the timeline")] = "",
+) -> None:
+    """Send again the messages that failed before any provider took them (only those)."""
+    from incident_cmd.notify import service as notify_service
+
+    with session_scope() as session:
+        actor = auth_service.get_user_by_username(session, username=username)
+        campaign = notify_service.get_campaign(session, campaign_id=campaign_id)
+        retried = notify_service.retry_failed(session, campaign=campaign, actor=actor, note=note)
+    typer.echo(f"campaign {campaign_id}: {retried} failed messages queued again")
 
 
 @app.command("fake-twilio")

@@ -80,6 +80,16 @@ class Settings(BaseSettings):
     )
     sweep_interval_seconds: float = 5.0
     login_token_hours: int = 12
+    login_throttle_per_username: str = Field(
+        default="5 per 15 minutes", description="failed logins allowed per username"
+    )
+    login_throttle_per_address: str = Field(
+        default="30 per 15 minutes", description="failed logins allowed per client address"
+    )
+    login_throttle_storage: str = Field(
+        default="memory://",
+        description="a `limits` storage URI; redis://host:6379 to share counts between processes",
+    )
     argon2_time_cost: int = Field(default=3, ge=1, description="argon2id passes per hash")
     argon2_memory_kib: int = Field(default=65536, ge=64, description="argon2id memory per hash")
 

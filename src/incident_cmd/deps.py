@@ -7,10 +7,13 @@ from fastapi import Depends, HTTPException, Request, status
 from sqlmodel import Session
 
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import Role, User
+from incident_cmd.auth.models import ApiToken, Role, TokenKind, User
+from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.db import get_engine
 
 SESSION_COOKIE = "icmd_session"
+# The page cookie's token is never a Bearer token, nor a Bearer token a page cookie.
+BEARER_KINDS = (TokenKind.api, TokenKind.login)
 
 
 def get_session() -> Iterator[Session]:
@@ -37,7 +40,7 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def current_user(request: Request, session: SessionDep) -> User:
+def bearer_token(request: Request, session: SessionDep) -> ApiToken:
     secret = _bearer(request)
     if secret is None:
         raise HTTPException(
@@ -45,14 +48,21 @@ def current_user(request: Request, session: SessionDep) -> User:
             "missing credentials: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    user = auth_service.user_for_token(session, secret=secret)
-    if user is None:
+    token = auth_service.live_token(session, secret=secret, kinds=BEARER_KINDS)
+    if token is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "invalid, expired or revoked token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return user
+    return token
+
+
+BearerToken = Annotated[ApiToken, Depends(bearer_token)]
+
+
+def current_user(token: BearerToken, session: SessionDep) -> User:
+    return auth_service.get_user(session, user_id=token.user_id)
 
 
 def ensure_role(user: User, *roles: Role) -> User:
@@ -83,3 +93,17 @@ Responder = Annotated[User, Depends(allow(Role.duty_manager, Role.responder, Rol
 Agent = Annotated[User, Depends(allow(Role.agent, Role.responder, Role.duty_manager))]
 COMMS_ROLES = (Role.duty_manager, Role.comms)
 Communicator = Annotated[User, Depends(allow(*COMMS_ROLES))]
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    """The application's failed-login counters (one per app, made when it is created)."""
+    return request.app.state.login_throttle
+
+
+def client_address(request: Request) -> str:
+    # Behind a proxy, uvicorn's --forwarded-allow-ips makes this the forwarded address.
+    return request.client.host if request.client else "unknown"
+
+
+Throttle = Annotated[LoginThrottle, Depends(login_throttle)]
+ClientAddress = Annotated[str, Depends(client_address)]

@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 from collections.abc import Iterator
 
@@ -16,9 +17,23 @@ from tests.conftest import make_user
 PASSWORD = "a password long enough"
 
 
+ORIGIN = {"Origin": "http://testserver"}
+
+
+def csrf_token(client, path="/login"):
+    """The hidden CSRF field of the form on ``path`` (the GET also sets its cookie)."""
+    page = client.get(path)
+    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
+    assert match, page.text
+    return match.group(1)
+
+
 def login(client, username, password=PASSWORD):
     return client.post(
-        "/login", data={"username": username, "password": password}, follow_redirects=False
+        "/login",
+        data={"username": username, "password": password, "csrf_token": csrf_token(client)},
+        headers=ORIGIN,
+        follow_redirects=False,
     )
 
 

@@ -1,19 +1,30 @@
 from datetime import timedelta
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, HTTPException, status
 
 from incident_cmd.auth import service
-from incident_cmd.auth.models import ApiToken, User
+from incident_cmd.auth.models import ApiToken, TokenKind, User
 from incident_cmd.auth.schemas import (
     IssuedToken,
     LoginRequest,
+    PasswordChange,
     TokenCreate,
     TokenRead,
     UserCreate,
     UserRead,
     UserUpdate,
 )
-from incident_cmd.deps import Admin, AnyUser, Manager, SessionDep
+from incident_cmd.auth.throttle import LoginThrottled
+from incident_cmd.deps import (
+    Admin,
+    AnyUser,
+    BearerToken,
+    ClientAddress,
+    Manager,
+    SessionDep,
+    Throttle,
+)
+from incident_cmd.errors import Forbidden
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -23,18 +34,68 @@ def _token_read(token: ApiToken, secret: str | None = None) -> TokenRead:
     return IssuedToken(**fields, token=secret) if secret else TokenRead(**fields)
 
 
+def too_many_attempts(exc: LoginThrottled) -> HTTPException:
+    return HTTPException(
+        status.HTTP_429_TOO_MANY_REQUESTS, str(exc), headers={"Retry-After": str(exc.retry_after)}
+    )
+
+
 @router.post("/auth/login", response_model=IssuedToken, status_code=status.HTTP_201_CREATED)
-def login(body: LoginRequest, session: SessionDep) -> TokenRead:
-    """Public: exchanges a username and password for a short-lived token."""
-    user = service.authenticate(session, username=body.username, password=body.password)
+def login(
+    body: LoginRequest, session: SessionDep, throttle: Throttle, address: ClientAddress
+) -> TokenRead:
+    """Public: exchanges a username and password for a short-lived token, which may call the
+    API but not issue tokens. Failed attempts are throttled per username and address (429)."""
+    try:
+        user = service.authenticate_throttled(
+            session,
+            throttle=throttle,
+            username=body.username,
+            password=body.password,
+            address=address,
+        )
+    except LoginThrottled as exc:
+        raise too_many_attempts(exc) from None
     token, secret = service.issue_token(
         session,
         user=user,
         name="login",
+        kind=TokenKind.login,
         expires_in=service.login_token_lifetime(),
         actor_id=user.id,
     )
     return _token_read(token, secret)
+
+
+@router.post("/auth/logout", status_code=status.HTTP_204_NO_CONTENT)
+def logout(token: BearerToken, session: SessionDep) -> None:
+    """Revokes the token this request was made with."""
+    service.end_token(session, token=token, actor_id=token.user_id)
+
+
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(
+    body: PasswordChange,
+    session: SessionDep,
+    user: AnyUser,
+    throttle: Throttle,
+    address: ClientAddress,
+) -> None:
+    """Changes the caller's password and revokes all their tokens, this one included."""
+    try:
+        throttle.check(username=user.username, address=address)
+    except LoginThrottled as exc:
+        raise too_many_attempts(exc) from None
+    try:
+        service.change_own_password(
+            session,
+            user=user,
+            current_password=body.current_password,
+            new_password=body.new_password,
+        )
+    except Forbidden:
+        throttle.failed(username=user.username, address=address)
+        raise
 
 
 @router.get("/me", response_model=UserRead)
@@ -54,6 +115,8 @@ def create_user(body: UserCreate, session: SessionDep, actor: Admin) -> User:
 
 @router.patch("/users/{username}", response_model=UserRead)
 def update_user(username: str, body: UserUpdate, session: SessionDep, actor: Admin) -> User:
+    """Deactivating a user revokes their tokens; the last active admin cannot be demoted or
+    deactivated (409)."""
     user = service.get_user_by_username(session, username=username)
     return service.update_user(session, user=user, data=body, actor_id=actor.id)
 
@@ -64,10 +127,15 @@ def list_tokens(session: SessionDep, user: AnyUser) -> list[TokenRead]:
 
 
 @router.post("/tokens", response_model=IssuedToken, status_code=status.HTTP_201_CREATED)
-def issue_token(body: TokenCreate, session: SessionDep, user: AnyUser) -> TokenRead:
+def issue_token(
+    body: TokenCreate, session: SessionDep, user: AnyUser, minter: BearerToken
+) -> TokenRead:
+    """Only an API token may issue tokens (not one from login: 403), and never one that
+    outlives itself: without ``expires_in_hours`` the new token ends when the caller's does;
+    a longer lifetime than the caller's token has left is refused (422)."""
     expires_in = timedelta(hours=body.expires_in_hours) if body.expires_in_hours else None
-    token, secret = service.issue_token(
-        session, user=user, name=body.name, expires_in=expires_in, actor_id=user.id
+    token, secret = service.mint_token(
+        session, minter=minter, user=user, name=body.name, expires_in=expires_in
     )
     return _token_read(token, secret)
 

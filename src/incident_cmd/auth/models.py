@@ -17,6 +17,14 @@ class Role(StrEnum):
     viewer = "viewer"
 
 
+class TokenKind(StrEnum):
+    """Where a token was issued, and so where it is accepted."""
+
+    api = "api"  # issued by `token issue` or POST /tokens: a Bearer token that may mint others
+    login = "login"  # issued by POST /auth/login: a Bearer token that may not mint others
+    session = "session"  # the page cookie: never accepted as a Bearer token
+
+
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
@@ -43,6 +51,7 @@ class ApiToken(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     name: str = Field(max_length=100)
+    kind: str = Field(max_length=16)
     token_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

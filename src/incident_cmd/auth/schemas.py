@@ -13,7 +13,11 @@ Channel = Literal["sms", "voice", "email"]
 
 
 def normalise_phone(value: str) -> str:
-    """E.164, with the organisation's default region for numbers written without +CC."""
+    """E.164, with the organisation's default region for numbers written without +CC.
+    Letters are refused: the parser would read them as keypad digits (ABCD as 2223), and a
+    stranger's number would get the messages."""
+    if any(char.isalpha() for char in value):
+        raise ValueError(f"not a phone number: {value!r} has letters in it")
     try:
         number = phonenumbers.parse(value, get_settings().default_phone_region)
     except phonenumbers.NumberParseException as exc:
@@ -111,8 +115,16 @@ class IssuedToken(TokenRead):
     token: str = Field(description="Shown once; only its hash is stored")
 
 
+class PasswordChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(min_length=10, max_length=200)
+
+
 class LoginRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    username: str
-    password: str
+    username: str = Field(max_length=200)
+    # Bounded: hashing a megabyte of "password" is a cheap way to burn a server's CPU.
+    password: str = Field(max_length=1024)

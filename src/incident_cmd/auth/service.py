@@ -9,10 +9,11 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
-from incident_cmd.auth.models import ApiToken, User
+from incident_cmd.auth.models import ApiToken, Role, TokenKind, User
 from incident_cmd.auth.schemas import UserCreate, UserUpdate
+from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.config import get_settings
-from incident_cmd.errors import Conflict, Invalid, NotFound, Unauthorized
+from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound, Unauthorized
 from incident_cmd.timeline import service as timeline
 
 TOKEN_PREFIX = "icmd_"
@@ -91,8 +92,14 @@ def update_user(session: Session, *, user: User, data: UserUpdate, actor_id: int
     for name, value in changes.items():
         if value is None and name not in ("email", "phone"):
             raise Invalid("may not be null", field=name)
+    _keep_an_active_admin(session, user=user, changes=changes)
+    deactivated = user.active and changes.get("active") is False
+    for name, value in changes.items():
         setattr(user, name, value)
     session.add(user)
+    if deactivated:
+        # Reactivating the user later must not bring these back.
+        revoke_user_tokens(session, user=user, reason="user deactivated", actor_id=actor_id)
     timeline.append(
         session,
         subject_type="user",
@@ -105,7 +112,28 @@ def update_user(session: Session, *, user: User, data: UserUpdate, actor_id: int
     return user
 
 
+def _keep_an_active_admin(session: Session, *, user: User, changes: dict) -> None:
+    """Refuses a change that would leave no active admin: nobody could manage users again."""
+    stays_admin = changes.get("role", user.role) == Role.admin
+    stays_active = changes.get("active", user.active)
+    if user.role != Role.admin or not user.active or (stays_admin and stays_active):
+        return
+    # Locking the active admins' rows makes two admins demoting each other at once wait for
+    # each other; the second then counts what the first left.
+    admins = session.exec(
+        select(User.id).where(User.role == Role.admin, col(User.active)).with_for_update()
+    ).all()
+    if set(admins) - {user.id}:
+        return
+    field = "role" if not stays_admin else "active"
+    raise Conflict(
+        f"{user.username!r} is the last active admin; make another user admin first",
+        field=field,
+    )
+
+
 def set_password(session: Session, *, user: User, password: str, actor_id: int | None) -> None:
+    """Sets the password and revokes every token of the user: whoever had them must log in."""
     if len(password) < 10:
         raise Invalid("must be at least 10 characters", field="password")
     user.password_hash = _passwords().hash(password)
@@ -118,6 +146,15 @@ def set_password(session: Session, *, user: User, password: str, actor_id: int |
         summary=f"password set for {user.username}",
         actor_id=actor_id,
     )
+    revoke_user_tokens(session, user=user, reason="password changed", actor_id=actor_id)
+
+
+def change_own_password(
+    session: Session, *, user: User, current_password: str, new_password: str
+) -> None:
+    if not user.password_hash or not _passwords().verify(current_password, user.password_hash):
+        raise Forbidden("the current password is wrong", field="current_password")
+    set_password(session, user=user, password=new_password, actor_id=user.id)
 
 
 def authenticate(session: Session, *, username: str, password: str) -> User:
@@ -128,6 +165,21 @@ def authenticate(session: Session, *, username: str, password: str) -> User:
         raise Unauthorized("wrong username or password")
     if not _passwords().verify(password, user.password_hash):
         raise Unauthorized("wrong username or password")
+    return user
+
+
+def authenticate_throttled(
+    session: Session, *, throttle: LoginThrottle, username: str, password: str, address: str
+) -> User:
+    """authenticate, unless the name or the address has failed too often (LoginThrottled,
+    raised before any hash is computed); failures count against both."""
+    throttle.check(username=username, address=address)
+    try:
+        user = authenticate(session, username=username, password=password)
+    except Unauthorized:
+        throttle.failed(username=username, address=address)
+        raise
+    throttle.succeeded(username=username)
     return user
 
 
@@ -148,6 +200,7 @@ def issue_token(
     name: str,
     expires_in: timedelta | None,
     actor_id: int | None,
+    kind: TokenKind = TokenKind.api,
 ) -> tuple[ApiToken, str]:
     """Returns the stored token and its secret; the secret is never stored or shown again."""
     if not user.active:
@@ -157,6 +210,7 @@ def issue_token(
     token = ApiToken(
         user_id=user.id,
         name=name,
+        kind=kind.value,
         token_hash=hash_token(secret),
         prefix=secret[: len(TOKEN_PREFIX) + 6],
         created_at=now,
@@ -176,6 +230,29 @@ def issue_token(
     return token, secret
 
 
+def mint_token(
+    session: Session, *, minter: ApiToken, user: User, name: str, expires_in: timedelta | None
+) -> tuple[ApiToken, str]:
+    """A token issued with another token: never one that outlives it. Without a lifetime it
+    ends when the minting token does; a longer lifetime than the minter has left is refused."""
+    if minter.kind != TokenKind.api:
+        raise Forbidden(
+            "a token issued at login cannot issue tokens; use an API token "
+            "(incident-cmd token issue) or ask an admin"
+        )
+    if minter.expires_at is not None:
+        left = minter.expires_at - clock.now()
+        if expires_in is None:
+            expires_in = left
+        elif expires_in > left:
+            raise Invalid(
+                f"may not outlive the token issuing it, which expires at "
+                f"{minter.expires_at.isoformat()}",
+                field="expires_in_hours",
+            )
+    return issue_token(session, user=user, name=name, expires_in=expires_in, actor_id=user.id)
+
+
 def list_tokens(session: Session, *, user: User) -> Sequence[ApiToken]:
     return session.exec(
         select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
@@ -186,25 +263,55 @@ def revoke_token(session: Session, *, token_id: int, actor: User) -> ApiToken:
     token = session.get(ApiToken, token_id)
     if token is None or (token.user_id != actor.id and actor.role != "admin"):
         raise NotFound(f"no token with id {token_id}")
-    if token.revoked_at is None:
-        token.revoked_at = clock.now()
-        session.add(token)
-        timeline.append(
-            session,
-            subject_type="user",
-            subject_id=token.user_id,
-            kind="token.revoked",
-            summary=f"token {token.name!r} ({token.prefix}…) revoked",
-            actor_id=actor.id,
-            data={"token_id": token.id},
-        )
+    end_token(session, token=token, actor_id=actor.id)
     return token
 
 
-def user_for_token(session: Session, *, secret: str) -> User | None:
+def end_token(session: Session, *, token: ApiToken, actor_id: int | None) -> None:
+    """Revokes one token (a logout, or a revocation); revoking twice changes nothing."""
+    if token.revoked_at is not None:
+        return
+    token.revoked_at = clock.now()
+    session.add(token)
+    timeline.append(
+        session,
+        subject_type="user",
+        subject_id=token.user_id,
+        kind="token.revoked",
+        summary=f"token {token.name!r} ({token.prefix}…) revoked",
+        actor_id=actor_id,
+        data={"token_id": token.id},
+    )
+
+
+def revoke_user_tokens(session: Session, *, user: User, reason: str, actor_id: int | None) -> None:
+    """Revokes every live token of the user (API tokens, logins and page sessions)."""
+    live = session.exec(
+        select(ApiToken).where(ApiToken.user_id == user.id, col(ApiToken.revoked_at).is_(None))
+    ).all()
+    if not live:
+        return
+    now = clock.now()
+    for token in live:
+        token.revoked_at = now
+        session.add(token)
+    timeline.append(
+        session,
+        subject_type="user",
+        subject_id=user.id,
+        kind="token.revoked_all",
+        summary=f"{len(live)} token(s) of {user.username} revoked: {reason}",
+        actor_id=actor_id,
+        data={"token_ids": [token.id for token in live], "reason": reason},
+    )
+
+
+def live_token(session: Session, *, secret: str, kinds: Iterable[TokenKind]) -> ApiToken | None:
+    """The token with this secret if it is of one of ``kinds``, not revoked, not expired, and
+    its user is active; records its use (at most once a minute)."""
     token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
     now = clock.now()
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or token.kind not in set(kinds):
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
@@ -214,7 +321,7 @@ def user_for_token(session: Session, *, secret: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
         session.add(token)
-    return user
+    return token
 
 
 def login_token_lifetime() -> timedelta:

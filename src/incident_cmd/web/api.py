@@ -1,4 +1,7 @@
-"""Server-rendered pages for people: login, and the landing page of active incidents."""
+"""Server-rendered pages for people: login, and the landing page of active incidents.
+
+Every form here is CSRF-checked (the router's ``csrf_protect``); templates put
+``{{ csrf_field() }}`` in each form."""
 
 from datetime import datetime
 from pathlib import Path
@@ -10,13 +13,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import User
+from incident_cmd.auth.models import ApiToken, TokenKind, User
+from incident_cmd.auth.throttle import LoginThrottled
 from incident_cmd.config import get_settings
-from incident_cmd.deps import SESSION_COOKIE, SessionDep
+from incident_cmd.deps import SESSION_COOKIE, ClientAddress, SessionDep, Throttle
 from incident_cmd.errors import Unauthorized
 from incident_cmd.incidents import service as incident_service
+from incident_cmd.web.security import csrf_protect, register_template_helpers
 
-router = APIRouter(tags=["web"], include_in_schema=False)
+router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
 
 def _local(moment: datetime, zone: str) -> str:
@@ -26,6 +31,7 @@ def _local(moment: datetime, zone: str) -> str:
 def templates() -> Jinja2Templates:
     pages = Jinja2Templates(directory=Path(get_settings().template_dir) / "web")
     pages.env.filters["local"] = _local
+    register_template_helpers(pages.env)
     return pages
 
 
@@ -33,43 +39,74 @@ class LoginRequired(Exception):
     """Raised by page dependencies; the app answers with a redirect to the login page."""
 
 
-def page_user(request: Request, session: SessionDep) -> User:
+def _live_session(request: Request, session: SessionDep) -> ApiToken | None:
     secret = request.cookies.get(SESSION_COOKIE)
-    user = auth_service.user_for_token(session, secret=secret) if secret else None
-    if user is None:
+    if not secret:
+        return None
+    return auth_service.live_token(session, secret=secret, kinds=(TokenKind.session,))
+
+
+def page_session(request: Request, session: SessionDep) -> ApiToken:
+    token = _live_session(request, session)
+    if token is None:
         raise LoginRequired
-    return user
+    return token
+
+
+PageSession = Annotated[ApiToken, Depends(page_session)]
+
+
+def page_user(token: PageSession, session: SessionDep) -> User:
+    return auth_service.get_user(session, user_id=token.user_id)
 
 
 PageUser = Annotated[User, Depends(page_user)]
 
 
+def _login_form(request: Request, error: str | None, status_code: int = 200) -> Response:
+    return templates().TemplateResponse(
+        request,
+        "login.html",
+        {"organisation": get_settings().organisation_name, "error": error},
+        status_code=status_code,
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    return templates().TemplateResponse(
-        request, "login.html", {"organisation": get_settings().organisation_name, "error": None}
-    )
+    return _login_form(request, None)
 
 
 @router.post("/login")
 def login(
     request: Request,
     session: SessionDep,
-    username: Annotated[str, Form()],
-    password: Annotated[str, Form()],
+    throttle: Throttle,
+    address: ClientAddress,
+    username: Annotated[str, Form(max_length=200)],
+    password: Annotated[str, Form(max_length=1024)],
 ) -> Response:
     try:
-        user = auth_service.authenticate(session, username=username, password=password)
-    except Unauthorized as exc:
-        return templates().TemplateResponse(
-            request,
-            "login.html",
-            {"organisation": get_settings().organisation_name, "error": exc.message},
-            status_code=status.HTTP_401_UNAUTHORIZED,
+        user = auth_service.authenticate_throttled(
+            session, throttle=throttle, username=username, password=password, address=address
         )
+    except LoginThrottled as exc:
+        response = _login_form(request, str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
+        response.headers["Retry-After"] = str(exc.retry_after)
+        return response
+    except Unauthorized as exc:
+        return _login_form(request, exc.message, status.HTTP_401_UNAUTHORIZED)
+    previous = _live_session(request, session)
+    if previous is not None:
+        auth_service.end_token(session, token=previous, actor_id=previous.user_id)
     lifetime = auth_service.login_token_lifetime()
     _, secret = auth_service.issue_token(
-        session, user=user, name="web login", expires_in=lifetime, actor_id=user.id
+        session,
+        user=user,
+        name="web login",
+        kind=TokenKind.session,
+        expires_in=lifetime,
+        actor_id=user.id,
     )
     response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
@@ -84,7 +121,9 @@ def login(
 
 
 @router.post("/logout")
-def logout(user: PageUser) -> Response:
+def logout(token: PageSession, session: SessionDep) -> Response:
+    """Ends the session on the server too: the cookie's value is revoked, not just deleted."""
+    auth_service.end_token(session, token=token, actor_id=token.user_id)
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE)
     return response
