@@ -189,7 +189,7 @@ def test_a_satisfied_answer_opens_no_callback(queue):
     ticket = queue.take_in()
     _resolve(queue, ticket)
     service.record_survey(
-        queue.session, ticket=ticket, answer=SurveyAnswer(csat=4, nps=9), via="agent"
+        queue.session, ticket=ticket, answer=SurveyAnswer(csat=4, nps=9), via="sms"
     )
     assert queue.session.exec(select(TicketTask)).all() == []
 

@@ -6,17 +6,18 @@ from sqlmodel import Session, select
 
 from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import User
+from incident_cmd.auth.models import Role, User
 from incident_cmd.deps import Agent, AnyUser, Manager, SessionDep
 from incident_cmd.errors import Invalid
 from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.tickets import detection, flows, review, service, sla
+from incident_cmd.tickets.masking import mask_contact, mask_text, mask_values
 from incident_cmd.tickets.models import Signal, Ticket, TicketStatus
 from incident_cmd.tickets.schemas import (
     SignalDeclare,
     SignalDismiss,
     SignalRead,
-    SurveyAnswer,
+    SurveyEntry,
     TaskDone,
     TaskRead,
     TicketAction,
@@ -56,23 +57,25 @@ def _summaries(session: Session, tickets) -> list[TicketSummary]:
     ]
 
 
-def ticket_read(session: Session, ticket: Ticket) -> TicketRead:
+def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> TicketRead:
+    """``masked``: a viewer's copy, with the customer's contact details hidden."""
     tasks = service.tasks_of(session, ticket=ticket)
+    shown = mask_text if masked else str
     names = auth_service.usernames(session, ids={task.owner_id for task in tasks})
     now = clock.now()
     return TicketRead(
         **_summaries(session, [ticket])[0].model_dump(),
         customer_id=ticket.customer_id,
-        contact=ticket.contact,
+        contact=mask_contact(ticket.contact) if masked else ticket.contact,
         channel=ticket.channel,
         purchase_channel=ticket.purchase_channel,
-        description=ticket.description,
+        description=shown(ticket.description),
         requested=ticket.requested,
         team=ticket.team_key,
         first_response_at=ticket.first_response_at,
         resolved_at=ticket.resolved_at,
         closed_at=ticket.closed_at,
-        resolution=ticket.resolution,
+        resolution=ticket.resolution and shown(ticket.resolution),
         responsible_department=ticket.responsible_department,
         compensation_amount=ticket.compensation_amount,
         csat=ticket.csat,
@@ -145,27 +148,45 @@ def ticket_queue(
     return TicketPage(items=_summaries(session, items), next_cursor=next_cursor)
 
 
+# Every member of staff reads every ticket: whoever a customer reaches answers for their
+# complaint (首问负责制, first-contact responsibility). Viewers read contact details masked.
 @router.get("/tickets/{ticket_id}", response_model=TicketRead)
-def get_ticket(ticket_id: int, session: SessionDep, _: AnyUser) -> TicketRead:
-    return ticket_read(session, service.get_ticket(session, ticket_id=ticket_id))
+def get_ticket(ticket_id: int, session: SessionDep, reader: AnyUser) -> TicketRead:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    return ticket_read(session, ticket, masked=reader.role == Role.viewer)
 
 
 @router.get("/tickets/{ticket_id}/timeline")
-def ticket_timeline(ticket_id: int, session: SessionDep, _: AnyUser) -> list[dict]:
+def ticket_timeline(ticket_id: int, session: SessionDep, reader: AnyUser) -> list[dict]:
     ticket = service.get_ticket(session, ticket_id=ticket_id)
+    events = timeline.events_for(session, subject_type=service.SUBJECT, subject_id=ticket.id)
+    if reader.role == Role.viewer:
+        return [
+            {
+                "at": event.at,
+                "kind": event.kind,
+                "summary": mask_text(event.summary),
+                "data": mask_values(event.data),
+            }
+            for event in events
+        ]
     return [
         {"at": event.at, "kind": event.kind, "summary": event.summary, "data": event.data}
-        for event in timeline.events_for(
-            session, subject_type=service.SUBJECT, subject_id=ticket.id
-        )
+        for event in events
     ]
+
+
+def _workable(session: Session, ticket_id: int, actor: User) -> Ticket:
+    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    service.ensure_may_work_on(session, ticket=ticket, actor=actor)
+    return ticket
 
 
 @router.post("/tickets/{ticket_id}/status", response_model=TicketRead)
 def change_status(
     ticket_id: int, body: TicketAction, session: SessionDep, actor: Agent
 ) -> TicketRead:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.change_status(session, ticket=ticket, change=body, actor=actor)
     )
@@ -173,7 +194,7 @@ def change_status(
 
 @router.post("/tickets/{ticket_id}/assign", response_model=TicketRead)
 def assign(ticket_id: int, body: TicketAssign, session: SessionDep, actor: Agent) -> TicketRead:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.assign(session, ticket=ticket, username=body.user, actor=actor)
     )
@@ -181,7 +202,7 @@ def assign(ticket_id: int, body: TicketAssign, session: SessionDep, actor: Agent
 
 @router.post("/tickets/{ticket_id}/plan", response_model=TicketRead)
 def handling_plan(ticket_id: int, body: TaskDone, session: SessionDep, actor: Agent) -> TicketRead:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.record_handling_plan(session, ticket=ticket, plan=body.note, actor=actor)
     )
@@ -189,13 +210,13 @@ def handling_plan(ticket_id: int, body: TaskDone, session: SessionDep, actor: Ag
 
 @router.post("/tickets/{ticket_id}/resolve", response_model=TicketRead)
 def resolve(ticket_id: int, body: TicketResolve, session: SessionDep, actor: Agent) -> TicketRead:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    ticket = _workable(session, ticket_id, actor)
     return ticket_read(session, service.resolve(session, ticket=ticket, data=body, actor=actor))
 
 
 @router.post("/tickets/{ticket_id}/reopen", response_model=TicketRead)
 def reopen(ticket_id: int, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.reopen(session, ticket=ticket, reason=body.reason, actor=actor)
     )
@@ -203,19 +224,19 @@ def reopen(ticket_id: int, body: TicketReopen, session: SessionDep, actor: Agent
 
 @router.post("/tickets/{ticket_id}/appeal", response_model=TicketRead)
 def appeal(ticket_id: int, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.appeal(session, ticket=ticket, reason=body.reason, actor=actor)
     )
 
 
 @router.post("/tickets/{ticket_id}/survey", response_model=TicketRead)
-def survey(ticket_id: int, body: SurveyAnswer, session: SessionDep, actor: Agent) -> TicketRead:
-    """An answer the customer gave by phone or another channel, entered by an agent."""
+def survey(ticket_id: int, body: SurveyEntry, session: SessionDep, actor: Agent) -> TicketRead:
+    """An answer the customer gave by phone or letter, entered by a supervisor of the ticket's
+    team (its lead, a duty manager) with the reason; customers answer by SMS themselves."""
     ticket = service.get_ticket(session, ticket_id=ticket_id)
     return ticket_read(
-        session,
-        service.record_survey(session, ticket=ticket, answer=body, via="agent", actor=actor),
+        session, service.enter_survey(session, ticket=ticket, entry=body, actor=actor)
     )
 
 

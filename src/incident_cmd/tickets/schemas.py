@@ -79,6 +79,12 @@ class SurveyAnswer(BaseModel):
         return self
 
 
+class SurveyEntry(SurveyAnswer):
+    """A customer's answer given by phone or letter, entered by a supervisor."""
+
+    reason: str = Field(min_length=1, max_length=2000)
+
+
 class TaskDone(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -11,18 +11,18 @@ from sqlmodel import Session, col, func, select
 
 from incident_cmd import clock, numbering
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import User
+from incident_cmd.auth.models import Role, User
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
 from incident_cmd.db import is_postgres
-from incident_cmd.errors import Conflict, Invalid, NotFound
+from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.incidents.models import Incident
 from incident_cmd.notify import direct
 from incident_cmd.notify import service as notify_service
 from incident_cmd.notify.messages import templates_for
 from incident_cmd.teams import service as team_service
-from incident_cmd.teams.models import TeamMember
+from incident_cmd.teams.models import Team, TeamMember
 from incident_cmd.tickets import sla
 from incident_cmd.tickets.models import (
     OPEN_TICKET_STATUSES,
@@ -36,6 +36,7 @@ from incident_cmd.tickets.models import (
 from incident_cmd.tickets.policy import ServiceLevels, seconds, service_levels
 from incident_cmd.tickets.schemas import (
     SurveyAnswer,
+    SurveyEntry,
     TicketAction,
     TicketCreate,
     TicketResolve,
@@ -70,6 +71,41 @@ def get_ticket(session: Session, *, ticket_id: int) -> Ticket:
     if ticket is None:
         raise NotFound(f"no ticket with id {ticket_id}")
     return ticket
+
+
+# --- who may act on a ticket ------------------------------------------------------------------
+
+OVERSEERS = (Role.admin, Role.duty_manager)
+
+
+def _team_of(session: Session, ticket: Ticket) -> Team | None:
+    return session.exec(select(Team).where(Team.key == ticket.team_key)).first()
+
+
+def may_work_on(session: Session, *, ticket: Ticket, actor: User) -> bool:
+    """Its assignee, its team (members and lead), duty managers and admins."""
+    if actor.role in OVERSEERS or ticket.assignee_id == actor.id:
+        return True
+    team = _team_of(session, ticket)
+    return team is not None and (
+        team.lead_user_id == actor.id or session.get(TeamMember, (team.id, actor.id)) is not None
+    )
+
+
+def ensure_may_work_on(session: Session, *, ticket: Ticket, actor: User) -> None:
+    if not may_work_on(session, ticket=ticket, actor=actor):
+        raise Forbidden(
+            f"{ticket.number} belongs to team {ticket.team_key!r} and is not assigned to you: "
+            "you may act only on tickets assigned to you or to your team"
+        )
+
+
+def is_supervisor(session: Session, *, ticket: Ticket, actor: User) -> bool:
+    """The lead of the ticket's team, a duty manager or an admin."""
+    if actor.role in OVERSEERS:
+        return True
+    team = _team_of(session, ticket)
+    return team is not None and team.lead_user_id == actor.id
 
 
 # --- intake -------------------------------------------------------------------------------
@@ -329,6 +365,11 @@ def assign(session: Session, *, ticket: Ticket, username: str, actor: User) -> T
         raise Invalid(exc.message, field="user") from None
     if not user.active:
         raise Invalid(f"user {username!r} is deactivated", field="user")
+    if user.role != Role.agent:
+        raise Invalid(
+            f"user {username!r} is a {user.role}; tickets are assigned only to agents",
+            field="user",
+        )
     previous = session.get(User, ticket.assignee_id).username if ticket.assignee_id else None
     ticket.assignee_id = user.id
     session.add(ticket)
@@ -511,8 +552,17 @@ def _reopen(session, ticket, levels, reason, actor, kind) -> Ticket:
 # --- satisfaction and the three-level callback ----------------------------------------------
 
 
-def record_survey(
-    session: Session, *, ticket: Ticket, answer: SurveyAnswer, via: str, actor: User | None = None
+def _scores(answer: SurveyAnswer) -> str:
+    return f"CSAT {answer.csat or '-'}, NPS {answer.nps if answer.nps is not None else '-'}"
+
+
+def _store_survey(
+    session: Session,
+    ticket: Ticket,
+    answer: SurveyAnswer,
+    summary: str,
+    actor_id: int | None,
+    data: dict,
 ) -> Ticket:
     if ticket.resolved_at is None:
         raise Conflict(f"{ticket.number} is not resolved; there is nothing to rate yet")
@@ -525,14 +575,38 @@ def record_survey(
         session,
         ticket,
         "ticket.survey",
-        f"satisfaction by {via}: CSAT {answer.csat or '-'}, NPS "
-        f"{answer.nps if answer.nps is not None else '-'}",
-        actor.id if actor else None,
-        {"csat": answer.csat, "nps": answer.nps},
+        summary,
+        actor_id,
+        {"csat": answer.csat, "nps": answer.nps, **data},
     )
     if answer.csat is not None and answer.csat <= 2:
         _open_callbacks(session, ticket)
     return ticket
+
+
+def record_survey(session: Session, *, ticket: Ticket, answer: SurveyAnswer, via: str) -> Ticket:
+    """The customer's own answer, by SMS reply."""
+    return _store_survey(
+        session, ticket, answer, f"satisfaction by {via}: {_scores(answer)}", None, {"via": via}
+    )
+
+
+def enter_survey(session: Session, *, ticket: Ticket, entry: SurveyEntry, actor: User) -> Ticket:
+    """An answer the customer gave another way (a call, a letter), entered by a supervisor
+    with the reason: the agent whose work is rated never enters it."""
+    if not is_supervisor(session, ticket=ticket, actor=actor):
+        raise Forbidden(
+            f"only the customer (by SMS) or a supervisor of team {ticket.team_key!r} "
+            "(its lead or a duty manager) records the satisfaction of a ticket"
+        )
+    return _store_survey(
+        session,
+        ticket,
+        entry,
+        f"satisfaction entered by {actor.username}: {_scores(entry)}; reason: {entry.reason}",
+        actor.id,
+        {"via": "supervisor", "entered_by": actor.username, "reason": entry.reason},
+    )
 
 
 def _owner(session: Session, ticket: Ticket, who: str) -> User | None:
@@ -584,6 +658,8 @@ def complete_task(
     task = session.get(TicketTask, task_id)
     if task is None or task.ticket_id != ticket.id:
         raise NotFound(f"{ticket.number} has no task {task_id}")
+    if task.owner_id != actor.id:
+        ensure_may_work_on(session, ticket=ticket, actor=actor)
     if task.done_at is None:
         task.done_at, task.done_by, task.note = clock.now(), actor.id, note
         session.add(task)

@@ -1,0 +1,225 @@
+"""Who may act on a ticket, to whom it may go, who records satisfaction, what viewers see."""
+
+import json
+
+import pytest
+
+from incident_cmd.auth.models import Role, User
+from incident_cmd.teams import service as team_service
+from incident_cmd.teams.schemas import TeamCreate
+from incident_cmd.tickets import service
+from incident_cmd.tickets.models import TicketTask
+from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
+from tests.conftest import bearer, make_user
+
+
+@pytest.fixture
+def auth(queue):
+    made = {}
+
+    def for_user(username):
+        if username not in made:
+            made[username] = bearer(queue.session, queue.user(username))
+        return made[username]
+
+    return for_user
+
+
+@pytest.fixture
+def outsider(queue):
+    """An agent of another team (a quality desk), not of customer service."""
+    make_user(queue.session, "agent.qa", Role.agent)
+    team_service.create_team(
+        queue.session,
+        data=TeamCreate(key="quality-desk", name="Quality desk", members=["agent.qa"]),
+        actor_id=None,
+    )
+    return "agent.qa"
+
+
+def _resolved(queue, ticket):
+    return service.resolve(
+        queue.session,
+        ticket=ticket,
+        data=TicketResolve(resolution="replaced the unit"),
+        actor=queue.user("duty"),
+    )
+
+
+# Every route that changes a ticket, with a body it would accept.
+ACTIONS = [
+    ("status", {"status": "acknowledged"}),
+    ("assign", {"user": "agent.zhou"}),
+    ("plan", {"note": "replace the unit"}),
+    ("resolve", {"resolution": "replaced"}),
+    ("reopen", {"reason": "still broken"}),
+    ("appeal", {"reason": "not fixed"}),
+]
+
+
+@pytest.mark.parametrize(("action", "body"), ACTIONS)
+def test_an_agent_of_another_team_may_read_but_not_act(client, queue, auth, outsider, action, body):
+    ticket = queue.take_in()
+    before = queue.events(ticket)
+    response = client.post(
+        f"/api/v1/tickets/{ticket.id}/{action}", json=body, headers=auth(outsider)
+    )
+    assert response.status_code == 403, response.text
+    assert "assigned to you or to your team" in response.json()["detail"]
+    assert queue.events(ticket) == before
+    read = client.get(f"/api/v1/tickets/{ticket.id}", headers=auth(outsider))
+    assert read.status_code == 200 and read.json()["contact"] == ticket.contact
+
+
+@pytest.mark.parametrize("username", ["tech.huang", "agent.qa"])
+def test_responders_and_agents_outside_the_team_are_refused(
+    client, queue, auth, outsider, username
+):
+    ticket = queue.take_in()
+    response = client.post(
+        f"/api/v1/tickets/{ticket.id}/status",
+        json={"status": "acknowledged"},
+        headers=auth(username),
+    )
+    assert response.status_code == 403
+    assert ticket.status == "new"
+
+
+@pytest.mark.parametrize("username", ["agent.wu", "cs.liu", "duty", "admin"])
+def test_the_team_its_lead_duty_managers_and_admins_act(client, queue, auth, username):
+    ticket = queue.take_in()
+    service.assign(queue.session, ticket=ticket, username="agent.zhou", actor=queue.user("duty"))
+    response = client.post(
+        f"/api/v1/tickets/{ticket.id}/status",
+        json={"status": "acknowledged"},
+        headers=auth(username),
+    )
+    assert response.status_code == 200, response.text
+
+
+def test_a_ticket_assigned_to_an_agent_of_another_team_is_theirs_to_work(
+    client, queue, auth, outsider
+):
+    ticket = queue.take_in()
+    url = f"/api/v1/tickets/{ticket.id}/status"
+    body = {"status": "acknowledged"}
+    assert client.post(url, json=body, headers=auth(outsider)).status_code == 403
+    service.assign(queue.session, ticket=ticket, username=outsider, actor=queue.user("duty"))
+    assert client.post(url, json=body, headers=auth(outsider)).status_code == 200
+
+
+def test_callbacks_are_done_by_the_team_or_the_task_owner_only(client, queue, auth, outsider):
+    ticket = queue.take_in()
+    _resolved(queue, ticket)
+    service.record_survey(queue.session, ticket=ticket, answer=SurveyAnswer(csat=1), via="sms")
+    tasks = {task.key: task for task in service.tasks_of(queue.session, ticket=ticket)}
+    base = f"/api/v1/tickets/{ticket.id}/tasks"
+    senior = tasks["callback_senior_manager"]
+    refused = client.post(
+        f"{base}/{senior.id}/done", json={"note": "called"}, headers=auth(outsider)
+    )
+    assert refused.status_code == 403 and senior.done_at is None
+    # The senior manager's callback is the on-call duty manager's, whoever holds the ticket.
+    owner = queue.session.get(User, senior.owner_id).username
+    done = client.post(f"{base}/{senior.id}/done", json={"note": "called"}, headers=auth(owner))
+    assert done.status_code == 200
+    assert queue.session.get(TicketTask, senior.id).done_at is not None
+
+
+def test_tickets_go_only_to_active_agents(client, queue, auth):
+    ticket = queue.take_in()
+    url = f"/api/v1/tickets/{ticket.id}/assign"
+    kelly = queue.user("agent.kelly")
+    kelly.active = False
+    queue.session.add(kelly)
+    for username, says in [
+        ("cs.liu", "assigned only to agents"),
+        ("viewer", "assigned only to agents"),
+        ("duty", "assigned only to agents"),
+        ("agent.kelly", "deactivated"),
+        ("nobody", "nobody"),
+    ]:
+        response = client.post(url, json={"user": username}, headers=auth("duty"))
+        assert response.status_code == 422, username
+        assert response.json()["field"] == "user" and says in response.json()["detail"]
+    assert queue.events(ticket, "ticket.assigned") == ["ticket.assigned"]
+    moved = client.post(url, json={"user": "agent.zhou"}, headers=auth("duty"))
+    assert moved.status_code == 200 and moved.json()["assignee"] == "agent.zhou"
+
+
+def test_agents_never_record_satisfaction_even_on_their_own_ticket(client, queue, auth):
+    ticket = queue.take_in()
+    _resolved(queue, ticket)
+    assignee = queue.session.get(User, ticket.assignee_id).username
+    body = {"csat": 5, "nps": 10, "reason": "the customer said so on the phone"}
+    response = client.post(f"/api/v1/tickets/{ticket.id}/survey", json=body, headers=auth(assignee))
+    assert response.status_code == 403
+    assert "supervisor" in response.json()["detail"]
+    assert ticket.csat is None and queue.events(ticket, "ticket.survey") == []
+
+
+def test_a_supervisor_enters_satisfaction_with_a_reason_on_the_timeline(client, queue, auth):
+    ticket = queue.take_in()
+    _resolved(queue, ticket)
+    url = f"/api/v1/tickets/{ticket.id}/survey"
+    reasonless = client.post(url, json={"csat": 4}, headers=auth("cs.liu"))
+    assert reasonless.status_code == 422 and "reason" in reasonless.json()["detail"]
+    entered = client.post(
+        url,
+        json={"csat": 4, "reason": "rated by phone on the follow-up call"},
+        headers=auth("cs.liu"),
+    )
+    assert entered.status_code == 200, entered.text
+    assert entered.json()["csat"] == 4
+    events = client.get(f"/api/v1/tickets/{ticket.id}/timeline", headers=auth("duty")).json()
+    survey = next(event for event in events if event["kind"] == "ticket.survey")
+    assert "cs.liu" in survey["summary"] and "follow-up call" in survey["summary"]
+    assert survey["data"]["entered_by"] == "cs.liu"
+    assert survey["data"]["reason"] == "rated by phone on the follow-up call"
+
+
+def test_the_lead_of_another_team_does_not_supervise(client, queue, auth):
+    ticket = queue.take_in()
+    _resolved(queue, ticket)
+    response = client.post(
+        f"/api/v1/tickets/{ticket.id}/survey",
+        json={"csat": 5, "reason": "told me"},
+        headers=auth("tech.huang"),
+    )
+    assert response.status_code == 403 and ticket.csat is None
+
+
+def test_viewers_see_contact_details_masked(client, queue, auth):
+    by_phone = queue.take_in(
+        "漏电了,请打 13912345678 或发邮件 wang.fang@qq.com", phone="+8613800000000"
+    )
+    by_email = queue.take_in("broken", email="john@example.com")
+    noted = client.post(
+        f"/api/v1/tickets/{by_phone.id}/status",
+        json={"status": "acknowledged", "note": "customer asks for a call on 13912345678"},
+        headers=auth("agent.sun"),
+    )
+    assert noted.status_code == 200
+    viewer = auth("viewer")
+    read = client.get(f"/api/v1/tickets/{by_phone.id}", headers=viewer).json()
+    assert read["contact"] == "+86 138****0000"
+    assert read["description"] == "漏电了,请打 +86 139****5678 或发邮件 w***@qq.com"
+    assert read["number"] == by_phone.number  # identifiers are not phone numbers
+    mailed = client.get(f"/api/v1/tickets/{by_email.id}", headers=viewer).json()
+    assert mailed["contact"] == "j***@example.com"
+    everything = json.dumps(
+        [
+            client.get("/api/v1/tickets", headers=viewer).json(),
+            client.get(f"/api/v1/tickets/{by_phone.id}/timeline", headers=viewer).json(),
+            client.get(f"/api/v1/tickets/{by_email.id}/timeline", headers=viewer).json(),
+            read,
+            mailed,
+        ],
+        ensure_ascii=False,
+    )
+    for secret in ("13800000000", "13912345678", "wang.fang", "john@"):
+        assert secret not in everything
+    assert "a call on +86 139****5678" in everything
+    # Staff who work the queue see the customer as they are.
+    full = client.get(f"/api/v1/tickets/{by_phone.id}", headers=auth("agent.sun")).json()
+    assert full["contact"] == "+8613800000000" and "13912345678" in full["description"]
