@@ -98,7 +98,7 @@ def test_bad_header_refuses_the_file_and_imports_nothing(session, header, messag
 
 
 def test_surplus_cells_are_rejected(session):
-    report = run_import(session, "external_ref,name\nC1,甲,extra\nC2,乙\n")
+    report = run_import(session, "external_ref,name,phone\nC1,甲,13800138000,extra\nC2,乙,13800138001\n")
     assert [(item.row, item.reason) for item in report.rejected] == [
         (2, "1 more cell(s) than columns")
     ]
@@ -144,3 +144,50 @@ def test_cli_import_with_progress_and_rejects(use_database, tmp_path):
     refused = CliRunner().invoke(cli, ["customers", "import", str(bad)])
     assert refused.exit_code == 1
     assert "unknown column(s) 'ref'" in refused.stderr
+
+
+def test_a_row_nobody_could_be_told_is_refused(session):
+    report = run_import(
+        session, "external_ref,name,phone,email\nC1,甲,,\nC2,乙,13800138000,\nC3,丙,,c@x.com\n"
+    )
+    assert [(item.row, item.reason) for item in report.rejected] == [
+        (2, "Value error, neither phone nor email: the customer could not be told anything")
+    ]
+    assert report.customers_created == 2
+
+
+@pytest.mark.parametrize(
+    "phone", ["+86 138 ABCD 0000", "1-800-FLOWERS", "+1 212 555 0123 ext. 4", "+86 138 ＡＢＣＤ 0000"]
+)
+def test_letters_in_a_phone_number_are_refused_not_read_as_keypad_digits(session, phone):
+    report = run_import(session, f'external_ref,name,phone\nC1,甲,"{phone}"\n')
+    assert [(item.row, item.field) for item in report.rejected] == [(2, "phone")]
+    assert "has letters in it" in report.rejected[0].reason
+    assert session.exec(select(func.count()).select_from(Customer)).one() == 0
+
+
+@pytest.mark.parametrize("field", ["name", "product_model", "batch", "serial", "region"])
+@pytest.mark.parametrize("breaker", ["\r\n", "\n", "\r", "\x0b", "\u2028"])
+def test_line_breaks_and_control_characters_in_header_values_are_refused(
+    session, field, breaker
+):
+    values = {"name": "甲", "product_model": "PX-200", "batch": "B7", "serial": "S1", "region": "R"}
+    values[field] = f"bad{breaker}Bcc: victim@example.com"
+    cells = ",".join(f'"{values[name]}"' for name in values)
+    text = f"external_ref,phone,{','.join(values)}\nC0,13800138000,甲,PX-200,B7,S0,R\nC1,13800138001,{cells}\n"
+    report = run_import(session, text)
+    assert [(item.row, item.field) for item in report.rejected] == [(3, field)]
+    assert "line break or control character" in report.rejected[0].reason
+    assert session.exec(select(func.count()).select_from(Customer)).one() == 1
+
+
+def test_long_names_are_kept_up_to_the_documented_limit(session):
+    long_name = "Maria " + "de los Santos " * 60  # real names from real systems run long
+    too_long = "x" * 1001
+    report = run_import(
+        session,
+        f"external_ref,name,phone\nC1,{long_name.strip()},13800138000\nC2,{too_long},13800138001\n",
+    )
+    assert [(item.row, item.field) for item in report.rejected] == [(3, "name")]
+    kept = session.exec(select(Customer).where(Customer.external_ref == "C1")).one()
+    assert kept.name == long_name.strip() and len(kept.name) > 200

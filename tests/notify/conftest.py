@@ -1,9 +1,13 @@
 import asyncio
+import email
 import io
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
+from email import policy
 
 import pytest
+from aiosmtpd.controller import Controller
 from sqlmodel import select
 from twilio.request_validator import RequestValidator
 
@@ -166,3 +170,33 @@ def dispatch() -> int:
 
 def signed(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.messages: list[tuple[list[str], email.message.EmailMessage]] = []
+
+    async def handle_DATA(self, server, session, envelope):  # aiosmtpd's hook name
+        parsed = email.message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append((envelope.rcpt_tos, parsed))
+        return "250 OK"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def smtp(monkeypatch):
+    collector = Collector()
+    controller = Controller(collector, hostname="127.0.0.1", port=_free_port())
+    controller.start()
+    monkeypatch.setenv("INCIDENT_CMD_SMTP_HOST", "127.0.0.1")
+    monkeypatch.setenv("INCIDENT_CMD_SMTP_PORT", str(controller.port))
+    monkeypatch.setenv("INCIDENT_CMD_SMTP_SENDER", "recall@demo.example.com")
+    monkeypatch.setenv("INCIDENT_CMD_PUBLIC_BASE_URL", PUBLIC)
+    get_settings.cache_clear()
+    yield collector
+    controller.stop()

@@ -5,13 +5,17 @@ from sqlmodel import Field, SQLModel
 
 from incident_cmd.columns import UTCDateTime
 
+# Names from real systems (several scripts, titles, transliterations) run long; channels that
+# need less shorten the name when they render it.
+NAME_MAX_LENGTH = 1000
+
 
 class Customer(SQLModel, table=True):
     __tablename__ = "customers"
 
     id: int | None = Field(default=None, primary_key=True)
     external_ref: str = Field(max_length=100, unique=True)
-    name: str = Field(max_length=200)
+    name: str = Field(max_length=NAME_MAX_LENGTH)
     phone: str | None = Field(default=None, max_length=32, index=True)
     email: str | None = Field(default=None, max_length=320, index=True)
     locale: str = Field(max_length=16)

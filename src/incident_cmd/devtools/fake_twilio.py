@@ -65,6 +65,8 @@ class Faults:
     rate_timeout: float = 0.0
     timeout_seconds: float = 30.0
     error_numbers: dict[str, int] = field(default_factory=dict)
+    # Listing (the lookup a sender makes after a lost answer) answers 503.
+    lookups_unavailable: bool = False
 
 
 @dataclass
@@ -306,6 +308,8 @@ class FakeTwilio:
     async def list_messages(self, request: web.Request) -> web.Response:
         if (refused := await self._common(request)) is not None:
             return refused
+        if self.state.faults.lookups_unavailable:
+            return _error(503, 20503, "Service unavailable")
         to = request.query.get("To")
         sids = self.state.by_recipient.get(to, []) if to else list(self.state.messages)
         items = [self.state.messages[sid] for sid in sids]

@@ -10,6 +10,7 @@ from sqlmodel import Session
 from twilio.request_validator import RequestValidator
 
 from incident_cmd.auth.models import User
+from incident_cmd.auth.schemas import normalise_phone
 from incident_cmd.config import get_settings
 from incident_cmd.deps import AnyUser, Communicator, SessionDep
 from incident_cmd.errors import Forbidden, Invalid, NotFound
@@ -21,6 +22,7 @@ from incident_cmd.notify.schemas import (
     CampaignCreate,
     CampaignPreview,
     CampaignRead,
+    FailedRetried,
 )
 from incident_cmd.paging import service as paging_service
 from incident_cmd.playbooks.api import RegistryDep
@@ -47,6 +49,7 @@ def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
                 "audience",
                 "status",
                 "safety_critical",
+                "notice_class",
                 "two_person_approval",
                 "send_at",
                 "drill",
@@ -102,6 +105,22 @@ def get_campaign(campaign_id: int, session: SessionDep, _: AnyUser) -> CampaignR
 @router.get("/campaigns/{campaign_id}/preview", response_model=CampaignPreview)
 def preview(campaign_id: int, session: SessionDep, _: Communicator) -> CampaignPreview:
     return service.preview(session, campaign=service.get_campaign(session, campaign_id=campaign_id))
+
+
+@router.post(
+    "/campaigns/{campaign_id}/retry-failed",
+    response_model=FailedRetried,
+    responses={409: {"description": "the campaign has not been sending"}},
+)
+def retry_failed(
+    campaign_id: int, session: SessionDep, actor: Communicator, body: CampaignAction | None = None
+) -> FailedRetried:
+    """Sends again, once, the messages that failed before any provider took them."""
+    campaign = service.get_campaign(session, campaign_id=campaign_id)
+    retried = service.retry_failed(
+        session, campaign=campaign, actor=actor, note=body.note if body else ""
+    )
+    return FailedRetried(retried=retried, campaign=campaign_read(session, campaign))
 
 
 ACTIONS = {
@@ -200,31 +219,62 @@ def _answer_inbound(
     )
     inbound = service.unfiled_message(session, provider_id=provider_id)
     if inbound is not None:
-        ticket_flows.from_sms(session, inbound=inbound, registry=registry)
+        if _answerable(inbound.from_address):
+            ticket_flows.from_sms(session, inbound=inbound, registry=registry)
+        else:
+            service.keep_unfiled(session, inbound=inbound)
     return answer
 
 
+def _answerable(sender: str) -> bool:
+    """Whether a ticket can answer this sender. A short code, a sender name or a number the
+    phone library does not know stays in inbound_messages, unfiled, rather than failing."""
+    try:
+        normalise_phone(sender)
+    except ValueError:
+        return False
+    return True
+
+
 # --- email unsubscribe: the signed token is the credential --------------------------------
+# Opening the link changes nothing (mail scanners and link previews open links); the page's
+# button and the RFC 8058 one-click POST (List-Unsubscribe=One-Click) unsubscribe.
+
+UNSUBSCRIBE_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
+<title>Unsubscribe</title><body style="font-family:system-ui,sans-serif;padding:2rem">
+<h1>退订邮件通知 · Unsubscribe from email notices</h1>
+<p>退订后,{organisation} 不再向此邮箱发送事件进展、提醒等通知;但如您购买的产品被安全召回,
+法律可能要求我们通过邮件告知您一次召回安全通知。短信请回复 TD 或 STOP 退订。<br>
+After you unsubscribe, {organisation} sends this address no more updates or reminders; if a
+product you bought is recalled for safety, the law may require us to send you its safety
+notice by email. To stop text messages, reply STOP or TD.</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">退订 · Unsubscribe</button></form></body></html>"""
 
 UNSUBSCRIBED_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
 <title>Unsubscribed</title><body style="font-family:system-ui,sans-serif;padding:2rem">
 <h1>您已退订 · You are unsubscribed</h1>
-<p>{organisation} 将不再向此邮箱发送通知邮件。<br>
-{organisation} will send no more notices to this address.</p></body></html>"""
+<p>{organisation} 将不再向此邮箱发送通知邮件(产品安全召回通知除外)。<br>
+{organisation} will send no more notices to this address, except a product safety recall
+notice.</p></body></html>"""
 
 
-@webhooks.get("/unsubscribe/{token}", response_class=HTMLResponse)
-def unsubscribe_link(token: str, session: SessionDep) -> HTMLResponse:
-    address = service.address_from_token(token)
-    service.suppress(session, channel="email", address=address, reason="unsubscribe link")
+def _page(template: str) -> HTMLResponse:
     return HTMLResponse(
-        UNSUBSCRIBED_PAGE.format(organisation=html.escape(get_settings().organisation_name))
+        template.format(organisation=html.escape(get_settings().organisation_name))
     )
 
 
-@webhooks.post("/unsubscribe/{token}")
-def unsubscribe_one_click(token: str, session: SessionDep) -> Response:
-    """RFC 8058 one-click: the mail client POSTs List-Unsubscribe=One-Click."""
-    address = service.address_from_token(token)
-    service.suppress(session, channel="email", address=address, reason="one-click unsubscribe")
-    return Response(status_code=status.HTTP_200_OK)
+@webhooks.get("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe_link(token: str) -> HTMLResponse:
+    """The confirmation page; opening it changes nothing."""
+    service.address_from_token(token)
+    return _page(UNSUBSCRIBE_PAGE)
+
+
+@webhooks.post("/unsubscribe/{token}", response_class=HTMLResponse)
+def unsubscribe(token: str, session: SessionDep) -> HTMLResponse:
+    """The page's button, or RFC 8058 one-click: the mail client POSTs
+    List-Unsubscribe=One-Click. Stops every email notice but a recall's safety notice."""
+    service.unsubscribe_email(session, address=service.address_from_token(token))
+    return _page(UNSUBSCRIBED_PAGE)

@@ -20,6 +20,34 @@ from incident_cmd.config import Settings
 PERMANENT_CODES = {21211, 21606, 21610, 21612, 21614, 30004, 30005, 30006, 30007}
 TRANSIENT_CODES = {20429, 30001, 30003, 30008}
 UNSUBSCRIBED_CODE = 21610
+ERROR_MESSAGE_LENGTH = 500
+# RFC 5322 allows 998 characters a line; a subject is kept well inside one folded header.
+SUBJECT_LENGTH = 300
+ADDRESS_LENGTH = 320
+
+
+class Unsendable(Exception):
+    """This one message can never be sent as it is (an injected header, a value out of
+    bounds): it fails alone, with this as its reason, and is never retried."""
+
+
+def reason(text: str) -> str:
+    """An error text safe to store: no NUL (PostgreSQL refuses it), bounded in length."""
+    return text.replace("\x00", "\\0")[:ERROR_MESSAGE_LENGTH]
+
+
+def describe(exc: BaseException) -> str:
+    return reason(f"{type(exc).__name__}: {exc}")
+
+
+def check_header_value(field: str, value: str | None, max_length: int) -> None:
+    """Refuses what would let a value break out of its header or be cut by a server."""
+    if value is None:
+        return
+    if any(char in value for char in "\r\n\x00"):
+        raise Unsendable(f"{field} contains a line break or NUL; a header cannot carry it")
+    if len(value) > max_length:
+        raise Unsendable(f"{field} is {len(value)} characters long; at most {max_length}")
 
 
 @dataclass(frozen=True)
@@ -89,7 +117,7 @@ def twilio_client(settings: Settings) -> Client:
 
 def _classify_twilio_error(exc: TwilioRestException) -> Outcome:
     code = exc.code or 0
-    message = (exc.msg or "")[:500]
+    message = reason(exc.msg or "")
     if exc.status == 429 or code in TRANSIENT_CODES:
         return Outcome("transient", error_code=str(code or exc.status), error_message=message)
     if exc.status >= 500:
@@ -120,7 +148,7 @@ class TwilioSmsChannel:
         except TwilioRestException as exc:
             return _classify_twilio_error(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return Outcome("unknown", error_message=f"{type(exc).__name__}: {exc}"[:500])
+            return Outcome("unknown", error_message=describe(exc))
         return Outcome("sent", provider_id=created.sid)
 
     async def find_sent(self, message: Outbound, since: datetime) -> str | None:
@@ -160,7 +188,7 @@ class TwilioVoiceChannel:
         except TwilioRestException as exc:
             return _classify_twilio_error(exc)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            return Outcome("unknown", error_message=f"{type(exc).__name__}: {exc}"[:500])
+            return Outcome("unknown", error_message=describe(exc))
         return Outcome("sent", provider_id=call.sid)
 
     async def find_sent(self, message: Outbound, since: datetime) -> str | None:
@@ -184,6 +212,10 @@ class SmtpEmailChannel:
         self._domain = settings.smtp_sender.rpartition("@")[2] or "localhost"
 
     def build(self, message: Outbound) -> EmailMessage:
+        check_header_value("address", message.address, ADDRESS_LENGTH)
+        check_header_value("subject", message.subject, SUBJECT_LENGTH)
+        for name, value in message.headers:
+            check_header_value(name, value, SUBJECT_LENGTH * 4)
         mail = EmailMessage()
         mail["From"] = self.sender
         mail["To"] = message.address
@@ -200,8 +232,12 @@ class SmtpEmailChannel:
     async def send(self, message: Outbound) -> Outcome:
         settings = self._settings
         try:
+            mail = self.build(message)
+        except Unsendable as exc:
+            return Outcome("permanent", error_message=reason(str(exc)))
+        try:
             await aiosmtplib.send(
-                self.build(message),
+                mail,
                 hostname=settings.smtp_host,
                 port=settings.smtp_port,
                 username=settings.smtp_user or None,
@@ -209,12 +245,12 @@ class SmtpEmailChannel:
                 timeout=self._timeout,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            return Outcome("permanent", error_message=str(exc)[:500])
+            return Outcome("permanent", error_message=reason(str(exc)))
         except aiosmtplib.SMTPResponseException as exc:
             kind = "permanent" if 500 <= exc.code < 600 else "transient"
-            return Outcome(kind, error_code=str(exc.code), error_message=exc.message[:500])
+            return Outcome(kind, error_code=str(exc.code), error_message=reason(exc.message))
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
-            return Outcome("transient", error_message=f"{type(exc).__name__}: {exc}"[:500])
+            return Outcome("transient", error_message=describe(exc))
         return Outcome("sent", provider_id=f"delivery-{message.delivery_id}@{self._domain}")
 
     async def find_sent(self, message: Outbound, since: datetime) -> str | None:

@@ -29,7 +29,7 @@ from sqlmodel import Session, col
 from incident_cmd import aio, clock
 from incident_cmd.config import Settings, get_settings
 from incident_cmd.db import get_engine
-from incident_cmd.notify.channels import Channel, Outbound, Outcome, channels_for
+from incident_cmd.notify.channels import Channel, Outbound, Outcome, channels_for, describe
 from incident_cmd.notify.dispatcher import RECONCILE_WINDOW
 from incident_cmd.notify.messages import Rendered
 from incident_cmd.notify.models import DirectMessage, DirectMessageStatus, SinkMessage
@@ -247,17 +247,13 @@ class DirectSender:
                             created_at=now,
                         )
                     )
-            elif outcome.kind in ("transient", "unknown") and (
-                attempts < self.settings.dispatch_max_attempts
-            ):
-                row.status = (
-                    DirectMessageStatus.pending
-                    if outcome.kind == "transient"
-                    else DirectMessageStatus.unknown
-                )
-                row.due_at = now + (
-                    retry_after(attempts) if outcome.kind == "transient" else RECONCILE_AFTER
-                )
+            elif outcome.kind == "unknown":
+                # Never given up on while unknown: handle() settles it with the provider.
+                row.status = DirectMessageStatus.unknown
+                row.due_at = now + max(RECONCILE_AFTER, retry_after(attempts))
+            elif outcome.kind == "transient" and attempts < self.settings.dispatch_max_attempts:
+                row.status = DirectMessageStatus.pending
+                row.due_at = now + retry_after(attempts)
             else:
                 row.status = DirectMessageStatus.failed
             row.error_code, row.error_message = outcome.error_code, outcome.error_message
@@ -304,6 +300,7 @@ class DirectSender:
         )
 
     async def handle(self, message: DirectMessage) -> Result:
+        """Never raises: whatever goes wrong with one message is that message's outcome."""
         channel = self.channels[message.channel]
         outbound = self.outbound(message)
         if message.status == DirectMessageStatus.unknown:
@@ -311,14 +308,22 @@ class DirectSender:
             try:
                 found = await channel.find_sent(outbound, since)
             except Exception as exc:
-                return Result(message, Outcome("unknown", error_message=str(exc)[:500]), outbound)
+                return Result(message, Outcome("unknown", error_message=describe(exc)), outbound)
             if found:
                 return Result(message, Outcome("sent", provider_id=found), outbound)
+            if message.attempts >= self.settings.dispatch_max_attempts:
+                gave_up = Outcome(
+                    "permanent",
+                    error_message=f"outcome unknown after {message.attempts} attempts "
+                    "and the provider has no such message",
+                )
+                return Result(message, gave_up, outbound)
         try:
             outcome = await channel.send(outbound)
         except Exception as exc:  # a page must never take the lane down with it
-            log.exception("direct message %s failed to send", message.id)
-            outcome = Outcome("unknown", error_message=f"{type(exc).__name__}: {exc}"[:500])
+            # Whether the provider took it is unknowable; failing it is what keeps it single.
+            log.exception("direct message %s: the channel raised", message.id)
+            outcome = Outcome("permanent", error_message=describe(exc))
         return Result(message, outcome, outbound)
 
     async def _in_thread(self, function, *args):

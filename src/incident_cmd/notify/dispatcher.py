@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, case, exists, or_, update
+from sqlalchemy import Engine, and_, bindparam, case, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
@@ -24,7 +24,17 @@ from incident_cmd.config import Settings, get_settings
 from incident_cmd.customers.models import Customer
 from incident_cmd.incidents.models import Incident
 from incident_cmd.notify import service
-from incident_cmd.notify.channels import UNSUBSCRIBED_CODE, Channel, Outbound, Outcome, channels_for
+from incident_cmd.notify.channels import (
+    UNSUBSCRIBED_CODE,
+    Channel,
+    Outbound,
+    Outcome,
+    Unsendable,
+    channels_for,
+    check_header_value,
+    describe,
+    reason,
+)
 from incident_cmd.notify.messages import templates_for
 from incident_cmd.notify.models import (
     Campaign,
@@ -32,7 +42,6 @@ from incident_cmd.notify.models import (
     Delivery,
     DeliveryStatus,
     SinkMessage,
-    Suppression,
 )
 
 log = logging.getLogger(__name__)
@@ -41,6 +50,8 @@ CLAIMABLE = (DeliveryStatus.pending, DeliveryStatus.unknown)
 RECONCILE_AFTER = timedelta(seconds=30)
 # How far back to look at the provider for a message whose answer was lost.
 RECONCILE_WINDOW = timedelta(minutes=10)
+# The per-recipient values a template puts in a subject or a greeting.
+CONTEXT_VALUE_LENGTH = 1000
 
 
 class TokenBucket:
@@ -102,6 +113,16 @@ class Result:
     claimed: Claimed
     outcome: Outcome
     outbound: Outbound | None
+
+
+def _unrecordable(result: Result, exc: Exception) -> Outcome:
+    """What is stored for an outcome the database refused: a sent message stays sent (its
+    provider id is kept if it fits), anything else fails with the reason."""
+    if result.outcome.kind == "sent":
+        return Outcome("sent", provider_id=(result.outcome.provider_id or "")[:64] or None)
+    # The driver's own message, without the statement and parameters SQLAlchemy adds.
+    cause = getattr(exc, "orig", None) or exc
+    return Outcome("permanent", error_message=reason(f"could not record the outcome: {cause}"))
 
 
 def backoff(attempts: int) -> timedelta:
@@ -170,9 +191,8 @@ class Dispatcher:
             if not ids:
                 session.commit()
                 return [], 0
-            suppressed = exists().where(
-                col(Suppression.channel) == Campaign.channel,
-                col(Suppression.address) == Delivery.address,
+            suppressed = service.covering_suppression(
+                Campaign.channel, Delivery.address, Campaign.notice_class
             )
             rows = session.execute(
                 sa_select(
@@ -253,8 +273,23 @@ class Dispatcher:
         return ready, len(ids)
 
     def record(self, results: list[Result]) -> None:
+        """Writes outcomes in one transaction; if that fails (one row the database refuses),
+        each outcome is written on its own, so one bad row never costs the others theirs.
+        Raises only when the database cannot be written at all."""
         if not results:
             return
+        try:
+            self._write(results)
+        except Exception:
+            log.exception("recording %d outcomes at once failed; one by one now", len(results))
+            for result in results:
+                try:
+                    self._write([result])
+                except Exception as exc:
+                    log.exception("could not record delivery %s", result.claimed.id)
+                    self._write([Result(result.claimed, _unrecordable(result, exc), None)])
+
+    def _write(self, results: list[Result]) -> None:
         now = clock.now()
         sent, retry, failed, unknown, sinks = [], [], [], [], []
         max_attempts = self.settings.dispatch_max_attempts
@@ -262,7 +297,8 @@ class Dispatcher:
             outcome, claimed = result.outcome, result.claimed
             if outcome.kind == "sent":
                 sent.append({"d_id": claimed.id, "d_provider": outcome.provider_id})
-                if outcome.provider_id and outcome.provider_id.startswith("SINK"):
+                sink = outcome.provider_id and outcome.provider_id.startswith("SINK")
+                if sink and result.outbound is not None:
                     sinks.append(
                         {
                             "delivery_id": claimed.id,
@@ -282,11 +318,13 @@ class Dispatcher:
                         "d_message": outcome.error_message,
                     }
                 )
-            elif outcome.kind == "unknown" and claimed.attempts < max_attempts:
+            elif outcome.kind == "unknown":
+                # Never given up on while unknown: only the provider's answer (found, or
+                # not found after the last attempt) settles it, in handle().
                 unknown.append(
                     {
                         "d_id": claimed.id,
-                        "d_due": now + RECONCILE_AFTER,
+                        "d_due": now + max(RECONCILE_AFTER, backoff(claimed.attempts)),
                         "d_code": outcome.error_code,
                         "d_message": outcome.error_message,
                     }
@@ -371,6 +409,9 @@ class Dispatcher:
     # --- sending side (the event loop) -----------------------------------------------
 
     def _outbound(self, item: Claimed) -> Outbound:
+        for field, value in (("name", item.name), ("product", item.product), ("batch", item.batch)):
+            # Data that reached the database before import refused it is checked again here.
+            check_header_value(field, value, CONTEXT_VALUE_LENGTH)
         context = service.message_context(
             channel=item.channel,
             name=item.name,
@@ -405,22 +446,39 @@ class Dispatcher:
         return self.buckets[channel.sender]
 
     async def handle(self, item: Claimed) -> Result:
-        channel = self.channels[(item.channel, item.drill)]
+        """Never raises: whatever goes wrong with one message is that message's outcome."""
         try:
             outbound = self._outbound(item)
+        except Unsendable as exc:
+            return Result(item, Outcome("permanent", error_message=str(exc)), None)
         except Exception as exc:  # a template that broke after approval: never retried
-            return Result(item, Outcome("permanent", error_message=str(exc)[:500]), None)
+            return Result(item, Outcome("permanent", error_message=describe(exc)), None)
+        try:
+            return Result(item, await self._send(item, outbound), outbound)
+        except Exception as exc:
+            # Whether the provider took it is unknowable; failing it is what keeps it single.
+            log.exception("delivery %s: the channel raised", item.id)
+            return Result(item, Outcome("permanent", error_message=describe(exc)), outbound)
+
+    async def _send(self, item: Claimed, outbound: Outbound) -> Outcome:
+        channel = self.channels[(item.channel, item.drill)]
         async with self.semaphore:
             if item.was_unknown:
                 since = (item.last_attempt_at or clock.now()) - RECONCILE_WINDOW
                 try:
                     found = await channel.find_sent(outbound, since)
                 except Exception as exc:
-                    return Result(item, Outcome("unknown", error_message=str(exc)[:500]), outbound)
+                    return Outcome("unknown", error_message=describe(exc))
                 if found:
-                    return Result(item, Outcome("sent", provider_id=found), outbound)
+                    return Outcome("sent", provider_id=found)
+                if item.attempts > self.settings.dispatch_max_attempts:
+                    return Outcome(
+                        "permanent",
+                        error_message=f"outcome unknown after {item.attempts - 1} attempts "
+                        "and the provider has no such message",
+                    )
             await self._bucket(channel).take()
-            return Result(item, await channel.send(outbound), outbound)
+            return await channel.send(outbound)
 
     async def drain(self) -> int:
         """Sends until nothing is due now, one batch at a time; returns how many messages were
@@ -441,30 +499,55 @@ class Dispatcher:
 
         At most ``batch_size`` claimed messages wait here at a time, and ``batch_size`` is
         what the rate limit lets out in a quarter of the lease: a claimed message is always
-        sent long before another worker may take its lease for dead."""
+        sent long before another worker may take its lease for dead. A database that cannot
+        be reached stops the claiming, not the sends in flight; their outcomes are kept and
+        written when it answers again."""
         in_flight: set[asyncio.Task] = set()
         finished: list[Result] = []
         flushed = time.monotonic()
-        while not stop.is_set() or in_flight:
-            room = self.batch_size - len(in_flight)
-            if not stop.is_set() and (room * 4 >= self.batch_size or not in_flight):
-                batch, _ = await asyncio.to_thread(self.claim, room)
-                in_flight.update(asyncio.create_task(self.handle(item)) for item in batch)
-                if not in_flight:
-                    await asyncio.to_thread(self.record, finished)
-                    finished = []
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), idle_seconds)
-                    continue
-            done, in_flight = await asyncio.wait(
-                in_flight, timeout=0.05, return_when=asyncio.FIRST_COMPLETED
-            )
-            finished.extend(task.result() for task in done)
-            # Outcomes are written often enough that no lease runs out unrecorded.
-            if len(finished) >= flush_every or (finished and time.monotonic() - flushed > 0.25):
-                await asyncio.to_thread(self.record, finished)
-                finished, flushed = [], time.monotonic()
-        await asyncio.to_thread(self.record, finished)
+        try:
+            while not stop.is_set() or in_flight:
+                room = self.batch_size - len(in_flight)
+                if not stop.is_set() and (room * 4 >= self.batch_size or not in_flight):
+                    batch = await self._claim_quietly(room)
+                    in_flight.update(asyncio.create_task(self.handle(item)) for item in batch)
+                    if not in_flight:
+                        finished = await self._record_quietly(finished)
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(stop.wait(), idle_seconds)
+                        continue
+                done, in_flight = await asyncio.wait(
+                    in_flight, timeout=0.05, return_when=asyncio.FIRST_COMPLETED
+                )
+                finished.extend(task.result() for task in done)
+                # Outcomes are written often enough that no lease runs out unrecorded.
+                if len(finished) >= flush_every or (
+                    finished and time.monotonic() - flushed > 0.25
+                ):
+                    finished, flushed = await self._record_quietly(finished), time.monotonic()
+        finally:
+            # Whatever ends the loop, the outcomes already known are written first.
+            if in_flight:
+                done, _ = await asyncio.wait(in_flight)
+                finished.extend(task.result() for task in done)
+            await asyncio.to_thread(self.record, finished)
+
+    async def _claim_quietly(self, room: int) -> list[Claimed]:
+        try:
+            batch, _ = await asyncio.to_thread(self.claim, room)
+        except Exception:
+            log.exception("claiming deliveries failed; trying again shortly")
+            return []
+        return batch
+
+    async def _record_quietly(self, finished: list[Result]) -> list[Result]:
+        """What could not be written yet, to be tried again with the next flush."""
+        try:
+            await asyncio.to_thread(self.record, finished)
+        except Exception:
+            log.exception("recording %d outcomes failed; keeping them to retry", len(finished))
+            return finished
+        return []
 
     async def close(self) -> None:
         for channel in {id(channel): channel for channel in self.channels.values()}.values():

@@ -16,6 +16,9 @@ GSM_BASIC = set(
     "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM_EXTENSION = set("^{}\\[~]|€\f")
+# An SMS greets by name in a few words; a long name (up to the directory's 1,000 characters)
+# would cost segments and push the notice itself out of the first one.
+SMS_NAME_LENGTH = 20
 
 
 @dataclass(frozen=True)
@@ -30,6 +33,10 @@ class SmsShape:
     encoding: str  # GSM-7 or UCS-2
     characters: int
     segments: int
+
+
+def sms_name(name: str) -> str:
+    return name if len(name) <= SMS_NAME_LENGTH else name[: SMS_NAME_LENGTH - 1] + "…"
 
 
 def sms_shape(text: str) -> SmsShape:

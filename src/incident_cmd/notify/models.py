@@ -33,6 +33,13 @@ class DeliveryStatus(StrEnum):
 UNFINISHED = (DeliveryStatus.pending, DeliveryStatus.sending, DeliveryStatus.unknown)
 
 
+class NoticeClass(StrEnum):
+    """What a notice is, which decides whether an email unsubscribe stops it."""
+
+    safety = "safety"  # the first safety notice of a recall: the law may require it
+    update = "update"  # updates, reminders, apologies: stopped by an unsubscribe
+
+
 class Campaign(SQLModel, table=True):
     __tablename__ = "campaigns"
 
@@ -45,6 +52,7 @@ class Campaign(SQLModel, table=True):
     audience: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     status: str = Field(max_length=16, index=True)
     safety_critical: bool = False
+    notice_class: str = Field(default=NoticeClass.update, max_length=16)
     two_person_approval: bool = False
     quiet_start: str | None = Field(default=None, max_length=5)
     quiet_end: str | None = Field(default=None, max_length=5)
@@ -114,13 +122,15 @@ class Delivery(SQLModel, table=True):
 
 
 class Suppression(SQLModel, table=True):
-    """An address that must receive nothing more on this channel, in any campaign."""
+    """An address that must receive nothing more on this channel, in any campaign; an email
+    unsubscribe (``spares_safety``) still lets a recall's safety notice through."""
 
     __tablename__ = "suppressions"
 
     channel: str = Field(max_length=16, primary_key=True)
     address: str = Field(max_length=320, primary_key=True)
     reason: str = Field(max_length=64)
+    spares_safety: bool = False
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 

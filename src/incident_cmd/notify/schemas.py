@@ -4,6 +4,7 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from incident_cmd.config import CLOCK_TIME
+from incident_cmd.playbooks.schema import NoticeClassName
 
 AudienceRule = Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
 
@@ -37,6 +38,11 @@ class CampaignCreate(BaseModel):
     audience: Audience
     incident_id: int | None = None
     safety_critical: bool = False
+    notice_class: NoticeClassName = Field(
+        default="update",
+        description="safety: still sent by email after an unsubscribe (a recall's first "
+        "notice); update: not. SMS STOP stops both",
+    )
     two_person_approval: bool = False
     quiet_start: str | None = Field(default=None, pattern=CLOCK_TIME)
     quiet_end: str | None = Field(default=None, pattern=CLOCK_TIME)
@@ -67,6 +73,7 @@ class CampaignRead(BaseModel):
     audience: dict
     status: str
     safety_critical: bool
+    notice_class: str
     two_person_approval: bool
     quiet_start: str
     quiet_end: str
@@ -99,3 +106,8 @@ class CampaignAction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(default="", max_length=2000)
+
+
+class FailedRetried(BaseModel):
+    retried: int = Field(description="failed messages never handed to a provider, queued again")
+    campaign: CampaignRead

@@ -1,13 +1,14 @@
 """Campaigns: creation and approval, audience materialisation in the database, suppression,
 replies and provider status. The dispatcher (dispatcher.py) does the sending."""
 
+import unicodedata
 from collections.abc import Sequence
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import case, delete, exists, func, literal, update
+from sqlalchemy import ColumnElement, case, delete, exists, func, literal, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -19,7 +20,7 @@ from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.db import is_postgres, upsert_insert
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.incidents.models import Incident
-from incident_cmd.notify.messages import LOCALES, sms_shape, templates_for
+from incident_cmd.notify.messages import LOCALES, sms_name, sms_shape, templates_for
 from incident_cmd.notify.models import (
     UNFINISHED,
     Campaign,
@@ -27,6 +28,7 @@ from incident_cmd.notify.models import (
     Delivery,
     DeliveryStatus,
     InboundMessage,
+    NoticeClass,
     Suppression,
 )
 from incident_cmd.notify.schemas import (
@@ -42,9 +44,24 @@ from incident_cmd.workdays import UNITS, parse_offset
 
 SUBJECT = "campaign"
 APPROVER_ROLES = (Role.admin, Role.duty_manager, Role.comms)
-STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+# Twilio answers its own opt-out keywords; the words Chinese carriers and customers use
+# (退订 = unsubscribe, 取消 = cancel, T/TD = 退订) are confirmed by us.
+PROVIDER_STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+CHINESE_STOP_WORDS = {"T", "TD", "退订", "取消", "取消订阅"}
+STOP_WORDS = PROVIDER_STOP_WORDS | CHINESE_STOP_WORDS
 START_WORDS = {"START", "YES", "UNSTOP"}
 HELP_WORDS = {"HELP", "INFO"}
+OPTED_OUT_ANSWER = {
+    "zh-CN": "您已退订{organisation}的短信通知。回复START可恢复。",
+    "en": "You will get no more texts from {organisation}. Reply START to resume.",
+}
+# Twilio's own limit for a message body; anything longer is kept cut, with a marker.
+INBOUND_BODY_LIMIT = 1600
+TRUNCATED_MARKER = "…[truncated]"
+# What the inbound_messages columns hold; an odd sender is kept cut rather than lost.
+INBOUND_ADDRESS_LENGTH = 32
+# Who may mark a hand-made campaign a safety notice, which reaches people who unsubscribed.
+SAFETY_CLASS_ROLES = (Role.admin, Role.duty_manager)
 # Provider statuses in the order a message moves through them; a status never goes back.
 PROVIDER_STATUS = {
     "queued": DeliveryStatus.sent,
@@ -151,6 +168,8 @@ def message_context(
     if channel == "email":
         # Signing costs more than rendering; SMS opt-out is by reply, not by link.
         context["unsubscribe_url"] = unsubscribe_url(address)
+    else:
+        context["customer"]["name"] = sms_name(name)
     return context
 
 
@@ -190,6 +209,7 @@ def create_campaign(
             field="audience.rule",
         )
     incident = _incident(session, data.incident_id)
+    _check_notice_class(data, incident, actor, from_plan=plan_key is not None)
     templates = templates_for(get_settings().template_dir)
     templates.check(
         data.template,
@@ -210,6 +230,7 @@ def create_campaign(
         audience=data.audience.model_dump(),
         status=CampaignStatus.draft,
         safety_critical=data.safety_critical,
+        notice_class=data.notice_class,
         two_person_approval=data.two_person_approval,
         quiet_start=data.quiet_start,
         quiet_end=data.quiet_end,
@@ -230,6 +251,19 @@ def create_campaign(
         actor.id,
     )
     return campaign
+
+
+def _check_notice_class(
+    data: CampaignCreate, incident: Incident | None, actor: User, *, from_plan: bool
+) -> None:
+    """A safety notice reaches people who unsubscribed from email, so it must be about an
+    incident, and one made by hand needs a duty manager; a playbook's plans say their own."""
+    if data.notice_class != NoticeClass.safety:
+        return
+    if incident is None:
+        raise Invalid("a safety notice must belong to an incident", field="notice_class")
+    if not from_plan and actor.role not in SAFETY_CLASS_ROLES:
+        raise Forbidden(f"role {actor.role!r} may not mark a campaign as a safety notice")
 
 
 def create_from_plan(
@@ -264,6 +298,7 @@ def create_from_plan(
         audience=audience,
         incident_id=incident.id,
         safety_critical=plan.safety_critical,
+        notice_class=plan.notice_class,
         two_person_approval=plan.two_person_approval,
         send_at=incident.declared_at + _plan_offset(plan.offset),
         reply_keywords={
@@ -395,16 +430,79 @@ def cancel(session: Session, *, campaign: Campaign, actor: User, note: str = "")
     return campaign
 
 
+RETRYABLE_CAMPAIGNS = (CampaignStatus.sending, CampaignStatus.paused, CampaignStatus.completed)
+
+
+def retry_failed(session: Session, *, campaign: Campaign, actor: User, note: str = "") -> int:
+    """Queues again the campaign's messages that failed before any provider took them. One
+    with a provider id, a send time or a delivery may have reached the person: never again."""
+    if actor.role not in APPROVER_ROLES:
+        raise Forbidden(f"role {actor.role!r} may not send campaigns")
+    if campaign.status not in RETRYABLE_CAMPAIGNS:
+        raise Conflict(
+            f"campaign {campaign.id} is {campaign.status}; only a campaign that has been sending "
+            "can retry its failed messages",
+            field="status",
+        )
+    retried = session.execute(
+        update(Delivery)
+        .where(
+            col(Delivery.campaign_id) == campaign.id,
+            col(Delivery.status) == DeliveryStatus.failed,
+            col(Delivery.provider_id).is_(None),
+            col(Delivery.sent_at).is_(None),
+            col(Delivery.delivered_at).is_(None),
+        )
+        .values(
+            status=DeliveryStatus.pending,
+            due_at=clock.now(),
+            attempts=0,
+            claimed_until=None,
+            error_code=None,
+            error_message=None,
+        )
+    ).rowcount
+    if retried and campaign.status == CampaignStatus.completed:
+        campaign.status = CampaignStatus.sending
+        campaign.finished_at = None
+        session.add(campaign)
+    suffix = f": {note}" if note else ""
+    _record(
+        session,
+        campaign,
+        "campaign.failed_retried",
+        f"{retried} failed messages never handed to a provider queued again{suffix}",
+        actor.id,
+        {"retried": retried},
+    )
+    return retried
+
+
 # --- audience --------------------------------------------------------------------------
+
+
+def covering_suppression(
+    channel: ColumnElement, address: ColumnElement, notice_class: ColumnElement
+) -> ColumnElement[bool]:
+    """Whether a suppression stops this message: every one does, except that an email
+    unsubscribe lets a safety notice through."""
+    suppressions = Suppression.__table__
+    return exists().where(
+        suppressions.c.channel == channel,
+        suppressions.c.address == address,
+        or_(~suppressions.c.spares_safety, notice_class != NoticeClass.safety.value),
+    )
+
+
 
 
 def _audience_query(campaign: Campaign, due: datetime, now: datetime):
     customers, purchases = Customer.__table__, Purchase.__table__
-    suppressions, deliveries = Suppression.__table__, Delivery.__table__
+    deliveries = Delivery.__table__
     audience = Audience.model_validate(campaign.audience)
     address = customers.c.phone if campaign.channel == "sms" else customers.c.email
-    suppressed = exists().where(
-        suppressions.c.channel == campaign.channel, suppressions.c.address == address
+    suppressed = covering_suppression(
+        literal(campaign.channel), address, literal(campaign.notice_class)
     )
     conditions = [address.is_not(None)]
     source = customers
@@ -660,14 +758,50 @@ def quiet_hours_end(
 # --- suppression, replies, provider status ---------------------------------------------
 
 
-def suppress(session: Session, *, channel: str, address: str, reason: str) -> None:
-    """Suppresses the address in every campaign. Materialisation leaves suppressed addresses
-    out and the dispatcher checks each claimed message, so nothing waiting is sent."""
-    session.execute(
-        upsert_insert(session, Suppression.__table__)
-        .values(channel=channel, address=address, reason=reason, created_at=clock.now())
-        .on_conflict_do_nothing(index_elements=["channel", "address"])
+def suppress(
+    session: Session, *, channel: str, address: str, reason: str, spares_safety: bool = False
+) -> None:
+    """Suppresses the address in every campaign (but safety notices, if ``spares_safety``).
+    Materialisation leaves suppressed addresses out and the dispatcher checks each claimed
+    message, so nothing waiting is sent. A suppression only ever widens."""
+    table = Suppression.__table__
+    statement = upsert_insert(session, table).values(
+        channel=channel,
+        address=address,
+        reason=reason,
+        spares_safety=spares_safety,
+        created_at=clock.now(),
     )
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["channel", "address"],
+            set_={
+                "spares_safety": table.c.spares_safety & statement.excluded.spares_safety,
+                "reason": case(
+                    (statement.excluded.spares_safety, table.c.reason),
+                    else_=statement.excluded.reason,
+                ),
+            },
+        )
+    )
+
+
+def unsubscribe_email(session: Session, *, address: str) -> None:
+    """An email unsubscribe: every notice but a recall's safety notice stops."""
+    suppress(
+        session, channel="email", address=address, reason="unsubscribe", spares_safety=True
+    )
+    for customer_id in session.exec(
+        select(Customer.id).where(func.lower(Customer.email) == address.lower())
+    ):
+        timeline.append(
+            session,
+            subject_type="customer",
+            subject_id=customer_id,
+            kind="email.unsubscribed",
+            summary="unsubscribed from email notices (safety recall notices still sent)",
+            actor_id=None,
+        )
 
 
 def unsuppress(session: Session, *, channel: str, address: str) -> bool:
@@ -729,18 +863,56 @@ def record_provider_status(
     return bool(changed)
 
 
+def keyword(text: str) -> str:
+    """What a customer typed, as a keyword: full-width letters and digits made plain (NFKC),
+    any case, surrounding spaces and punctuation ignored ("ＴＤ", "td。" and "TD" are alike)."""
+    word = unicodedata.normalize("NFKC", text).strip().upper()
+    punctuation = "".join(
+        char for char in set(word) if unicodedata.category(char).startswith("P")
+    )
+    return word.strip(punctuation + " ")
+
+
+def kept_inbound_body(body: str) -> str:
+    """The text as stored: NUL (which PostgreSQL cannot hold) removed, and anything over
+    Twilio's limit cut with a visible marker rather than refused."""
+    body = body.replace("\x00", "")
+    if len(body) <= INBOUND_BODY_LIMIT:
+        return body
+    return body[: INBOUND_BODY_LIMIT - len(TRUNCATED_MARKER)] + TRUNCATED_MARKER
+
+
+def kept_inbound_address(address: str) -> str:
+    return address.replace("\x00", "")[:INBOUND_ADDRESS_LENGTH]
+
+
+def _inbound_answer(session: Session, kind: str, word: str, from_address: str) -> str | None:
+    settings = get_settings()
+    if kind == "help":
+        return settings.sms_help_text
+    if kind == "stop" and word in CHINESE_STOP_WORDS:
+        locale = session.exec(
+            select(Customer.locale).where(Customer.phone == from_address).order_by(Customer.id)
+        ).first()
+        template = OPTED_OUT_ANSWER.get(locale or settings.default_locale, OPTED_OUT_ANSWER["en"])
+        return template.format(organisation=settings.organisation_name)
+    return None
+
+
 def handle_inbound(
     session: Session, *, provider_id: str, from_address: str, to_address: str, body: str
 ) -> str | None:
-    """Keywords, reply options, or a message kept for the ticket queue. Returns the text to
-    answer with, if any. A repeated webhook for the same message changes nothing."""
-    settings = get_settings()
+    """Opt-out and other keywords, reply options, or a message kept for the ticket queue.
+    Returns the text to answer with, if any. A repeated webhook for the same message changes
+    nothing. Any sender is kept, a short code or a name as much as a phone number."""
+    from_address, to_address = kept_inbound_address(from_address), kept_inbound_address(to_address)
+    body = kept_inbound_body(body)
     previous = session.exec(
         select(InboundMessage).where(InboundMessage.provider_id == provider_id)
     ).first()
-    word = body.strip().upper()
+    word = keyword(body)
     if previous is not None:
-        return settings.sms_help_text if previous.kind == "help" else None
+        return _inbound_answer(session, previous.kind, word, from_address)
     latest = session.exec(
         select(Delivery)
         .where(
@@ -760,7 +932,7 @@ def handle_inbound(
         unsuppress(session, channel="sms", address=from_address)
         _record_on_customer(session, from_address, "sms.opted_in", f"replied {word}: opted in")
     elif word in HELP_WORDS:
-        kind, answer = "help", settings.sms_help_text
+        kind = "help"
     elif latest is not None and word in _keywords(session, latest):
         kind = "reply"
         label = _keywords(session, latest)[word]
@@ -770,6 +942,7 @@ def handle_inbound(
         answer = ("已收到您的回复:" if locale == "zh-CN" else "Thank you, we noted: ") + label.get(
             locale, label.get("en", word)
         )
+    answer = answer or _inbound_answer(session, kind, word, from_address)
     session.add(
         InboundMessage(
             provider_id=provider_id,
@@ -793,6 +966,19 @@ def unfiled_message(session: Session, *, provider_id: str) -> InboundMessage | N
             col(InboundMessage.ticket_id).is_(None),
         )
     ).first()
+
+
+def keep_unfiled(session: Session, *, inbound: InboundMessage) -> None:
+    """A message no ticket can answer (a short code, a sender name): kept, and said so."""
+    timeline.append(
+        session,
+        subject_type="inbound_sms",
+        subject_id=inbound.id,
+        kind="sms.unfiled",
+        summary=f"SMS from {inbound.from_address!r} kept unfiled: a ticket cannot answer "
+        "a sender that is not a phone number",
+        actor_id=None,
+    )
 
 
 def _record_on_customer(session: Session, phone: str, kind: str, summary: str) -> None:

@@ -19,6 +19,9 @@ IncidentKind = Literal[
 ]
 ScopeField = Literal["products", "batches", "regions"]
 PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+# safety: the first safety notice of a recall, sent by email even after an unsubscribe;
+# update: everything else (updates, reminders, apologies). SMS STOP stops both.
+NoticeClassName = Literal["safety", "update"]
 
 
 class Strict(BaseModel):
@@ -87,6 +90,7 @@ class NotificationPlan(Strict):
     audience: Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
     offset: Offset = "0m"
     safety_critical: bool = False
+    notice_class: NoticeClassName = "update"
     two_person_approval: bool = False
     skip_if_replied_to: Key | None = Field(
         default=None, description="leave out recipients who replied to this earlier notice"
