@@ -2,7 +2,6 @@
 category, product and batch, SLA attainment, response and resolution times, satisfaction,
 responsibility by department, and compensation with its approval route."""
 
-import csv
 import io
 import statistics
 from collections import Counter
@@ -13,6 +12,7 @@ from fastapi import Path
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
+from incident_cmd.csv_export import SafeWriter
 from incident_cmd.db import upsert_insert
 from incident_cmd.tickets.models import CalendarRun, SlaTimer, Ticket
 from incident_cmd.tickets.policy import service_levels
@@ -136,9 +136,11 @@ def monthly_review(session: Session, *, period: str) -> dict[str, Any]:
 
 
 def as_csv(report: dict[str, Any]) -> str:
-    """One row per figure: section, key, value (nested figures flattened with dots)."""
+    """One row per figure: section, key, value (nested figures flattened with dots). Keys
+    and labels come from what people typed (products, batches, departments), so every cell
+    is made safe for spreadsheets."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = SafeWriter(out)
     writer.writerow(["section", "key", "value"])
     for section, value in report.items():
         if section == "compensation":

