@@ -1,11 +1,20 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from sqlmodel import Session
 
 from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
-from incident_cmd.deps import COMMS_ROLES, AnyUser, Manager, Responder, SessionDep, ensure_role
+from incident_cmd.auth.models import Role, User
+from incident_cmd.deps import (
+    COMMS_ROLES,
+    AnyUser,
+    Manager,
+    Responder,
+    SessionDep,
+    allow,
+    ensure_role,
+)
 from incident_cmd.incidents import flows, service
 from incident_cmd.incidents.models import TRANSITIONS, Incident, IncidentStatus
 from incident_cmd.incidents.schemas import (
@@ -27,6 +36,12 @@ from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.timeline import service as timeline
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
+
+# Anyone who may hold a roster seat; the service admits only the task role's holder, the
+# commander and duty managers.
+SeatHolder = Annotated[
+    User, Depends(allow(Role.duty_manager, Role.responder, Role.comms, Role.agent))
+]
 
 
 def _pick(texts: dict[str, str], locale: str) -> str:
@@ -215,7 +230,7 @@ def post_update(
 
 @router.post("/{incident_id}/tasks/{task_id}/complete", response_model=TaskRead)
 def complete_task(
-    incident_id: int, task_id: int, body: TaskComplete, session: SessionDep, actor: Responder
+    incident_id: int, task_id: int, body: TaskComplete, session: SessionDep, actor: SeatHolder
 ) -> TaskRead:
     incident = service.get_incident(session, incident_id=incident_id)
     task = service.complete_task(

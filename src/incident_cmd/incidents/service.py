@@ -7,10 +7,10 @@ from sqlmodel import Session, col, func, select
 
 from incident_cmd import clock, numbering
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import User
+from incident_cmd.auth.models import Role, User
 from incident_cmd.config import get_settings
 from incident_cmd.db import is_postgres
-from incident_cmd.errors import Conflict, Invalid, NotFound
+from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.incidents.models import (
     OPEN_STATUSES,
     TRANSITIONS,
@@ -415,6 +415,32 @@ def tasks_of(session: Session, *, incident: Incident) -> Sequence[IncidentTask]:
     ).all()
 
 
+# The role every shipped playbook gives the person in charge (总指挥).
+COMMANDER_ROLE = "commander"
+
+
+def holds_role(session: Session, *, incident: Incident, user: User, roles: set[str]) -> bool:
+    """Whether the user holds a seat of one of these roles on the incident's roster now."""
+    return (
+        session.exec(
+            select(RosterAssignment.id).where(
+                RosterAssignment.incident_id == incident.id,
+                RosterAssignment.user_id == user.id,
+                RosterAssignment.state == AssignmentState.assigned,
+                col(RosterAssignment.role_key).in_(roles),
+            )
+        ).first()
+        is not None
+    )
+
+
+def may_complete(session: Session, *, incident: Incident, task: IncidentTask, actor: User) -> bool:
+    """The holder of the task's role, the commander, duty managers and admins."""
+    return actor.role in (Role.admin, Role.duty_manager) or holds_role(
+        session, incident=incident, user=actor, roles={task.role_key, COMMANDER_ROLE}
+    )
+
+
 def complete_task(
     session: Session, *, incident: Incident, task_id: int, note: str, actor: User
 ) -> IncidentTask:
@@ -422,6 +448,11 @@ def complete_task(
     task = session.get(IncidentTask, task_id)
     if task is None or task.incident_id != incident.id:
         raise NotFound(f"{incident.number} has no task {task_id}")
+    if not may_complete(session, incident=incident, task=task, actor=actor):
+        raise Forbidden(
+            f"task {task.key!r} belongs to role {task.role_key!r}: only its holder on the "
+            f"roster of {incident.number}, the commander or a duty manager may complete it"
+        )
     if task.status == "done":
         return task
     if task.depends_on is not None:
