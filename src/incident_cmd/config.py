@@ -1,14 +1,21 @@
 """Settings, read once from the environment (prefix ``INCIDENT_CMD_``) or a ``.env`` file."""
 
-from functools import lru_cache
+import ipaddress
+import os
+import secrets
+from functools import cached_property, lru_cache
 from pathlib import Path
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+# The value earlier versions shipped as a default: refused wherever it could be shared.
 DEVELOPMENT_SECRET = "dev-only-insecure-secret-change-me"
+MINIMUM_SECRET_BYTES = 32
+GENERATED_SECRET_FILE = "secret_key"
 CLOCK_TIME = r"^([01]\d|2[0-3]):[0-5]\d$"  # HH:MM, 24-hour
 
 
@@ -24,8 +31,13 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL; sqlite:///path (embedded) or postgresql+psycopg://...",
     )
     secret_key: SecretStr = Field(
-        default=SecretStr(DEVELOPMENT_SECRET),
-        description="Signs one-click links and session cookies. Set a long random value.",
+        default=SecretStr(""),
+        description="Signs links, cookies and form tokens; at least 32 bytes. When empty and "
+        "the public URL is loopback, one is generated and kept in the data folder.",
+    )
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / "var",
+        description="where the embedded default keeps what it generates (the secret key)",
     )
     public_base_url: str = "http://127.0.0.1:8000"
     organisation_name: str = "Demo Appliances Co."
@@ -103,13 +115,61 @@ class Settings(BaseSettings):
         return value
 
     def check_deployable(self) -> None:
-        """The embedded default may run on the development secret; a shared database may not,
-        or anyone could forge unsubscribe and acknowledgement links."""
-        if not self.is_sqlite and self.secret_key.get_secret_value() == DEVELOPMENT_SECRET:
-            raise ConfigurationError(
-                "INCIDENT_CMD_SECRET_KEY is the development default; set a long random value "
-                "before running on PostgreSQL"
-            )
+        """Anyone who knows or guesses the secret can forge acknowledgement, unsubscribe and
+        session links: wherever the product is reachable beyond this machine, it must be a
+        long secret of the operator's own, whatever the database."""
+        if self.public_base_url_is_loopback:
+            return
+        secret = self.secret_key.get_secret_value()
+        if secret == DEVELOPMENT_SECRET:
+            problem = "is the old development default"
+        elif len(secret.encode()) < MINIMUM_SECRET_BYTES:
+            problem = "is empty" if not secret else f"is {len(secret.encode())} bytes"
+        else:
+            return
+        raise ConfigurationError(
+            f"INCIDENT_CMD_SECRET_KEY {problem}; with INCIDENT_CMD_PUBLIC_BASE_URL "
+            f"{self.public_base_url} it must be a random value of at least "
+            f"{MINIMUM_SECRET_BYTES} bytes (python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))')"
+        )
+
+    @cached_property
+    def signing_key(self) -> str:
+        """The configured secret, or on loopback one generated once and kept in the data
+        folder, so that links and sessions survive a restart."""
+        self.check_deployable()
+        configured = self.secret_key.get_secret_value()
+        if configured:
+            return configured
+        path = self.data_dir / GENERATED_SECRET_FILE
+        try:
+            return path.read_text().strip()
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # Written aside and linked into place: a process starting alongside never reads a
+        # half-written file, and whichever links first wins.
+        draft = path.with_name(f".{GENERATED_SECRET_FILE}.{os.getpid()}")
+        with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as file:
+            file.write(secrets.token_urlsafe(48))
+        try:
+            os.link(draft, path)
+        except FileExistsError:
+            pass
+        finally:
+            draft.unlink()
+        return path.read_text().strip()
+
+    @property
+    def public_base_url_is_loopback(self) -> bool:
+        host = urlsplit(self.public_base_url).hostname or ""
+        if host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(host).is_loopback
+        except ValueError:
+            return False
 
     @property
     def is_sqlite(self) -> bool:

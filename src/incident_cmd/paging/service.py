@@ -90,7 +90,7 @@ def _reachable(user: User) -> bool:
 
 
 def _link_serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(get_settings().secret_key.get_secret_value(), salt="page-ack")
+    return URLSafeSerializer(get_settings().signing_key, salt="page-ack")
 
 
 def ack_token(target: PageTarget) -> str:
