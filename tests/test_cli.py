@@ -166,15 +166,3 @@ def test_playbook_list(use_database):
     assert result.exit_code == 0
     assert "product-recall" in result.stdout
     assert "产品质量召回" in result.stdout
-
-
-def test_server_refuses_the_development_secret_on_postgres(monkeypatch):
-    monkeypatch.delenv("INCIDENT_CMD_SECRET_KEY")
-    monkeypatch.setenv("INCIDENT_CMD_DATABASE_URL", "postgresql+psycopg://nobody@127.0.0.1:1/x")
-    from incident_cmd.config import get_settings
-
-    get_settings.cache_clear()
-    for command in ("serve", "worker"):
-        result = run(command)
-        assert result.exit_code == 1
-        assert "INCIDENT_CMD_SECRET_KEY is the development default" in result.stderr
