@@ -45,7 +45,6 @@ def test_campaign_by_hand_needs_a_second_approver_and_shows_live_counts(api, wor
         "template": "recall_notice",
         "audience": {"rule": "scope_purchasers", "batches": ["B8"]},
         "two_person_approval": True,
-        "safety_critical": True,
     }
     created = api.post("/api/v1/campaigns", json=body, headers=api.tokens["comms.ma"])
     assert created.status_code == 201, created.text

@@ -210,6 +210,12 @@ def create_campaign(
         )
     incident = _incident(session, data.incident_id)
     _check_notice_class(data, incident, actor, from_plan=plan_key is not None)
+    if data.safety_critical and plan_key is None and actor.role not in SAFETY_CLASS_ROLES:
+        # Safety-critical notices ignore quiet hours: a duty manager's call, or the playbook's.
+        raise Forbidden(
+            f"role {actor.role!r} may not mark a campaign safety-critical (a duty manager may)",
+            field="safety_critical",
+        )
     templates = templates_for(get_settings().template_dir)
     templates.check(
         data.template,
@@ -376,6 +382,12 @@ def approve(session: Session, *, campaign: Campaign, actor: User, note: str = ""
         raise Forbidden(f"role {actor.role!r} may not approve campaigns")
     if campaign.two_person_approval and actor.id == campaign.created_by:
         raise Forbidden("this campaign needs a second person: its creator may not approve it")
+    if actor.id == campaign.created_by and actor.role not in SAFETY_CLASS_ROLES:
+        # Skipping the second person is a duty manager's call, whatever the campaign says.
+        raise Forbidden(
+            f"a {actor.role} may not approve a campaign they made: a second person approves "
+            "it (only a duty manager may skip two-person approval)"
+        )
     campaign.approved_by = actor.id
     campaign.approved_at = clock.now()
     return _move(session, campaign, (CampaignStatus.draft,), CampaignStatus.approved, actor, note)

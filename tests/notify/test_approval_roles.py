@@ -1,0 +1,83 @@
+"""Skipping two-person approval, or marking a campaign safety-critical, is a duty manager's
+call: nobody else creates a campaign and approves it alone."""
+
+import pytest
+
+from incident_cmd import db
+from incident_cmd.auth import service as auth_service
+from tests.conftest import bearer
+from tests.notify.conftest import new_york_customers
+
+USERS = ("comms.ma", "comms.lee", "duty", "admin")
+
+
+@pytest.fixture
+def api(world, client_factory):
+    client = client_factory()
+    with db.session_scope() as session:
+        client.tokens = {
+            name: bearer(session, auth_service.get_user_by_username(session, username=name))
+            for name in USERS
+        }
+    world.import_customers(new_york_customers(2, batch="B8"))
+    return client
+
+
+def campaign(**fields):
+    return {
+        "name": "B8 notice",
+        "channel": "sms",
+        "template": "recall_notice",
+        "audience": {"rule": "scope_purchasers", "batches": ["B8"]},
+        **fields,
+    }
+
+
+def create(api, creator, **fields):
+    return api.post("/api/v1/campaigns", json=campaign(**fields), headers=api.tokens[creator])
+
+
+def approve(api, campaign_id, approver):
+    return api.post(
+        f"/api/v1/campaigns/{campaign_id}/approve", json={}, headers=api.tokens[approver]
+    )
+
+
+def test_comms_cannot_approve_their_own_campaign_without_two_person_approval(api):
+    made = create(api, "comms.ma", two_person_approval=False)
+    assert made.status_code == 201, made.text
+    own = approve(api, made.json()["id"], "comms.ma")
+    assert own.status_code == 403
+    assert "only a duty manager may skip two-person approval" in own.json()["detail"]
+    current = api.get(f"/api/v1/campaigns/{made.json()['id']}", headers=api.tokens["comms.ma"])
+    assert current.json()["status"] == "draft" and current.json()["approved_by"] is None
+    second = approve(api, made.json()["id"], "comms.lee")
+    assert second.status_code == 200 and second.json()["approved_by"] == "comms.lee"
+
+
+@pytest.mark.parametrize("creator", ["duty", "admin"])
+def test_a_duty_manager_may_skip_the_second_person(api, creator):
+    made = create(api, creator, two_person_approval=False, safety_critical=True)
+    assert made.status_code == 201, made.text
+    approved = approve(api, made.json()["id"], creator)
+    assert approved.status_code == 200 and approved.json()["approved_by"] == creator
+
+
+def test_only_a_duty_manager_marks_a_campaign_safety_critical(api):
+    refused = create(api, "comms.ma", safety_critical=True, two_person_approval=True)
+    assert refused.status_code == 403
+    assert refused.json()["field"] == "safety_critical"
+    listed = api.get("/api/v1/campaigns", headers=api.tokens["comms.ma"]).json()
+    assert [item for item in listed if item["name"] == "B8 notice"] == []
+
+
+def test_a_playbooks_safety_critical_plan_stays_available_to_comms(api, world):
+    incident_id = world.declare_recall(batches=("B8",))
+    made = api.post(
+        f"/api/v1/incidents/{incident_id}/campaigns?plan=recall_sms",
+        headers=api.tokens["comms.ma"],
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["safety_critical"] and made.json()["two_person_approval"]
+    assert approve(api, made.json()["id"], "comms.ma").status_code == 403
+    assert approve(api, made.json()["id"], "comms.lee").status_code == 200
