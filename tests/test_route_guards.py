@@ -1,7 +1,9 @@
 from fastapi.routing import APIRoute
 
 from incident_cmd.app import create_app
-from incident_cmd.deps import current_user
+from incident_cmd.deps import bearer_token
+from incident_cmd.web.api import page_session
+from incident_cmd.web.security import SAFE_METHODS, csrf_protect, is_link_path
 
 # Routes without a login, on purpose. Twilio's webhooks are guarded by the request
 # signature, unsubscribe and page-answer links by their signed token (all tested where they
@@ -43,9 +45,24 @@ def test_every_route_declares_who_may_call_it():
     for route in routes:
         for method in route.methods:
             calls = set(_dependencies(route.dependant))
-            guarded = current_user in calls or any(
-                getattr(call, "__name__", "") == "page_user" for call in calls
-            )
+            guarded = bearer_token in calls or page_session in calls
             if not guarded and (method, route.path) not in PUBLIC:
                 unguarded.append(f"{method} {route.path}")
     assert unguarded == []
+
+
+def test_every_form_route_checks_csrf():
+    """Whatever a browser can POST with the session cookie (any route outside the API and the
+    webhooks, link pages aside: their signed token is the credential) checks CSRF."""
+    app = create_app(check_schema=False, run_worker=False)
+    unchecked = []
+    for route in _api_routes(app.routes):
+        if route.path.startswith(("/api/", "/webhooks/")) or is_link_path(route.path):
+            continue
+        for method in set(route.methods) - SAFE_METHODS:
+            if csrf_protect not in set(_dependencies(route.dependant)):
+                unchecked.append(f"{method} {route.path}")
+    assert unchecked == []
+    assert ("POST", "/login") in {
+        (method, route.path) for route in _api_routes(app.routes) for method in route.methods
+    }
