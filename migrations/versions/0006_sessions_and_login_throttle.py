@@ -10,19 +10,19 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0006'
-down_revision: str | None = '0005'
+revision: str = "0006"
+down_revision: str | None = "0005"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
         batch_op.add_column(
-            sa.Column('kind', sa.String(length=16), nullable=False, server_default='api')
+            sa.Column("kind", sa.String(length=16), nullable=False, server_default="api")
         )
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.alter_column('kind', server_default=None)
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.alter_column("kind", server_default=None)
     # The names login and the web page gave their tokens until now.
     op.execute("UPDATE api_tokens SET kind = 'login' WHERE name = 'login'")
     op.execute("UPDATE api_tokens SET kind = 'session' WHERE name = 'web login'")
@@ -35,5 +35,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('api_tokens', schema=None) as batch_op:
-        batch_op.drop_column('kind')
+    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
+        batch_op.drop_column("kind")
