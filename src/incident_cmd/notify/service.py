@@ -3,12 +3,13 @@ replies and provider status. The dispatcher (dispatcher.py) does the sending."""
 
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, case, delete, exists, func, literal, or_, update
+from sqlalchemy import ColumnElement, and_, case, delete, exists, func, literal, or_, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -128,7 +129,7 @@ def status_url(incident_number: str | None) -> str:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(get_settings().secret_key.get_secret_value(), salt="unsubscribe")
+    return URLSafeSerializer(get_settings().signing_key, salt="unsubscribe")
 
 
 def unsubscribe_token(address: str) -> str:
@@ -445,6 +446,38 @@ def cancel(session: Session, *, campaign: Campaign, actor: User, note: str = "")
 RETRYABLE_CAMPAIGNS = (CampaignStatus.sending, CampaignStatus.paused, CampaignStatus.completed)
 
 
+def _never_handed_over() -> ColumnElement[bool]:
+    return and_(
+        col(Delivery.provider_id).is_(None),
+        col(Delivery.sent_at).is_(None),
+        col(Delivery.delivered_at).is_(None),
+    )
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    reason: str
+    count: int
+    retryable: int
+
+
+def failure_reasons(
+    session: Session, *, campaign: Campaign, limit: int = 20
+) -> list[FailureReason]:
+    """The campaign's failed messages by reason, most frequent first, with how many of them
+    no provider ever took (what a retry would send)."""
+    reason = func.coalesce(Delivery.error_message, Delivery.error_code, "")
+    retryable = func.sum(case((_never_handed_over(), 1), else_=0))
+    rows = session.execute(
+        select(reason, func.count(), retryable)
+        .where(Delivery.campaign_id == campaign.id, Delivery.status == DeliveryStatus.failed)
+        .group_by(reason)
+        .order_by(func.count().desc())
+        .limit(limit)
+    ).all()
+    return [FailureReason(text or "no reason given", count, int(n or 0)) for text, count, n in rows]
+
+
 def retry_failed(session: Session, *, campaign: Campaign, actor: User, note: str = "") -> int:
     """Queues again the campaign's messages that failed before any provider took them. One
     with a provider id, a send time or a delivery may have reached the person: never again."""
@@ -461,9 +494,7 @@ def retry_failed(session: Session, *, campaign: Campaign, actor: User, note: str
         .where(
             col(Delivery.campaign_id) == campaign.id,
             col(Delivery.status) == DeliveryStatus.failed,
-            col(Delivery.provider_id).is_(None),
-            col(Delivery.sent_at).is_(None),
-            col(Delivery.delivered_at).is_(None),
+            _never_handed_over(),
         )
         .values(
             status=DeliveryStatus.pending,

@@ -1,4 +1,5 @@
-"""Server-rendered pages for people: login, and the landing page of active incidents.
+"""Server-rendered pages for people: login, the landing page of active incidents, and a
+campaign's delivery figures with the retry of its failed messages.
 
 Every form here is CSRF-checked (the router's ``csrf_protect``); templates put
 ``{{ csrf_field() }}`` in each form."""
@@ -19,6 +20,7 @@ from incident_cmd.config import get_settings
 from incident_cmd.deps import SESSION_COOKIE, ClientAddress, SessionDep, Throttle
 from incident_cmd.errors import Unauthorized
 from incident_cmd.incidents import service as incident_service
+from incident_cmd.notify import service as notify_service
 from incident_cmd.web.security import csrf_protect, register_template_helpers
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -139,4 +141,33 @@ def landing(request: Request, session: SessionDep, user: PageUser) -> Response:
             "user": user,
             "incidents": incident_service.open_incidents(session),
         },
+    )
+
+
+@router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
+def campaign_page(
+    campaign_id: int, request: Request, session: SessionDep, user: PageUser, retried: int = -1
+) -> Response:
+    campaign = notify_service.get_campaign(session, campaign_id=campaign_id)
+    return templates().TemplateResponse(
+        request,
+        "campaign.html",
+        {
+            "organisation": get_settings().organisation_name,
+            "user": user,
+            "campaign": campaign,
+            "counts": notify_service.campaign_counts(session, campaign=campaign),
+            "failures": notify_service.failure_reasons(session, campaign=campaign),
+            "may_retry": user.role in notify_service.APPROVER_ROLES,
+            "retried": retried,
+        },
+    )
+
+
+@router.post("/campaigns/{campaign_id}/retry-failed")
+def campaign_retry_failed(campaign_id: int, session: SessionDep, user: PageUser) -> Response:
+    campaign = notify_service.get_campaign(session, campaign_id=campaign_id)
+    retried = notify_service.retry_failed(session, campaign=campaign, actor=user)
+    return RedirectResponse(
+        f"/campaigns/{campaign_id}?retried={retried}", status_code=status.HTTP_303_SEE_OTHER
     )

@@ -125,7 +125,7 @@ class SecurityHeaders:
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(get_settings().secret_key.get_secret_value(), salt="icmd-csrf")
+    return URLSafeSerializer(get_settings().signing_key, salt="icmd-csrf")
 
 
 def _csrf_cookie(nonce: str) -> str:

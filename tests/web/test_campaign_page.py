@@ -1,0 +1,114 @@
+"""A campaign's page: its figures, why messages failed, and the retry of those no provider
+ever took."""
+
+import io
+import re
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role
+from incident_cmd.customers import service as customer_service
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.schemas import IncidentDeclare, Scope
+from incident_cmd.notify import service as notify_service
+from incident_cmd.notify.models import Campaign, Delivery, DeliveryStatus
+from tests.conftest import make_user
+from tests.web.test_pages import ORIGIN, PASSWORD, login
+
+CSV = "external_ref,name,phone,email,locale,timezone,region,product_model,batch\n" + "".join(
+    f"C{n},客户{n},+86139{n:08d},c{n}@example.com,zh-CN,Asia/Shanghai,R1,PX-200,B7\n"
+    for n in range(4)
+)
+
+
+def _failed_campaign(session, registry) -> int:
+    customer_service.import_csv(session, stream=io.StringIO(CSV))
+    duty = auth_service.get_user_by_username(session, username="duty")
+    incident = incident_service.declare(
+        session,
+        registry=registry,
+        actor=duty,
+        data=IncidentDeclare(
+            playbook="product-recall", title="PX-200", severity="sev1", scope=Scope(batches=["B7"])
+        ),
+    )
+    campaign = session.exec(
+        select(Campaign).where(Campaign.incident_id == incident.id, Campaign.plan_key == "recall_sms")
+    ).one()
+    notify_service.approve(
+        session, campaign=campaign, actor=auth_service.get_user_by_username(session, username="comms.ma")
+    )
+    notify_service.start_due_campaigns(session)
+    ids = session.exec(
+        select(Delivery.id).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)
+    ).all()
+    assert len(ids) == 4
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.id).in_(ids[:2]))
+        .values(status=DeliveryStatus.failed, error_message="product contains a line break")
+    )
+    # This one reached Twilio before it failed: it may have reached the person.
+    session.execute(
+        update(Delivery)
+        .where(col(Delivery.id) == ids[2])
+        .values(status=DeliveryStatus.failed, provider_id="SM1", error_code="30006")
+    )
+    session.flush()
+    return campaign.id
+
+
+def test_comms_see_why_messages_failed_and_retry_only_those_never_sent(
+    client, demo_org, shipped_playbooks
+):
+    campaign_id = _failed_campaign(demo_org, shipped_playbooks)
+    comms = auth_service.get_user_by_username(demo_org, username="comms.ma")
+    auth_service.set_password(demo_org, user=comms, password=PASSWORD, actor_id=None)
+    assert login(client, "comms.ma").status_code == 303
+    page = client.get(f"/campaigns/{campaign_id}")
+    assert page.status_code == 200
+    assert "product contains a line break" in page.text and "30006" in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    retried = client.post(
+        f"/campaigns/{campaign_id}/retry-failed",
+        data={"csrf_token": token},
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert retried.status_code == 303
+    assert retried.headers["location"] == f"/campaigns/{campaign_id}?retried=2"
+    statuses = demo_org.exec(
+        select(Delivery.status).where(Delivery.campaign_id == campaign_id).order_by(Delivery.id)
+    ).all()
+    assert statuses == ["pending", "pending", "failed", "pending"]
+    assert "2 failed messages queued again" in client.get(retried.headers["location"]).text
+
+
+def test_a_viewer_sees_the_figures_but_cannot_retry(client, demo_org, shipped_playbooks, session):
+    campaign_id = _failed_campaign(demo_org, shipped_playbooks)
+    make_user(session, "watcher", Role.viewer, password=PASSWORD)
+    assert login(client, "watcher").status_code == 303
+    page = client.get(f"/campaigns/{campaign_id}")
+    assert page.status_code == 200 and "Retry" not in page.text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").text).group(1)
+    refused = client.post(
+        f"/campaigns/{campaign_id}/retry-failed", data={"csrf_token": token}, headers=ORIGIN
+    )
+    assert refused.status_code == 403
+    failed = demo_org.exec(
+        select(Delivery.id).where(
+            Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.failed
+        )
+    ).all()
+    assert len(failed) == 3
+
+
+def test_the_retry_form_needs_its_csrf_token(client, demo_org, shipped_playbooks):
+    campaign_id = _failed_campaign(demo_org, shipped_playbooks)
+    comms = auth_service.get_user_by_username(demo_org, username="comms.ma")
+    auth_service.set_password(demo_org, user=comms, password=PASSWORD, actor_id=None)
+    login(client, "comms.ma")
+    refused = client.post(f"/campaigns/{campaign_id}/retry-failed", data={}, headers=ORIGIN)
+    assert refused.status_code == 403
