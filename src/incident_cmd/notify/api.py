@@ -1,5 +1,6 @@
 import functools
 import html
+from collections.abc import Callable
 from typing import Annotated
 from xml.sax.saxutils import escape
 
@@ -13,7 +14,8 @@ from incident_cmd.auth.models import User
 from incident_cmd.auth.schemas import normalise_phone
 from incident_cmd.config import get_settings
 from incident_cmd.deps import AnyUser, Communicator, SessionDep
-from incident_cmd.errors import Forbidden, Invalid, NotFound
+from incident_cmd.errors import Forbidden, Invalid, error_responses
+from incident_cmd.fields import DbId
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.notify import service
 from incident_cmd.notify.models import Campaign
@@ -72,7 +74,7 @@ def create_campaign(body: CampaignCreate, session: SessionDep, actor: Communicat
 
 @router.post("/incidents/{incident_id}/campaigns", response_model=CampaignRead, status_code=201)
 def create_from_plan(
-    incident_id: int,
+    incident_id: DbId,
     session: SessionDep,
     actor: Communicator,
     plan: Annotated[str, Query(description="notification plan key")],
@@ -89,7 +91,7 @@ def create_from_plan(
 
 @router.get("/campaigns", response_model=list[CampaignRead])
 def list_campaigns(
-    session: SessionDep, _: AnyUser, incident_id: int | None = None
+    session: SessionDep, _: AnyUser, incident_id: DbId | None = None
 ) -> list[CampaignRead]:
     return [
         campaign_read(session, item)
@@ -98,12 +100,12 @@ def list_campaigns(
 
 
 @router.get("/campaigns/{campaign_id}", response_model=CampaignRead)
-def get_campaign(campaign_id: int, session: SessionDep, _: AnyUser) -> CampaignRead:
+def get_campaign(campaign_id: DbId, session: SessionDep, _: AnyUser) -> CampaignRead:
     return campaign_read(session, service.get_campaign(session, campaign_id=campaign_id))
 
 
 @router.get("/campaigns/{campaign_id}/preview", response_model=CampaignPreview)
-def preview(campaign_id: int, session: SessionDep, _: Communicator) -> CampaignPreview:
+def preview(campaign_id: DbId, session: SessionDep, _: Communicator) -> CampaignPreview:
     return service.preview(session, campaign=service.get_campaign(session, campaign_id=campaign_id))
 
 
@@ -113,7 +115,7 @@ def preview(campaign_id: int, session: SessionDep, _: Communicator) -> CampaignP
     responses={409: {"description": "the campaign has not been sending"}},
 )
 def retry_failed(
-    campaign_id: int, session: SessionDep, actor: Communicator, body: CampaignAction | None = None
+    campaign_id: DbId, session: SessionDep, actor: Communicator, body: CampaignAction | None = None
 ) -> FailedRetried:
     """Sends again, once, the messages that failed before any provider took them."""
     campaign = service.get_campaign(session, campaign_id=campaign_id)
@@ -131,16 +133,28 @@ ACTIONS = {
 }
 
 
-@router.post("/campaigns/{campaign_id}/{action}", response_model=CampaignRead)
-def act(
-    campaign_id: int, action: str, body: CampaignAction, session: SessionDep, actor: Communicator
-) -> CampaignRead:
-    handler = ACTIONS.get(action)
-    if handler is None:
-        raise NotFound(f"no campaign action {action!r} (known: {', '.join(ACTIONS)})")
-    campaign = service.get_campaign(session, campaign_id=campaign_id)
-    handler(session, campaign=campaign, actor=actor, note=body.note)
-    return campaign_read(session, campaign)
+def _campaign_action(handler: Callable[..., Campaign]) -> Callable[..., CampaignRead]:
+    def act(
+        campaign_id: DbId, body: CampaignAction, session: SessionDep, actor: Communicator
+    ) -> CampaignRead:
+        campaign = service.get_campaign(session, campaign_id=campaign_id)
+        handler(session, campaign=campaign, actor=actor, note=body.note)
+        return campaign_read(session, campaign)
+
+    return act
+
+
+# One route per action, so that no path is two resources (GET /campaigns/1/preview is not
+# also POST).
+for _action, _handler in ACTIONS.items():
+    router.add_api_route(
+        f"/campaigns/{{campaign_id}}/{_action}",
+        _campaign_action(_handler),
+        methods=["POST"],
+        name=f"campaign_{_action}",
+        response_model=CampaignRead,
+        responses=error_responses(409),
+    )
 
 
 # --- Twilio webhooks: no login, but every request must carry Twilio's signature ------------
@@ -162,6 +176,11 @@ async def verified_twilio_form(request: Request) -> dict[str, str]:
     return form
 
 
+TWIML_ANSWER = {
+    200: {"description": "TwiML", "content": {"application/xml": {"schema": {"type": "string"}}}}
+}
+
+
 def twiml_message(message: str | None) -> Response:
     inner = f"<Message>{escape(message)}</Message>" if message else ""
     return Response(
@@ -174,9 +193,14 @@ def twiml_message(message: str | None) -> Response:
 # could not let an earlier request commit.
 
 
-@webhooks.post("/webhooks/twilio/status")
+@webhooks.post(
+    "/webhooks/twilio/status",
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(400, 403),
+)
 async def twilio_status(
-    request: Request, session: SessionDep, d: Annotated[int | None, Query()] = None
+    request: Request, session: SessionDep, d: Annotated[DbId | None, Query()] = None
 ) -> Response:
     form = await verified_twilio_form(request)
     await run_in_threadpool(
@@ -192,7 +216,11 @@ async def twilio_status(
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-@webhooks.post("/webhooks/twilio/inbound")
+@webhooks.post(
+    "/webhooks/twilio/inbound",
+    response_class=Response,
+    responses={**TWIML_ANSWER, **error_responses(400, 403)},
+)
 async def twilio_inbound(request: Request, session: SessionDep, registry: RegistryDep) -> Response:
     form = await verified_twilio_form(request)
     answer = await run_in_threadpool(functools.partial(_answer_inbound, session, form, registry))
@@ -241,7 +269,7 @@ def _answerable(sender: str) -> bool:
 # button and the RFC 8058 one-click POST (List-Unsubscribe=One-Click) unsubscribe.
 
 UNSUBSCRIBE_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
-<title>Unsubscribe</title><body style="font-family:system-ui,sans-serif;padding:2rem">
+<title>Unsubscribe</title><body>
 <h1>退订邮件通知 · Unsubscribe from email notices</h1>
 <p>退订后,{organisation} 不再向此邮箱发送事件进展、提醒等通知;但如您购买的产品被安全召回,
 法律可能要求我们通过邮件告知您一次召回安全通知。短信请回复 TD 或 STOP 退订。<br>
@@ -252,7 +280,7 @@ notice by email. To stop text messages, reply STOP or TD.</p>
 <button type="submit">退订 · Unsubscribe</button></form></body></html>"""
 
 UNSUBSCRIBED_PAGE = """<!doctype html><html lang="zh-CN"><meta charset="utf-8">
-<title>Unsubscribed</title><body style="font-family:system-ui,sans-serif;padding:2rem">
+<title>Unsubscribed</title><body>
 <h1>您已退订 · You are unsubscribed</h1>
 <p>{organisation} 将不再向此邮箱发送通知邮件(产品安全召回通知除外)。<br>
 {organisation} will send no more notices to this address, except a product safety recall
@@ -265,14 +293,14 @@ def _page(template: str) -> HTMLResponse:
     )
 
 
-@webhooks.get("/unsubscribe/{token}", response_class=HTMLResponse)
+@webhooks.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=error_responses(403))
 def unsubscribe_link(token: str) -> HTMLResponse:
     """The confirmation page; opening it changes nothing."""
     service.address_from_token(token)
     return _page(UNSUBSCRIBE_PAGE)
 
 
-@webhooks.post("/unsubscribe/{token}", response_class=HTMLResponse)
+@webhooks.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=error_responses(403))
 def unsubscribe(token: str, session: SessionDep) -> HTMLResponse:
     """The page's button, or RFC 8058 one-click: the mail client POSTs
     List-Unsubscribe=One-Click. Stops every email notice but a recall's safety notice."""

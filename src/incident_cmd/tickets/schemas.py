@@ -4,6 +4,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from incident_cmd.auth.schemas import Locale, Phone
+from incident_cmd.customers.models import NAME_MAX_LENGTH
+from incident_cmd.fields import Amount, WholeNumber
 from incident_cmd.tickets.models import TicketStatus
 from incident_cmd.tickets.policy import Category, Priority
 
@@ -17,7 +19,7 @@ class TicketCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    customer_name: str | None = Field(default=None, max_length=200)
+    customer_name: str | None = Field(default=None, max_length=NAME_MAX_LENGTH)
     phone: Phone | None = None
     email: EmailStr | None = None
     locale: Locale | None = None
@@ -50,7 +52,7 @@ class TicketResolve(BaseModel):
 
     resolution: str = Field(min_length=1, max_length=5000)
     responsible_department: str | None = Field(default=None, max_length=100)
-    compensation_amount: float | None = Field(default=None, ge=0)
+    compensation_amount: Amount | None = None
 
 
 class TicketAssign(BaseModel):
@@ -68,8 +70,8 @@ class TicketReopen(BaseModel):
 class SurveyAnswer(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    csat: int | None = Field(default=None, ge=1, le=5)
-    nps: int | None = Field(default=None, ge=0, le=10)
+    csat: WholeNumber | None = Field(default=None, ge=1, le=5)
+    nps: WholeNumber | None = Field(default=None, ge=0, le=10)
     comment: str = Field(default="", max_length=5000)
 
     @model_validator(mode="after")
