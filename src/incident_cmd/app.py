@@ -5,16 +5,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
-from incident_cmd import migrate
+from incident_cmd import api_contract, migrate
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.config import get_settings
 from incident_cmd.customers.api import router as customers_router
 from incident_cmd.db import get_engine
-from incident_cmd.errors import DomainError
 from incident_cmd.incidents.api import router as incidents_router
 from incident_cmd.notify.api import router as campaigns_router
 from incident_cmd.notify.api import webhooks as webhooks_router
@@ -27,23 +25,6 @@ from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
 from incident_cmd.web.security import SecurityHeaders
-
-
-def _field_of(location: tuple) -> str:
-    parts = [str(part) for part in location if part not in ("body", "query", "path")]
-    return ".".join(parts)
-
-
-async def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
-    return JSONResponse({"detail": exc.message, "field": exc.field}, status_code=exc.status_code)
-
-
-async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
-    errors = [
-        {"field": _field_of(tuple(error["loc"])), "message": error["msg"]} for error in exc.errors()
-    ]
-    summary = "; ".join(f"{error['field'] or 'body'}: {error['message']}" for error in errors)
-    return JSONResponse({"detail": summary, "errors": errors}, status_code=422)
 
 
 async def _login_required(_: Request, __: LoginRequired) -> RedirectResponse:
@@ -77,12 +58,16 @@ def create_app(
             if background is not None:
                 await background.stop()
 
-    app = FastAPI(title="incident_cmd", version="0.1.0", lifespan=lifespan)
+    app = FastAPI(
+        title="incident_cmd",
+        version="0.1.0",
+        lifespan=lifespan,
+        max_body_size=api_contract.MAX_BODY_BYTES,
+    )
     app.state.playbooks = playbooks
     app.state.login_throttle = LoginThrottle.from_settings()
     app.add_middleware(SecurityHeaders)
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
+    api_contract.install(app)
     app.add_exception_handler(LoginRequired, _login_required)
     for router in (
         auth_router,

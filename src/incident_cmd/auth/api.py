@@ -24,7 +24,8 @@ from incident_cmd.deps import (
     SessionDep,
     Throttle,
 )
-from incident_cmd.errors import Forbidden
+from incident_cmd.errors import Forbidden, error_responses
+from incident_cmd.fields import DbId
 
 router = APIRouter(prefix="/api/v1", tags=["auth"])
 
@@ -40,7 +41,12 @@ def too_many_attempts(exc: LoginThrottled) -> HTTPException:
     )
 
 
-@router.post("/auth/login", response_model=IssuedToken, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/auth/login",
+    response_model=IssuedToken,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(401, 429),
+)
 def login(
     body: LoginRequest, session: SessionDep, throttle: Throttle, address: ClientAddress
 ) -> TokenRead:
@@ -73,7 +79,7 @@ def logout(token: BearerToken, session: SessionDep) -> None:
     service.end_token(session, token=token, actor_id=token.user_id)
 
 
-@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+@router.post("/me/password", status_code=status.HTTP_204_NO_CONTENT, responses=error_responses(429))
 def change_password(
     body: PasswordChange,
     session: SessionDep,
@@ -108,12 +114,17 @@ def list_users(session: SessionDep, _: Manager) -> list[User]:
     return list(service.list_users(session))
 
 
-@router.post("/users", response_model=UserRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/users",
+    response_model=UserRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 def create_user(body: UserCreate, session: SessionDep, actor: Admin) -> User:
     return service.create_user(session, data=body, actor_id=actor.id)
 
 
-@router.patch("/users/{username}", response_model=UserRead)
+@router.patch("/users/{username}", response_model=UserRead, responses=error_responses(409))
 def update_user(username: str, body: UserUpdate, session: SessionDep, actor: Admin) -> User:
     """Deactivating a user revokes their tokens; the last active admin cannot be demoted or
     deactivated (409)."""
@@ -141,5 +152,5 @@ def issue_token(
 
 
 @router.delete("/tokens/{token_id}", response_model=TokenRead)
-def revoke_token(token_id: int, session: SessionDep, user: AnyUser) -> TokenRead:
+def revoke_token(token_id: DbId, session: SessionDep, user: AnyUser) -> TokenRead:
     return _token_read(service.revoke_token(session, token_id=token_id, actor=user))

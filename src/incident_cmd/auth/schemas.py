@@ -7,6 +7,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
 from incident_cmd.auth.models import Role
 from incident_cmd.config import get_settings
+from incident_cmd.fields import Flag, WholeNumber
 
 LOCALES = ("zh-CN", "en")
 Channel = Literal["sms", "voice", "email"]
@@ -51,7 +52,7 @@ class ContactStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     channel: Channel
-    wait_minutes: int = Field(default=0, ge=0, le=240)
+    wait_minutes: WholeNumber = Field(default=0, ge=0, le=240)
 
 
 class UserCreate(BaseModel):
@@ -64,7 +65,7 @@ class UserCreate(BaseModel):
     phone: Phone | None = None
     timezone: TimeZoneName | None = None
     locale: Locale | None = None
-    contact_policy: list[ContactStep] | None = None
+    contact_policy: list[ContactStep] | None = Field(default=None, max_length=10)
     password: str | None = Field(default=None, min_length=10, max_length=200)
 
 
@@ -77,8 +78,8 @@ class UserUpdate(BaseModel):
     phone: Phone | None = None
     timezone: TimeZoneName | None = None
     locale: Locale | None = None
-    contact_policy: list[ContactStep] | None = None
-    active: bool | None = None
+    contact_policy: list[ContactStep] | None = Field(default=None, max_length=10)
+    active: Flag | None = None
 
 
 class UserRead(BaseModel):
@@ -98,7 +99,7 @@ class TokenCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
-    expires_in_hours: int | None = Field(default=None, ge=1, le=24 * 366)
+    expires_in_hours: WholeNumber | None = Field(default=None, ge=1, le=24 * 366)
 
 
 class TokenRead(BaseModel):

@@ -6,11 +6,14 @@ from fastapi import APIRouter, File, Query, UploadFile
 from incident_cmd.customers import service
 from incident_cmd.customers.schemas import ImportReport
 from incident_cmd.deps import Communicator, SessionDep
+from incident_cmd.fields import DbId
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
+# A whole customer file in one upload: a million rows is about 150 MB.
+MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
-@router.post("/import", response_model=ImportReport)
+@router.post("/import", response_model=ImportReport, max_body_size=MAX_IMPORT_BYTES)
 def import_customers(
     session: SessionDep,
     _: Communicator,
@@ -26,7 +29,7 @@ def list_customers(
     session: SessionDep,
     _: Communicator,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    cursor: int | None = None,
+    cursor: DbId | None = None,
 ) -> dict:
     customers = list(service.iter_customers(session, limit=limit, after_id=cursor))
     return {

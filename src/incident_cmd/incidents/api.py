@@ -15,6 +15,8 @@ from incident_cmd.deps import (
     allow,
     ensure_role,
 )
+from incident_cmd.errors import error_responses
+from incident_cmd.fields import DbId
 from incident_cmd.incidents import flows, service
 from incident_cmd.incidents.models import TRANSITIONS, Incident, IncidentStatus
 from incident_cmd.incidents.schemas import (
@@ -122,7 +124,12 @@ def incident_read(session: Session, incident: Incident, locale: str) -> Incident
     )
 
 
-@router.post("", response_model=IncidentRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=IncidentRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404),
+)
 def declare(
     body: IncidentDeclare, session: SessionDep, registry: RegistryDep, actor: Manager
 ) -> IncidentRead:
@@ -138,7 +145,7 @@ def list_incidents(
     kind: str | None = None,
     drill: bool | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[DbId | None, Query(description="next_cursor of the previous page")] = None,
 ) -> IncidentPage:
     filters = service.IncidentFilter(statuses=tuple(status_ or ()), kind=kind, drill=drill)
     items = service.list_incidents(session, filters=filters, limit=limit, before_id=cursor)
@@ -147,13 +154,13 @@ def list_incidents(
 
 
 @router.get("/{incident_id}", response_model=IncidentRead)
-def get_incident(incident_id: int, session: SessionDep, user: AnyUser) -> IncidentRead:
+def get_incident(incident_id: DbId, session: SessionDep, user: AnyUser) -> IncidentRead:
     incident = service.get_incident(session, incident_id=incident_id)
     return incident_read(session, incident, user.locale)
 
 
 @router.get("/{incident_id}/timeline", response_model=list[TimelineEntry])
-def get_timeline(incident_id: int, session: SessionDep, _: AnyUser) -> list[TimelineEntry]:
+def get_timeline(incident_id: DbId, session: SessionDep, _: AnyUser) -> list[TimelineEntry]:
     incident = service.get_incident(session, incident_id=incident_id)
     events = timeline.events_for(session, subject_type=service.SUBJECT, subject_id=incident.id)
     names = auth_service.usernames(session, ids={event.actor_id for event in events})
@@ -171,45 +178,55 @@ def get_timeline(incident_id: int, session: SessionDep, _: AnyUser) -> list[Time
     ]
 
 
-@router.post("/{incident_id}/status", response_model=IncidentRead)
+@router.post("/{incident_id}/status", response_model=IncidentRead, responses=error_responses(409))
 def change_status(
-    incident_id: int, body: StatusChange, session: SessionDep, actor: Manager
+    incident_id: DbId, body: StatusChange, session: SessionDep, actor: Manager
 ) -> IncidentRead:
     incident = service.get_incident(session, incident_id=incident_id)
     flows.transition(session, incident=incident, change=body, actor=actor)
     return incident_read(session, incident, actor.locale)
 
 
-@router.post("/{incident_id}/severity", response_model=IncidentRead)
+@router.post("/{incident_id}/severity", response_model=IncidentRead, responses=error_responses(409))
 def change_severity(
-    incident_id: int, body: SeverityChange, session: SessionDep, actor: Manager
+    incident_id: DbId, body: SeverityChange, session: SessionDep, actor: Manager
 ) -> IncidentRead:
     incident = service.get_incident(session, incident_id=incident_id)
     service.change_severity(session, incident=incident, change=body, actor=actor)
     return incident_read(session, incident, actor.locale)
 
 
-@router.post("/{incident_id}/roster", response_model=IncidentRead)
+@router.post("/{incident_id}/roster", response_model=IncidentRead, responses=error_responses(409))
 def assign_role(
-    incident_id: int, body: RoleAssign, session: SessionDep, actor: Manager
+    incident_id: DbId, body: RoleAssign, session: SessionDep, actor: Manager
 ) -> IncidentRead:
     incident = service.get_incident(session, incident_id=incident_id)
     flows.assign_role(session, incident=incident, change=body, actor=actor)
     return incident_read(session, incident, actor.locale)
 
 
-@router.post("/{incident_id}/roster/add", response_model=IncidentRead, status_code=201)
+@router.post(
+    "/{incident_id}/roster/add",
+    response_model=IncidentRead,
+    status_code=201,
+    responses=error_responses(409),
+)
 def add_responder(
-    incident_id: int, body: ResponderAdd, session: SessionDep, actor: Manager
+    incident_id: DbId, body: ResponderAdd, session: SessionDep, actor: Manager
 ) -> IncidentRead:
     incident = service.get_incident(session, incident_id=incident_id)
     flows.add_responder(session, incident=incident, data=body, actor=actor)
     return incident_read(session, incident, actor.locale)
 
 
-@router.post("/{incident_id}/updates", response_model=TimelineEntry, status_code=201)
+@router.post(
+    "/{incident_id}/updates",
+    response_model=TimelineEntry,
+    status_code=201,
+    responses=error_responses(409),
+)
 def post_update(
-    incident_id: int, body: UpdatePost, session: SessionDep, actor: Responder
+    incident_id: DbId, body: UpdatePost, session: SessionDep, actor: Responder
 ) -> TimelineEntry:
     if body.public:
         # Public wording is the communications staff's call (seeds: 市场部 publishes).
@@ -228,9 +245,13 @@ def post_update(
     )
 
 
-@router.post("/{incident_id}/tasks/{task_id}/complete", response_model=TaskRead)
+@router.post(
+    "/{incident_id}/tasks/{task_id}/complete",
+    response_model=TaskRead,
+    responses=error_responses(409),
+)
 def complete_task(
-    incident_id: int, task_id: int, body: TaskComplete, session: SessionDep, actor: SeatHolder
+    incident_id: DbId, task_id: DbId, body: TaskComplete, session: SessionDep, actor: SeatHolder
 ) -> TaskRead:
     incident = service.get_incident(session, incident_id=incident_id)
     task = service.complete_task(

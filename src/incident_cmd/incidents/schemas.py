@@ -3,6 +3,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from incident_cmd.fields import MAX_LIST_ITEMS, Flag, WholeNumber
 from incident_cmd.incidents.models import IncidentStatus
 
 PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
@@ -11,9 +12,9 @@ PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
 class Scope(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    products: list[str] = Field(default_factory=list)
-    batches: list[str] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
+    products: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    batches: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    regions: list[str] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
 
     @field_validator("products", "batches", "regions")
     @classmethod
@@ -37,7 +38,7 @@ class IncidentDeclare(BaseModel):
     title: str = Field(min_length=1, max_length=300)
     severity: str = Field(min_length=1, max_length=32)
     scope: Scope = Field(default_factory=Scope)
-    drill: bool = False
+    drill: Flag = False
 
 
 class StatusChange(BaseModel):
@@ -57,9 +58,9 @@ class SeverityChange(BaseModel):
 class RoleAssign(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    role: str
-    slot: int = Field(default=0, ge=0)
-    user: str
+    role: str = Field(min_length=1, max_length=64)
+    slot: WholeNumber = Field(default=0, ge=0, le=100)
+    user: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=2000)
 
 
@@ -72,16 +73,16 @@ class ResponderAdd(BaseModel):
         pattern=r"^[a-z0-9][a-z0-9_-]*$",
         description="a playbook role to reinforce, or a name for an ad hoc role",
     )
-    user: str
+    user: str = Field(min_length=1, max_length=64)
     note: str = Field(default="", max_length=2000)
-    page: bool = True
+    page: Flag = True
 
 
 class UpdatePost(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=5000)
-    public: bool = False
+    public: Flag = False
     status: PublicStatus | None = None
 
 

@@ -1,9 +1,10 @@
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incident_cmd.config import CLOCK_TIME
+from incident_cmd.fields import MAX_LIST_ITEMS, BodyId, Flag, Label, Moment
 from incident_cmd.playbooks.schema import NoticeClassName
 
 AudienceRule = Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
@@ -13,10 +14,12 @@ class Audience(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rule: AudienceRule
-    products: list[str] = Field(default_factory=list)
-    batches: list[str] = Field(default_factory=list)
-    regions: list[str] = Field(default_factory=list)
-    customers: list[str] = Field(default_factory=list, description="external refs, for explicit")
+    products: list[Label] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    batches: list[Label] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    regions: list[Label] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
+    customers: list[Label] = Field(
+        default_factory=list, max_length=5000, description="external refs, for explicit"
+    )
 
     @model_validator(mode="after")
     def _rule_has_what_it_needs(self) -> "Audience":
@@ -36,18 +39,18 @@ class CampaignCreate(BaseModel):
     channel: Literal["sms", "email"]
     template: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
     audience: Audience
-    incident_id: int | None = None
-    safety_critical: bool = False
+    incident_id: BodyId | None = None
+    safety_critical: Flag = False
     notice_class: NoticeClassName = Field(
         default="update",
         description="safety: still sent by email after an unsubscribe (a recall's first "
         "notice); update: not. SMS STOP stops both",
     )
-    two_person_approval: bool = False
+    two_person_approval: Flag = False
     quiet_start: str | None = Field(default=None, pattern=CLOCK_TIME)
     quiet_end: str | None = Field(default=None, pattern=CLOCK_TIME)
-    send_at: AwareDatetime | None = None
-    reply_keywords: dict[str, dict[str, str]] = Field(default_factory=dict)
+    send_at: Moment | None = None
+    reply_keywords: dict[Label, dict[Label, Label]] = Field(default_factory=dict, max_length=20)
 
 
 class CampaignCounts(BaseModel):

@@ -11,11 +11,12 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.deps import AnyUser, SessionDep
-from incident_cmd.errors import Forbidden, Invalid
+from incident_cmd.errors import Forbidden, Invalid, error_responses
+from incident_cmd.fields import DbId
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
 from incident_cmd.notify import direct
-from incident_cmd.notify.api import verified_twilio_form
+from incident_cmd.notify.api import TWIML_ANSWER, verified_twilio_form
 from incident_cmd.notify.models import DirectMessage
 from incident_cmd.paging import service
 from incident_cmd.paging.models import Page, PageStatus, PageTarget, TargetStatus
@@ -94,7 +95,7 @@ def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
 
 
 @router.get("/incidents/{incident_id}/paging", response_model=MobilisationRead)
-def incident_paging(incident_id: int, session: SessionDep, _: AnyUser) -> MobilisationRead:
+def incident_paging(incident_id: DbId, session: SessionDep, _: AnyUser) -> MobilisationRead:
     incident = incident_service.get_incident(session, incident_id=incident_id)
     figures = service.mobilisation(session, incident=incident)
     names = auth_service.usernames(session, ids={role.acknowledged_by for role in figures.roles})
@@ -153,7 +154,7 @@ def _answer_read(answer: service.Answer) -> AnswerRead:
 
 
 @router.post("/pages/{target_id}/{action}", response_model=AnswerRead)
-def answer_page(target_id: int, action: str, session: SessionDep, user: AnyUser) -> AnswerRead:
+def answer_page(target_id: DbId, action: str, session: SessionDep, user: AnyUser) -> AnswerRead:
     target = service.get_target(session, target_id=target_id)
     if target.user_id != user.id:
         raise Forbidden("only the person paged can answer this page")
@@ -188,13 +189,13 @@ def _link_page(request: Request, session: Session, target: PageTarget, message: 
     )
 
 
-@public.get("/page/{token}", response_class=HTMLResponse)
+@public.get("/page/{token}", response_class=HTMLResponse, responses=error_responses(403))
 def page_link(token: str, request: Request, session: SessionDep) -> Response:
     target = service.target_from_token(session, token=token)
     return _link_page(request, session, target, None)
 
 
-@public.post("/page/{token}", response_class=HTMLResponse)
+@public.post("/page/{token}", response_class=HTMLResponse, responses=error_responses(403))
 def page_link_answer(
     token: str,
     request: Request,
@@ -220,8 +221,14 @@ def _say(text: str, locale: str) -> Response:
     )
 
 
-@public.post("/webhooks/twilio/page-voice")
-async def page_voice(request: Request, session: SessionDep, m: Annotated[int, Query()]) -> Response:
+@public.post(
+    "/webhooks/twilio/page-voice",
+    response_class=Response,
+    responses={**TWIML_ANSWER, **error_responses(400, 403, 404)},
+)
+async def page_voice(
+    request: Request, session: SessionDep, m: Annotated[DbId, Query()]
+) -> Response:
     form = await verified_twilio_form(request)
     answer = await run_in_threadpool(
         functools.partial(

@@ -1,8 +1,9 @@
 from fastapi import APIRouter, Query, status
-from pydantic import AwareDatetime
 
 from incident_cmd import clock
 from incident_cmd.deps import AnyUser, Manager, SessionDep
+from incident_cmd.errors import error_responses
+from incident_cmd.fields import Moment
 from incident_cmd.teams import service
 from incident_cmd.teams.schemas import (
     OnCallRead,
@@ -20,7 +21,12 @@ def list_teams(session: SessionDep, _: AnyUser) -> list[TeamRead]:
     return [service.team_read(session, team) for team in service.list_teams(session)]
 
 
-@router.post("", response_model=TeamRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "",
+    response_model=TeamRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409),
+)
 def create_team(body: TeamCreate, session: SessionDep, actor: Manager) -> TeamRead:
     team = service.create_team(session, data=body, actor_id=actor.id)
     return service.team_read(session, team)
@@ -31,7 +37,12 @@ def get_team(key: str, session: SessionDep, _: AnyUser) -> TeamRead:
     return service.team_read(session, service.get_team(session, key=key))
 
 
-@router.post("/{key}/rotations", response_model=TeamRead, status_code=status.HTTP_201_CREATED)
+@router.post(
+    "/{key}/rotations",
+    response_model=TeamRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
 def create_rotation(
     key: str, body: RotationCreate, session: SessionDep, actor: Manager
 ) -> TeamRead:
@@ -56,9 +67,7 @@ def on_call(
     key: str,
     session: SessionDep,
     _: AnyUser,
-    at: AwareDatetime | None = Query(
-        default=None, description="ISO time with offset; now if absent"
-    ),
+    at: Moment | None = Query(default=None, description="ISO time with offset; now if absent"),
 ) -> list[OnCallRead]:
     moment = at or clock.now()
     return [

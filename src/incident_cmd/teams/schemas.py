@@ -1,10 +1,11 @@
 from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incident_cmd.auth.schemas import TimeZoneName, Username
 from incident_cmd.config import CLOCK_TIME
+from incident_cmd.fields import MAX_LIST_ITEMS, Day, Moment
 
 
 class TeamCreate(BaseModel):
@@ -14,7 +15,7 @@ class TeamCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: TimeZoneName | None = None
     lead: Username | None = None
-    members: list[Username] = Field(default_factory=list)
+    members: list[Username] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
 
 
 class RotationCreate(BaseModel):
@@ -23,16 +24,16 @@ class RotationCreate(BaseModel):
     name: str = Field(min_length=1, max_length=64)
     shift: Literal["daily", "weekly"]
     handoff_time: str = Field(pattern=CLOCK_TIME, examples=["09:00"])
-    anchor_date: date
-    members: list[Username] = Field(min_length=1)
+    anchor_date: Day
+    members: list[Username] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
 
 
 class OverrideCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user: Username
-    starts_at: AwareDatetime
-    ends_at: AwareDatetime
+    starts_at: Moment
+    ends_at: Moment
     reason: str = Field(default="", max_length=500)
 
     @model_validator(mode="after")

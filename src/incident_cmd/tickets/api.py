@@ -8,7 +8,8 @@ from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
 from incident_cmd.deps import Agent, AnyUser, Manager, SessionDep
-from incident_cmd.errors import Invalid
+from incident_cmd.errors import Invalid, error_responses
+from incident_cmd.fields import DbId
 from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.tickets import detection, flows, review, service, sla
 from incident_cmd.tickets.masking import mask_contact, mask_text, mask_values
@@ -124,9 +125,9 @@ def ticket_queue(
     product_model: str | None = None,
     batch: str | None = None,
     category: str | None = None,
-    incident_id: int | None = None,
+    incident_id: DbId | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    cursor: Annotated[int | None, Query(description="next_cursor of the previous page")] = None,
+    cursor: Annotated[DbId | None, Query(description="next_cursor of the previous page")] = None,
 ) -> TicketPage:
     assignee_id = None
     if assignee is not None:
@@ -151,13 +152,13 @@ def ticket_queue(
 # Every member of staff reads every ticket: whoever a customer reaches answers for their
 # complaint (首问负责制, first-contact responsibility). Viewers read contact details masked.
 @router.get("/tickets/{ticket_id}", response_model=TicketRead)
-def get_ticket(ticket_id: int, session: SessionDep, reader: AnyUser) -> TicketRead:
+def get_ticket(ticket_id: DbId, session: SessionDep, reader: AnyUser) -> TicketRead:
     ticket = service.get_ticket(session, ticket_id=ticket_id)
     return ticket_read(session, ticket, masked=reader.role == Role.viewer)
 
 
 @router.get("/tickets/{ticket_id}/timeline")
-def ticket_timeline(ticket_id: int, session: SessionDep, reader: AnyUser) -> list[dict]:
+def ticket_timeline(ticket_id: DbId, session: SessionDep, reader: AnyUser) -> list[dict]:
     ticket = service.get_ticket(session, ticket_id=ticket_id)
     events = timeline.events_for(session, subject_type=service.SUBJECT, subject_id=ticket.id)
     if reader.role == Role.viewer:
@@ -182,9 +183,11 @@ def _workable(session: Session, ticket_id: int, actor: User) -> Ticket:
     return ticket
 
 
-@router.post("/tickets/{ticket_id}/status", response_model=TicketRead)
+@router.post(
+    "/tickets/{ticket_id}/status", response_model=TicketRead, responses=error_responses(409)
+)
 def change_status(
-    ticket_id: int, body: TicketAction, session: SessionDep, actor: Agent
+    ticket_id: DbId, body: TicketAction, session: SessionDep, actor: Agent
 ) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
@@ -193,45 +196,53 @@ def change_status(
 
 
 @router.post("/tickets/{ticket_id}/assign", response_model=TicketRead)
-def assign(ticket_id: int, body: TicketAssign, session: SessionDep, actor: Agent) -> TicketRead:
+def assign(ticket_id: DbId, body: TicketAssign, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.assign(session, ticket=ticket, username=body.user, actor=actor)
     )
 
 
-@router.post("/tickets/{ticket_id}/plan", response_model=TicketRead)
-def handling_plan(ticket_id: int, body: TaskDone, session: SessionDep, actor: Agent) -> TicketRead:
+@router.post("/tickets/{ticket_id}/plan", response_model=TicketRead, responses=error_responses(409))
+def handling_plan(ticket_id: DbId, body: TaskDone, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.record_handling_plan(session, ticket=ticket, plan=body.note, actor=actor)
     )
 
 
-@router.post("/tickets/{ticket_id}/resolve", response_model=TicketRead)
-def resolve(ticket_id: int, body: TicketResolve, session: SessionDep, actor: Agent) -> TicketRead:
+@router.post(
+    "/tickets/{ticket_id}/resolve", response_model=TicketRead, responses=error_responses(409)
+)
+def resolve(ticket_id: DbId, body: TicketResolve, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(session, service.resolve(session, ticket=ticket, data=body, actor=actor))
 
 
-@router.post("/tickets/{ticket_id}/reopen", response_model=TicketRead)
-def reopen(ticket_id: int, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
+@router.post(
+    "/tickets/{ticket_id}/reopen", response_model=TicketRead, responses=error_responses(409)
+)
+def reopen(ticket_id: DbId, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.reopen(session, ticket=ticket, reason=body.reason, actor=actor)
     )
 
 
-@router.post("/tickets/{ticket_id}/appeal", response_model=TicketRead)
-def appeal(ticket_id: int, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
+@router.post(
+    "/tickets/{ticket_id}/appeal", response_model=TicketRead, responses=error_responses(409)
+)
+def appeal(ticket_id: DbId, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
         session, service.appeal(session, ticket=ticket, reason=body.reason, actor=actor)
     )
 
 
-@router.post("/tickets/{ticket_id}/survey", response_model=TicketRead)
-def survey(ticket_id: int, body: SurveyEntry, session: SessionDep, actor: Agent) -> TicketRead:
+@router.post(
+    "/tickets/{ticket_id}/survey", response_model=TicketRead, responses=error_responses(409)
+)
+def survey(ticket_id: DbId, body: SurveyEntry, session: SessionDep, actor: Agent) -> TicketRead:
     """An answer the customer gave by phone or letter, entered by a supervisor of the ticket's
     team (its lead, a duty manager) with the reason; customers answer by SMS themselves."""
     ticket = service.get_ticket(session, ticket_id=ticket_id)
@@ -242,7 +253,7 @@ def survey(ticket_id: int, body: SurveyEntry, session: SessionDep, actor: Agent)
 
 @router.post("/tickets/{ticket_id}/tasks/{task_id}/done", response_model=TicketRead)
 def task_done(
-    ticket_id: int, task_id: int, body: TaskDone, session: SessionDep, actor: Agent
+    ticket_id: DbId, task_id: DbId, body: TaskDone, session: SessionDep, actor: Agent
 ) -> TicketRead:
     ticket = service.get_ticket(session, ticket_id=ticket_id)
     service.complete_task(session, ticket=ticket, task_id=task_id, note=body.note, actor=actor)
@@ -286,13 +297,15 @@ def list_signals(
 
 
 @router.get("/signals/{signal_id}", response_model=SignalRead)
-def get_signal(signal_id: int, session: SessionDep, _: Manager) -> SignalRead:
+def get_signal(signal_id: DbId, session: SessionDep, _: Manager) -> SignalRead:
     return signal_read(session, detection.get_signal(session, signal_id=signal_id))
 
 
-@router.post("/signals/{signal_id}/declare", response_model=SignalRead)
+@router.post(
+    "/signals/{signal_id}/declare", response_model=SignalRead, responses=error_responses(409)
+)
 def declare_from_signal(
-    signal_id: int, body: SignalDeclare, session: SessionDep, registry: RegistryDep, actor: Manager
+    signal_id: DbId, body: SignalDeclare, session: SessionDep, registry: RegistryDep, actor: Manager
 ) -> SignalRead:
     signal = detection.get_signal(session, signal_id=signal_id)
     detection.declare_from(
@@ -306,9 +319,11 @@ def declare_from_signal(
     return signal_read(session, signal)
 
 
-@router.post("/signals/{signal_id}/dismiss", response_model=SignalRead)
+@router.post(
+    "/signals/{signal_id}/dismiss", response_model=SignalRead, responses=error_responses(409)
+)
 def dismiss_signal(
-    signal_id: int, body: SignalDismiss, session: SessionDep, actor: Manager
+    signal_id: DbId, body: SignalDismiss, session: SessionDep, actor: Manager
 ) -> SignalRead:
     signal = detection.get_signal(session, signal_id=signal_id)
     return signal_read(
@@ -319,7 +334,15 @@ def dismiss_signal(
 # --- the monthly review ---------------------------------------------------------------------
 
 
-@router.get("/reviews/monthly/{period}")
+@router.get(
+    "/reviews/monthly/{period}",
+    responses={
+        200: {
+            "description": "The review; as CSV with ?format=csv",
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+        }
+    },
+)
 def monthly_review(
     period: Annotated[str, review.PeriodPath],
     session: SessionDep,

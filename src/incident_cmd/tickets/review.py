@@ -17,7 +17,9 @@ from incident_cmd.db import upsert_insert
 from incident_cmd.tickets.models import CalendarRun, SlaTimer, Ticket
 from incident_cmd.tickets.policy import service_levels
 
-PeriodPath = Path(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="YYYY-MM")
+PeriodPath = Path(
+    pattern=r"^(19[7-9]\d|20\d\d)-(0[1-9]|1[0-2])$", description="YYYY-MM, 1970 to 2099"
+)
 JOB = "monthly-review"
 
 

@@ -451,7 +451,9 @@ def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: Use
     ticket.resolved_at = now
     ticket.resolution = data.resolution
     ticket.responsible_department = data.responsible_department
-    ticket.compensation_amount = data.compensation_amount
+    # Validated as an exact decimal; the column and the timeline keep a float.
+    compensation = float(data.compensation_amount) if data.compensation_amount is not None else None
+    ticket.compensation_amount = compensation
     ticket.survey_due_at = now + timedelta(seconds=seconds(levels.survey_after))
     session.add(ticket)
     _record(
@@ -460,7 +462,7 @@ def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: Use
         "ticket.resolved",
         f"resolved: {data.resolution}",
         actor.id,
-        {"department": data.responsible_department, "compensation": data.compensation_amount},
+        {"department": data.responsible_department, "compensation": compensation},
     )
     customer = session.get(Customer, ticket.customer_id)
     attempt = ticket.reopened_count
