@@ -16,13 +16,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.params import File, Form
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute, RouteContext, iter_route_contexts
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incident_cmd.deps import bearer_token
 from incident_cmd.errors import ERROR_MEANINGS, DomainError, ErrorBody, FieldError
 
-# A JSON body is small; the customer import, a CSV upload, may be large.
+# A JSON body is small; the customer import, a CSV file, may be large (a million rows is
+# about 150 MB).
 MAX_BODY_BYTES = 1024 * 1024
+MAX_BODY_BYTES_BY_PATH = {"/api/v1/customers/import": 512 * 1024 * 1024}
 # Path parameters that are not looked up as stored resources: a signed token is refused
 # with 403 when it does not verify, a review period is any month.
 _NOT_LOOKED_UP = {"token", "period"}
@@ -73,6 +77,39 @@ async def _http_error(request: Request, exc: HTTPException) -> JSONResponse:
     if exc.status_code == 405:
         headers["Allow"] = _allowed_methods(request)
     return error_answer(exc.status_code, str(exc.detail), headers=headers or None)
+
+
+class BodySizeLimit:
+    """Refuses a body over its path's limit with 413: at once when Content-Length says so,
+    else as soon as the bytes read pass it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = MAX_BODY_BYTES_BY_PATH.get(scope["path"], MAX_BODY_BYTES)
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            await error_answer(413, _too_large(limit))(scope, receive, send)
+            return
+        received = 0
+
+        async def receive_within_limit() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > limit:
+                raise HTTPException(413, _too_large(limit))
+            return message
+
+        await self.app(scope, receive_within_limit, send)
+
+
+def _too_large(limit: int) -> str:
+    return f"the body is larger than {limit} bytes"
 
 
 # --- NUL characters: PostgreSQL refuses them in text, so they never get that far ----------
@@ -209,5 +246,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(DomainError, _domain_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_middleware(BodySizeLimit)
     app.router.dependencies.append(Depends(refuse_nul_characters))
     app.openapi = _documented_openapi(app)

@@ -58,12 +58,7 @@ def create_app(
             if background is not None:
                 await background.stop()
 
-    app = FastAPI(
-        title="incident_cmd",
-        version="0.1.0",
-        lifespan=lifespan,
-        max_body_size=api_contract.MAX_BODY_BYTES,
-    )
+    app = FastAPI(title="incident_cmd", version="0.1.0", lifespan=lifespan)
     app.state.playbooks = playbooks
     app.state.login_throttle = LoginThrottle.from_settings()
     app.add_middleware(SecurityHeaders)

@@ -9,11 +9,9 @@ from incident_cmd.deps import Communicator, SessionDep
 from incident_cmd.fields import DbId
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
-# A whole customer file in one upload: a million rows is about 150 MB.
-MAX_IMPORT_BYTES = 512 * 1024 * 1024
 
 
-@router.post("/import", response_model=ImportReport, max_body_size=MAX_IMPORT_BYTES)
+@router.post("/import", response_model=ImportReport)
 def import_customers(
     session: SessionDep,
     _: Communicator,
