@@ -2,39 +2,11 @@
 
 import pytest
 
-from incident_cmd.auth import service as auth_service
-from tests.conftest import bearer
-
 QUALITY_TEAM = ("qa.he", "qa.guo")
 
 
 @pytest.fixture
-def as_user(demo_org):
-    made = {}
-
-    def auth(username):
-        if username not in made:
-            user = auth_service.get_user_by_username(demo_org, username=username)
-            made[username] = bearer(demo_org, user)
-        return made[username]
-
-    return auth
-
-
-@pytest.fixture
-def recall(client, as_user):
-    response = client.post(
-        "/api/v1/incidents",
-        json={
-            "playbook": "product-recall",
-            "title": "PX-200 overheating",
-            "severity": "sev2",
-            "scope": {"products": ["PX-200"], "batches": ["B7"]},
-        },
-        headers=as_user("duty"),
-    )
-    assert response.status_code == 201
-    incident = response.json()
+def recall(incident):
     incident["holders"] = {seat["role"]: seat["user"] for seat in incident["roster"]}
     incident["task_ids"] = {task["key"]: task["id"] for task in incident["tasks"]}
     return incident
