@@ -76,7 +76,7 @@ def populate(backend: str, customers: int, batches: dict[str, int]) -> None:
         if backend == "postgres":
             session.execute(text("ANALYZE"))
         auth_service.create_user(
-            session, data=UserCreate(username="duty", role=Role.duty_manager), actor_id=None
+            session, data=UserCreate(username="bench.duty", role=Role.duty_manager), actor_id=None
         )
         auth_service.create_user(
             session, data=UserCreate(username="approver", role=Role.comms), actor_id=None
@@ -90,7 +90,7 @@ def populate(backend: str, customers: int, batches: dict[str, int]) -> None:
 def campaign_for(batch: str) -> int:
     with db.session_scope() as session:
         # Only a duty manager marks a campaign safety-critical by hand; a second person approves.
-        creator = auth_service.get_user_by_username(session, username="duty")
+        creator = auth_service.get_user_by_username(session, username="bench.duty")
         campaign = service.create_campaign(
             session,
             actor=creator,
