@@ -7,15 +7,16 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from incident_cmd import api_contract, migrate
+from incident_cmd import api_contract, migrate, wiring
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.config import get_settings
 from incident_cmd.customers.api import router as customers_router
 from incident_cmd.db import get_engine
 from incident_cmd.incidents.api import router as incidents_router
+from incident_cmd.integrations.twilio.api import router as twilio_router
+from incident_cmd.notify.api import public as notify_public_router
 from incident_cmd.notify.api import router as campaigns_router
-from incident_cmd.notify.api import webhooks as webhooks_router
 from incident_cmd.paging.api import public as paging_public_router
 from incident_cmd.paging.api import router as paging_router
 from incident_cmd.playbooks.api import router as playbooks_router
@@ -60,6 +61,7 @@ def create_app(
 
     app = FastAPI(title="incident_cmd", version="0.1.0", lifespan=lifespan)
     app.state.playbooks = playbooks
+    app.state.twilio_handlers = wiring.twilio_handlers(playbooks)
     app.state.login_throttle = LoginThrottle.from_settings()
     app.add_middleware(SecurityHeaders)
     api_contract.install(app)
@@ -71,7 +73,8 @@ def create_app(
         incidents_router,
         customers_router,
         campaigns_router,
-        webhooks_router,
+        twilio_router,
+        notify_public_router,
         paging_router,
         paging_public_router,
         tickets_router,

@@ -1,20 +1,15 @@
-import functools
 import html
 from collections.abc import Callable
 from typing import Annotated
-from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Query, Request, status
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse, Response
+from fastapi import APIRouter, Query
+from fastapi.responses import HTMLResponse
 from sqlmodel import Session
-from twilio.request_validator import RequestValidator
 
 from incident_cmd.auth.models import User
-from incident_cmd.auth.schemas import normalise_phone
 from incident_cmd.config import get_settings
 from incident_cmd.deps import AnyUser, Communicator, SessionDep
-from incident_cmd.errors import Forbidden, Invalid, error_responses
+from incident_cmd.errors import Invalid, error_responses
 from incident_cmd.fields import DbId
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.notify import service
@@ -26,13 +21,9 @@ from incident_cmd.notify.schemas import (
     CampaignRead,
     FailedRetried,
 )
-from incident_cmd.paging import service as paging_service
-from incident_cmd.playbooks.api import RegistryDep
-from incident_cmd.playbooks.service import PlaybookRegistry
-from incident_cmd.tickets import flows as ticket_flows
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
-webhooks = APIRouter(tags=["webhooks"])
+public = APIRouter(tags=["webhooks"])
 
 
 def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
@@ -157,113 +148,6 @@ for _action, _handler in ACTIONS.items():
     )
 
 
-# --- Twilio webhooks: no login, but every request must carry Twilio's signature ------------
-
-
-async def verified_twilio_form(request: Request) -> dict[str, str]:
-    settings = get_settings()
-    form = {key: str(value) for key, value in (await request.form()).items()}
-    # Twilio signs the URL it was given, which is ours as the public base URL says.
-    url = settings.public_base_url.rstrip("/") + request.url.path
-    if request.url.query:
-        url += "?" + request.url.query
-    validator = RequestValidator(settings.twilio_auth_token.get_secret_value())
-    signature = request.headers.get("x-twilio-signature", "")
-    if not settings.twilio_auth_token.get_secret_value() or not validator.validate(
-        url, form, signature
-    ):
-        raise Forbidden("missing or invalid X-Twilio-Signature")
-    return form
-
-
-TWIML_ANSWER = {
-    200: {"description": "TwiML", "content": {"application/xml": {"schema": {"type": "string"}}}}
-}
-
-
-def twiml_message(message: str | None) -> Response:
-    inner = f"<Message>{escape(message)}</Message>" if message else ""
-    return Response(
-        f'<?xml version="1.0" encoding="UTF-8"?><Response>{inner}</Response>',
-        media_type="application/xml",
-    )
-
-
-# The form must be awaited, but database work never runs on the event loop: a blocked loop
-# could not let an earlier request commit.
-
-
-@webhooks.post(
-    "/webhooks/twilio/status",
-    status_code=status.HTTP_204_NO_CONTENT,
-    response_class=Response,
-    responses=error_responses(400, 403),
-)
-async def twilio_status(
-    request: Request, session: SessionDep, d: Annotated[DbId | None, Query()] = None
-) -> Response:
-    form = await verified_twilio_form(request)
-    await run_in_threadpool(
-        functools.partial(
-            service.record_provider_status,
-            session,
-            delivery_id=d,
-            provider_id=form.get("MessageSid", ""),
-            provider_status=form.get("MessageStatus", ""),
-            error_code=form.get("ErrorCode") or None,
-        )
-    )
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@webhooks.post(
-    "/webhooks/twilio/inbound",
-    response_class=Response,
-    responses={**TWIML_ANSWER, **error_responses(400, 403)},
-)
-async def twilio_inbound(request: Request, session: SessionDep, registry: RegistryDep) -> Response:
-    form = await verified_twilio_form(request)
-    answer = await run_in_threadpool(functools.partial(_answer_inbound, session, form, registry))
-    return twiml_message(answer)
-
-
-def _answer_inbound(
-    session: Session, form: dict[str, str], registry: PlaybookRegistry
-) -> str | None:
-    """A paged person answering comes first; then keywords and replies to a notice; what is
-    left is a customer writing to us, which the ticket queue takes."""
-    page_answer = paging_service.answer_by_sms(
-        session, from_address=form.get("From", ""), body=form.get("Body", "")
-    )
-    if page_answer is not None:
-        return page_answer
-    provider_id = form.get("MessageSid", "")
-    answer = service.handle_inbound(
-        session,
-        provider_id=provider_id,
-        from_address=form.get("From", ""),
-        to_address=form.get("To", ""),
-        body=form.get("Body", ""),
-    )
-    inbound = service.unfiled_message(session, provider_id=provider_id)
-    if inbound is not None:
-        if _answerable(inbound.from_address):
-            ticket_flows.from_sms(session, inbound=inbound, registry=registry)
-        else:
-            service.keep_unfiled(session, inbound=inbound)
-    return answer
-
-
-def _answerable(sender: str) -> bool:
-    """Whether a ticket can answer this sender. A short code, a sender name or a number the
-    phone library does not know stays in inbound_messages, unfiled, rather than failing."""
-    try:
-        normalise_phone(sender)
-    except ValueError:
-        return False
-    return True
-
-
 # --- email unsubscribe: the signed token is the credential --------------------------------
 # Opening the link changes nothing (mail scanners and link previews open links); the page's
 # button and the RFC 8058 one-click POST (List-Unsubscribe=One-Click) unsubscribe.
@@ -293,14 +177,14 @@ def _page(template: str) -> HTMLResponse:
     )
 
 
-@webhooks.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=error_responses(403))
+@public.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=error_responses(403))
 def unsubscribe_link(token: str) -> HTMLResponse:
     """The confirmation page; opening it changes nothing."""
     service.address_from_token(token)
     return _page(UNSUBSCRIBE_PAGE)
 
 
-@webhooks.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=error_responses(403))
+@public.post("/unsubscribe/{token}", response_class=HTMLResponse, responses=error_responses(403))
 def unsubscribe(token: str, session: SessionDep) -> HTMLResponse:
     """The page's button, or RFC 8058 one-click: the mail client POSTs
     List-Unsubscribe=One-Click. Stops every email notice but a recall's safety notice."""

@@ -1,9 +1,6 @@
-import functools
 from typing import Annotated
-from xml.sax.saxutils import escape
 
-from fastapi import APIRouter, Form, Query, Request
-from fastapi.concurrency import run_in_threadpool
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from sqlmodel import Session
 
@@ -15,9 +12,7 @@ from incident_cmd.errors import Forbidden, Invalid, error_responses
 from incident_cmd.fields import DbId
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
-from incident_cmd.notify import direct
-from incident_cmd.notify.api import TWIML_ANSWER, verified_twilio_form
-from incident_cmd.notify.models import DirectMessage
+from incident_cmd.messaging import direct
 from incident_cmd.paging import service
 from incident_cmd.paging.models import Page, PageStatus, PageTarget, TargetStatus
 from incident_cmd.paging.schemas import (
@@ -208,37 +203,3 @@ def page_link_answer(
     handler = service.acknowledge if action == "acknowledge" else service.decline
     answer = handler(session, target=target, via="link")
     return _link_page(request, session, target, answer.text)
-
-
-# --- the voice call's keypad -------------------------------------------------------------
-
-
-def _say(text: str, locale: str) -> Response:
-    return Response(
-        f'<?xml version="1.0" encoding="UTF-8"?><Response><Say language="{locale}">'
-        f"{escape(text)}</Say></Response>",
-        media_type="application/xml",
-    )
-
-
-@public.post(
-    "/webhooks/twilio/page-voice",
-    response_class=Response,
-    responses={**TWIML_ANSWER, **error_responses(400, 403, 404)},
-)
-async def page_voice(
-    request: Request, session: SessionDep, m: Annotated[DbId, Query()]
-) -> Response:
-    form = await verified_twilio_form(request)
-    answer = await run_in_threadpool(
-        functools.partial(
-            service.answer_by_voice, session, message_id=m, digits=form.get("Digits", "")
-        )
-    )
-    message = await run_in_threadpool(session.get, DirectMessage, m)
-    if answer is None:
-        # Not a key we know: say so, and ask again.
-        lead = "未识别的按键。" if message.locale == "zh-CN" else "Key not recognised."
-        twiml = direct.keypad_twiml(message, get_settings().public_base_url, lead=lead)
-        return Response(twiml, media_type="application/xml")
-    return _say(answer.text, message.locale)

@@ -1,0 +1,98 @@
+"""Twilio's webhooks. The form is awaited on the event loop, but database work never runs
+there: a blocked loop could not let an earlier request commit."""
+
+import functools
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import Response
+from sqlmodel import Session
+
+from incident_cmd.config import get_settings
+from incident_cmd.deps import SessionDep
+from incident_cmd.errors import error_responses
+from incident_cmd.fields import DbId
+from incident_cmd.integrations.twilio import twiml
+from incident_cmd.integrations.twilio.handlers import (
+    HandlersDep,
+    InboundSms,
+    KeypadHandler,
+    KeypadPress,
+    answer_sms,
+)
+from incident_cmd.integrations.twilio.signature import TwilioForm
+from incident_cmd.messaging import direct
+from incident_cmd.notify import service as sending
+from incident_cmd.notify.models import DirectMessage
+
+router = APIRouter()
+
+
+@router.post(
+    "/webhooks/twilio/status",
+    tags=["webhooks"],
+    status_code=status.HTTP_204_NO_CONTENT,
+    response_class=Response,
+    responses=error_responses(400, 403),
+)
+async def twilio_status(
+    session: SessionDep, form: TwilioForm, d: Annotated[DbId | None, Query()] = None
+) -> Response:
+    await run_in_threadpool(
+        functools.partial(
+            sending.record_provider_status,
+            session,
+            delivery_id=d,
+            provider_id=form.get("MessageSid", ""),
+            provider_status=form.get("MessageStatus", ""),
+            error_code=form.get("ErrorCode") or None,
+        )
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/webhooks/twilio/inbound",
+    tags=["webhooks"],
+    response_class=Response,
+    responses={**twiml.TWIML_ANSWER, **error_responses(400, 403)},
+)
+async def twilio_inbound(session: SessionDep, form: TwilioForm, handlers: HandlersDep) -> Response:
+    sms = InboundSms(
+        provider_id=form.get("MessageSid", ""),
+        from_address=form.get("From", ""),
+        to_address=form.get("To", ""),
+        body=form.get("Body", ""),
+    )
+    answer = await run_in_threadpool(
+        functools.partial(answer_sms, session, sms=sms, handlers=handlers.sms)
+    )
+    return twiml.message(answer)
+
+
+# Documented with the pages it answers.
+@router.post(
+    "/webhooks/twilio/page-voice",
+    tags=["paging"],
+    response_class=Response,
+    responses={**twiml.TWIML_ANSWER, **error_responses(400, 403, 404)},
+)
+async def page_voice(
+    session: SessionDep, form: TwilioForm, handlers: HandlersDep, m: Annotated[DbId, Query()]
+) -> Response:
+    press = KeypadPress(message_id=m, digits=form.get("Digits", ""))
+    return await run_in_threadpool(
+        functools.partial(_answer_keypad, session, press=press, handler=handlers.keypad)
+    )
+
+
+def _answer_keypad(session: Session, *, press: KeypadPress, handler: KeypadHandler) -> Response:
+    said = handler(session, press)
+    message = session.get(DirectMessage, press.message_id)
+    if said is None:
+        # Not a key we know: say so, and ask again.
+        lead = "未识别的按键。" if message.locale == "zh-CN" else "Key not recognised."
+        base_url = get_settings().public_base_url
+        return twiml.response(direct.keypad_twiml(message, base_url, lead=lead))
+    return twiml.say(said, message.locale)

@@ -1,0 +1,69 @@
+"""What the domains register to answer Twilio: inbound SMS handlers, asked in order until one
+takes the message, and the handler of the voice call's keypad. A handler gets the request's
+session and a typed message; what else it needs it is given when it is made (``wiring.py``)."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Annotated, Protocol
+
+from fastapi import Depends, Request
+from sqlmodel import Session
+
+
+@dataclass(frozen=True)
+class InboundSms:
+    """An SMS as Twilio posted it; nothing is stripped or cut yet."""
+
+    provider_id: str
+    from_address: str
+    to_address: str
+    body: str
+
+
+@dataclass(frozen=True)
+class Handled:
+    """A handler's word that the message was its own, with the text to answer, if any."""
+
+    answer: str | None = None
+
+
+class SmsHandler(Protocol):
+    def __call__(self, session: Session, sms: InboundSms) -> Handled | None:
+        """``Handled`` when the message is this handler's; ``None`` leaves it to the next."""
+        ...
+
+
+@dataclass(frozen=True)
+class KeypadPress:
+    """A key pressed during a call that read a direct message aloud."""
+
+    message_id: int
+    digits: str
+
+
+class KeypadHandler(Protocol):
+    def __call__(self, session: Session, press: KeypadPress) -> str | None:
+        """The text to say, or ``None`` when the key means nothing (the call asks again)."""
+        ...
+
+
+@dataclass(frozen=True)
+class TwilioHandlers:
+    sms: Sequence[SmsHandler]
+    keypad: KeypadHandler
+
+
+def answer_sms(session: Session, *, sms: InboundSms, handlers: Sequence[SmsHandler]) -> str | None:
+    """Asks each handler in turn; the first to take the message answers it."""
+    for handler in handlers:
+        handled = handler(session, sms)
+        if handled is not None:
+            return handled.answer
+    return None
+
+
+def registered(request: Request) -> TwilioHandlers:
+    return request.app.state.twilio_handlers
+
+
+HandlersDep = Annotated[TwilioHandlers, Depends(registered)]

@@ -1,0 +1,83 @@
+"""Inbound SMS handlers are asked in the order they were registered, until one takes the
+message; the keypad asks the handler registered for it."""
+
+import pytest
+from sqlmodel import Session
+from twilio.request_validator import RequestValidator
+
+from incident_cmd.config import get_settings
+from incident_cmd.integrations.twilio.handlers import (
+    Handled,
+    InboundSms,
+    KeypadPress,
+    SmsHandler,
+    TwilioHandlers,
+)
+
+TOKEN = "integration-test-token"
+PUBLIC = "https://incident.example.com"
+INBOUND = "/webhooks/twilio/inbound"
+
+
+@pytest.fixture
+def signing(monkeypatch):
+    monkeypatch.setenv("INCIDENT_CMD_TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("INCIDENT_CMD_PUBLIC_BASE_URL", PUBLIC)
+    get_settings.cache_clear()
+
+
+def _post_sms(client, body: str):
+    params = {"MessageSid": "SMorder1", "From": "+8613900000009", "To": "+15005550006"}
+    params["Body"] = body
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + INBOUND, params)
+    return client.post(INBOUND, data=params, headers={"X-Twilio-Signature": signature})
+
+
+def _handler(name: str, asked: list[str], takes: bool, answer: str | None = None) -> SmsHandler:
+    def handle(session: Session, sms: InboundSms) -> Handled | None:
+        asked.append(name)
+        return Handled(f"{answer} ({sms.body})" if answer else None) if takes else None
+
+    return handle
+
+
+def _never_pressed(session: Session, press: KeypadPress) -> str | None:
+    raise AssertionError("no call was made")
+
+
+def test_handlers_are_asked_in_order_until_one_takes_the_message(app, client, signing):
+    asked: list[str] = []
+    app.state.twilio_handlers = TwilioHandlers(
+        sms=(
+            _handler("pages", asked, takes=False),
+            _handler("survey", asked, takes=True, answer="Thanks"),
+            _handler("tickets", asked, takes=True, answer="Filed"),
+        ),
+        keypad=_never_pressed,
+    )
+    response = _post_sms(client, "5")
+    assert response.status_code == 200
+    assert "<Message>Thanks (5)</Message>" in response.text
+    assert asked == ["pages", "survey"]
+
+
+def test_a_message_taken_without_an_answer_ends_the_asking_and_answers_nothing(
+    app, client, signing
+):
+    asked: list[str] = []
+    app.state.twilio_handlers = TwilioHandlers(
+        sms=(_handler("opt-out", asked, takes=True), _handler("tickets", asked, takes=True)),
+        keypad=_never_pressed,
+    )
+    response = _post_sms(client, "STOP")
+    assert response.text == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    assert asked == ["opt-out"]
+
+
+def test_a_message_nobody_takes_answers_nothing(app, client, signing):
+    asked: list[str] = []
+    app.state.twilio_handlers = TwilioHandlers(
+        sms=(_handler("pages", asked, takes=False),), keypad=_never_pressed
+    )
+    assert "<Message>" not in _post_sms(client, "hello").text
+    assert asked == ["pages"]

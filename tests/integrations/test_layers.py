@@ -1,0 +1,66 @@
+"""The webhooks know no domain: domains register handlers, the webhooks only ask them."""
+
+import ast
+from pathlib import Path
+
+import incident_cmd
+
+PACKAGE = Path(incident_cmd.__file__).parent
+# The sending layer sits below the webhooks; every other package of ours is above them.
+BELOW_INTEGRATIONS = {"integrations", "notify", "messaging"}
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports, at its top or inside a function."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            found.add(node.module)
+            found |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return found
+
+
+def _imported_by(folder: str) -> dict[str, set[str]]:
+    return {
+        str(path.relative_to(PACKAGE)): _imports(path)
+        for path in sorted((PACKAGE / folder).rglob("*.py"))
+    }
+
+
+def _packages() -> set[str]:
+    return {path.parent.name for path in PACKAGE.glob("*/__init__.py")}
+
+
+def _in(module: str, packages: set[str]) -> bool:
+    parts = module.split(".")
+    return len(parts) > 1 and parts[0] == "incident_cmd" and parts[1] in packages
+
+
+def test_integrations_import_no_domain():
+    domains = _packages() - BELOW_INTEGRATIONS
+    assert {"paging", "tickets", "incidents", "teams", "customers", "playbooks"} <= domains
+    wrong = {
+        path: sorted(module for module in modules if _in(module, domains))
+        for path, modules in _imported_by("integrations").items()
+    }
+    assert {path: modules for path, modules in wrong.items() if modules} == {}
+
+
+def test_the_sending_layer_imports_neither_paging_nor_tickets():
+    wrong = {
+        path: sorted(module for module in modules if _in(module, {"paging", "tickets"}))
+        for folder in ("notify", "messaging")
+        if (PACKAGE / folder).is_dir()
+        for path, modules in _imported_by(folder).items()
+    }
+    assert {path: modules for path, modules in wrong.items() if modules} == {}
+
+
+def test_paging_takes_nothing_from_the_sending_layers_routes():
+    wrong = {
+        path: sorted(module for module in modules if module.startswith("incident_cmd.notify.api"))
+        for path, modules in _imported_by("paging").items()
+    }
+    assert {path: modules for path, modules in wrong.items() if modules} == {}
