@@ -30,9 +30,9 @@ from incident_cmd.auth.schemas import UserCreate
 from incident_cmd.config import get_settings
 from incident_cmd.devtools.local_server import free_port
 from incident_cmd.notify import service
-from incident_cmd.notify.dispatcher import Dispatcher
 from incident_cmd.notify.models import UNFINISHED, Delivery
 from incident_cmd.notify.schemas import Audience, CampaignCreate
+from incident_cmd.notify.sending import bulk_sender
 
 ACCOUNT = "AC" + "b" * 32
 TOKEN = "bench-token"
@@ -138,7 +138,7 @@ def unfinished() -> int:
 
 
 async def dispatch_all() -> float:
-    dispatcher = Dispatcher(db.get_engine())
+    dispatcher = bulk_sender(db.get_engine())
     stop = asyncio.Event()
 
     async def watch() -> None:

@@ -4,8 +4,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, Table, event
+from sqlalchemy import Engine, Select, Table, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert
 from sqlmodel import Session, create_engine
@@ -68,6 +69,14 @@ def session_scope(engine: Engine | None = None) -> Iterator[Session]:
 
 def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
+
+
+def skip_locked(session: Session, query: Select, *, of: Any = None) -> Select:
+    """A claim: on PostgreSQL the rows are locked and those another worker holds are skipped,
+    so several workers never take the same row; SQLite has one writer at a time anyway."""
+    if is_postgres(session):
+        return query.with_for_update(of=of, skip_locked=True)
+    return query
 
 
 def upsert_insert(session: Session, table: Table) -> Insert:

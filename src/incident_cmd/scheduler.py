@@ -1,21 +1,27 @@
-"""Background work: APScheduler's short sweeps, and the dispatcher's sending loop. Each sweep
-claims due rows and acts on them in its own transaction, so a crash loses nothing and several
-workers can run side by side."""
+"""Background work: APScheduler's short sweeps, the bulk lane's sending loop and the direct
+lane beside it. Each sweep claims due rows and acts on them in its own transaction, so a crash
+loses nothing and several workers can run side by side."""
 
 import asyncio
 import logging
+import multiprocessing
+import os
+import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
+from incident_cmd import aio
 from incident_cmd.config import get_settings
 from incident_cmd.db import get_engine, session_scope
 from incident_cmd.incidents import service as incident_service
+from incident_cmd.messaging.direct import direct_sender
+from incident_cmd.messaging.outbox import Sender
 from incident_cmd.notify import service as notify_service
-from incident_cmd.notify.direct import DirectLane
-from incident_cmd.notify.dispatcher import Dispatcher
+from incident_cmd.notify.sending import bulk_sender
 from incident_cmd.paging import service as paging_service
 from incident_cmd.tickets import review as ticket_review
 from incident_cmd.tickets import service as ticket_service
@@ -49,10 +55,67 @@ def run_sweep(name: str) -> int:
     return handled
 
 
+def run_lane(stop, parent_pid: int | None = None) -> None:
+    """Runs the direct lane until ``stop`` (a threading or multiprocessing Event) is set, or
+    the parent process is gone."""
+    if parent_pid is not None:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+        logging.getLogger("twilio").setLevel(logging.WARNING)
+        # The parent decides when the lane stops; a Ctrl-C reaches the whole process group.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, lambda *_: stop.set())
+
+        def watch_parent() -> None:
+            while not stop.wait(1.0):
+                if os.getppid() != parent_pid:
+                    stop.set()
+
+        threading.Thread(target=watch_parent, daemon=True).start()
+    aio.run(_lane(stop))
+
+
+async def _lane(stop) -> None:
+    while not stop.is_set():
+        sender = direct_sender(get_engine())
+        try:
+            await sender.run(stop)
+        except Exception:
+            log.exception("direct lane failed; restarting it")
+            await asyncio.sleep(1)
+        finally:
+            await sender.close()
+
+
+class DirectLane:
+    """The direct lane beside the dispatcher, never behind it: in a process of its own for
+    workers (no shared interpreter lock with a dispatcher at full speed), or on a thread with
+    its own event loop where one process does everything (``serve`` on SQLite)."""
+
+    def __init__(self, *, separate_process: bool) -> None:
+        if separate_process:
+            context = multiprocessing.get_context("spawn")
+            self._stop = context.Event()
+            self._runner = context.Process(
+                target=run_lane, args=(self._stop, os.getpid()), name="direct-lane", daemon=True
+            )
+        else:
+            self._stop = threading.Event()
+            self._runner = threading.Thread(
+                target=run_lane, args=(self._stop,), name="direct-lane", daemon=True
+            )
+
+    def start(self) -> None:
+        self._runner.start()
+
+    def stop(self, timeout: float = 30) -> None:
+        self._stop.set()
+        self._runner.join(timeout)
+
+
 @dataclass
 class Background:
     scheduler: AsyncIOScheduler
-    dispatcher: Dispatcher
+    dispatcher: Sender
     direct: DirectLane
     stop_event: asyncio.Event
     sending: asyncio.Task
@@ -83,13 +146,13 @@ def start_background(
     scheduler.start()
     direct = DirectLane(separate_process=direct_process)
     direct.start()
-    dispatcher = Dispatcher(get_engine())
+    dispatcher = bulk_sender(get_engine())
     stop_event = asyncio.Event()
     sending = loop.create_task(_send_forever(dispatcher, stop_event))
     return Background(scheduler, dispatcher, direct, stop_event, sending)
 
 
-async def _send_forever(dispatcher: Dispatcher, stop_event: asyncio.Event) -> None:
+async def _send_forever(dispatcher: Sender, stop_event: asyncio.Event) -> None:
     while not stop_event.is_set():
         try:
             await dispatcher.run(stop_event)

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from incident_cmd.config import get_settings
-from incident_cmd.notify.channels import Outbound, TwilioVoiceChannel, channels_for
+from incident_cmd.messaging.channels import Outbound, TwilioVoiceChannel, channels_for
 
 CONTRACT = json.loads(
     (Path(__file__).parents[1] / "data" / "twilio_api_v2010_messages_calls.json").read_text()

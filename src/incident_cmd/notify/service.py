@@ -21,7 +21,7 @@ from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.db import is_postgres, upsert_insert
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.incidents.models import Incident
-from incident_cmd.notify.messages import LOCALES, sms_name, sms_shape, templates_for
+from incident_cmd.messaging.templates import LOCALES, sms_name, sms_shape, templates_for
 from incident_cmd.notify.models import (
     UNFINISHED,
     Campaign,

@@ -18,9 +18,9 @@ from incident_cmd.customers.models import Customer
 from incident_cmd.db import is_postgres
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.incidents.models import Incident
-from incident_cmd.notify import direct
+from incident_cmd.messaging import direct
+from incident_cmd.messaging.templates import templates_for
 from incident_cmd.notify import service as notify_service
-from incident_cmd.notify.messages import templates_for
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.models import Team, TeamMember
 from incident_cmd.tickets import sla

@@ -84,7 +84,7 @@ class Channel(Protocol):
 
 
 class SinkChannel:
-    """Sends nothing: the dispatcher records the message in ``sink_messages``."""
+    """Sends nothing: the outbox records the message in ``sink_messages``."""
 
     def __init__(self, name: str) -> None:
         self.name = name
@@ -121,7 +121,7 @@ def _classify_twilio_error(exc: TwilioRestException) -> Outcome:
     if exc.status == 429 or code in TRANSIENT_CODES:
         return Outcome("transient", error_code=str(code or exc.status), error_message=message)
     if exc.status >= 500:
-        # The message may exist all the same; the dispatcher asks before sending again.
+        # The message may exist all the same; the outbox asks before sending again.
         return Outcome("unknown", error_code=str(code or exc.status), error_message=message)
     return Outcome("permanent", error_code=str(code or exc.status), error_message=message)
 
