@@ -18,7 +18,7 @@ from incident_cmd.auth.models import Role, User
 from incident_cmd.columns import UTCDateTime
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer, Purchase
-from incident_cmd.db import is_postgres, upsert_insert
+from incident_cmd.db import skip_locked, upsert_insert
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging.templates import LOCALES, sms_name, sms_shape, templates_for
@@ -636,8 +636,7 @@ def start_due_campaigns(session: Session) -> int:
         .order_by(Campaign.id)
         .limit(20)
     )
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
+    query = skip_locked(session, query)
     started = 0
     for campaign in session.exec(query).all():
         if campaign.send_at is not None and campaign.send_at > now:
@@ -674,8 +673,7 @@ def finish_campaigns(session: Session) -> int:
         col(Delivery.campaign_id) == Campaign.id, col(Delivery.status).in_(UNFINISHED)
     )
     query = select(Campaign).where(Campaign.status == CampaignStatus.sending, ~unfinished)
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
+    query = skip_locked(session, query)
     campaigns = session.exec(query).all()
     for campaign in campaigns:
         campaign.status = CampaignStatus.completed

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 from incident_cmd import clock
 from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
-from incident_cmd.db import is_postgres
+from incident_cmd.db import skip_locked
 from incident_cmd.errors import Forbidden, Invalid, NotFound
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import AssignmentState, Incident, RosterAssignment
@@ -430,9 +430,7 @@ def _run_steps(session: Session, target: PageTarget, context: PageContext) -> in
 
 
 def _claim(session: Session, query):
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
-    return session.exec(query).all()
+    return session.exec(skip_locked(session, query)).all()
 
 
 def run_contact_steps(session: Session, *, limit: int = 200) -> int:

@@ -15,7 +15,7 @@ from incident_cmd.auth.models import Role, User
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
-from incident_cmd.db import is_postgres
+from incident_cmd.db import skip_locked
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging import direct
@@ -688,8 +688,7 @@ def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
         .order_by(TicketTask.due_at)
         .limit(limit)
     )
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
+    query = skip_locked(session, query)
     tasks = session.exec(query).all()
     for task in tasks:
         task.overdue_at = now

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
-from incident_cmd.db import is_postgres
+from incident_cmd.db import skip_locked
 from incident_cmd.notify.service import clock_time
 from incident_cmd.tickets.calendar import BusinessCalendar, CalendarClock
 from incident_cmd.tickets.models import SlaTimer, Ticket, TimerKind
@@ -131,8 +131,7 @@ def claim_due(session: Session, *, limit: int = 1000) -> list[SlaTimer]:
         .order_by(SlaTimer.next_action_at)
         .limit(limit)
     )
-    if is_postgres(session):
-        query = query.with_for_update(skip_locked=True)
+    query = skip_locked(session, query)
     timers = list(session.exec(query).all())
     for timer in timers:
         timer.stage += 1
