@@ -40,7 +40,7 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.demo import seed
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
-from incident_cmd.notify.models import DirectMessage
+from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.service import PlaybookRegistry
 

@@ -10,8 +10,9 @@ from sqlmodel import func, select
 
 from incident_cmd import db
 from incident_cmd.config import get_settings
+from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.notify import service
-from incident_cmd.notify.models import DirectMessage, InboundMessage
+from incident_cmd.notify.models import InboundMessage
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.timeline.models import TimelineEvent
 from tests.notify.test_webhooks import inbound

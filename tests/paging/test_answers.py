@@ -9,7 +9,7 @@ from sqlmodel import select
 from incident_cmd.auth import service as auth_service
 from incident_cmd.config import get_settings
 from incident_cmd.incidents.models import Incident
-from incident_cmd.notify.models import DirectMessage
+from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging import service
 from incident_cmd.paging.models import PageStatus, PageTarget, TargetStatus
 from tests.conftest import bearer

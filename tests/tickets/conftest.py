@@ -5,7 +5,7 @@ from sqlmodel import Session, select
 
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
-from incident_cmd.notify.models import DirectMessage
+from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.tickets import flows, service
 from incident_cmd.tickets.models import SlaTimer, Ticket
 from incident_cmd.tickets.schemas import TicketAction, TicketCreate

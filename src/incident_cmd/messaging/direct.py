@@ -22,9 +22,9 @@ from sqlmodel import Session, col
 from incident_cmd import clock
 from incident_cmd.config import Settings, get_settings
 from incident_cmd.messaging.channels import Channel, Outbound, channels_for
+from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.messaging.outbox import CLAIMABLE, Claimed, Sender, Settled, State
 from incident_cmd.messaging.templates import Rendered
-from incident_cmd.notify.models import DirectMessage, DirectMessageStatus
 from incident_cmd.timeline import service as timeline
 
 # The lane LISTENs here on PostgreSQL; a transaction that queues a message NOTIFYs it on

@@ -25,7 +25,7 @@ from incident_cmd import clock
 from incident_cmd.config import Settings
 from incident_cmd.db import skip_locked
 from incident_cmd.messaging.channels import Channel, Outbound, Outcome, Unsendable, describe, reason
-from incident_cmd.notify.models import SinkMessage
+from incident_cmd.messaging.models import SinkMessage
 
 log = logging.getLogger(__name__)
 

@@ -134,20 +134,6 @@ class Suppression(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
-class SinkMessage(SQLModel, table=True):
-    """What the sink channel "sent": the default in development and in drills."""
-
-    __tablename__ = "sink_messages"
-
-    id: int | None = Field(default=None, primary_key=True)
-    delivery_id: int | None = Field(default=None, index=True)
-    channel: str = Field(max_length=16)
-    address: str = Field(max_length=320)
-    subject: str | None = None
-    body: str
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-
-
 class InboundMessage(SQLModel, table=True):
     """An SMS from a customer that was not a keyword: kept for the ticket queue."""
 
@@ -162,52 +148,3 @@ class InboundMessage(SQLModel, table=True):
     delivery_id: int | None = Field(default=None, foreign_key="deliveries.id")
     received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     ticket_id: int | None = None
-
-
-class DirectMessageStatus(StrEnum):
-    pending = "pending"
-    sending = "sending"
-    unknown = "unknown"
-    sent = "sent"
-    failed = "failed"
-    cancelled = "cancelled"
-
-
-class DirectMessage(SQLModel, table=True):
-    """The direct lane's outbox: one message to one person (a page, a stand-down, a note to
-    a customer about their ticket), sent apart from campaigns. ``key`` names what it is for;
-    being unique, it makes a step impossible to send twice, whichever worker runs it.
-    ``source``/``source_id`` say which row of the owning domain it belongs to, and the
-    timeline of ``subject_type``/``subject_id`` records what became of it."""
-
-    __tablename__ = "direct_messages"
-    __table_args__ = (
-        Index("ix_direct_messages_due", "status", "due_at"),
-        Index("ix_direct_messages_source", "source", "source_id"),
-    )
-
-    id: int | None = Field(default=None, primary_key=True)
-    key: str = Field(max_length=64, unique=True)
-    source: str = Field(max_length=32)
-    source_id: int | None = None
-    subject_type: str | None = Field(default=None, max_length=32)
-    subject_id: int | None = None
-    label: str = Field(max_length=200)
-    user_id: int | None = Field(default=None, foreign_key="users.id")
-    customer_id: int | None = Field(default=None, foreign_key="customers.id")
-    channel: str = Field(max_length=16)
-    address: str = Field(max_length=320)
-    locale: str = Field(max_length=16)
-    subject: str | None = Field(default=None, max_length=300)
-    body: str
-    html: str | None = None
-    drill: bool = False
-    status: str = Field(max_length=16)
-    due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    attempts: int = 0
-    claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    last_attempt_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    provider_id: str | None = Field(default=None, max_length=64)
-    error_code: str | None = Field(default=None, max_length=16)
-    error_message: str | None = Field(default=None, max_length=500)
-    sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -25,8 +25,8 @@ from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import AssignmentState, Incident, RosterAssignment
 from incident_cmd.incidents.schemas import RoleAssign
 from incident_cmd.messaging import direct
+from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.messaging.templates import templates_for
-from incident_cmd.notify.models import DirectMessage
 from incident_cmd.paging.models import (
     Page,
     PageStatus,

@@ -5,12 +5,8 @@ from sqlmodel import Session, col, select
 
 from incident_cmd.auth.models import User
 from incident_cmd.customers.models import Customer
-from incident_cmd.notify.models import (
-    Delivery,
-    DirectMessage,
-    DirectMessageStatus,
-    InboundMessage,
-)
+from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
+from incident_cmd.notify.models import Delivery, InboundMessage
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import detection, service
 from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, Ticket

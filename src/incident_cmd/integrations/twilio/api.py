@@ -23,8 +23,8 @@ from incident_cmd.integrations.twilio.handlers import (
 )
 from incident_cmd.integrations.twilio.signature import TwilioForm
 from incident_cmd.messaging import direct
+from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.notify import service as sending
-from incident_cmd.notify.models import DirectMessage
 
 router = APIRouter()
 
