@@ -6,7 +6,6 @@ import socket
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,23 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session
 
-from incident_cmd import clock, db, migrate
+from incident_cmd import db, migrate
 from incident_cmd.app import create_app
-from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import Role, User
-from incident_cmd.auth.schemas import UserCreate
+from incident_cmd.auth.models import Role
 from incident_cmd.config import get_settings
 from incident_cmd.deps import get_session
 from incident_cmd.playbooks.service import PlaybookRegistry
+from tests.factories import bearer, make_user
+
+pytest_plugins = [
+    "tests.plugins.clock",
+    "tests.plugins.twilio",
+    "tests.plugins.messaging",
+    "tests.plugins.paging",
+    "tests.plugins.web",
+]
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-# Monday 2026-11-23 09:00 in Shanghai: a working day, inside office hours.
-START = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
 
 def _postgres_url() -> str | None:
@@ -109,12 +113,6 @@ def fresh_database(database, tmp_path) -> Iterator[TestDatabase]:
 
 
 @pytest.fixture(autouse=True)
-def frozen_clock() -> Iterator[clock.FrozenClock]:
-    with clock.use(clock.FrozenClock(START)) as source:
-        yield source
-
-
-@pytest.fixture(autouse=True)
 def settings_env(monkeypatch, tmp_path) -> Iterator[None]:
     """Settings come from a known environment, never the developer's .env or database."""
     for name in list(os.environ):
@@ -161,19 +159,6 @@ def session(database) -> Iterator[Session]:
     session.close()
     transaction.rollback()
     connection.close()
-
-
-def make_user(session: Session, username: str, role: Role, **fields) -> User:
-    return auth_service.create_user(
-        session, data=UserCreate(username=username, role=role, **fields), actor_id=None
-    )
-
-
-def bearer(session: Session, user: User) -> dict[str, str]:
-    _, secret = auth_service.issue_token(
-        session, user=user, name="test", expires_in=None, actor_id=None
-    )
-    return {"Authorization": f"Bearer {secret}"}
 
 
 @pytest.fixture(scope="session")
@@ -229,7 +214,7 @@ def headers(session):
         role = Role(role)
         name = username or f"{role.value.replace('_', '-')}-user"
         if name not in made:
-            made[name] = bearer(session, make_user(session, name, role))
+            made[name] = bearer(session, make_user(session, role, username=name))
         return made[name]
 
     return for_role

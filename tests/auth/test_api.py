@@ -5,7 +5,7 @@ from sqlmodel import select
 from incident_cmd.auth import service
 from incident_cmd.auth.models import ApiToken, Role
 from incident_cmd.timeline.models import TimelineEvent
-from tests.conftest import bearer, make_user
+from tests.factories import bearer, make_user
 
 
 def test_request_without_credentials_is_401(client):
@@ -68,7 +68,7 @@ def test_bad_user_fields_are_named(client, headers):
 
 
 def test_duplicate_username_is_409(client, headers, session):
-    make_user(session, "taken", Role.agent)
+    make_user(session, Role.agent, username="taken")
     response = client.post(
         "/api/v1/users", json={"username": "taken", "role": "agent"}, headers=headers(Role.admin)
     )
@@ -77,7 +77,7 @@ def test_duplicate_username_is_409(client, headers, session):
 
 
 def test_password_is_stored_as_argon2_and_login_issues_expiring_token(client, session):
-    make_user(session, "pw.user", Role.agent, password="correct horse battery")
+    make_user(session, Role.agent, username="pw.user", password="correct horse battery")
     user = service.get_user_by_username(session, username="pw.user")
     assert user.password_hash.startswith("$argon2")
     response = client.post(
@@ -91,7 +91,7 @@ def test_password_is_stored_as_argon2_and_login_issues_expiring_token(client, se
 
 
 def test_wrong_password_and_unknown_user_are_both_401(client, session):
-    make_user(session, "pw.user", Role.agent, password="correct horse battery")
+    make_user(session, Role.agent, username="pw.user", password="correct horse battery")
     for username, password in (("pw.user", "wrong password!"), ("ghost", "whatever123")):
         response = client.post(
             "/api/v1/auth/login", json={"username": username, "password": password}
@@ -111,7 +111,7 @@ def test_token_is_shown_once_and_stored_hashed(client, headers, session):
 
 
 def test_revoked_token_stops_working(client, session):
-    user = make_user(session, "rev.user", Role.agent)
+    user = make_user(session, Role.agent, username="rev.user")
     auth = bearer(session, user)
     token_id = client.get("/api/v1/tokens", headers=auth).json()[0]["id"]
     assert client.delete(f"/api/v1/tokens/{token_id}", headers=auth).status_code == 200
@@ -119,7 +119,7 @@ def test_revoked_token_stops_working(client, session):
 
 
 def test_user_cannot_revoke_someone_elses_token(client, session, headers):
-    owner = make_user(session, "owner", Role.agent)
+    owner = make_user(session, Role.agent, username="owner")
     bearer(session, owner)
     token_id = service.list_tokens(session, user=owner)[0].id
     response = client.delete(f"/api/v1/tokens/{token_id}", headers=headers("responder"))
@@ -127,7 +127,7 @@ def test_user_cannot_revoke_someone_elses_token(client, session, headers):
 
 
 def test_expired_token_is_refused(client, session, frozen_clock):
-    user = make_user(session, "exp.user", Role.agent)
+    user = make_user(session, Role.agent, username="exp.user")
     _, secret = service.issue_token(
         session, user=user, name="short", expires_in=timedelta(hours=1), actor_id=None
     )
@@ -138,7 +138,7 @@ def test_expired_token_is_refused(client, session, frozen_clock):
 
 
 def test_last_used_is_recorded(client, session, frozen_clock):
-    user = make_user(session, "used.user", Role.agent)
+    user = make_user(session, Role.agent, username="used.user")
     auth = bearer(session, user)
     token = service.list_tokens(session, user=user)[0]
     assert token.last_used_at is None
@@ -148,7 +148,7 @@ def test_last_used_is_recorded(client, session, frozen_clock):
 
 
 def test_deactivated_user_is_locked_out(client, session, headers):
-    user = make_user(session, "leaver", Role.agent)
+    user = make_user(session, Role.agent, username="leaver")
     auth = bearer(session, user)
     response = client.patch(
         "/api/v1/users/leaver", json={"active": False}, headers=headers(Role.admin)

@@ -8,7 +8,7 @@ from incident_cmd.auth import service
 from incident_cmd.auth.models import ApiToken, Role, TokenKind
 from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.timeline.models import TimelineEvent
-from tests.conftest import bearer, make_user
+from tests.factories import bearer, make_user
 
 PASSWORD = "correct horse battery"
 
@@ -31,7 +31,7 @@ def _api_token(session, user, hours: int | None) -> dict[str, str]:
 
 
 def test_api_logout_revokes_the_token_it_was_sent_with(client, session):
-    make_user(session, "out.user", Role.agent, password=PASSWORD)
+    make_user(session, Role.agent, username="out.user", password=PASSWORD)
     auth = _api_login(client, "out.user")
     other = _api_login(client, "out.user")
     assert client.post("/api/v1/auth/logout", headers=auth).status_code == 204
@@ -40,7 +40,7 @@ def test_api_logout_revokes_the_token_it_was_sent_with(client, session):
 
 
 def test_a_login_token_cannot_issue_tokens(client, session):
-    make_user(session, "login.user", Role.agent, password=PASSWORD)
+    make_user(session, Role.agent, username="login.user", password=PASSWORD)
     auth = _api_login(client, "login.user")
     response = client.post("/api/v1/tokens", json={"name": "escape"}, headers=auth)
     assert response.status_code == 403
@@ -49,7 +49,7 @@ def test_a_login_token_cannot_issue_tokens(client, session):
 
 
 def test_a_token_cannot_mint_one_that_outlives_it(client, session, frozen_clock):
-    user = make_user(session, "mint.user", Role.agent)
+    user = make_user(session, Role.agent, username="mint.user")
     auth = _api_token(session, user, hours=2)
     minter_expiry = service.list_tokens(session, user=user)[0].expires_at
 
@@ -76,7 +76,7 @@ def test_a_token_cannot_mint_one_that_outlives_it(client, session, frozen_clock)
 
 
 def test_a_token_without_expiry_may_mint_any(client, session):
-    user = make_user(session, "forever.user", Role.agent)
+    user = make_user(session, Role.agent, username="forever.user")
     response = client.post(
         "/api/v1/tokens",
         json={"name": "year", "expires_in_hours": 24 * 365},
@@ -87,7 +87,7 @@ def test_a_token_without_expiry_may_mint_any(client, session):
 
 
 def test_changing_ones_password_revokes_every_token(client, session):
-    user = make_user(session, "pw.changer", Role.agent, password=PASSWORD)
+    user = make_user(session, Role.agent, username="pw.changer", password=PASSWORD)
     script = bearer(session, user)
     auth = _api_login(client, "pw.changer")
     response = client.post(
@@ -104,7 +104,7 @@ def test_changing_ones_password_revokes_every_token(client, session):
 
 
 def test_a_wrong_current_password_changes_nothing(client, session):
-    make_user(session, "pw.keeper", Role.agent, password=PASSWORD)
+    make_user(session, Role.agent, username="pw.keeper", password=PASSWORD)
     auth = _api_login(client, "pw.keeper")
     response = client.post(
         "/api/v1/me/password",
@@ -118,14 +118,14 @@ def test_a_wrong_current_password_changes_nothing(client, session):
 
 
 def test_setting_a_password_revokes_the_users_tokens(client, session):
-    user = make_user(session, "reset.user", Role.agent)
+    user = make_user(session, Role.agent, username="reset.user")
     auth = bearer(session, user)
     service.set_password(session, user=user, password="reset by an admin", actor_id=None)
     assert client.get("/api/v1/me", headers=auth).status_code == 401
 
 
 def test_reactivating_a_user_does_not_revive_old_tokens(client, session, headers):
-    user = make_user(session, "returner", Role.agent)
+    user = make_user(session, Role.agent, username="returner")
     auth = bearer(session, user)
     admin = headers(Role.admin)
     assert (
@@ -141,7 +141,7 @@ def test_reactivating_a_user_does_not_revive_old_tokens(client, session, headers
 
 
 def test_a_page_session_token_is_not_a_bearer_token(client, session):
-    user = make_user(session, "cookie.holder", Role.admin)
+    user = make_user(session, Role.admin, username="cookie.holder")
     _, secret = service.issue_token(
         session,
         user=user,
@@ -155,7 +155,7 @@ def test_a_page_session_token_is_not_a_bearer_token(client, session):
 
 
 def test_the_last_active_admin_cannot_be_demoted_or_deactivated(client, session):
-    root = make_user(session, "root", Role.admin)
+    root = make_user(session, Role.admin, username="root")
     auth = bearer(session, root)
     for change, field in (({"role": "viewer"}, "role"), ({"active": False}, "active")):
         response = client.patch("/api/v1/users/root", json=change, headers=auth)
@@ -168,9 +168,9 @@ def test_the_last_active_admin_cannot_be_demoted_or_deactivated(client, session)
 
 
 def test_an_admin_may_step_down_when_another_remains(client, session):
-    root = make_user(session, "root", Role.admin)
-    make_user(session, "deputy", Role.admin)
-    dormant = make_user(session, "dormant", Role.admin)
+    root = make_user(session, Role.admin, username="root")
+    make_user(session, Role.admin, username="deputy")
+    dormant = make_user(session, Role.admin, username="dormant")
     service.update_user(session, user=dormant, data=UserUpdate(active=False), actor_id=None)
     auth = bearer(session, root)
     response = client.patch("/api/v1/users/root", json={"role": "viewer"}, headers=auth)

@@ -6,8 +6,8 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 from incident_cmd.auth.models import Role
 from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.config import ConfigurationError, get_settings
-from tests.conftest import bearer, make_user
-from tests.web.test_pages import login
+from tests.factories import bearer, make_user
+from tests.plugins.web import login
 
 PASSWORD = "correct horse battery"
 
@@ -31,7 +31,7 @@ def _login(client, username, password):
 
 
 def test_a_username_is_throttled_after_five_failures_without_hashing(client, session, hashes):
-    make_user(session, "target", Role.admin, password=PASSWORD)
+    make_user(session, Role.admin, username="target", password=PASSWORD)
     for attempt in range(5):
         assert _login(client, "target", f"guess number {attempt}").status_code == 401
     assert len(hashes) == 5
@@ -46,7 +46,7 @@ def test_a_username_is_throttled_after_five_failures_without_hashing(client, ses
 
 
 def test_a_right_password_forgives_earlier_mistakes(client, session):
-    make_user(session, "typo", Role.agent, password=PASSWORD)
+    make_user(session, Role.agent, username="typo", password=PASSWORD)
     for _ in range(4):
         assert _login(client, "typo", "fat fingers!!").status_code == 401
     assert _login(client, "typo", PASSWORD).status_code == 201
@@ -62,7 +62,7 @@ def test_an_address_is_throttled_across_usernames(client, session, hashes, monke
     monkeypatch.setenv("INCIDENT_CMD_LOGIN_THROTTLE_PER_ADDRESS", "3 per hour")
     get_settings.cache_clear()
     client.app.state.login_throttle = LoginThrottle.from_settings()
-    make_user(session, "bystander", Role.agent, password=PASSWORD)
+    make_user(session, Role.agent, username="bystander", password=PASSWORD)
     for name in ("ann", "bob", "cat"):
         assert _login(client, name, "spray password").status_code == 401
     response = _login(client, "bystander", PASSWORD)
@@ -72,7 +72,7 @@ def test_an_address_is_throttled_across_usernames(client, session, hashes, monke
 
 
 def test_the_page_login_is_throttled_too(client, session, hashes):
-    make_user(session, "page.target", Role.viewer, password=PASSWORD)
+    make_user(session, Role.viewer, username="page.target", password=PASSWORD)
     for _ in range(5):
         assert login(client, "page.target", "not the password").status_code == 401
     response = login(client, "page.target", PASSWORD)
@@ -84,7 +84,7 @@ def test_the_page_login_is_throttled_too(client, session, hashes):
 
 
 def test_password_changes_with_a_wrong_current_password_are_throttled(client, session, hashes):
-    user = make_user(session, "stolen", Role.agent, password=PASSWORD)
+    user = make_user(session, Role.agent, username="stolen", password=PASSWORD)
     auth = bearer(session, user)
     body = {"current_password": "a guess at it", "new_password": "attacker's choice"}
     for _ in range(5):

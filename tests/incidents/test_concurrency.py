@@ -6,15 +6,23 @@ from sqlmodel import Session, func, select
 
 from incident_cmd import db
 from incident_cmd.auth import service as auth_service
-from incident_cmd.demo import seed
+from incident_cmd.auth.models import Role
 from incident_cmd.incidents import service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.timeline.models import TimelineEvent
+from tests.factories import make_playbook_teams, make_user
 
 
-def declare_one(engine, registry, title):
+def staff(engine, registry) -> str:
+    """The outage playbook's teams and a duty manager, committed; returns the manager's name."""
     with db.session_scope(engine) as session:
-        actor = auth_service.get_user_by_username(session, username="duty")
+        make_playbook_teams(session, registry.get("service-outage").playbook)
+        return make_user(session, Role.duty_manager).username
+
+
+def declare_one(engine, registry, title, duty):
+    with db.session_scope(engine) as session:
+        actor = auth_service.get_user_by_username(session, username=duty)
         data = IncidentDeclare(
             playbook="service-outage", title=title, severity="sev1", scope=Scope()
         )
@@ -23,8 +31,7 @@ def declare_one(engine, registry, title):
 
 def test_concurrent_declarations_get_distinct_numbers(fresh_database, shipped_playbooks):
     engine = fresh_database.engine
-    with db.session_scope(engine) as session:
-        seed(session)
+    duty = staff(engine, shipped_playbooks)
     numbers: list[str] = []
     errors: list[BaseException] = []
     barrier = threading.Barrier(6)
@@ -32,7 +39,7 @@ def test_concurrent_declarations_get_distinct_numbers(fresh_database, shipped_pl
     def worker(index):
         barrier.wait()
         try:
-            numbers.append(declare_one(engine, shipped_playbooks, f"outage {index}"))
+            numbers.append(declare_one(engine, shipped_playbooks, f"outage {index}", duty))
         except BaseException as exc:  # collected and asserted below
             errors.append(exc)
 
@@ -49,9 +56,7 @@ def test_two_sweepers_never_handle_the_same_task(fresh_database, shipped_playboo
     if fresh_database.backend != "postgres":
         pytest.skip("several workers sweep only on PostgreSQL; SQLite runs one worker")
     engine = fresh_database.engine
-    with db.session_scope(engine) as session:
-        seed(session)
-    declare_one(engine, shipped_playbooks, "outage")
+    declare_one(engine, shipped_playbooks, "outage", staff(engine, shipped_playbooks))
     frozen_clock.advance(timedelta(hours=3))
 
     first = Session(engine, expire_on_commit=False)

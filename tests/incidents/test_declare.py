@@ -14,7 +14,8 @@ from incident_cmd.incidents.models import Incident
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams import service as team_service
 from incident_cmd.workdays import add_offset
-from tests.conftest import START, bearer
+from tests.factories import bearer, rotation_members
+from tests.plugins.clock import START
 
 SHIPPED = PlaybookRegistry.from_directory(PROJECT_ROOT / "playbooks", PROJECT_ROOT / "templates")
 FULL_SCOPE = {"products": ["PX-200"], "batches": ["B2026-11"], "regions": ["Guangdong"]}
@@ -32,13 +33,13 @@ def declare(client, auth, **overrides):
 
 
 @pytest.fixture
-def duty(demo_org):
-    return bearer(demo_org, auth_service.get_user_by_username(demo_org, username="duty"))
+def duty(as_user, people):
+    return as_user(people.duty)
 
 
 @pytest.mark.parametrize("playbook", [item.playbook.key for item in SHIPPED.all()])
 def test_each_shipped_playbook_declares_with_roster_from_on_call_and_timed_tasks(
-    client, demo_org, duty, playbook
+    client, session, people, duty, playbook
 ):
     loaded = SHIPPED.get(playbook).playbook
     severity = loaded.severities[0]
@@ -47,14 +48,14 @@ def test_each_shipped_playbook_declares_with_roster_from_on_call_and_timed_tasks
     incident = response.json()
     assert incident["number"] == "INC-2026-0001"
     assert incident["status"] == "declared"
-    assert incident["declared_by"] == "duty"
+    assert incident["declared_by"] == people.duty.username
 
     expected_seats = []
     for role in loaded.roles:
-        people = team_service.responders(
-            demo_org, team_key=role.team, rotation_name=role.rotation, at=START, count=role.count
+        on_call = team_service.responders(
+            session, team_key=role.team, rotation_name=role.rotation, at=START, count=role.count
         )
-        expected_seats += [(role.key, slot, person.username) for slot, person in enumerate(people)]
+        expected_seats += [(role.key, slot, person.username) for slot, person in enumerate(on_call)]
     seats = [(seat["role"], seat["slot"], seat["user"]) for seat in incident["roster"]]
     assert seats == expected_seats
     assert all(seat["state"] == "assigned" for seat in incident["roster"])
@@ -74,10 +75,11 @@ def test_each_shipped_playbook_declares_with_roster_from_on_call_and_timed_tasks
     kinds = [event["kind"] for event in timeline]
     assert kinds[0] == "incident.declared"
     assert kinds.count("roster.assigned") == len(expected_seats)
-    assert all(event["actor"] == "duty" for event in timeline)
+    assert all(event["actor"] == people.duty.username for event in timeline)
 
 
-def test_recall_roster_on_monday_morning_matches_the_demo_rotations(client, duty):
+def test_recall_roster_on_monday_morning_matches_the_demo_rotations(client, demo_org):
+    duty = bearer(demo_org, auth_service.get_user_by_username(demo_org, username="duty"))
     incident = declare(client, duty).json()
     by_role = {seat["role"]: seat["user"] for seat in incident["roster"]}
     # Demo rotations are anchored a week before START: weekly ones have turned once,
@@ -91,10 +93,11 @@ def test_recall_roster_on_monday_morning_matches_the_demo_rotations(client, duty
     assert task["due_at"].startswith("2026-11-24T01:00:00")
 
 
-def test_unfilled_roles_are_visible_not_hidden(client, demo_org, duty):
-    finance = auth_service.get_user_by_username(demo_org, username="fin.zhu")
-    finance.active = False
-    demo_org.add(finance)
+def test_unfilled_roles_are_visible_not_hidden(client, session, duty):
+    for username in rotation_members(session, team_key="finance"):
+        finance = auth_service.get_user_by_username(session, username=username)
+        finance.active = False
+        session.add(finance)
     incident = declare(client, duty).json()
     [seat] = [seat for seat in incident["roster"] if seat["role"] == "finance_lead"]
     assert seat["user"] is None
@@ -109,7 +112,7 @@ def test_only_duty_managers_and_admins_declare(client, headers, role):
     assert declare(client, headers(role)).status_code == 403
 
 
-def test_admin_may_declare(client, demo_org, headers):
+def test_admin_may_declare(client, staffed, headers):
     assert declare(client, headers("admin")).status_code == 201
 
 
@@ -129,7 +132,7 @@ def test_declare_without_credentials_is_401(client):
     ],
 )
 def test_bad_declarations_name_the_field_and_create_nothing(
-    client, demo_org, duty, overrides, field, message
+    client, session, duty, overrides, field, message
 ):
     response = declare(client, duty, **overrides)
     assert response.status_code == 422
@@ -137,7 +140,7 @@ def test_bad_declarations_name_the_field_and_create_nothing(
     reported = body.get("field") or body["errors"][0]["field"]
     assert reported == field
     assert message in body["detail"]
-    assert demo_org.exec(select(func.count()).select_from(Incident)).one() == 0
+    assert session.exec(select(func.count()).select_from(Incident)).one() == 0
     assert declare(client, duty).json()["number"] == "INC-2026-0001"
 
 
@@ -155,7 +158,7 @@ def test_drill_is_flagged(client, duty):
     assert timeline[0]["summary"].startswith("drill incident")
 
 
-def test_incident_pins_the_playbook_version_it_was_declared_from(session, demo_org, tmp_path):
+def test_incident_pins_the_playbook_version_it_was_declared_from(session, duty, tmp_path):
     source = (PROJECT_ROOT / "playbooks" / "service-outage.yaml").read_text(encoding="utf-8")
     path: Path = tmp_path / "service-outage.yaml"
     path.write_text(source, encoding="utf-8")
@@ -171,9 +174,8 @@ def test_incident_pins_the_playbook_version_it_was_declared_from(session, demo_o
         app.dependency_overrides[get_session] = test_session
         return TestClient(app)
 
-    auth = bearer(session, auth_service.get_user_by_username(session, username="duty"))
     before = client_for(PlaybookRegistry.from_directory(tmp_path, None))
-    incident = declare(before, auth, playbook="service-outage").json()
+    incident = declare(before, duty, playbook="service-outage").json()
     assert incident["tasks"][0]["key"] == "diagnose"
 
     path.write_text(
@@ -181,22 +183,22 @@ def test_incident_pins_the_playbook_version_it_was_declared_from(session, demo_o
         encoding="utf-8",
     )
     after = client_for(PlaybookRegistry.from_directory(tmp_path, None))
-    again = after.get(f"/api/v1/incidents/{incident['id']}", headers=auth).json()
+    again = after.get(f"/api/v1/incidents/{incident['id']}", headers=duty).json()
     assert again["playbook_hash"] == incident["playbook_hash"]
     assert again["tasks"][0]["key"] == "diagnose"
     # Severity changes are checked against the pinned version, not the edited file.
     response = after.post(
         f"/api/v1/incidents/{incident['id']}/severity",
         json={"severity": "minor", "reason": "test"},
-        headers=auth,
+        headers=duty,
     )
     assert response.status_code == 422
     response = after.post(
         f"/api/v1/incidents/{incident['id']}/severity",
         json={"severity": "sev2", "reason": "contained"},
-        headers=auth,
+        headers=duty,
     )
     assert response.status_code == 200
-    newer = declare(after, auth, playbook="service-outage").json()
+    newer = declare(after, duty, playbook="service-outage").json()
     assert newer["playbook_hash"] != incident["playbook_hash"]
     assert newer["tasks"][0]["key"] == "triage_first"

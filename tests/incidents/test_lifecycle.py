@@ -1,3 +1,4 @@
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -6,11 +7,30 @@ from sqlmodel import select
 from incident_cmd.incidents import service
 from incident_cmd.incidents.models import IncidentTask
 from incident_cmd.timeline.models import TimelineEvent
+from tests.factories import rotation_members
 
 
 def timeline_kinds(client, incident, auth):
     events = client.get(f"/api/v1/incidents/{incident['id']}/timeline", headers=auth).json()
     return [event["kind"] for event in events]
+
+
+@dataclass
+class Rotation:
+    on_call: str
+    off_duty: str
+
+
+# Stands for the off-duty customer service lead in parameters, chosen before the teams exist.
+OFF_DUTY = "off-duty"
+
+
+@pytest.fixture
+def customer_service(session, staffed) -> Rotation:
+    """The customer service rotation the cs_lead seat is filled from: its first member is on
+    call, the second is not."""
+    on_call, off_duty = rotation_members(session, team_key="customer-service")
+    return Rotation(on_call, off_duty)
 
 
 def move(client, incident, status, auth, note=""):
@@ -21,8 +41,8 @@ def move(client, incident, status, auth, note=""):
     )
 
 
-def test_full_lifecycle_records_every_step(client, incident, as_user, frozen_clock):
-    duty = as_user("duty")
+def test_full_lifecycle_records_every_step(client, incident, as_user, people, frozen_clock):
+    duty = as_user(people.duty)
     for status in ("active", "stabilized", "resolved", "in_review", "closed"):
         frozen_clock.advance(timedelta(minutes=10))
         response = move(client, incident, status, duty, note=f"to {status}")
@@ -41,40 +61,40 @@ def test_full_lifecycle_records_every_step(client, incident, as_user, frozen_clo
         ("resolved", "in_review"),
         ("in_review", "closed"),
     ]
-    assert all(event["actor"] == "duty" for event in status_events)
+    assert all(event["actor"] == people.duty.username for event in status_events)
     times = [event["at"] for event in status_events]
     assert times == sorted(times) and len(set(times)) == 5
 
 
-def test_forbidden_transition_is_409_and_lists_the_allowed(client, incident, as_user):
-    response = move(client, incident, "closed", as_user("duty"))
+def test_forbidden_transition_is_409_and_lists_the_allowed(client, incident, as_user, people):
+    response = move(client, incident, "closed", as_user(people.duty))
     assert response.status_code == 409
     assert response.json()["detail"] == (
         f"cannot move {incident['number']} from declared to closed (allowed: active, resolved)"
     )
-    assert timeline_kinds(client, incident, as_user("duty")).count("incident.status") == 0
+    assert timeline_kinds(client, incident, as_user(people.duty)).count("incident.status") == 0
 
 
-def test_unknown_status_is_422(client, incident, as_user):
-    response = move(client, incident, "on_fire", as_user("duty"))
+def test_unknown_status_is_422(client, incident, as_user, people):
+    response = move(client, incident, "on_fire", as_user(people.duty))
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == "status"
 
 
-def test_reopen_after_resolution_clears_resolved_at(client, incident, as_user):
-    duty = as_user("duty")
+def test_reopen_after_resolution_clears_resolved_at(client, incident, as_user, people):
+    duty = as_user(people.duty)
     move(client, incident, "resolved", duty)
     reopened = move(client, incident, "active", duty, note="new reports").json()
     assert reopened["status"] == "active"
     assert reopened["resolved_at"] is None
 
 
-def test_responder_cannot_change_status(client, incident, as_user):
-    assert move(client, incident, "active", as_user("cs.liu")).status_code == 403
+def test_responder_cannot_change_status(client, incident, as_user, customer_service):
+    assert move(client, incident, "active", as_user(customer_service.off_duty)).status_code == 403
 
 
-def test_severity_change_recomputes_targets_and_is_recorded(client, incident, as_user):
-    duty = as_user("duty")
+def test_severity_change_recomputes_targets_and_is_recorded(client, incident, as_user, people):
+    duty = as_user(people.duty)
     response = client.post(
         f"/api/v1/incidents/{incident['id']}/severity",
         json={"severity": "sev1", "reason": "burn injury reported"},
@@ -96,68 +116,76 @@ def test_severity_change_recomputes_targets_and_is_recorded(client, incident, as
     assert response.json()["field"] == "severity"
 
 
-def test_role_reassignment_relieves_and_replaces(client, incident, as_user):
-    duty = as_user("duty")
+def test_role_reassignment_relieves_and_replaces(
+    client, incident, as_user, people, customer_service
+):
+    on_call, off_duty = customer_service.on_call, customer_service.off_duty
+    duty = as_user(people.duty)
     before = {seat["role"]: seat["user"] for seat in incident["roster"]}
     response = client.post(
         f"/api/v1/incidents/{incident['id']}/roster",
-        json={"role": "cs_lead", "user": "cs.liu", "note": "swap"},
+        json={"role": "cs_lead", "user": off_duty, "note": "swap"},
         headers=duty,
     )
     assert response.status_code == 200
     after = {seat["role"]: seat["user"] for seat in response.json()["roster"]}
-    assert before["cs_lead"] == "cs.zhao" and after["cs_lead"] == "cs.liu"
+    assert before["cs_lead"] == on_call and after["cs_lead"] == off_duty
     assert len(response.json()["roster"]) == len(incident["roster"])
     events = client.get(f"/api/v1/incidents/{incident['id']}/timeline", headers=duty).json()
     roster_events = [e["summary"] for e in events if e["kind"].startswith("roster.")]
     assert roster_events[-2:] == [
-        "cs.zhao relieved from role cs_lead",
-        "cs.liu assigned to role cs_lead",
+        f"{on_call} relieved from role cs_lead",
+        f"{off_duty} assigned to role cs_lead",
     ]
 
 
 @pytest.mark.parametrize(
     ("body", "field"),
     [
-        ({"role": "janitor", "user": "cs.liu"}, "role"),
+        ({"role": "janitor", "user": OFF_DUTY}, "role"),
         ({"role": "cs_lead", "user": "nobody"}, "user"),
-        ({"role": "cs_lead", "slot": 1, "user": "cs.liu"}, "slot"),
+        ({"role": "cs_lead", "slot": 1, "user": OFF_DUTY}, "slot"),
     ],
 )
-def test_bad_reassignment_names_the_field(client, incident, as_user, body, field):
+def test_bad_reassignment_names_the_field(
+    client, incident, as_user, people, customer_service, body, field
+):
+    if body["user"] == OFF_DUTY:
+        body = {**body, "user": customer_service.off_duty}
     response = client.post(
-        f"/api/v1/incidents/{incident['id']}/roster", json=body, headers=as_user("duty")
+        f"/api/v1/incidents/{incident['id']}/roster", json=body, headers=as_user(people.duty)
     )
     assert response.status_code == 422
     assert response.json()["field"] == field
 
 
-def test_internal_and_public_updates(client, incident, as_user):
+def test_internal_and_public_updates(client, incident, as_user, people, session):
+    quality = rotation_members(session, team_key="quality")[1]
     url = f"/api/v1/incidents/{incident['id']}/updates"
-    internal = client.post(url, json={"body": "Lab confirms cell defect"}, headers=as_user("qa.he"))
+    internal = client.post(url, json={"body": "Lab confirms cell defect"}, headers=as_user(quality))
     assert internal.status_code == 201
     assert internal.json()["public"] is False
     refused = client.post(
         url,
         json={"body": "Hello", "public": True, "status": "identified"},
-        headers=as_user("qa.he"),
+        headers=as_user(quality),
     )
     assert refused.status_code == 403
     no_status = client.post(
-        url, json={"body": "Hello", "public": True}, headers=as_user("comms.ma")
+        url, json={"body": "Hello", "public": True}, headers=as_user(people.comms)
     )
     assert no_status.status_code == 422
     assert no_status.json()["field"] == "status"
     public = client.post(
         url,
         json={"body": "Recall started", "public": True, "status": "identified"},
-        headers=as_user("comms.ma"),
+        headers=as_user(people.comms),
     )
     assert public.status_code == 201
     assert public.json()["data"] == {"status": "identified"}
-    current = client.get(f"/api/v1/incidents/{incident['id']}", headers=as_user("viewer"))
+    current = client.get(f"/api/v1/incidents/{incident['id']}", headers=as_user(people.viewer))
     assert current.json()["public_status"] == "identified"
-    viewer_post = client.post(url, json={"body": "hi"}, headers=as_user("viewer"))
+    viewer_post = client.post(url, json={"body": "hi"}, headers=as_user(people.viewer))
     assert viewer_post.status_code == 403
 
 
@@ -191,8 +219,8 @@ def test_task_with_open_dependency_cannot_be_completed(client, incident, as_user
     assert kinds.count("task.completed") == 2
 
 
-def test_closed_incident_refuses_changes(client, incident, as_user):
-    duty = as_user("duty")
+def test_closed_incident_refuses_changes(client, incident, as_user, people):
+    duty = as_user(people.duty)
     for status in ("resolved", "in_review", "closed"):
         move(client, incident, status, duty)
     task = incident["tasks"][0]
@@ -203,8 +231,8 @@ def test_closed_incident_refuses_changes(client, incident, as_user):
     assert "closed" in response.json()["detail"]
 
 
-def test_unknown_incident_and_task_are_404(client, incident, as_user):
-    duty = as_user("duty")
+def test_unknown_incident_and_task_are_404(client, incident, as_user, people):
+    duty = as_user(people.duty)
     assert client.get("/api/v1/incidents/99999", headers=duty).status_code == 404
     response = client.post(
         f"/api/v1/incidents/{incident['id']}/tasks/99999/complete", json={}, headers=duty
@@ -212,8 +240,8 @@ def test_unknown_incident_and_task_are_404(client, incident, as_user):
     assert response.status_code == 404
 
 
-def test_list_filters_and_keyset_pagination(client, as_user):
-    duty = as_user("duty")
+def test_list_filters_and_keyset_pagination(client, as_user, people):
+    duty = as_user(people.duty)
     for index in range(5):
         client.post(
             "/api/v1/incidents",

@@ -5,8 +5,7 @@ import pytest
 
 from incident_cmd import db
 from incident_cmd.auth import service as auth_service
-from tests.conftest import bearer
-from tests.notify.conftest import new_york_customers
+from tests.factories import bearer, new_york_customers
 
 USERS = ("comms.ma", "comms.lee", "duty", "admin")
 

@@ -5,11 +5,12 @@ import pytest
 
 from incident_cmd.auth import service as auth_service
 from incident_cmd.config import get_settings
-from incident_cmd.notify.dispatcher import TokenBucket
-from incident_cmd.notify.messages import sms_shape
-from incident_cmd.notify.models import CampaignStatus, DeliveryStatus, SinkMessage
-from tests.conftest import bearer
-from tests.notify.conftest import dispatch, new_york_customers, shanghai_customers
+from incident_cmd.messaging.models import SinkMessage
+from incident_cmd.messaging.outbox import TokenBucket
+from incident_cmd.messaging.templates import sms_shape
+from incident_cmd.notify.models import CampaignStatus, DeliveryStatus
+from tests.factories import bearer, new_york_customers, shanghai_customers
+from tests.plugins.messaging import dispatch
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 from incident_cmd import db
 from incident_cmd.notify import service
-from tests.notify.conftest import PUBLIC, dispatch, shanghai_customers
+from tests.factories import shanghai_customers
+from tests.plugins.messaging import dispatch
+from tests.plugins.twilio import PUBLIC
 
 
 def test_recall_email_through_smtp_with_one_click_unsubscribe(world, smtp, client_factory):

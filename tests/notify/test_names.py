@@ -3,9 +3,9 @@
 from sqlmodel import select
 
 from incident_cmd import db
-from incident_cmd.notify.messages import SMS_NAME_LENGTH
-from incident_cmd.notify.models import SinkMessage
-from tests.notify.conftest import dispatch
+from incident_cmd.messaging.models import SinkMessage
+from incident_cmd.messaging.templates import SMS_NAME_LENGTH
+from tests.plugins.messaging import dispatch
 
 LONG_NAME = "Maria " + "de los Santos " * 30 + "García"
 

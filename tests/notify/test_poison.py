@@ -16,10 +16,12 @@ from incident_cmd import clock, db
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Purchase
 from incident_cmd.devtools.fake_twilio import Faults
-from incident_cmd.notify.channels import Outcome, TwilioSmsChannel, channels_for
-from incident_cmd.notify.dispatcher import Dispatcher
+from incident_cmd.messaging.channels import Outcome, TwilioSmsChannel, channels_for
 from incident_cmd.notify.models import Delivery, DeliveryStatus
-from tests.notify.conftest import ACCOUNT, SENDER, TOKEN, dispatch, shanghai_customers
+from incident_cmd.notify.sending import bulk_sender
+from tests.factories import shanghai_customers
+from tests.plugins.messaging import dispatch
+from tests.plugins.twilio import ACCOUNT, SENDER, TOKEN
 
 INJECTED = "PX-200\r\nBcc: everyone@example.net"
 
@@ -154,7 +156,7 @@ def test_a_raising_channel_and_an_unstorable_outcome_cost_the_batch_nothing(worl
     async def main() -> int:
         channels = {(name, False): channel for name, channel in channels_for(settings).items()}
         channels["sms", False] = Misbehaving(settings, raises_for=raises_for, nul_for=nul_for)
-        dispatcher = Dispatcher(db.get_engine(), channels=channels)
+        dispatcher = bulk_sender(db.get_engine(), channels=channels)
         try:
             return await dispatcher.drain()
         finally:

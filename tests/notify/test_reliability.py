@@ -15,9 +15,11 @@ import pytest
 from incident_cmd import clock, db
 from incident_cmd.config import get_settings
 from incident_cmd.devtools.fake_twilio import Faults
-from incident_cmd.notify.dispatcher import Dispatcher
 from incident_cmd.notify.models import DeliveryStatus
-from tests.notify.conftest import ACCOUNT, SENDER, TOKEN, dispatch, shanghai_customers
+from incident_cmd.notify.sending import bulk_sender
+from tests.factories import shanghai_customers
+from tests.plugins.messaging import dispatch
+from tests.plugins.twilio import ACCOUNT, SENDER, TOKEN
 
 FINAL = {DeliveryStatus.sent, DeliveryStatus.delivered}
 
@@ -77,7 +79,7 @@ def test_two_workers_on_postgres_share_a_campaign_without_duplicates(world, twil
 
     def worker():
         async def main():
-            dispatcher = Dispatcher(db.get_engine())
+            dispatcher = bulk_sender(db.get_engine())
             dispatcher.batch_size = 25
             try:
                 handled.append(await dispatcher.drain())

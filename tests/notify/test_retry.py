@@ -11,8 +11,8 @@ from incident_cmd.devtools.fake_twilio import Faults
 from incident_cmd.notify import service
 from incident_cmd.notify.models import CampaignStatus, DeliveryStatus
 from incident_cmd.timeline.models import TimelineEvent
-from tests.conftest import bearer
-from tests.notify.conftest import dispatch, shanghai_customers
+from tests.factories import bearer, shanghai_customers
+from tests.plugins.messaging import dispatch
 
 
 def user(session, username: str):

@@ -4,13 +4,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from incident_cmd.notify.models import CampaignStatus, DeliveryStatus
-from tests.notify.conftest import (
-    ACCOUNT,
-    SENDER,
-    dispatch,
-    new_york_customers,
-    shanghai_customers,
-)
+from tests.factories import new_york_customers, shanghai_customers
+from tests.plugins.messaging import dispatch
+from tests.plugins.twilio import ACCOUNT, SENDER
 
 CONTRACT = json.loads(
     (Path(__file__).parents[1] / "data" / "twilio_api_v2010_messages_calls.json").read_text()

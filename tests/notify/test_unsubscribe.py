@@ -11,7 +11,9 @@ from incident_cmd.notify import service
 from incident_cmd.notify.models import DeliveryStatus, Suppression
 from incident_cmd.notify.schemas import Audience, CampaignCreate
 from incident_cmd.timeline.models import TimelineEvent
-from tests.notify.conftest import PUBLIC, dispatch, shanghai_customers
+from tests.factories import shanghai_customers
+from tests.plugins.messaging import dispatch
+from tests.plugins.twilio import PUBLIC
 
 UNSUBSCRIBER = "cn00000@example.com"
 

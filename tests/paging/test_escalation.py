@@ -7,11 +7,11 @@ from sqlmodel import col, select
 from incident_cmd.auth.models import User
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import ResponderAdd, RoleAssign, StatusChange
-from incident_cmd.notify.models import DirectMessage, DirectMessageStatus
+from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import service
 from incident_cmd.paging.models import PageStatus, TargetStatus
 from incident_cmd.teams.models import Team
-from tests.paging.conftest import declare, on_call
+from tests.plugins.paging import declare, on_call
 
 MINUTE = timedelta(minutes=1)
 

@@ -11,11 +11,13 @@ from sqlmodel import select
 
 from incident_cmd import clock, db
 from incident_cmd.auth import service as auth_service
-from incident_cmd.notify.direct import LEASE, DirectLane, DirectSender
-from incident_cmd.notify.models import DirectMessage, DirectMessageStatus
+from incident_cmd.messaging.direct import LEASE, direct_sender
+from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import service
-from tests.notify.conftest import PUBLIC, shanghai_customers
-from tests.paging.conftest import declare_recall
+from incident_cmd.scheduler import DirectLane
+from tests.factories import shanghai_customers
+from tests.plugins.paging import declare_recall
+from tests.plugins.twilio import PUBLIC
 
 MINUTE = timedelta(minutes=1)
 
@@ -27,7 +29,7 @@ def declare(registry, drill: bool = False) -> int:
 
 def send_pages() -> int:
     async def main() -> int:
-        sender = DirectSender(db.get_engine())
+        sender = direct_sender(db.get_engine())
         try:
             return await sender.drain()
         finally:
@@ -106,9 +108,9 @@ def test_worker_killed_between_steps_resumes_without_paging_twice(world, twilio,
     sweep()
 
     async def send_and_die() -> None:
-        sender = DirectSender(db.get_engine())
+        sender = direct_sender(db.get_engine())
         try:
-            claimed = await asyncio.to_thread(sender.claim, 1)
+            claimed, _ = await asyncio.to_thread(sender.claim, 1)
             await sender.handle(claimed[0])
         finally:
             await sender.close()

@@ -7,7 +7,7 @@ from incident_cmd.auth.models import Role
 from incident_cmd.errors import Conflict, NotFound
 from incident_cmd.teams import service
 from incident_cmd.teams.schemas import OverrideCreate, RotationCreate, TeamCreate
-from tests.conftest import make_user
+from tests.factories import make_user
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NEW_YORK = ZoneInfo("America/New_York")
@@ -23,7 +23,7 @@ def team_with_rotation(
     members=("ann", "bob", "cat"),
 ):
     for name in members:
-        make_user(session, name, Role.responder)
+        make_user(session, Role.responder, username=name)
     team = service.create_team(
         session, data=TeamCreate(key="support", name="Support", timezone=zone), actor_id=None
     )
@@ -90,7 +90,7 @@ def test_handoff_keeps_wall_clock_time_across_daylight_saving(session):
 
 def test_override_swaps_the_on_call_person_for_its_period_only(session):
     team = team_with_rotation(session)
-    make_user(session, "dan", Role.responder)
+    make_user(session, Role.responder, username="dan")
     starts = datetime(2026, 11, 2, 12, 0, tzinfo=SHANGHAI)
     service.add_override(
         session,

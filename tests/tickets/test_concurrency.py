@@ -8,11 +8,10 @@ import pytest
 from sqlmodel import select
 
 from incident_cmd import db
-from incident_cmd.auth import service as auth_service
-from incident_cmd.demo import seed
-from incident_cmd.tickets import flows, service
-from incident_cmd.tickets.schemas import TicketCreate
+from incident_cmd.auth.models import Role
+from incident_cmd.tickets import service
 from incident_cmd.timeline.models import TimelineEvent
+from tests.factories import make_ticket, make_user
 
 
 def test_two_workers_warn_and_breach_each_ticket_once(
@@ -21,16 +20,14 @@ def test_two_workers_warn_and_breach_each_ticket_once(
     if database.backend != "postgres":
         pytest.skip("several workers sweep only on PostgreSQL; SQLite runs one worker")
     with db.session_scope() as session:
-        seed(session)
-        agent = auth_service.get_user_by_username(session, username="agent.sun")
+        agent = make_user(session, Role.agent)
         for number in range(60):
-            flows.intake(
+            make_ticket(
                 session,
-                data=TicketCreate(
-                    description="插座漏电", phone=f"+86139{number:08d}", channel="phone"
-                ),
                 registry=shipped_playbooks,
                 actor=agent,
+                description="插座漏电",
+                phone=f"+86139{number:08d}",
             )
     handled: list[int] = []
     errors: list[BaseException] = []

@@ -8,10 +8,10 @@ from sqlmodel import select
 
 from incident_cmd.auth import service as auth_service
 from incident_cmd.errors import Conflict
-from incident_cmd.notify.models import DirectMessage
+from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.tickets import detection
 from incident_cmd.tickets.models import Signal, Ticket
-from tests.conftest import bearer
+from tests.factories import bearer
 
 QUALITY = "PX-200 冒烟"  # product quality, urgent: the recall playbook's trigger counts it
 

@@ -10,7 +10,7 @@ from incident_cmd.teams.schemas import TeamCreate
 from incident_cmd.tickets import service
 from incident_cmd.tickets.models import TicketTask
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
-from tests.conftest import bearer, make_user
+from tests.factories import bearer, make_user
 
 
 @pytest.fixture
@@ -28,7 +28,7 @@ def auth(queue):
 @pytest.fixture
 def outsider(queue):
     """An agent of another team (a quality desk), not of customer service."""
-    make_user(queue.session, "agent.qa", Role.agent)
+    make_user(queue.session, Role.agent, username="agent.qa")
     team_service.create_team(
         queue.session,
         data=TeamCreate(key="quality-desk", name="Quality desk", members=["agent.qa"]),

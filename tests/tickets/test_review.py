@@ -13,8 +13,8 @@ from incident_cmd.demo import seed
 from incident_cmd.tickets import review, service
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
-from tests.conftest import bearer
-from tests.notify.conftest import signed
+from tests.factories import bearer
+from tests.plugins.twilio import signed
 
 
 def _resolved(queue, frozen_clock, *, hours: float, **fields) -> Ticket:

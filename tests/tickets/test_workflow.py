@@ -14,7 +14,7 @@ from incident_cmd.notify.models import InboundMessage
 from incident_cmd.tickets import flows, service
 from incident_cmd.tickets.models import TicketTask
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
-from tests.conftest import bearer
+from tests.factories import bearer
 
 DAY = timedelta(days=1)
 

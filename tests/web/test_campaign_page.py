@@ -1,31 +1,31 @@
 """A campaign's page: its figures, why messages failed, and the retry of those no provider
 ever took."""
 
-import io
 import re
 
+import pytest
 from sqlalchemy import update
 from sqlmodel import col, select
 
-from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
-from incident_cmd.customers import service as customer_service
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.notify import service as notify_service
 from incident_cmd.notify.models import Campaign, Delivery, DeliveryStatus
-from tests.conftest import make_user
-from tests.web.test_pages import ORIGIN, PASSWORD, login
-
-CSV = "external_ref,name,phone,email,locale,timezone,region,product_model,batch\n" + "".join(
-    f"C{n},客户{n},+86139{n:08d},c{n}@example.com,zh-CN,Asia/Shanghai,R1,PX-200,B7\n"
-    for n in range(4)
-)
+from tests.factories import make_customer, make_playbook_teams, make_user
+from tests.plugins.web import ORIGIN, PASSWORD, login
 
 
-def _failed_campaign(session, registry) -> int:
-    customer_service.import_csv(session, stream=io.StringIO(CSV))
-    duty = auth_service.get_user_by_username(session, username="duty")
+@pytest.fixture
+def comms(session):
+    return make_user(session, Role.comms, password=PASSWORD)
+
+
+def _failed_campaign(session, registry, comms) -> int:
+    for n in range(4):
+        make_customer(session, name=f"客户{n}", phone=f"+86139{n:08d}", email=f"c{n}@example.com")
+    make_playbook_teams(session, registry.get("product-recall").playbook)
+    duty = make_user(session, Role.duty_manager)
     incident = incident_service.declare(
         session,
         registry=registry,
@@ -35,11 +35,11 @@ def _failed_campaign(session, registry) -> int:
         ),
     )
     campaign = session.exec(
-        select(Campaign).where(Campaign.incident_id == incident.id, Campaign.plan_key == "recall_sms")
+        select(Campaign).where(
+            Campaign.incident_id == incident.id, Campaign.plan_key == "recall_sms"
+        )
     ).one()
-    notify_service.approve(
-        session, campaign=campaign, actor=auth_service.get_user_by_username(session, username="comms.ma")
-    )
+    notify_service.approve(session, campaign=campaign, actor=comms)
     notify_service.start_due_campaigns(session)
     ids = session.exec(
         select(Delivery.id).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)
@@ -61,12 +61,10 @@ def _failed_campaign(session, registry) -> int:
 
 
 def test_comms_see_why_messages_failed_and_retry_only_those_never_sent(
-    client, demo_org, shipped_playbooks
+    client, session, shipped_playbooks, comms
 ):
-    campaign_id = _failed_campaign(demo_org, shipped_playbooks)
-    comms = auth_service.get_user_by_username(demo_org, username="comms.ma")
-    auth_service.set_password(demo_org, user=comms, password=PASSWORD, actor_id=None)
-    assert login(client, "comms.ma").status_code == 303
+    campaign_id = _failed_campaign(session, shipped_playbooks, comms)
+    assert login(client, comms.username).status_code == 303
     page = client.get(f"/campaigns/{campaign_id}")
     assert page.status_code == 200
     assert "product contains a line break" in page.text and "30006" in page.text
@@ -79,16 +77,16 @@ def test_comms_see_why_messages_failed_and_retry_only_those_never_sent(
     )
     assert retried.status_code == 303
     assert retried.headers["location"] == f"/campaigns/{campaign_id}?retried=2"
-    statuses = demo_org.exec(
+    statuses = session.exec(
         select(Delivery.status).where(Delivery.campaign_id == campaign_id).order_by(Delivery.id)
     ).all()
     assert statuses == ["pending", "pending", "failed", "pending"]
     assert "2 failed messages queued again" in client.get(retried.headers["location"]).text
 
 
-def test_a_viewer_sees_the_figures_but_cannot_retry(client, demo_org, shipped_playbooks, session):
-    campaign_id = _failed_campaign(demo_org, shipped_playbooks)
-    make_user(session, "watcher", Role.viewer, password=PASSWORD)
+def test_a_viewer_sees_the_figures_but_cannot_retry(client, session, shipped_playbooks, comms):
+    campaign_id = _failed_campaign(session, shipped_playbooks, comms)
+    make_user(session, Role.viewer, username="watcher", password=PASSWORD)
     assert login(client, "watcher").status_code == 303
     page = client.get(f"/campaigns/{campaign_id}")
     assert page.status_code == 200 and "Retry" not in page.text
@@ -97,7 +95,7 @@ def test_a_viewer_sees_the_figures_but_cannot_retry(client, demo_org, shipped_pl
         f"/campaigns/{campaign_id}/retry-failed", data={"csrf_token": token}, headers=ORIGIN
     )
     assert refused.status_code == 403
-    failed = demo_org.exec(
+    failed = session.exec(
         select(Delivery.id).where(
             Delivery.campaign_id == campaign_id, Delivery.status == DeliveryStatus.failed
         )
@@ -105,10 +103,8 @@ def test_a_viewer_sees_the_figures_but_cannot_retry(client, demo_org, shipped_pl
     assert len(failed) == 3
 
 
-def test_the_retry_form_needs_its_csrf_token(client, demo_org, shipped_playbooks):
-    campaign_id = _failed_campaign(demo_org, shipped_playbooks)
-    comms = auth_service.get_user_by_username(demo_org, username="comms.ma")
-    auth_service.set_password(demo_org, user=comms, password=PASSWORD, actor_id=None)
-    login(client, "comms.ma")
+def test_the_retry_form_needs_its_csrf_token(client, session, shipped_playbooks, comms):
+    campaign_id = _failed_campaign(session, shipped_playbooks, comms)
+    login(client, comms.username)
     refused = client.post(f"/campaigns/{campaign_id}/retry-failed", data={}, headers=ORIGIN)
     assert refused.status_code == 403

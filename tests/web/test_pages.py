@@ -1,5 +1,4 @@
 import os
-import re
 import shutil
 from collections.abc import Iterator
 
@@ -7,34 +6,12 @@ import pytest
 
 from incident_cmd import db
 from incident_cmd.app import create_app
-from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
 from incident_cmd.devtools.local_server import running_server
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope, StatusChange
-from tests.conftest import make_user
-
-PASSWORD = "a password long enough"
-
-
-ORIGIN = {"Origin": "http://testserver"}
-
-
-def csrf_token(client, path="/login"):
-    """The hidden CSRF field of the form on ``path`` (the GET also sets its cookie)."""
-    page = client.get(path)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, page.text
-    return match.group(1)
-
-
-def login(client, username, password=PASSWORD):
-    return client.post(
-        "/login",
-        data={"username": username, "password": password, "csrf_token": csrf_token(client)},
-        headers=ORIGIN,
-        follow_redirects=False,
-    )
+from tests.factories import make_playbook_teams, make_user
+from tests.plugins.web import PASSWORD, login
 
 
 def test_landing_page_requires_login(client):
@@ -44,18 +21,21 @@ def test_landing_page_requires_login(client):
 
 
 def test_wrong_password_shows_the_form_again(client, session):
-    make_user(session, "page.user", Role.viewer, password=PASSWORD)
+    make_user(session, Role.viewer, username="page.user", password=PASSWORD)
     response = login(client, "page.user", "not the password")
     assert response.status_code == 401
     assert "wrong username or password" in response.text
     assert "icmd_session" not in response.cookies
 
 
-def test_landing_page_lists_active_incidents_only(client, demo_org, shipped_playbooks):
-    duty = auth_service.get_user_by_username(demo_org, username="duty")
-    auth_service.set_password(demo_org, user=duty, password=PASSWORD, actor_id=None)
+def test_landing_page_lists_active_incidents_only(client, session, shipped_playbooks):
+    make_playbook_teams(
+        session,
+        *(shipped_playbooks.get(key).playbook for key in ("natural-disaster", "service-outage")),
+    )
+    duty = make_user(session, Role.duty_manager, timezone="Asia/Shanghai", password=PASSWORD)
     active = incident_service.declare(
-        demo_org,
+        session,
         registry=shipped_playbooks,
         actor=duty,
         data=IncidentDeclare(
@@ -67,15 +47,15 @@ def test_landing_page_lists_active_incidents_only(client, demo_org, shipped_play
         ),
     )
     closed = incident_service.declare(
-        demo_org,
+        session,
         registry=shipped_playbooks,
         actor=duty,
         data=IncidentDeclare(playbook="service-outage", title="Hotline down", severity="sev1"),
     )
     incident_service.transition(
-        demo_org, incident=closed, actor=duty, change=StatusChange(status="resolved")
+        session, incident=closed, actor=duty, change=StatusChange(status="resolved")
     )
-    response = login(client, "duty")
+    response = login(client, duty.username)
     assert response.status_code == 303
     cookie = response.cookies["icmd_session"]
     assert "httponly" in response.headers["set-cookie"].lower()
@@ -91,7 +71,7 @@ def test_landing_page_lists_active_incidents_only(client, demo_org, shipped_play
 
 
 def test_session_cookie_is_not_accepted_by_the_api(client, session):
-    make_user(session, "cookie.user", Role.admin, password=PASSWORD)
+    make_user(session, Role.admin, username="cookie.user", password=PASSWORD)
     cookie = login(client, "cookie.user").cookies["icmd_session"]
     client.cookies.set("icmd_session", cookie)
     response = client.get("/api/v1/me")
@@ -115,12 +95,10 @@ def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(
 ):
     from playwright.sync_api import sync_playwright
 
-    from incident_cmd.demo import seed
-
     with db.session_scope() as session:
-        seed(session)
-        duty = auth_service.get_user_by_username(session, username="duty")
-        auth_service.set_password(session, user=duty, password=PASSWORD, actor_id=None)
+        make_playbook_teams(session, shipped_playbooks.get("product-recall").playbook)
+        duty = make_user(session, Role.duty_manager, password=PASSWORD)
+        username = duty.username
         incident = incident_service.declare(
             session,
             registry=shipped_playbooks,
@@ -150,11 +128,11 @@ def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(
         page = browser.new_page()
         page.goto(f"{live_server}/")
         assert page.url.endswith("/login")
-        page.fill("input[name=username]", "duty")
+        page.fill("input[name=username]", username)
         page.fill("input[name=password]", "wrong password here")
         page.click("button[type=submit]")
         assert "wrong username or password" in page.inner_text("[role=alert]")
-        page.fill("input[name=username]", "duty")
+        page.fill("input[name=username]", username)
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_selector("#incidents")

@@ -12,12 +12,12 @@ from typer.testing import CliRunner
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, TokenKind
 from incident_cmd.cli import app as cli
+from incident_cmd.incidents.schemas import Scope
 from incident_cmd.paging import service as paging_service
 from incident_cmd.paging.models import Page, PageTarget, TargetStatus
 from incident_cmd.web import security
-from tests.conftest import make_user
-from tests.paging.conftest import declare_recall
-from tests.web.test_pages import ORIGIN, PASSWORD, csrf_token, login
+from tests.factories import make_incident, make_user
+from tests.plugins.web import ORIGIN, PASSWORD, csrf_token, login
 
 
 def _post_login(client, **overrides):
@@ -29,7 +29,7 @@ def _post_login(client, **overrides):
 
 @pytest.fixture
 def csrf_user(session):
-    return make_user(session, "csrf.user", Role.viewer, password=PASSWORD)
+    return make_user(session, Role.viewer, username="csrf.user", password=PASSWORD)
 
 
 def test_login_needs_the_forms_csrf_token(client, csrf_user):
@@ -122,10 +122,11 @@ def test_pages_carry_security_headers(client, csrf_user):
 
 
 @pytest.fixture
-def page_target(demo_org, shipped_playbooks) -> PageTarget:
-    incident = declare_recall(demo_org, shipped_playbooks)
-    demo_org.flush()
-    return demo_org.exec(
+def page_target(session, shipped_playbooks) -> PageTarget:
+    incident = make_incident(
+        session, registry=shipped_playbooks, title="PX-200 overheating", scope=Scope(batches=["B7"])
+    )
+    return session.exec(
         select(PageTarget)
         .join(Page, col(Page.id) == PageTarget.page_id)
         .where(Page.incident_id == incident.id)
@@ -133,7 +134,7 @@ def page_target(demo_org, shipped_playbooks) -> PageTarget:
     ).first()
 
 
-def test_link_pages_send_no_referrer_and_refuse_other_sites(client, demo_org, page_target):
+def test_link_pages_send_no_referrer_and_refuse_other_sites(client, session, page_target):
     path = "/page/" + paging_service.ack_token(page_target)
     shown = client.get(path)
     assert shown.status_code == 200
@@ -146,14 +147,14 @@ def test_link_pages_send_no_referrer_and_refuse_other_sites(client, demo_org, pa
         path, data={"action": "acknowledge"}, headers={"Origin": "https://evil.example"}
     )
     assert cross_site.status_code == 403
-    demo_org.refresh(page_target)
+    session.refresh(page_target)
     assert page_target.status == TargetStatus.open
 
     # A no-referrer page's own form is sent with Origin "null"; the signed link is the
     # credential.
     answered = client.post(path, data={"action": "acknowledge"}, headers={"Origin": "null"})
     assert answered.status_code == 200
-    demo_org.refresh(page_target)
+    session.refresh(page_target)
     assert page_target.status == TargetStatus.acknowledged
 
 

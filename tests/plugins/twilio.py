@@ -1,0 +1,40 @@
+"""A fake Twilio the app is configured to send through, and requests signed as Twilio signs
+its webhooks."""
+
+from collections.abc import Iterator
+
+import pytest
+from twilio.request_validator import RequestValidator
+
+from incident_cmd.config import get_settings
+from incident_cmd.devtools.fake_twilio import FakeTwilio, RunningFake
+
+ACCOUNT = "AC" + "1" * 32
+TOKEN = "test-auth-token"
+SENDER = "+15005550006"
+PUBLIC = "https://incident.example.com"
+
+
+@pytest.fixture
+def fake() -> Iterator[RunningFake]:
+    with RunningFake(FakeTwilio(account_sid=ACCOUNT, auth_token=TOKEN, callbacks=False)) as running:
+        yield running
+
+
+@pytest.fixture
+def twilio(monkeypatch, fake) -> RunningFake:
+    for name, value in {
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_SENDER": SENDER,
+        "TWILIO_API_BASE": fake.url,
+        "PUBLIC_BASE_URL": PUBLIC,
+        "SEND_RATE_PER_SECOND": "0",
+    }.items():
+        monkeypatch.setenv(f"INCIDENT_CMD_{name}", value)
+    get_settings.cache_clear()
+    return fake
+
+
+def signed(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
