@@ -15,7 +15,7 @@ from incident_cmd.notify import service
 from incident_cmd.notify.models import InboundMessage
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.timeline.models import TimelineEvent
-from tests.notify.test_webhooks import inbound
+from tests.plugins.twilio import inbound
 
 REPO = Path(__file__).resolve().parents[2]
 CUSTOMER = "+8613900000001"

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -28,7 +29,11 @@ def test_faulty_provider_still_delivers_exactly_once(world, twilio, frozen_clock
     monkeypatch.setenv("INCIDENT_CMD_TWILIO_TIMEOUT_SECONDS", "0.3")
     get_settings.cache_clear()
     twilio.fake.state.faults = Faults(
-        rate_429=0.07, rate_500=0.07, rate_timeout=0.06, timeout_seconds=0.6
+        rate_429=0.07,
+        rate_500=0.07,
+        rate_timeout=0.06,
+        timeout_seconds=0.6,
+        rolls=random.Random(4),
     )
     world.import_customers(shanghai_customers(60))
     campaign_id = world.campaign_for(world.declare_recall(), "recall_sms")

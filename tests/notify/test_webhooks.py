@@ -1,5 +1,4 @@
 from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from sqlmodel import func, select
@@ -7,29 +6,11 @@ from sqlmodel import func, select
 from incident_cmd import db
 from incident_cmd.notify import service
 from incident_cmd.notify.models import DeliveryStatus, InboundMessage
-from tests.notify.conftest import PUBLIC, SENDER, dispatch, shanghai_customers, signed
+from tests.factories import shanghai_customers
+from tests.plugins.messaging import dispatch
+from tests.plugins.twilio import INBOUND_URL, PUBLIC, SENDER, inbound, post_form, signed
 
 STATUS_URL = f"{PUBLIC}/webhooks/twilio/status"
-INBOUND_URL = f"{PUBLIC}/webhooks/twilio/inbound"
-
-
-def post_form(client, path, params, headers):
-    return client.post(
-        path,
-        content=urlencode(params),
-        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
-    )
-
-
-def inbound(client, sender, body, sid):
-    params = {
-        "MessageSid": sid,
-        "From": sender,
-        "To": SENDER,
-        "Body": body,
-        "AccountSid": "AC" + "1" * 32,
-    }
-    return post_form(client, "/webhooks/twilio/inbound", params, signed(INBOUND_URL, params))
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging import service
 from incident_cmd.paging.models import PageStatus, PageTarget, TargetStatus
-from tests.conftest import bearer
-from tests.notify.conftest import signed
-from tests.paging.conftest import Paging
+from tests.factories import bearer
+from tests.plugins.paging import Paging
+from tests.plugins.twilio import signed
 
 TOKEN = "test-auth-token"
 PUBLIC = "https://incident.example.com"

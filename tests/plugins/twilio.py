@@ -2,6 +2,7 @@
 its webhooks."""
 
 from collections.abc import Iterator
+from urllib.parse import urlencode
 
 import pytest
 from twilio.request_validator import RequestValidator
@@ -38,3 +39,25 @@ def twilio(monkeypatch, fake) -> RunningFake:
 
 def signed(url: str, params: dict[str, str], token: str = TOKEN) -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(token).compute_signature(url, params)}
+
+
+INBOUND_URL = f"{PUBLIC}/webhooks/twilio/inbound"
+
+
+def post_form(client, path, params, headers):
+    return client.post(
+        path,
+        content=urlencode(params),
+        headers={"Content-Type": "application/x-www-form-urlencoded", **headers},
+    )
+
+
+def inbound(client, sender, body, sid):
+    params = {
+        "MessageSid": sid,
+        "From": sender,
+        "To": SENDER,
+        "Body": body,
+        "AccountSid": ACCOUNT,
+    }
+    return post_form(client, "/webhooks/twilio/inbound", params, signed(INBOUND_URL, params))

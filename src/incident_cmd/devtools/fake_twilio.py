@@ -67,6 +67,8 @@ class Faults:
     error_numbers: dict[str, int] = field(default_factory=dict)
     # Listing (the lookup a sender makes after a lost answer) answers 503.
     lookups_unavailable: bool = False
+    # Seed it for a test that must see each fault: the rolls are then the same every run.
+    rolls: random.Random = field(default_factory=random.Random)
 
 
 @dataclass
@@ -189,7 +191,7 @@ class FakeTwilio:
         if code in CREATE_ERRORS:
             self.state.answered["permanent"] += 1
             return _error(400, code, f"Refused for {form['To']} (fault injection)")
-        roll = random.random()
+        roll = faults.rolls.random()
         if roll < faults.rate_429:
             self.state.answered["429"] += 1
             return _error(429, 20429, "Too Many Requests")
