@@ -3,28 +3,21 @@ from datetime import timedelta
 
 import pytest
 
-from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role
 from incident_cmd.config import get_settings
 from incident_cmd.messaging.models import SinkMessage
 from incident_cmd.messaging.outbox import TokenBucket
 from incident_cmd.messaging.templates import sms_shape
 from incident_cmd.notify.models import CampaignStatus, DeliveryStatus
-from tests.factories import bearer, new_york_customers, shanghai_customers
+from tests.factories import new_york_customers, shanghai_customers
 from tests.plugins.messaging import dispatch
 
 
 @pytest.fixture
 def api(world, client_factory):
-    client = client_factory()
-    from incident_cmd import db
-
-    tokens = {}
-    with db.session_scope() as session:
-        for name in ("comms.ma", "comms.lee", "duty", "agent.sun", "viewer"):
-            user = auth_service.get_user_by_username(session, username=name)
-            tokens[name] = bearer(session, user)
-    client.tokens = tokens
-    return client
+    return world.sign_in(
+        client_factory(), other_comms=Role.comms, agent=Role.agent, viewer=Role.viewer
+    )
 
 
 def test_sms_shape():
@@ -47,19 +40,19 @@ def test_campaign_by_hand_needs_a_second_approver_and_shows_live_counts(api, wor
         "audience": {"rule": "scope_purchasers", "batches": ["B8"]},
         "two_person_approval": True,
     }
-    created = api.post("/api/v1/campaigns", json=body, headers=api.tokens["comms.ma"])
+    created = api.post("/api/v1/campaigns", json=body, headers=api.tokens["comms"])
     assert created.status_code == 201, created.text
     campaign = created.json()
-    assert campaign["status"] == "draft" and campaign["created_by"] == "comms.ma"
+    assert campaign["status"] == "draft" and campaign["created_by"] == api.usernames["comms"]
     url = f"/api/v1/campaigns/{campaign['id']}"
-    own = api.post(f"{url}/approve", json={}, headers=api.tokens["comms.ma"])
+    own = api.post(f"{url}/approve", json={}, headers=api.tokens["comms"])
     assert own.status_code == 403 and "second person" in own.json()["detail"]
-    assert api.post(f"{url}/approve", json={}, headers=api.tokens["agent.sun"]).status_code == 403
+    assert api.post(f"{url}/approve", json={}, headers=api.tokens["agent"]).status_code == 403
     approved = api.post(
-        f"{url}/approve", json={"note": "checked wording"}, headers=api.tokens["comms.lee"]
+        f"{url}/approve", json={"note": "checked wording"}, headers=api.tokens["other_comms"]
     )
     assert approved.json()["status"] == "approved"
-    assert approved.json()["approved_by"] == "comms.lee"
+    assert approved.json()["approved_by"] == api.usernames["other_comms"]
     twice = api.post(f"{url}/approve", json={}, headers=api.tokens["duty"])
     assert twice.status_code == 409
     from incident_cmd import db
@@ -99,7 +92,7 @@ def test_sink_channel_records_what_it_would_have_sent(world):
 )
 def test_bad_campaigns_are_refused(api, audience, field):
     body = {"name": "x", "channel": "sms", "template": "recall_notice", "audience": audience}
-    response = api.post("/api/v1/campaigns", json=body, headers=api.tokens["comms.ma"])
+    response = api.post("/api/v1/campaigns", json=body, headers=api.tokens["comms"])
     assert response.status_code == 422
     reported = response.json().get("field") or response.json()["errors"][0]["field"]
     assert reported == field
@@ -118,12 +111,12 @@ def test_a_template_that_cannot_render_is_refused_at_creation(api, monkeypatch, 
         "template": "broken",
         "audience": {"rule": "scope_regions", "regions": ["R1"]},
     }
-    response = api.post("/api/v1/campaigns", json=body, headers=api.tokens["comms.ma"])
+    response = api.post("/api/v1/campaigns", json=body, headers=api.tokens["comms"])
     assert response.status_code == 422
     assert "broken.sms.zh-CN.j2 does not render" in response.json()["detail"]
     assert "nickname" in response.json()["detail"]
     missing = api.post(
-        "/api/v1/campaigns", json={**body, "template": "nothing"}, headers=api.tokens["comms.ma"]
+        "/api/v1/campaigns", json={**body, "template": "nothing"}, headers=api.tokens["comms"]
     )
     assert missing.status_code == 422
 
@@ -133,7 +126,7 @@ def test_preview_shows_encoding_segments_and_cost(api, world):
     incident = world.declare_recall()
     campaign_id = world.campaign_for(incident, "recall_sms")
     preview = api.get(
-        f"/api/v1/campaigns/{campaign_id}/preview", headers=api.tokens["comms.ma"]
+        f"/api/v1/campaigns/{campaign_id}/preview", headers=api.tokens["comms"]
     ).json()
     assert preview["audience"] == 5
     by_locale = {item["locale"]: item for item in preview["locales"]}

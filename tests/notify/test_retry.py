@@ -5,18 +5,14 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 from incident_cmd import db
-from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role
 from incident_cmd.cli import app as cli
 from incident_cmd.devtools.fake_twilio import Faults
 from incident_cmd.notify import service
 from incident_cmd.notify.models import CampaignStatus, DeliveryStatus
 from incident_cmd.timeline.models import TimelineEvent
-from tests.factories import bearer, shanghai_customers
+from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
-
-
-def user(session, username: str):
-    return auth_service.get_user_by_username(session, username=username)
 
 
 def test_retry_sends_only_to_those_never_sent_or_delivered(world, twilio, client_factory):
@@ -48,10 +44,8 @@ def test_retry_sends_only_to_those_never_sent_or_delivered(world, twilio, client
     before = twilio.fake.counts_by_recipient()
     assert refused not in before and opted_out not in before
 
-    client = client_factory()
-    with db.session_scope() as session:
-        agent = bearer(session, user(session, "agent.sun"))
-        comms = bearer(session, user(session, "comms.ma"))
+    client = world.sign_in(client_factory(), agent=Role.agent)
+    agent, comms = client.tokens["agent"], client.tokens["comms"]
     path = f"/api/v1/campaigns/{campaign_id}/retry-failed"
     assert client.post(path, headers=agent).status_code == 403
     answer = client.post(path, json={"note": "carrier fixed"}, headers=comms)
@@ -87,9 +81,10 @@ def test_retry_sends_only_to_those_never_sent_or_delivered(world, twilio, client
 def test_a_campaign_that_never_sent_has_nothing_to_retry(world, client_factory):
     world.import_customers(shanghai_customers(2))
     campaign_id = world.campaign_for(world.declare_recall(), "recall_sms")
-    with db.session_scope() as session:
-        comms = bearer(session, user(session, "comms.ma"))
-    answer = client_factory().post(f"/api/v1/campaigns/{campaign_id}/retry-failed", headers=comms)
+    client = world.sign_in(client_factory())
+    answer = client.post(
+        f"/api/v1/campaigns/{campaign_id}/retry-failed", headers=client.tokens["comms"]
+    )
     assert answer.status_code == 409
     assert "draft" in answer.json()["detail"]
 
@@ -103,12 +98,11 @@ def test_cli_retries_failed_deliveries(world, twilio):
     dispatch()
     twilio.fake.state.faults = Faults()
     runner = CliRunner()
-    result = runner.invoke(cli, ["campaign", "retry-failed", str(campaign_id), "--as", "comms.ma"])
+    result = runner.invoke(cli, ["campaign", "retry-failed", str(campaign_id), "--as", world.comms])
     assert result.exit_code == 0, result.output
     assert f"campaign {campaign_id}: 1 failed messages queued again" in result.stdout
     dispatch()
     assert twilio.fake.counts_by_recipient()[rows[0][2]] == 1
-    refused = runner.invoke(
-        cli, ["campaign", "retry-failed", str(campaign_id), "--as", "agent.sun"]
-    )
+    agent = world.add_person(Role.agent)
+    refused = runner.invoke(cli, ["campaign", "retry-failed", str(campaign_id), "--as", agent])
     assert refused.exit_code == 1 and "may not send campaigns" in refused.output

@@ -5,7 +5,6 @@ import pytest
 from sqlmodel import select
 
 from incident_cmd import db
-from incident_cmd.auth import service as auth_service
 from incident_cmd.errors import Forbidden, Invalid
 from incident_cmd.notify import service
 from incident_cmd.notify.models import DeliveryStatus, Suppression
@@ -30,9 +29,9 @@ def public(monkeypatch):
     get_settings.cache_clear()
 
 
-def update_campaign(incident_id: int, username: str = "duty", **extra) -> int:
+def update_campaign(world, incident_id: int | None, username: str | None = None, **extra) -> int:
     with db.session_scope() as session:
-        actor = auth_service.get_user_by_username(session, username=username)
+        actor = world.user(session, username or world.duty_manager)
         data = CampaignCreate(
             name="PX-200 recall progress",
             channel="email",
@@ -73,7 +72,7 @@ def test_an_email_unsubscribe_stops_updates_but_not_the_recall_safety_notice(
     assert client.post(unsubscribe_path(UNSUBSCRIBER), data=one_click).status_code == 200
     incident_id = world.declare_recall()
     safety = world.campaign_for(incident_id, "recall_email")
-    update = update_campaign(incident_id)
+    update = update_campaign(world, incident_id)
     assert world.campaign(safety).notice_class == "safety"
     assert world.campaign(update).notice_class == "update"
     world.approve_and_start(safety)
@@ -124,8 +123,8 @@ def test_a_suppression_only_widens(session):
 def test_only_a_duty_manager_marks_a_hand_made_campaign_as_a_safety_notice(world):
     incident_id = world.declare_recall()
     with pytest.raises(Forbidden, match="safety notice"):
-        update_campaign(incident_id, username="comms.ma", notice_class="safety")
+        update_campaign(world, incident_id, username=world.comms, notice_class="safety")
     with pytest.raises(Invalid, match="must belong to an incident"):
-        update_campaign(None, notice_class="safety")
-    made = update_campaign(incident_id, notice_class="safety")
+        update_campaign(world, None, notice_class="safety")
+    made = update_campaign(world, incident_id, notice_class="safety")
     assert world.campaign(made).notice_class == "safety"

@@ -11,15 +11,23 @@ from sqlmodel import select
 
 from incident_cmd import clock, db
 from incident_cmd.auth import service as auth_service
+from incident_cmd.demo import seed
 from incident_cmd.messaging.direct import LEASE, direct_sender
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
-from incident_cmd.paging import service
+from incident_cmd.paging import jobs
 from incident_cmd.scheduler import DirectLane
 from tests.factories import shanghai_customers
 from tests.plugins.paging import declare_recall
 from tests.plugins.twilio import PUBLIC
 
 MINUTE = timedelta(minutes=1)
+
+
+@pytest.fixture(autouse=True)
+def demo_organisation(use_database) -> None:
+    """The pages here go to the demo organisation's people (declare_recall's duty manager)."""
+    with db.session_scope() as session:
+        seed(session)
 
 
 def declare(registry, drill: bool = False) -> int:
@@ -40,9 +48,9 @@ def send_pages() -> int:
 
 def sweep() -> None:
     with db.session_scope() as session:
-        service.run_contact_steps(session)
+        jobs.run_contact_steps(session)
     with db.session_scope() as session:
-        service.escalate_due_pages(session)
+        jobs.escalate_due_pages(session)
 
 
 def direct_messages() -> list[DirectMessage]:
@@ -99,7 +107,7 @@ def test_worker_killed_between_steps_resumes_without_paging_twice(world, twilio,
     frozen_clock.advance(2 * MINUTE)
     # A worker dies inside the sweep, before committing: nothing of its work remains.
     with pytest.raises(RuntimeError), db.session_scope() as session:
-        assert service.run_contact_steps(session) == 6
+        assert jobs.run_contact_steps(session) == 6
         raise RuntimeError("killed")
     assert {message.channel for message in direct_messages()} == {"sms"}
 

@@ -10,27 +10,60 @@ from email import policy
 
 import pytest
 from aiosmtpd.controller import Controller
-from sqlmodel import select
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
 
 from incident_cmd import db
 from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role, User
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
-from incident_cmd.demo import seed
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.notify import service
 from incident_cmd.notify.models import Campaign, Delivery
 from incident_cmd.notify.sending import bulk_sender
-from tests.factories import customers_csv
+from incident_cmd.playbooks.service import PlaybookRegistry
+from tests.factories import (
+    bearer,
+    customers_csv,
+    make_playbook_teams,
+    make_service_desk,
+    make_user,
+)
 from tests.plugins.twilio import PUBLIC
 
 
 @dataclass
 class World:
-    """A committed demo organisation with customers, on the database the settings name."""
+    """A committed organisation on the database the settings name: the teams the playbooks
+    page, the service desk, a duty manager who declares and a comms person who approves.
+    People are kept by username, as each step reads them in a session of its own."""
 
-    registry: object
+    registry: PlaybookRegistry
+    duty_manager: str
+    comms: str
+
+    def user(self, session: Session, username: str) -> User:
+        return auth_service.get_user_by_username(session, username=username)
+
+    def add_person(self, role: Role) -> str:
+        """The username of a new, committed user with the role."""
+        with db.session_scope() as session:
+            return make_user(session, role).username
+
+    def sign_in(self, client: TestClient, **roles: Role) -> TestClient:
+        """Gives the client ``tokens`` (Authorization headers) and ``usernames`` by label:
+        "duty" the duty manager, "comms" the comms person, and a new user per role given."""
+        with db.session_scope() as session:
+            people = {
+                "duty": self.user(session, self.duty_manager),
+                "comms": self.user(session, self.comms),
+            }
+            people |= {label: make_user(session, role) for label, role in roles.items()}
+            client.tokens = {label: bearer(session, user) for label, user in people.items()}
+            client.usernames = {label: user.username for label, user in people.items()}
+        return client
 
     def import_customers(self, rows) -> None:
         with db.session_scope() as session:
@@ -38,11 +71,10 @@ class World:
 
     def declare_recall(self, batches=("B7",), drill=False) -> int:
         with db.session_scope() as session:
-            duty = auth_service.get_user_by_username(session, username="duty")
             incident = incident_service.declare(
                 session,
                 registry=self.registry,
-                actor=duty,
+                actor=self.user(session, self.duty_manager),
                 data=IncidentDeclare(
                     playbook="product-recall",
                     title="PX-200 overheating",
@@ -61,11 +93,10 @@ class World:
                 )
             ).one()
 
-    def approve_and_start(self, campaign_id: int, approver: str = "comms.ma") -> None:
+    def approve_and_start(self, campaign_id: int) -> None:
         with db.session_scope() as session:
             campaign = service.get_campaign(session, campaign_id=campaign_id)
-            user = auth_service.get_user_by_username(session, username=approver)
-            service.approve(session, campaign=campaign, actor=user)
+            service.approve(session, campaign=campaign, actor=self.user(session, self.comms))
         with db.session_scope() as session:
             service.start_due_campaigns(session)
 
@@ -96,8 +127,11 @@ class World:
 @pytest.fixture
 def world(use_database, shipped_playbooks) -> World:
     with db.session_scope() as session:
-        seed(session)
-    return World(shipped_playbooks)
+        make_service_desk(session)
+        make_playbook_teams(session, *(loaded.playbook for loaded in shipped_playbooks.all()))
+        duty_manager = make_user(session, Role.duty_manager, contactable=True)
+        comms = make_user(session, Role.comms, contactable=True)
+        return World(shipped_playbooks, duty_manager=duty_manager.username, comms=comms.username)
 
 
 def dispatch() -> int:
