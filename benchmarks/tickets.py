@@ -28,7 +28,7 @@ from incident_cmd import db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.demo import seed
 from incident_cmd.devtools.local_server import free_port
-from incident_cmd.tickets import service
+from incident_cmd.tickets import jobs
 from incident_cmd.tickets.models import Signal
 
 SECRET = "benchmark-secret-not-for-production-0123456789"
@@ -143,7 +143,7 @@ def timed_sweep(due: int) -> float:
         session.execute(text(MAKE_DUE), {"count": due})
     with Session(db.get_engine()) as session:
         started = time.perf_counter()
-        handled = service.sweep_timers(session)
+        handled = jobs.sweep_timers(session)
         session.commit()
         elapsed = (time.perf_counter() - started) * 1000
     assert handled == due, handled

@@ -23,7 +23,7 @@ from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.models import Team
 from incident_cmd.teams.schemas import RotationCreate, TeamCreate
-from incident_cmd.tickets import flows as ticket_flows
+from incident_cmd.tickets import intake as ticket_intake
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.schemas import TicketCreate
 
@@ -276,7 +276,7 @@ def make_ticket(
     make_service_desk(session)
     if "phone" not in fields and "email" not in fields:
         fields["phone"] = f"+86134{next(_serial):08d}"
-    ticket = ticket_flows.intake(
+    ticket = ticket_intake.take_in(
         session,
         data=TicketCreate(description=description, channel=channel, **fields),
         registry=registry,

@@ -400,7 +400,7 @@ def ticket_create(
     ] = "information",
 ) -> None:
     """Take a complaint in: numbered, classified, assigned and timed; prints its number."""
-    from incident_cmd.tickets import flows as ticket_flows
+    from incident_cmd.tickets import intake as ticket_intake
     from incident_cmd.tickets.schemas import TicketCreate
 
     data = TicketCreate(
@@ -419,7 +419,7 @@ def ticket_create(
     registry = PlaybookRegistry.from_settings()
     with session_scope() as session:
         actor = auth_service.get_user_by_username(session, username=as_user)
-        ticket = ticket_flows.intake(session, data=data, registry=registry, actor=actor)
+        ticket = ticket_intake.take_in(session, data=data, actor=actor, registry=registry)
         assignee = session.get(User, ticket.assignee_id).username if ticket.assignee_id else "-"
         typer.echo(f"{ticket.number} {ticket.category} {ticket.priority} -> {assignee}")
 
@@ -431,11 +431,11 @@ def ticket_list(
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """The queue, newest first."""
-    from incident_cmd.tickets import service as ticket_service
+    from incident_cmd.tickets import queries as ticket_queries
 
     with session_scope() as session:
-        filters = ticket_service.QueueFilter(statuses=tuple(status or ()))
-        for ticket in ticket_service.queue(session, filters=filters, limit=limit, before_id=None):
+        filters = ticket_queries.QueueFilter(statuses=tuple(status or ()))
+        for ticket in ticket_queries.queue(session, filters=filters, limit=limit, before_id=None):
             typer.echo(
                 f"{ticket.number:18} {ticket.status:16} {ticket.priority:12} "
                 f"{ticket.breach_state:9} {ticket.category}"

@@ -22,20 +22,20 @@ from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.outbox import Sender
 from incident_cmd.notify import service as notify_service
 from incident_cmd.notify.sending import bulk_sender
-from incident_cmd.paging import service as paging_service
+from incident_cmd.paging import jobs as paging_jobs
+from incident_cmd.tickets import jobs as ticket_jobs
 from incident_cmd.tickets import review as ticket_review
-from incident_cmd.tickets import service as ticket_service
 
 log = logging.getLogger(__name__)
 
 Sweep = Callable[[Session], int]
 
 SWEEPS: dict[str, Sweep] = {
-    "page-steps": paging_service.run_contact_steps,
-    "page-escalations": paging_service.escalate_due_pages,
+    "page-steps": paging_jobs.run_contact_steps,
+    "page-escalations": paging_jobs.escalate_due_pages,
     "incident-task-overdue": incident_service.mark_overdue_tasks,
-    "sla-timers": ticket_service.sweep_timers,
-    "ticket-task-overdue": ticket_service.mark_overdue_tasks,
+    "sla-timers": ticket_jobs.sweep_timers,
+    "ticket-task-overdue": ticket_jobs.mark_overdue_tasks,
     "monthly-review": ticket_review.run_monthly_review,
     "campaign-start": notify_service.start_due_campaigns,
     "campaign-finish": notify_service.finish_campaigns,

@@ -10,7 +10,7 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.config import get_settings
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging.models import DirectMessage
-from incident_cmd.paging import service
+from incident_cmd.paging import links
 from incident_cmd.paging.models import PageStatus, PageTarget, TargetStatus
 from tests.factories import bearer
 from tests.plugins.paging import Paging
@@ -45,7 +45,7 @@ def declared(client, demo_org, webhook_settings) -> Paging:
 
 
 def _link_path(target) -> str:
-    return "/page/" + service.ack_token(target)
+    return "/page/" + links.ack_token(target)
 
 
 def test_the_link_shows_the_page_and_only_the_button_answers(client, declared):
@@ -70,7 +70,7 @@ def test_forged_link_is_refused_and_changes_nothing(client, declared):
     forged = URLSafeSerializer("not-our-secret", salt="page-ack").dumps(
         {"t": target.id, "e": 4102444800}
     )
-    tampered = service.ack_token(target)[:-3] + "abc"
+    tampered = links.ack_token(target)[:-3] + "abc"
     for token in (forged, tampered, "garbage"):
         response = client.post(f"/page/{token}", data={"action": "acknowledge"})
         assert response.status_code == 403, token

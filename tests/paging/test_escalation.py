@@ -8,7 +8,7 @@ from incident_cmd.auth.models import User
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import ResponderAdd, RoleAssign, StatusChange
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
-from incident_cmd.paging import service
+from incident_cmd.paging import answers, mobilisation, queries
 from incident_cmd.paging.models import PageStatus, TargetStatus
 from incident_cmd.teams.models import Team
 from tests.plugins.paging import declare, on_call
@@ -20,7 +20,7 @@ def test_declaring_pages_every_paged_role_and_no_other(paging, shipped_playbooks
     playbook = shipped_playbooks.get("product-recall").playbook
     paged = {role.key for role in playbook.roles if role.page}
     assert {
-        page.role_key for page in service.pages_of(paging.session, incident=paging.incident)
+        page.role_key for page in queries.pages_of(paging.session, incident=paging.incident)
     } == paged
     # The demo policy: SMS at once; voice and email later.
     holder = paging.holder("commander")
@@ -101,7 +101,7 @@ def test_acknowledging_midway_stops_the_chain(paging, frozen_clock):
     frozen_clock.advance(5 * MINUTE)
     paging.sweep()  # escalated to the next in the rotation
     frozen_clock.advance(MINUTE)
-    answer = service.acknowledge(
+    answer = answers.acknowledge(
         paging.session, target=paging.target_of("commander", holder), via="api"
     )
     assert answer.changed
@@ -125,7 +125,7 @@ def test_whoever_acknowledges_an_escalated_page_takes_the_seat(paging, frozen_cl
     frozen_clock.advance(5 * MINUTE)
     paging.sweep()
     next_up = paging.reached("commander")[-1][0]
-    service.acknowledge(paging.session, target=paging.target_of("commander", next_up), via="sms")
+    answers.acknowledge(paging.session, target=paging.target_of("commander", next_up), via="sms")
     paging.session.flush()
     assert paging.holder("commander") == next_up
     assert holder != next_up
@@ -136,7 +136,7 @@ def test_whoever_acknowledges_an_escalated_page_takes_the_seat(paging, frozen_cl
 def test_declining_jumps_ahead_at_once(paging, frozen_clock):
     holder = paging.holder("commander")
     frozen_clock.advance(MINUTE)
-    answer = service.decline(
+    answer = answers.decline(
         paging.session, target=paging.target_of("commander", holder), via="sms"
     )
     assert answer.changed
@@ -153,9 +153,9 @@ def test_declining_jumps_ahead_at_once(paging, frozen_clock):
 def test_duplicate_answers_are_harmless(paging):
     holder = paging.holder("commander")
     target = paging.target_of("commander", holder)
-    first = service.acknowledge(paging.session, target=target, via="api")
-    again = service.acknowledge(paging.session, target=target, via="sms")
-    late_decline = service.decline(paging.session, target=target, via="voice")
+    first = answers.acknowledge(paging.session, target=target, via="api")
+    again = answers.acknowledge(paging.session, target=target, via="sms")
+    late_decline = answers.decline(paging.session, target=target, via="voice")
     assert first.changed and not again.changed and not late_decline.changed
     assert paging.timeline().count("page.acknowledged") == 1
     assert "page.declined" not in paging.timeline()
@@ -220,7 +220,7 @@ def test_resolving_stands_everyone_down_with_the_message(paging):
         actor=duty,
     )
     paging.session.flush()
-    pages = service.pages_of(paging.session, incident=paging.incident)
+    pages = queries.pages_of(paging.session, incident=paging.incident)
     assert {page.status for page in pages} == {PageStatus.cancelled}
     stand_downs = paging.session.exec(
         select(DirectMessage).where(DirectMessage.key.startswith("stand-down-"))
@@ -246,10 +246,10 @@ def test_drill_pages_say_so_in_every_message(demo_org, shipped_playbooks):
 
 def test_figures_report_time_to_acknowledge_against_targets(paging, frozen_clock):
     frozen_clock.advance(3 * MINUTE)
-    service.acknowledge(
+    answers.acknowledge(
         paging.session, target=paging.target_of("commander", paging.holder("commander")), via="api"
     )
-    figures = service.mobilisation(paging.session, incident=paging.incident)
+    figures = mobilisation.mobilisation(paging.session, incident=paging.incident)
     commander = next(role for role in figures.roles if role.role == "commander")
     assert (commander.seconds_to_ack, commander.target_seconds, commander.within_target) == (
         180,
@@ -258,11 +258,11 @@ def test_figures_report_time_to_acknowledge_against_targets(paging, frozen_clock
     )
     assert figures.full_roster_at is None and figures.within_target is None
     frozen_clock.advance(20 * MINUTE)
-    for page in service.pages_of(paging.session, incident=paging.incident):
+    for page in queries.pages_of(paging.session, incident=paging.incident):
         if page.status == PageStatus.open:
             target = paging.targets(page.role_key)[-1]
-            service.acknowledge(paging.session, target=target, via="api")
-    figures = service.mobilisation(paging.session, incident=paging.incident)
+            answers.acknowledge(paging.session, target=target, via="api")
+    figures = mobilisation.mobilisation(paging.session, incident=paging.incident)
     assert figures.seconds_to_full_roster == 23 * 60
     assert figures.within_target is False  # the slowest role's target is 15 minutes
     assert figures.full_roster_target_seconds == 15 * 60

@@ -11,7 +11,7 @@ from incident_cmd.incidents import flows
 from incident_cmd.incidents.models import Incident
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.messaging.models import DirectMessage
-from incident_cmd.paging import service
+from incident_cmd.paging import jobs
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.teams import service as team_service
 from incident_cmd.timeline import service as timeline
@@ -64,8 +64,8 @@ class Paging:
         return auth_service.get_user_by_username(self.session, username=username)
 
     def sweep(self) -> None:
-        service.run_contact_steps(self.session)
-        service.escalate_due_pages(self.session)
+        jobs.run_contact_steps(self.session)
+        jobs.escalate_due_pages(self.session)
         self.session.flush()
 
     def target_of(self, role: str, username: str) -> PageTarget:

@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
 from incident_cmd.messaging.models import DirectMessage
-from incident_cmd.tickets import flows, service
+from incident_cmd.tickets import intake, jobs, lifecycle
 from incident_cmd.tickets.models import SlaTimer, Ticket
 from incident_cmd.tickets.schemas import TicketAction, TicketCreate
 from incident_cmd.timeline import service as timeline
@@ -25,7 +25,7 @@ class Queue:
             self.phones += 1
             fields["phone"] = f"+86139{self.phones:08d}"
         fields.setdefault("channel", "phone")
-        ticket = flows.intake(
+        ticket = intake.take_in(
             self.session,
             data=TicketCreate(description=description, **fields),
             registry=self.registry,
@@ -38,7 +38,7 @@ class Queue:
         return auth_service.get_user_by_username(self.session, username=username)
 
     def move(self, ticket: Ticket, status: str, by: str = "agent.sun") -> Ticket:
-        return service.change_status(
+        return lifecycle.change_status(
             self.session, ticket=ticket, change=TicketAction(status=status), actor=self.user(by)
         )
 
@@ -48,7 +48,7 @@ class Queue:
         ).one()
 
     def sweep(self) -> int:
-        handled = service.sweep_timers(self.session)
+        handled = jobs.sweep_timers(self.session)
         self.session.flush()
         return handled
 

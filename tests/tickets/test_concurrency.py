@@ -9,7 +9,7 @@ from sqlmodel import select
 
 from incident_cmd import db
 from incident_cmd.auth.models import Role
-from incident_cmd.tickets import service
+from incident_cmd.tickets import jobs
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_ticket, make_user
 
@@ -38,7 +38,7 @@ def test_two_workers_warn_and_breach_each_ticket_once(
             while True:
                 with db.session_scope() as session:
                     # Small claims, so that both workers surely take part.
-                    count = service.sweep_timers(session, limit=5)
+                    count = jobs.sweep_timers(session, limit=5)
                 handled.append(count)
                 if not count:
                     return

@@ -7,7 +7,7 @@ import pytest
 from incident_cmd.auth.models import Role, User
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.schemas import TeamCreate
-from incident_cmd.tickets import service
+from incident_cmd.tickets import lifecycle, surveys
 from incident_cmd.tickets.models import TicketTask
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
 from tests.factories import bearer, make_user
@@ -38,7 +38,7 @@ def outsider(queue):
 
 
 def _resolved(queue, ticket):
-    return service.resolve(
+    return lifecycle.resolve(
         queue.session,
         ticket=ticket,
         data=TicketResolve(resolution="replaced the unit"),
@@ -88,7 +88,7 @@ def test_responders_and_agents_outside_the_team_are_refused(
 @pytest.mark.parametrize("username", ["agent.wu", "cs.liu", "duty", "admin"])
 def test_the_team_its_lead_duty_managers_and_admins_act(client, queue, auth, username):
     ticket = queue.take_in()
-    service.assign(queue.session, ticket=ticket, username="agent.zhou", actor=queue.user("duty"))
+    lifecycle.assign(queue.session, ticket=ticket, username="agent.zhou", actor=queue.user("duty"))
     response = client.post(
         f"/api/v1/tickets/{ticket.id}/status",
         json={"status": "acknowledged"},
@@ -104,15 +104,15 @@ def test_a_ticket_assigned_to_an_agent_of_another_team_is_theirs_to_work(
     url = f"/api/v1/tickets/{ticket.id}/status"
     body = {"status": "acknowledged"}
     assert client.post(url, json=body, headers=auth(outsider)).status_code == 403
-    service.assign(queue.session, ticket=ticket, username=outsider, actor=queue.user("duty"))
+    lifecycle.assign(queue.session, ticket=ticket, username=outsider, actor=queue.user("duty"))
     assert client.post(url, json=body, headers=auth(outsider)).status_code == 200
 
 
 def test_callbacks_are_done_by_the_team_or_the_task_owner_only(client, queue, auth, outsider):
     ticket = queue.take_in()
     _resolved(queue, ticket)
-    service.record_survey(queue.session, ticket=ticket, answer=SurveyAnswer(csat=1), via="sms")
-    tasks = {task.key: task for task in service.tasks_of(queue.session, ticket=ticket)}
+    surveys.record_survey(queue.session, ticket=ticket, answer=SurveyAnswer(csat=1), via="sms")
+    tasks = {task.key: task for task in surveys.tasks_of(queue.session, ticket=ticket)}
     base = f"/api/v1/tickets/{ticket.id}/tasks"
     senior = tasks["callback_senior_manager"]
     refused = client.post(

@@ -3,7 +3,7 @@
 import pytest
 
 from incident_cmd.config import PROJECT_ROOT, ConfigurationError
-from incident_cmd.tickets import policy, service
+from incident_cmd.tickets import intake, policy
 from incident_cmd.tickets.schemas import TicketCreate
 
 SHIPPED = (PROJECT_ROOT / "config" / "service-levels.yaml").read_text(encoding="utf-8")
@@ -36,7 +36,7 @@ def levels():
     ],
 )
 def test_rules_set_category_priority_and_safety(levels, form, expected):
-    found = service.classify(levels, form)
+    found = intake.classify(levels, form)
     assert (found.category, found.priority, found.safety) == expected
 
 

@@ -10,7 +10,7 @@ from incident_cmd import db
 from incident_cmd.cli import app as cli
 from incident_cmd.config import get_settings
 from incident_cmd.demo import seed
-from incident_cmd.tickets import review, service
+from incident_cmd.tickets import lifecycle, review, surveys
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
 from tests.factories import bearer
@@ -20,7 +20,7 @@ from tests.plugins.twilio import signed
 def _resolved(queue, frozen_clock, *, hours: float, **fields) -> Ticket:
     ticket = queue.take_in()
     frozen_clock.advance(timedelta(hours=hours))
-    service.resolve(
+    lifecycle.resolve(
         queue.session,
         ticket=ticket,
         data=TicketResolve(resolution="done", **fields),
@@ -37,10 +37,10 @@ def test_the_monthly_review_counts_times_satisfaction_and_approval_routes(queue,
     second = _resolved(
         queue, frozen_clock, hours=50, responsible_department="logistics", compensation_amount=12000
     )
-    service.record_survey(
+    surveys.record_survey(
         queue.session, ticket=first, answer=SurveyAnswer(csat=5, nps=10), via="sms"
     )
-    service.record_survey(
+    surveys.record_survey(
         queue.session, ticket=second, answer=SurveyAnswer(csat=2, nps=3), via="sms"
     )
     queue.take_in("插座漏电")  # urgent, still open, its response target missed by now

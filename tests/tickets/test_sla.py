@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from incident_cmd.auth.models import User
-from incident_cmd.tickets import service
+from incident_cmd.tickets import lifecycle
 from incident_cmd.tickets.models import TimerKind
 
 MINUTE = timedelta(minutes=1)
@@ -116,7 +116,7 @@ def test_a_business_clock_pause_resumes_with_the_working_time_left(queue, frozen
 def test_the_handling_plan_target_is_met_or_missed(queue, frozen_clock, met_after_hours, in_time):
     ticket = queue.take_in("说明", category="product_quality", priority="routine")
     frozen_clock.set(local("2026-11-23 09:00") + timedelta(hours=met_after_hours))
-    service.record_handling_plan(
+    lifecycle.record_handling_plan(
         queue.session, ticket=ticket, plan="replace the unit", actor=queue.user("agent.sun")
     )
     assert queue.timer(ticket, TimerKind.handling_plan).met_in_time is in_time

@@ -11,7 +11,7 @@ from incident_cmd.auth.models import User
 from incident_cmd.config import PROJECT_ROOT, get_settings
 from incident_cmd.errors import Conflict
 from incident_cmd.notify.models import InboundMessage
-from incident_cmd.tickets import flows, service
+from incident_cmd.tickets import flows, jobs, lifecycle, queries, surveys
 from incident_cmd.tickets.models import TicketTask
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
 from tests.factories import bearer
@@ -55,7 +55,7 @@ def test_intake_numbers_classifies_assigns_and_acknowledges(client, agent, queue
         "close",
         "handling_plan",
     }
-    ticket = service.get_ticket(queue.session, ticket_id=body["id"])
+    ticket = queries.get_ticket(queue.session, ticket_id=body["id"])
     ack = queue.messages(ticket)[0]
     assert ack.key == f"ticket-{ticket.id}-ack" and ticket.number in ack.body
     assert "2026-11-23 13:00" in ack.body  # 4 hours, in the customer's time zone
@@ -133,7 +133,7 @@ def test_lifecycle_refuses_jumps_and_records_every_change(client, agent, queue):
 
 
 def _resolve(queue, ticket, **fields):
-    return service.resolve(
+    return lifecycle.resolve(
         queue.session,
         ticket=ticket,
         data=TicketResolve(resolution="fixed", **fields),
@@ -157,8 +157,8 @@ def test_the_survey_goes_out_a_day_after_resolution_in_the_customers_daytime(que
 def test_a_dissatisfied_answer_opens_the_three_level_callback(queue, frozen_clock):
     ticket = queue.take_in()
     _resolve(queue, ticket)
-    service.record_survey(queue.session, ticket=ticket, answer=SurveyAnswer(csat=2), via="sms")
-    tasks = service.tasks_of(queue.session, ticket=ticket)
+    surveys.record_survey(queue.session, ticket=ticket, answer=SurveyAnswer(csat=2), via="sms")
+    tasks = surveys.tasks_of(queue.session, ticket=ticket)
     now = frozen_clock()
     assert [(task.key, task.due_at - now) for task in tasks] == [
         ("callback_agent", timedelta(hours=1)),
@@ -170,12 +170,12 @@ def test_a_dissatisfied_answer_opens_the_three_level_callback(queue, frozen_cloc
     assert owners[1] == "cs.liu"
     assert owners[2] in ("duty", "dgm.wang")
     # A repeated answer changes nothing.
-    service.record_survey(queue.session, ticket=ticket, answer=SurveyAnswer(csat=5), via="sms")
-    assert ticket.csat == 2 and len(service.tasks_of(queue.session, ticket=ticket)) == 3
+    surveys.record_survey(queue.session, ticket=ticket, answer=SurveyAnswer(csat=5), via="sms")
+    assert ticket.csat == 2 and len(surveys.tasks_of(queue.session, ticket=ticket)) == 3
     frozen_clock.advance(timedelta(hours=2))
-    assert service.mark_overdue_tasks(queue.session) == 1
-    assert service.mark_overdue_tasks(queue.session) == 0
-    service.complete_task(
+    assert jobs.mark_overdue_tasks(queue.session) == 1
+    assert jobs.mark_overdue_tasks(queue.session) == 0
+    surveys.complete_task(
         queue.session,
         ticket=ticket,
         task_id=tasks[1].id,
@@ -188,7 +188,7 @@ def test_a_dissatisfied_answer_opens_the_three_level_callback(queue, frozen_cloc
 def test_a_satisfied_answer_opens_no_callback(queue):
     ticket = queue.take_in()
     _resolve(queue, ticket)
-    service.record_survey(
+    surveys.record_survey(
         queue.session, ticket=ticket, answer=SurveyAnswer(csat=4, nps=9), via="sms"
     )
     assert queue.session.exec(select(TicketTask)).all() == []
@@ -198,14 +198,14 @@ def test_reopen_within_the_window_and_not_after(queue, frozen_clock):
     ticket = queue.take_in()
     _resolve(queue, ticket)
     frozen_clock.advance(6 * DAY)
-    service.reopen(
+    lifecycle.reopen(
         queue.session, ticket=ticket, reason="broke again", actor=queue.user("agent.sun")
     )
     assert ticket.status == "in_progress" and ticket.reopened_count == 1
     _resolve(queue, ticket)
     frozen_clock.advance(8 * DAY)
     with pytest.raises(Conflict, match="more than 7d"):
-        service.reopen(queue.session, ticket=ticket, reason="late", actor=queue.user("agent.sun"))
+        lifecycle.reopen(queue.session, ticket=ticket, reason="late", actor=queue.user("agent.sun"))
 
 
 def test_appeal_after_close_within_the_window(client, agent, queue, frozen_clock):
@@ -261,7 +261,7 @@ def test_round_robin_assignment_takes_turns(queue, monkeypatch, tmp_path):
     monkeypatch.setenv("INCIDENT_CMD_SERVICE_LEVELS_FILE", str(custom))
     get_settings.cache_clear()
     first = queue.take_in()
-    service.assign(queue.session, ticket=first, username="agent.sun", actor=queue.user("duty"))
+    lifecycle.assign(queue.session, ticket=first, username="agent.sun", actor=queue.user("duty"))
     turns = [queue.take_in().assignee_id for _ in range(7)]
     # Turns go on regardless of load: four agents, each twice in eight tickets.
     assert len(set(turns[:4])) == 4 and turns[4:] == turns[:3]

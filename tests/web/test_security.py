@@ -13,7 +13,7 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, TokenKind
 from incident_cmd.cli import app as cli
 from incident_cmd.incidents.schemas import Scope
-from incident_cmd.paging import service as paging_service
+from incident_cmd.paging import links as paging_links
 from incident_cmd.paging.models import Page, PageTarget, TargetStatus
 from incident_cmd.web import security
 from tests.factories import make_incident, make_user
@@ -135,7 +135,7 @@ def page_target(session, shipped_playbooks) -> PageTarget:
 
 
 def test_link_pages_send_no_referrer_and_refuse_other_sites(client, session, page_target):
-    path = "/page/" + paging_service.ack_token(page_target)
+    path = "/page/" + paging_links.ack_token(page_target)
     shown = client.get(path)
     assert shown.status_code == 200
     assert shown.headers["referrer-policy"] == "no-referrer"

@@ -13,7 +13,8 @@ from incident_cmd.incidents.models import (
     RosterAssignment,
 )
 from incident_cmd.incidents.schemas import IncidentDeclare, ResponderAdd, RoleAssign, StatusChange
-from incident_cmd.paging import service as paging_service
+from incident_cmd.paging import pages as paging_pages
+from incident_cmd.paging import standdown as paging_standdown
 from incident_cmd.playbooks.service import PlaybookRegistry
 
 
@@ -21,7 +22,7 @@ def declare(
     session: Session, *, registry: PlaybookRegistry, data: IncidentDeclare, actor: User
 ) -> Incident:
     incident = service.declare(session, registry=registry, data=data, actor=actor)
-    paging_service.page_roster(session, incident=incident, actor_id=actor.id)
+    paging_pages.page_roster(session, incident=incident, actor_id=actor.id)
     return incident
 
 
@@ -33,11 +34,11 @@ def assign_role(
     if previous is not None and previous.id == seat.id:
         return seat
     if previous is not None:
-        paging_service.cancel_for_seat(
+        paging_standdown.cancel_for_seat(
             session, seat=previous, reason=f"handed over to {change.user}"
         )
     if incident.status in OPEN_STATUSES:
-        paging_service.page_seat(session, seat=seat, actor_id=actor.id)
+        paging_pages.page_seat(session, seat=seat, actor_id=actor.id)
     return seat
 
 
@@ -46,7 +47,7 @@ def add_responder(
 ) -> RosterAssignment:
     seat = service.add_seat(session, incident=incident, data=data, actor=actor)
     if data.page:
-        paging_service.page_seat(session, seat=seat, actor_id=actor.id)
+        paging_pages.page_seat(session, seat=seat, actor_id=actor.id)
     return seat
 
 
@@ -55,5 +56,5 @@ def transition(
 ) -> Incident:
     service.transition(session, incident=incident, change=change, actor=actor)
     if change.status == IncidentStatus.resolved:
-        paging_service.stand_down(session, incident=incident, message=change.note, actor=actor)
+        paging_standdown.stand_down(session, incident=incident, message=change.note, actor=actor)
     return incident

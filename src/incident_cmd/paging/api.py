@@ -13,8 +13,9 @@ from incident_cmd.fields import DbId
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging import direct
-from incident_cmd.paging import service
-from incident_cmd.paging.models import Page, PageStatus, PageTarget, TargetStatus
+from incident_cmd.paging import answers, links, mobilisation, queries
+from incident_cmd.paging.models import ANSWERABLE, Page, PageStatus, PageTarget, TargetStatus
+from incident_cmd.paging.pages import SOURCE, page_context, role_title
 from incident_cmd.paging.schemas import (
     AnswerRead,
     DirectMessageRead,
@@ -31,9 +32,9 @@ public = APIRouter(tags=["paging"])
 
 
 def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
-    targets = service.targets_of(session, page_ids=[page.id for page in pages])
+    targets = queries.targets_of(session, page_ids=[page.id for page in pages])
     messages = direct.messages_for(
-        session, source=service.SOURCE, source_ids=[target.id for target in targets]
+        session, source=SOURCE, source_ids=[target.id for target in targets]
     )
     names = auth_service.usernames(
         session,
@@ -92,7 +93,7 @@ def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
 @router.get("/incidents/{incident_id}/paging", response_model=MobilisationRead)
 def incident_paging(incident_id: DbId, session: SessionDep, _: AnyUser) -> MobilisationRead:
     incident = incident_service.get_incident(session, incident_id=incident_id)
-    figures = service.mobilisation(session, incident=incident)
+    figures = mobilisation.mobilisation(session, incident=incident)
     names = auth_service.usernames(session, ids={role.acknowledged_by for role in figures.roles})
     return MobilisationRead(
         roles=[
@@ -113,7 +114,7 @@ def incident_paging(incident_id: DbId, session: SessionDep, _: AnyUser) -> Mobil
         seconds_to_full_roster=figures.seconds_to_full_roster,
         full_roster_target_seconds=figures.full_roster_target_seconds,
         within_target=figures.within_target,
-        pages=_pages_read(session, list(service.pages_of(session, incident=incident))),
+        pages=_pages_read(session, list(queries.pages_of(session, incident=incident))),
     )
 
 
@@ -121,7 +122,7 @@ def incident_paging(incident_id: DbId, session: SessionDep, _: AnyUser) -> Mobil
 def my_pages(session: SessionDep, user: AnyUser) -> list[MyPage]:
     """The pages waiting for the caller's answer."""
     result = []
-    for target in service.open_targets_for(session, user=user):
+    for target in queries.open_targets_for(session, user=user):
         page = session.get(Page, target.page_id)
         incident = session.get(Incident, page.incident_id)
         result.append(
@@ -139,7 +140,7 @@ def my_pages(session: SessionDep, user: AnyUser) -> list[MyPage]:
     return result
 
 
-def _answer_read(answer: service.Answer) -> AnswerRead:
+def _answer_read(answer: answers.Answer) -> AnswerRead:
     return AnswerRead(
         target_id=answer.target.id,
         page_status=answer.page.status,
@@ -150,12 +151,12 @@ def _answer_read(answer: service.Answer) -> AnswerRead:
 
 @router.post("/pages/{target_id}/{action}", response_model=AnswerRead)
 def answer_page(target_id: DbId, action: str, session: SessionDep, user: AnyUser) -> AnswerRead:
-    target = service.get_target(session, target_id=target_id)
+    target = queries.get_target(session, target_id=target_id)
     if target.user_id != user.id:
         raise Forbidden("only the person paged can answer this page")
     if action not in ("acknowledge", "decline"):
         raise Invalid("action must be acknowledge or decline", field="action")
-    handler = service.acknowledge if action == "acknowledge" else service.decline
+    handler = answers.acknowledge if action == "acknowledge" else answers.decline
     return _answer_read(handler(session, target=target, via="api"))
 
 
@@ -168,16 +169,16 @@ def _link_page(request: Request, session: Session, target: PageTarget, message: 
     page = session.get(Page, target.page_id)
     incident = session.get(Incident, page.incident_id)
     user = session.get(User, target.user_id)
-    context = service.page_context(session, page)
+    context = page_context(session, page)
     return templates().TemplateResponse(
         request,
         "page_answer.html",
         {
             "organisation": get_settings().organisation_name,
             "incident": incident,
-            "role": service.role_title(context.role, page.role_key, user.locale),
+            "role": role_title(context.role, page.role_key, user.locale),
             "person": user.display_name,
-            "answerable": target.status == TargetStatus.open and page.status in service.ANSWERABLE,
+            "answerable": target.status == TargetStatus.open and page.status in ANSWERABLE,
             "acknowledged": page.status == PageStatus.acknowledged,
             "message": message,
         },
@@ -186,7 +187,7 @@ def _link_page(request: Request, session: Session, target: PageTarget, message: 
 
 @public.get("/page/{token}", response_class=HTMLResponse, responses=error_responses(403))
 def page_link(token: str, request: Request, session: SessionDep) -> Response:
-    target = service.target_from_token(session, token=token)
+    target = links.target_from_token(session, token=token)
     return _link_page(request, session, target, None)
 
 
@@ -197,9 +198,9 @@ def page_link_answer(
     session: SessionDep,
     action: Annotated[str, Form()],
 ) -> Response:
-    target = service.target_from_token(session, token=token)
+    target = links.target_from_token(session, token=token)
     if action not in ("acknowledge", "decline"):
         raise Invalid("action must be acknowledge or decline", field="action")
-    handler = service.acknowledge if action == "acknowledge" else service.decline
+    handler = answers.acknowledge if action == "acknowledge" else answers.decline
     answer = handler(session, target=target, via="link")
     return _link_page(request, session, target, answer.text)

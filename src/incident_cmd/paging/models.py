@@ -27,6 +27,10 @@ class TargetStatus(StrEnum):
     cancelled = "cancelled"
 
 
+# A page nobody acknowledged in time may still be answered: someone may just be late.
+ANSWERABLE = (PageStatus.open, PageStatus.exhausted)
+
+
 class Page(SQLModel, table=True):
     """The request that a roster seat be taken up, with its escalation chain."""
 

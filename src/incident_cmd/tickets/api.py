@@ -11,7 +11,17 @@ from incident_cmd.deps import Agent, AnyUser, Manager, SessionDep
 from incident_cmd.errors import Invalid, error_responses
 from incident_cmd.fields import DbId
 from incident_cmd.playbooks.api import RegistryDep
-from incident_cmd.tickets import detection, flows, review, service, sla
+from incident_cmd.tickets import (
+    access,
+    detection,
+    history,
+    intake,
+    lifecycle,
+    queries,
+    review,
+    sla,
+    surveys,
+)
 from incident_cmd.tickets.masking import mask_contact, mask_text, mask_values
 from incident_cmd.tickets.models import Signal, Ticket, TicketStatus
 from incident_cmd.tickets.schemas import (
@@ -60,7 +70,7 @@ def _summaries(session: Session, tickets) -> list[TicketSummary]:
 
 def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> TicketRead:
     """``masked``: a viewer's copy, with the customer's contact details hidden."""
-    tasks = service.tasks_of(session, ticket=ticket)
+    tasks = surveys.tasks_of(session, ticket=ticket)
     shown = mask_text if masked else str
     names = auth_service.usernames(session, ids={task.owner_id for task in tasks})
     now = clock.now()
@@ -111,7 +121,7 @@ def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> Ti
 def create_ticket(
     body: TicketCreate, session: SessionDep, registry: RegistryDep, actor: Agent
 ) -> TicketRead:
-    return ticket_read(session, flows.intake(session, data=body, registry=registry, actor=actor))
+    return ticket_read(session, intake.take_in(session, data=body, actor=actor, registry=registry))
 
 
 @router.get("/tickets", response_model=TicketPage)
@@ -134,7 +144,7 @@ def ticket_queue(
         assignee_id = session.exec(select(User.id).where(User.username == assignee)).first()
         if assignee_id is None:
             raise Invalid(f"no user {assignee!r}", field="assignee")
-    filters = service.QueueFilter(
+    filters = queries.QueueFilter(
         statuses=tuple(status_ or ()),
         priority=priority,
         assignee_id=assignee_id,
@@ -144,7 +154,7 @@ def ticket_queue(
         category=category,
         incident_id=incident_id,
     )
-    items = service.queue(session, filters=filters, limit=limit, before_id=cursor)
+    items = queries.queue(session, filters=filters, limit=limit, before_id=cursor)
     next_cursor = items[-1].id if len(items) == limit else None
     return TicketPage(items=_summaries(session, items), next_cursor=next_cursor)
 
@@ -153,14 +163,14 @@ def ticket_queue(
 # complaint (首问负责制, first-contact responsibility). Viewers read contact details masked.
 @router.get("/tickets/{ticket_id}", response_model=TicketRead)
 def get_ticket(ticket_id: DbId, session: SessionDep, reader: AnyUser) -> TicketRead:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    ticket = queries.get_ticket(session, ticket_id=ticket_id)
     return ticket_read(session, ticket, masked=reader.role == Role.viewer)
 
 
 @router.get("/tickets/{ticket_id}/timeline")
 def ticket_timeline(ticket_id: DbId, session: SessionDep, reader: AnyUser) -> list[dict]:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
-    events = timeline.events_for(session, subject_type=service.SUBJECT, subject_id=ticket.id)
+    ticket = queries.get_ticket(session, ticket_id=ticket_id)
+    events = timeline.events_for(session, subject_type=history.SUBJECT, subject_id=ticket.id)
     if reader.role == Role.viewer:
         return [
             {
@@ -178,8 +188,8 @@ def ticket_timeline(ticket_id: DbId, session: SessionDep, reader: AnyUser) -> li
 
 
 def _workable(session: Session, ticket_id: int, actor: User) -> Ticket:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
-    service.ensure_may_work_on(session, ticket=ticket, actor=actor)
+    ticket = queries.get_ticket(session, ticket_id=ticket_id)
+    access.ensure_may_work_on(session, ticket=ticket, actor=actor)
     return ticket
 
 
@@ -191,7 +201,7 @@ def change_status(
 ) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
-        session, service.change_status(session, ticket=ticket, change=body, actor=actor)
+        session, lifecycle.change_status(session, ticket=ticket, change=body, actor=actor)
     )
 
 
@@ -199,7 +209,7 @@ def change_status(
 def assign(ticket_id: DbId, body: TicketAssign, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
-        session, service.assign(session, ticket=ticket, username=body.user, actor=actor)
+        session, lifecycle.assign(session, ticket=ticket, username=body.user, actor=actor)
     )
 
 
@@ -207,7 +217,7 @@ def assign(ticket_id: DbId, body: TicketAssign, session: SessionDep, actor: Agen
 def handling_plan(ticket_id: DbId, body: TaskDone, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
-        session, service.record_handling_plan(session, ticket=ticket, plan=body.note, actor=actor)
+        session, lifecycle.record_handling_plan(session, ticket=ticket, plan=body.note, actor=actor)
     )
 
 
@@ -216,7 +226,7 @@ def handling_plan(ticket_id: DbId, body: TaskDone, session: SessionDep, actor: A
 )
 def resolve(ticket_id: DbId, body: TicketResolve, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
-    return ticket_read(session, service.resolve(session, ticket=ticket, data=body, actor=actor))
+    return ticket_read(session, lifecycle.resolve(session, ticket=ticket, data=body, actor=actor))
 
 
 @router.post(
@@ -225,7 +235,7 @@ def resolve(ticket_id: DbId, body: TicketResolve, session: SessionDep, actor: Ag
 def reopen(ticket_id: DbId, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
-        session, service.reopen(session, ticket=ticket, reason=body.reason, actor=actor)
+        session, lifecycle.reopen(session, ticket=ticket, reason=body.reason, actor=actor)
     )
 
 
@@ -235,7 +245,7 @@ def reopen(ticket_id: DbId, body: TicketReopen, session: SessionDep, actor: Agen
 def appeal(ticket_id: DbId, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
-        session, service.appeal(session, ticket=ticket, reason=body.reason, actor=actor)
+        session, lifecycle.appeal(session, ticket=ticket, reason=body.reason, actor=actor)
     )
 
 
@@ -245,9 +255,9 @@ def appeal(ticket_id: DbId, body: TicketReopen, session: SessionDep, actor: Agen
 def survey(ticket_id: DbId, body: SurveyEntry, session: SessionDep, actor: Agent) -> TicketRead:
     """An answer the customer gave by phone or letter, entered by a supervisor of the ticket's
     team (its lead, a duty manager) with the reason; customers answer by SMS themselves."""
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
+    ticket = queries.get_ticket(session, ticket_id=ticket_id)
     return ticket_read(
-        session, service.enter_survey(session, ticket=ticket, entry=body, actor=actor)
+        session, surveys.enter_survey(session, ticket=ticket, entry=body, actor=actor)
     )
 
 
@@ -255,8 +265,8 @@ def survey(ticket_id: DbId, body: SurveyEntry, session: SessionDep, actor: Agent
 def task_done(
     ticket_id: DbId, task_id: DbId, body: TaskDone, session: SessionDep, actor: Agent
 ) -> TicketRead:
-    ticket = service.get_ticket(session, ticket_id=ticket_id)
-    service.complete_task(session, ticket=ticket, task_id=task_id, note=body.note, actor=actor)
+    ticket = queries.get_ticket(session, ticket_id=ticket_id)
+    surveys.complete_task(session, ticket=ticket, task_id=task_id, note=body.note, actor=actor)
     return ticket_read(session, ticket)
 
 

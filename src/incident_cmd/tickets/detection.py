@@ -5,7 +5,7 @@ evidence; a duty manager declares the incident from it in one action or dismisse
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import func
 from sqlmodel import Session, col, select
@@ -74,7 +74,7 @@ def cluster_of(ticket: Ticket, trigger: Trigger) -> Cluster | None:
     return Cluster(key, scope, _conditions(trigger.dimension, scope, category))
 
 
-def _count(session: Session, cluster: Cluster, since, until) -> int:
+def _count(session: Session, cluster: Cluster, since: datetime, until: datetime) -> int:
     return session.exec(
         select(func.count())
         .select_from(Ticket)
@@ -110,11 +110,27 @@ def detect(session: Session, *, ticket: Ticket, registry: PlaybookRegistry) -> S
             baseline = earlier / BASELINE_WINDOWS
             if count < trigger.rise_factor * baseline:
                 continue
-        return _raise(session, playbook, trigger, cluster, ticket, count, baseline, window)
+        crossing = Crossing(playbook, trigger, cluster, window, count, baseline)
+        return _raise(session, crossing=crossing, ticket=ticket)
     return None
 
 
-def _raise(session, playbook, trigger, cluster, ticket, count, baseline, window) -> Signal | None:
+@dataclass(frozen=True)
+class Crossing:
+    """A cluster over a playbook trigger's line: what was counted, in which window, against
+    which baseline."""
+
+    playbook: Playbook
+    trigger: Trigger
+    cluster: Cluster
+    window: timedelta
+    count: int
+    baseline: float | None
+
+
+def _raise(session: Session, *, crossing: Crossing, ticket: Ticket) -> Signal | None:
+    playbook, trigger, cluster = crossing.playbook, crossing.trigger, crossing.cluster
+    window, count, baseline = crossing.window, crossing.count, crossing.baseline
     first = session.exec(
         select(func.min(Ticket.id)).where(
             *cluster.conditions, col(Ticket.created_at) > clock.now() - window
@@ -229,7 +245,13 @@ def declare_from(
                 actor_id=actor.id,
                 data={"incident": incident.number},
             )
-    _decide(session, signal, SignalStatus.declared, actor, f"declared {incident.number}")
+    _decide(
+        session,
+        signal=signal,
+        status=SignalStatus.declared,
+        actor=actor,
+        reason=f"declared {incident.number}",
+    )
     signal.incident_id = incident.id
     return incident
 
@@ -239,11 +261,13 @@ def dismiss(session: Session, *, signal: Signal, reason: str, actor: User) -> Si
         raise Conflict(f"signal {signal.id} is {signal.status}")
     if not reason.strip():
         raise Invalid("say why the signal is dismissed", field="reason")
-    _decide(session, signal, SignalStatus.dismissed, actor, reason)
+    _decide(session, signal=signal, status=SignalStatus.dismissed, actor=actor, reason=reason)
     return signal
 
 
-def _decide(session, signal: Signal, status: SignalStatus, actor: User, reason: str) -> None:
+def _decide(
+    session: Session, *, signal: Signal, status: SignalStatus, actor: User, reason: str
+) -> None:
     signal.status, signal.open_key = status, None  # a later cluster may raise a new signal
     signal.decided_by, signal.decided_at, signal.reason = actor.id, clock.now(), reason
     session.add(signal)
@@ -258,7 +282,7 @@ def _decide(session, signal: Signal, status: SignalStatus, actor: User, reason: 
     )
 
 
-def incident_for(session: Session, ticket: Ticket) -> Incident | None:
+def incident_for(session: Session, *, ticket: Ticket) -> Incident | None:
     """An active incident whose scope takes in this ticket: same batch, product or region."""
     for incident in session.exec(
         select(Incident)

@@ -1,28 +1,18 @@
-"""Ticket actions that span domains: intake links to incidents and feeds detection; an SMS
-from a customer becomes a ticket, joins their open one, or answers their survey."""
+"""Ticket actions that span domains: an SMS from a customer becomes a ticket, joins their
+open one, or answers their survey."""
 
 from sqlmodel import Session, col, select
 
-from incident_cmd.auth.models import User
 from incident_cmd.customers.models import Customer
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.notify.models import Delivery, InboundMessage
 from incident_cmd.playbooks.service import PlaybookRegistry
-from incident_cmd.tickets import detection, service
+from incident_cmd.tickets import intake, surveys
+from incident_cmd.tickets.history import SUBJECT
 from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, Ticket
+from incident_cmd.tickets.notices import SOURCE
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketCreate
 from incident_cmd.timeline import service as timeline
-
-
-def intake(
-    session: Session, *, data: TicketCreate, registry: PlaybookRegistry, actor: User | None
-) -> Ticket:
-    ticket = service.create_ticket(
-        session, data=data, actor=actor, incident_finder=detection.incident_for
-    )
-    session.flush()
-    detection.detect(session, ticket=ticket, registry=registry)
-    return service.number_and_acknowledge(session, ticket=ticket)
 
 
 def _awaiting_survey(session: Session, address: str) -> Ticket | None:
@@ -31,7 +21,7 @@ def _awaiting_survey(session: Session, address: str) -> Ticket | None:
         select(Ticket)
         .join(DirectMessage, col(DirectMessage.source_id) == Ticket.id)
         .where(
-            DirectMessage.source == service.SOURCE,
+            DirectMessage.source == SOURCE,
             col(DirectMessage.key).like("ticket-%-survey-%"),
             DirectMessage.status == DirectMessageStatus.sent,
             DirectMessage.address == address,
@@ -49,7 +39,7 @@ def from_sms(
     text = inbound.body.strip()
     waiting = _awaiting_survey(session, inbound.from_address)
     if waiting is not None and text in {"1", "2", "3", "4", "5"}:
-        service.record_survey(
+        surveys.record_survey(
             session, ticket=waiting, answer=SurveyAnswer(csat=int(text)), via="sms"
         )
         inbound.ticket_id = waiting.id
@@ -70,7 +60,7 @@ def from_sms(
     if open_ticket is not None:
         timeline.append(
             session,
-            subject_type=service.SUBJECT,
+            subject_type=SUBJECT,
             subject_id=open_ticket.id,
             kind="ticket.customer_message",
             summary=f"customer by SMS: {text}",
@@ -82,7 +72,7 @@ def from_sms(
         return open_ticket, None
     # A reply to a recall notice is about the product and batch that notice was for.
     replied_to = session.get(Delivery, inbound.delivery_id) if inbound.delivery_id else None
-    ticket = intake(
+    ticket = intake.take_in(
         session,
         registry=registry,
         actor=None,

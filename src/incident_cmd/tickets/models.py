@@ -52,7 +52,7 @@ class Ticket(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    # Set at the end of the intake transaction (see tickets.service.number_and_acknowledge).
+    # Set at the end of the intake transaction (see tickets.intake).
     number: str | None = Field(default=None, max_length=32, unique=True)
     customer_id: int = Field(foreign_key="customers.id", index=True)
     contact: str = Field(max_length=320)  # phone (E.164) or email the customer used

@@ -1,0 +1,184 @@
+"""A paged person's answer, by link, SMS, voice keypad or the API: acknowledging takes the
+seat, declining moves the page up. Repeated or late answers change nothing."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock
+from incident_cmd.auth.models import User
+from incident_cmd.config import get_settings
+from incident_cmd.errors import NotFound
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.models import AssignmentState, Incident, RosterAssignment
+from incident_cmd.incidents.schemas import RoleAssign
+from incident_cmd.messaging import direct
+from incident_cmd.messaging.models import DirectMessage
+from incident_cmd.paging.escalation import escalate
+from incident_cmd.paging.models import ANSWERABLE, Page, PageStatus, PageTarget, TargetStatus
+from incident_cmd.paging.pages import SOURCE, close_page, page_context, record, role_title
+
+ACK_WORDS = {"ACK", "1", "OK", "YES", "确认", "收到"}
+DECLINE_WORDS = {"2", "DECLINE", "NO", "拒绝"}
+
+
+@dataclass(frozen=True)
+class Answer:
+    target: PageTarget
+    page: Page
+    changed: bool
+    text: str
+
+
+def _answer(
+    session: Session, target: PageTarget, status: TargetStatus, via: str
+) -> tuple[Page, User, Answer | None]:
+    """Records the person's answer on their target, or the Answer saying it came too late."""
+    page = session.get(Page, target.page_id)
+    user = session.get(User, target.user_id)
+    if target.status != TargetStatus.open or page.status not in ANSWERABLE:
+        return page, user, Answer(target, page, False, _already(session, page, target, user.locale))
+    target.status, target.answered_at, target.answered_via = status, clock.now(), via
+    target.next_step_at = None
+    session.add(target)
+    return page, user, None
+
+
+def acknowledge(session: Session, *, target: PageTarget, via: str) -> Answer:
+    """The person answers yes. Harmless when repeated or when someone else was faster."""
+    page, user, already = _answer(session, target, TargetStatus.acknowledged, via)
+    if already is not None:
+        return already
+    now = target.answered_at
+    page.acknowledged_at, page.acknowledged_by, page.acknowledged_via = now, user.id, via
+    close_page(session, page=page, status=PageStatus.acknowledged)
+    seconds = int((now - page.created_at).total_seconds())
+    record(
+        session,
+        incident_id=page.incident_id,
+        kind="page.acknowledged",
+        summary=f"{user.username} acknowledged role {page.role_key} by {via} after {seconds} s",
+        data={
+            "page": page.id,
+            "target": target.id,
+            "user": user.username,
+            "via": via,
+            "seconds": seconds,
+        },
+        actor_id=user.id,
+    )
+    _take_seat(session, page, user)
+    context = page_context(session, page)
+    number, role = context.incident.number, role_title(context.role, page.role_key, user.locale)
+    text = (
+        f"已确认:您担任 {number} 的{role}。"
+        if user.locale == "zh-CN"
+        else f"Acknowledged: you are {role} on {number}."
+    )
+    return Answer(target, page, True, text)
+
+
+def _take_seat(session: Session, page: Page, user: User) -> None:
+    seat = session.get(RosterAssignment, page.assignment_id)
+    if seat.user_id == user.id or seat.state == AssignmentState.relieved:
+        return
+    incident = session.get(Incident, page.incident_id)
+    previous = session.get(User, seat.user_id).username if seat.user_id else "nobody"
+    replacement = incident_service.assign_role(
+        session,
+        incident=incident,
+        change=RoleAssign(
+            role=seat.role_key,
+            slot=seat.slot,
+            user=user.username,
+            note=f"acknowledged the page for this seat ({previous} had not)",
+        ),
+        actor=user,
+    )
+    page.assignment_id = replacement.id
+    session.add(page)
+
+
+def decline(session: Session, *, target: PageTarget, via: str) -> Answer:
+    """The person answers no: the page moves up at once if they were its current level."""
+    page, user, already = _answer(session, target, TargetStatus.declined, via)
+    if already is not None:
+        return already
+    direct.cancel_pending(session, source=SOURCE, source_ids=[target.id])
+    record(
+        session,
+        incident_id=page.incident_id,
+        kind="page.declined",
+        summary=f"{user.username} declined role {page.role_key} by {via}",
+        data={"page": page.id, "target": target.id, "user": user.username, "via": via},
+        actor_id=user.id,
+    )
+    current = target.level == page.level and target.round == page.round
+    if page.status == PageStatus.open and current:
+        escalate(session, page=page, reason=f"{user.username} declined")
+    text = (
+        "已拒绝,正在呼叫下一位。" if user.locale == "zh-CN" else "Declined; paging the next person."
+    )
+    return Answer(target, page, True, text)
+
+
+def _already(session: Session, page: Page, target: PageTarget, locale: str) -> str:
+    if target.status == TargetStatus.acknowledged:
+        return "您已确认。" if locale == "zh-CN" else "You have already acknowledged."
+    if page.status == PageStatus.acknowledged:
+        who = session.get(User, page.acknowledged_by).display_name
+        return f"{who} 已确认。" if locale == "zh-CN" else f"{who} has already acknowledged."
+    return "此呼叫已结束。" if locale == "zh-CN" else "This page is closed."
+
+
+def answer_by_sms(session: Session, *, from_address: str, body: str) -> str | None:
+    """An SMS from a paged person: ACK, 1 or a page code acknowledges, 2 declines. None when
+    the sender has never been paged, so the customer handling takes the message."""
+    user = session.exec(select(User).where(User.phone == from_address)).first()
+    if user is None:
+        return None
+    words = body.strip().upper().split()
+    if not words:
+        return None
+    codes = [word for word in words if word.isdigit() and len(word) == 6]
+    action = "decline" if words[0] in DECLINE_WORDS else "ack" if words[0] in ACK_WORDS else None
+    if action is None and codes:
+        action = "ack"
+    if action is None:
+        return None
+    query = (
+        select(PageTarget)
+        .join(Page, col(Page.id) == PageTarget.page_id)
+        .where(PageTarget.user_id == user.id)
+        .order_by(col(PageTarget.id).desc())
+    )
+    if codes:
+        target = session.exec(query.where(PageTarget.code == codes[0])).first()
+        if target is None:
+            return (
+                f"未找到呼叫码 {codes[0]}。" if user.locale == "zh-CN" else f"No page {codes[0]}."
+            )
+    else:
+        target = session.exec(
+            query.where(PageTarget.status == TargetStatus.open, col(Page.status).in_(ANSWERABLE))
+        ).first()
+        if target is None:
+            recent = clock.now() - timedelta(minutes=get_settings().page_link_valid_minutes)
+            if session.exec(query.where(col(PageTarget.created_at) >= recent)).first() is None:
+                return None  # not an answer to a page: maybe they are a customer too
+            return "您没有待确认的呼叫。" if user.locale == "zh-CN" else "You have no open page."
+    handler = acknowledge if action == "ack" else decline
+    return handler(session, target=target, via="sms").text
+
+
+def answer_by_voice(session: Session, *, message_id: int, digits: str) -> Answer | None:
+    message = session.get(DirectMessage, message_id)
+    if message is None or message.source != SOURCE:
+        raise NotFound(f"no page call {message_id}")
+    target = session.get(PageTarget, message.source_id)
+    if digits == "1":
+        return acknowledge(session, target=target, via="voice")
+    if digits == "2":
+        return decline(session, target=target, via="voice")
+    return None

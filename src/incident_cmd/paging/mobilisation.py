@@ -1,0 +1,93 @@
+"""Time to acknowledge per seat and to the whole paged roster, against the playbook."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session
+
+from incident_cmd import clock
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.models import Incident
+from incident_cmd.paging.models import Page, PageStatus
+from incident_cmd.paging.pages import deadline
+from incident_cmd.paging.queries import pages_of
+
+
+@dataclass(frozen=True)
+class RoleFigure:
+    role: str
+    slot: int
+    target_seconds: int
+    paged_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: int | None
+    seconds_to_ack: int | None
+    within_target: bool | None
+    status: str
+
+
+@dataclass(frozen=True)
+class Mobilisation:
+    roles: list[RoleFigure]
+    full_roster_at: datetime | None
+    seconds_to_full_roster: int | None
+    full_roster_target_seconds: int | None
+    within_target: bool | None
+
+
+def mobilisation(session: Session, *, incident: Incident) -> Mobilisation:
+    """Time to acknowledge per seat and to the whole paged roster, against the playbook."""
+    playbook = incident_service.playbook_of(session, incident)
+    by_seat: dict[tuple[str, int], list[Page]] = {}
+    for page in pages_of(session, incident=incident):
+        by_seat.setdefault((page.role_key, page.slot), []).append(page)
+    figures = []
+    now = clock.now()
+    for (role_key, slot), pages in by_seat.items():
+        role = playbook.role(role_key)
+        ack_within = role.ack_within if role else "15m"
+        first = pages[0]
+        target_seconds = int(
+            (deadline(first.created_at, ack_within) - first.created_at).total_seconds()
+        )
+        acked = [page for page in pages if page.status == PageStatus.acknowledged]
+        last = pages[-1]
+        if acked:
+            acknowledged = acked[-1]
+            seconds = int((acknowledged.acknowledged_at - first.created_at).total_seconds())
+            figures.append(
+                RoleFigure(
+                    role_key,
+                    slot,
+                    target_seconds,
+                    first.created_at,
+                    acknowledged.acknowledged_at,
+                    acknowledged.acknowledged_by,
+                    seconds,
+                    seconds <= target_seconds,
+                    PageStatus.acknowledged,
+                )
+            )
+        else:
+            late = (now - first.created_at).total_seconds() > target_seconds
+            figures.append(
+                RoleFigure(
+                    role_key,
+                    slot,
+                    target_seconds,
+                    first.created_at,
+                    None,
+                    None,
+                    None,
+                    False if late else None,
+                    last.status,
+                )
+            )
+    live = [figure for figure in figures if figure.status != PageStatus.cancelled]
+    target = max((figure.target_seconds for figure in live), default=None)
+    if live and all(figure.acknowledged_at for figure in live):
+        full_at = max(figure.acknowledged_at for figure in live)
+        seconds = int((full_at - incident.declared_at).total_seconds())
+        return Mobilisation(figures, full_at, seconds, target, seconds <= target)
+    late = target is not None and (now - incident.declared_at).total_seconds() > target
+    return Mobilisation(figures, None, None, target, False if late else None)

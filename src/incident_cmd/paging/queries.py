@@ -1,0 +1,42 @@
+"""Finding pages and their targets."""
+
+from collections.abc import Sequence
+
+from sqlmodel import Session, col, select
+
+from incident_cmd.auth.models import User
+from incident_cmd.errors import NotFound
+from incident_cmd.incidents.models import Incident
+from incident_cmd.paging.models import ANSWERABLE, Page, PageTarget, TargetStatus
+
+
+def pages_of(session: Session, *, incident: Incident) -> Sequence[Page]:
+    return session.exec(select(Page).where(Page.incident_id == incident.id).order_by(Page.id)).all()
+
+
+def targets_of(session: Session, *, page_ids: list[int]) -> Sequence[PageTarget]:
+    if not page_ids:
+        return []
+    return session.exec(
+        select(PageTarget).where(col(PageTarget.page_id).in_(page_ids)).order_by(PageTarget.id)
+    ).all()
+
+
+def get_target(session: Session, *, target_id: int) -> PageTarget:
+    target = session.get(PageTarget, target_id)
+    if target is None:
+        raise NotFound(f"no page target {target_id}")
+    return target
+
+
+def open_targets_for(session: Session, *, user: User) -> Sequence[PageTarget]:
+    return session.exec(
+        select(PageTarget)
+        .join(Page, col(Page.id) == PageTarget.page_id)
+        .where(
+            PageTarget.user_id == user.id,
+            PageTarget.status == TargetStatus.open,
+            col(Page.status).in_(ANSWERABLE),
+        )
+        .order_by(PageTarget.id)
+    ).all()

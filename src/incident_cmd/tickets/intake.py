@@ -1,0 +1,236 @@
+"""Taking a complaint in, in one call: the customer found or made, the ticket classified,
+assigned to an agent, timed and linked to an active incident whose scope it falls in,
+counted for mass-complaint detection, numbered and acknowledged to the customer."""
+
+from dataclasses import dataclass
+
+from sqlalchemy import literal, union_all
+from sqlmodel import Session, col, func, select
+
+from incident_cmd import clock, numbering
+from incident_cmd.auth.models import User
+from incident_cmd.customers import service as customer_service
+from incident_cmd.customers.models import Customer
+from incident_cmd.errors import Invalid, NotFound
+from incident_cmd.incidents.models import Incident
+from incident_cmd.notify import service as notify_service
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.teams import service as team_service
+from incident_cmd.teams.models import TeamMember
+from incident_cmd.tickets import detection, sla
+from incident_cmd.tickets.history import record
+from incident_cmd.tickets.models import (
+    OPEN_TICKET_STATUSES,
+    SlaTimer,
+    Ticket,
+    TicketStatus,
+    TimerKind,
+)
+from incident_cmd.tickets.notices import local_time, to_customer
+from incident_cmd.tickets.policy import ServiceLevels, service_levels
+from incident_cmd.tickets.schemas import TicketCreate
+
+
+def take_in(
+    session: Session, *, data: TicketCreate, actor: User | None, registry: PlaybookRegistry
+) -> Ticket:
+    ticket = _create(session, data=data, actor=actor)
+    session.flush()
+    detection.detect(session, ticket=ticket, registry=registry)
+    _number_and_acknowledge(session, ticket=ticket)
+    return ticket
+
+
+@dataclass(frozen=True)
+class Classification:
+    category: str
+    priority: str
+    safety: bool
+    rules: tuple[int, ...]
+
+
+def classify(levels: ServiceLevels, data: TicketCreate) -> Classification:
+    """Category and priority as the intake form gives them, else from the first matching
+    rule for each; a matching safety rule marks the ticket safety-related."""
+    category, priority, safety, rule_numbers = data.category, data.priority, False, []
+    for number, rule in enumerate(levels.classification, start=1):
+        if not rule.matches(data.description, data.channel, data.requested):
+            continue
+        if rule.category and category is None:
+            category = rule.category
+            rule_numbers.append(number)
+        if rule.priority and priority is None:
+            priority = rule.priority
+            rule_numbers.append(number)
+        safety = safety or rule.safety
+    return Classification(
+        category or "other", priority or "routine", safety, tuple(sorted(set(rule_numbers)))
+    )
+
+
+def _members(session: Session, team_key: str) -> list[User]:
+    try:
+        team = team_service.get_team(session, key=team_key)
+    except NotFound:
+        raise Invalid(
+            f"the service-level file names team {team_key!r}, which does not exist",
+            field="category",
+        ) from None
+    return list(
+        session.exec(
+            select(User)
+            .join(TeamMember, col(TeamMember.user_id) == User.id)
+            .where(TeamMember.team_id == team.id, User.active, User.role == "agent")
+            .order_by(User.id)
+        ).all()
+    )
+
+
+def _choose_agent(session: Session, levels: ServiceLevels, team_key: str) -> User | None:
+    agents = _members(session, team_key)
+    if not agents:
+        return None
+    if levels.assignment.strategy == "round_robin":
+        turn = numbering.next_value(session, f"round-robin:{team_key}")
+        return agents[(turn - 1) % len(agents)]
+    loads = _open_loads(session, agents)
+    return min(agents, key=lambda agent: (loads[agent.id], agent.id))
+
+
+# Beyond this many open tickets agents count as equally loaded: counting further would cost
+# every intake a scan of the whole backlog.
+LOAD_CAP = 500
+
+
+def _open_loads(session: Session, agents: list[User]) -> dict[int, int]:
+    """Each agent's open tickets, up to the cap, in one statement."""
+    counts = [
+        select(literal(agent.id).label("agent"), func.count().label("load")).select_from(
+            select(Ticket.id)
+            .where(Ticket.assignee_id == agent.id, col(Ticket.status).in_(OPEN_TICKET_STATUSES))
+            .limit(LOAD_CAP)
+            .subquery()
+        )
+        for agent in agents
+    ]
+    return dict(session.execute(union_all(*counts)).all())
+
+
+def _create(session: Session, *, data: TicketCreate, actor: User | None) -> Ticket:
+    """Classified, assigned, timed and linked to an active incident whose scope it falls in."""
+    levels = service_levels()
+    found = classify(levels, data)
+    category, priority, safety = found.category, found.priority, found.safety
+    customer = customer_service.find_or_create(
+        session,
+        phone=data.phone,
+        email=str(data.email) if data.email else None,
+        name=data.customer_name,
+        locale=data.locale,
+        region=data.region,
+    )
+    now = clock.now()
+    team_key = levels.assignment.team_for(category)
+    agent = _choose_agent(session, levels, team_key)
+    ticket = Ticket(
+        customer_id=customer.id,
+        contact=data.phone or str(data.email),
+        channel=data.channel,
+        category=category,
+        priority=priority,
+        safety=safety,
+        product_model=data.product_model,
+        batch=data.batch,
+        region=data.region or customer.region,
+        purchase_channel=data.purchase_channel,
+        description=data.description,
+        requested=data.requested,
+        status=TicketStatus.new,
+        team_key=team_key,
+        assignee_id=agent.id if agent else None,
+        created_at=now,
+        created_by=actor.id if actor else None,
+    )
+    session.add(ticket)
+    session.flush()
+    how = f"rules {', '.join(map(str, found.rules))}" if found.rules else "intake form"
+    record(
+        session,
+        ticket=ticket,
+        kind="ticket.created",
+        summary=f"taken in by {data.channel}: {category}, {priority}"
+        + (", safety" if safety else "")
+        + f" ({how})",
+        actor_id=actor.id if actor else None,
+        data={"category": category, "priority": priority, "safety": safety},
+    )
+    if agent is not None:
+        record(
+            session,
+            ticket=ticket,
+            kind="ticket.assigned",
+            summary=f"assigned to {agent.username}",
+            actor_id=None,
+            data={"user": agent.username, "strategy": levels.assignment.strategy},
+        )
+    _start_timers(session, ticket, levels)
+    incident = detection.incident_for(session, ticket=ticket)
+    if incident is not None:
+        ticket.incident_id = incident.id
+        session.add(ticket)
+        record(
+            session,
+            ticket=ticket,
+            kind="ticket.linked",
+            summary=f"linked to incident {incident.number}",
+            actor_id=None,
+            data={"incident": incident.number},
+        )
+    return ticket
+
+
+def _number_and_acknowledge(session: Session, *, ticket: Ticket) -> None:
+    """The last step of an intake. Numbers are counted per year in one row, which stays
+    locked until the transaction ends: taking the number last keeps that wait short when
+    many tickets come in at once."""
+    ticket.number = numbering.next_number(
+        session, prefix="TKT", year=ticket.created_at.year, width=6
+    )
+    session.add(ticket)
+    customer = session.get(Customer, ticket.customer_id)
+    incident = session.get(Incident, ticket.incident_id) if ticket.incident_id else None
+    response = session.exec(
+        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == "response")
+    ).one()
+    to_customer(
+        session,
+        ticket=ticket,
+        customer=customer,
+        template="ticket_ack",
+        key=f"ticket-{ticket.id}-ack",
+        values={
+            "respond_by": local_time(response.due_at, customer.timezone),
+            "status_url": notify_service.status_url(incident.number) if incident else None,
+        },
+    )
+
+
+def _start_timers(session: Session, ticket: Ticket, levels: ServiceLevels) -> None:
+    tier = levels.tier(ticket.priority)
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.response, target=tier.respond, levels=levels
+    )
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.resolution, target=tier.resolve, levels=levels
+    )
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.close, target=levels.close_within, levels=levels
+    )
+    if ticket.category in levels.handling_plan.categories:
+        sla.start_timer(
+            session,
+            ticket=ticket,
+            kind=TimerKind.handling_plan,
+            target=levels.handling_plan.within,
+            levels=levels,
+        )

@@ -1,0 +1,224 @@
+"""Working a ticket: assignment, status changes, the handling plan, resolving, reopening and
+appealing, each moving the SLA timers that depend on it."""
+
+from datetime import datetime, timedelta
+
+from sqlmodel import Session
+
+from incident_cmd import clock
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role, User
+from incident_cmd.customers.models import Customer
+from incident_cmd.errors import Conflict, Invalid, NotFound
+from incident_cmd.messaging import direct
+from incident_cmd.tickets import sla
+from incident_cmd.tickets.history import record
+from incident_cmd.tickets.models import TICKET_TRANSITIONS, Ticket, TicketStatus, TimerKind
+from incident_cmd.tickets.notices import SOURCE, out_of_quiet_hours, to_customer
+from incident_cmd.tickets.policy import ServiceLevels, seconds, service_levels
+from incident_cmd.tickets.schemas import TicketAction, TicketResolve
+
+
+def assign(session: Session, *, ticket: Ticket, username: str, actor: User) -> Ticket:
+    try:
+        user = auth_service.get_user_by_username(session, username=username)
+    except NotFound as exc:
+        raise Invalid(exc.message, field="user") from None
+    if not user.active:
+        raise Invalid(f"user {username!r} is deactivated", field="user")
+    if user.role != Role.agent:
+        raise Invalid(
+            f"user {username!r} is a {user.role}; tickets are assigned only to agents",
+            field="user",
+        )
+    previous = session.get(User, ticket.assignee_id).username if ticket.assignee_id else None
+    ticket.assignee_id = user.id
+    session.add(ticket)
+    record(
+        session,
+        ticket=ticket,
+        kind="ticket.assigned",
+        summary=f"reassigned from {previous or 'nobody'} to {user.username}",
+        actor_id=actor.id,
+        data={"from": previous, "to": user.username},
+    )
+    return ticket
+
+
+def change_status(session: Session, *, ticket: Ticket, change: TicketAction, actor: User) -> Ticket:
+    current, target = TicketStatus(ticket.status), change.status
+    if target == TicketStatus.resolved:
+        raise Invalid("resolve with POST /tickets/{id}/resolve and a resolution", field="status")
+    if target not in TICKET_TRANSITIONS[current]:
+        allowed = ", ".join(TICKET_TRANSITIONS[current]) or "none"
+        raise Conflict(
+            f"cannot move {ticket.number} from {current} to {target} (allowed: {allowed})",
+            field="status",
+        )
+    levels = service_levels()
+    now = clock.now()
+    if current == TicketStatus.waiting_customer:
+        sla.resume(session, ticket=ticket, levels=levels)
+    if target == TicketStatus.waiting_customer:
+        sla.pause(session, ticket=ticket)
+    if ticket.first_response_at is None and target != TicketStatus.closed:
+        ticket.first_response_at = now
+        sla.meet(session, ticket=ticket, kind=TimerKind.response)
+    if target == TicketStatus.closed:
+        ticket.closed_at = now
+        sla.meet(session, ticket=ticket, kind=TimerKind.close)
+    ticket.status = target
+    session.add(ticket)
+    note = f": {change.note}" if change.note else ""
+    record(
+        session,
+        ticket=ticket,
+        kind="ticket.status",
+        summary=f"status {current} → {target}{note}",
+        actor_id=actor.id,
+        data={"from": current, "to": target, "note": change.note},
+    )
+    return ticket
+
+
+def record_handling_plan(session: Session, *, ticket: Ticket, plan: str, actor: User) -> Ticket:
+    timer = sla.meet(session, ticket=ticket, kind=TimerKind.handling_plan)
+    if timer is None:
+        raise Conflict(f"{ticket.number} has no open handling-plan target", field="plan")
+    record(
+        session,
+        ticket=ticket,
+        kind="ticket.plan",
+        summary=f"handling plan: {plan}",
+        actor_id=actor.id,
+        data={"in_time": timer.met_in_time},
+    )
+    return ticket
+
+
+def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: User) -> Ticket:
+    current = TicketStatus(ticket.status)
+    if TicketStatus.resolved not in TICKET_TRANSITIONS[current]:
+        raise Conflict(f"{ticket.number} is {current}; it cannot be resolved", field="status")
+    levels = service_levels()
+    now = clock.now()
+    if current == TicketStatus.waiting_customer:
+        sla.resume(session, ticket=ticket, levels=levels)
+    if ticket.first_response_at is None:
+        ticket.first_response_at = now
+        sla.meet(session, ticket=ticket, kind=TimerKind.response)
+    sla.meet(session, ticket=ticket, kind=TimerKind.resolution)
+    ticket.status = TicketStatus.resolved
+    ticket.resolved_at = now
+    ticket.resolution = data.resolution
+    ticket.responsible_department = data.responsible_department
+    # Validated as an exact decimal; the column and the timeline keep a float.
+    compensation = float(data.compensation_amount) if data.compensation_amount is not None else None
+    ticket.compensation_amount = compensation
+    ticket.survey_due_at = now + timedelta(seconds=seconds(levels.survey_after))
+    session.add(ticket)
+    record(
+        session,
+        ticket=ticket,
+        kind="ticket.resolved",
+        summary=f"resolved: {data.resolution}",
+        actor_id=actor.id,
+        data={"department": data.responsible_department, "compensation": compensation},
+    )
+    customer = session.get(Customer, ticket.customer_id)
+    attempt = ticket.reopened_count
+    to_customer(
+        session,
+        ticket=ticket,
+        customer=customer,
+        template="ticket_resolved",
+        key=f"ticket-{ticket.id}-resolved-{attempt}",
+        values={"resolution": data.resolution},
+        due_at=out_of_quiet_hours(now, customer),
+    )
+    to_customer(
+        session,
+        ticket=ticket,
+        customer=customer,
+        template="ticket_survey",
+        key=f"ticket-{ticket.id}-survey-{attempt}",
+        values={},
+        due_at=out_of_quiet_hours(ticket.survey_due_at, customer),
+    )
+    return ticket
+
+
+def _within(moment: datetime | None, window: str) -> bool:
+    return moment is not None and clock.now() <= moment + timedelta(seconds=seconds(window))
+
+
+def reopen(session: Session, *, ticket: Ticket, reason: str, actor: User) -> Ticket:
+    """A resolved ticket reopens within ``reopen_within``; the resolution clock restarts."""
+    levels = service_levels()
+    if ticket.status != TicketStatus.resolved:
+        raise Conflict(
+            f"{ticket.number} is {ticket.status}; only a resolved ticket reopens", field="status"
+        )
+    if not _within(ticket.resolved_at, levels.reopen_within):
+        raise Conflict(
+            f"{ticket.number} was resolved more than {levels.reopen_within} ago; "
+            "open a new ticket or appeal after it is closed",
+            field="status",
+        )
+    return _reopen(
+        session, ticket=ticket, levels=levels, reason=reason, actor=actor, kind="ticket.reopened"
+    )
+
+
+def appeal(session: Session, *, ticket: Ticket, reason: str, actor: User) -> Ticket:
+    """A closed ticket comes back on appeal within ``appeal_within`` of closing."""
+    levels = service_levels()
+    if ticket.status != TicketStatus.closed:
+        raise Conflict(
+            f"{ticket.number} is {ticket.status}; appeals are for closed tickets", field="status"
+        )
+    if not _within(ticket.closed_at, levels.appeal_within):
+        raise Conflict(
+            f"{ticket.number} was closed more than {levels.appeal_within} ago", field="status"
+        )
+    ticket.appealed_at = clock.now()
+    return _reopen(
+        session, ticket=ticket, levels=levels, reason=reason, actor=actor, kind="ticket.appealed"
+    )
+
+
+def _reopen(
+    session: Session,
+    *,
+    ticket: Ticket,
+    levels: ServiceLevels,
+    reason: str,
+    actor: User,
+    kind: str,
+) -> Ticket:
+    previous = ticket.status
+    ticket.status = TicketStatus.in_progress
+    ticket.reopened_count += 1
+    ticket.resolved_at = ticket.closed_at = ticket.survey_due_at = None
+    session.add(ticket)
+    for timer in sla.timers_of(session, ticket=ticket):
+        if timer.kind in (TimerKind.resolution, TimerKind.close):
+            session.delete(timer)
+    session.flush()
+    tier = levels.tier(ticket.priority)
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.resolution, target=tier.resolve, levels=levels
+    )
+    sla.start_timer(
+        session, ticket=ticket, kind=TimerKind.close, target=levels.close_within, levels=levels
+    )
+    direct.cancel_pending(session, source=SOURCE, source_ids=[ticket.id])
+    record(
+        session,
+        ticket=ticket,
+        kind=kind,
+        summary=f"{previous} → in_progress: {reason}",
+        actor_id=actor.id,
+        data={"reason": reason},
+    )
+    return ticket
