@@ -210,14 +210,16 @@ def _wait(context: PageContext) -> str:
 
 
 @dataclass(frozen=True)
-class _Reach:
+class Reach:
+    """Whom a page reaches next, at which level, and the levels it found nobody at."""
+
     context: PageContext
     person: User
     level: str
     skipped: list[str]
 
 
-def choose(session: Session, *, context: PageContext, fresh: bool) -> _Reach | None:
+def choose(session: Session, *, context: PageContext, fresh: bool) -> Reach | None:
     """The first reachable person from the page's current level onwards, moving to the next
     round when a round runs out; None, with the page exhausted, after the last round."""
     page, escalation = context.page, context.escalation
@@ -252,13 +254,13 @@ def choose(session: Session, *, context: PageContext, fresh: bool) -> _Reach | N
             if not fresh:  # a fresh page got its due time when it was made
                 page.escalate_at = deadline(clock.now(), _wait(context))
                 session.add(page)
-            return _Reach(context, person, level, skipped)
+            return Reach(context, person, level, skipped)
         skipped.append(level)
         page.level += 1
 
 
 def open_targets(
-    session: Session, *, reaches: list[_Reach], reason: str, actor_id: int | None
+    session: Session, *, reaches: list[Reach], reason: str, actor_id: int | None
 ) -> None:
     now = clock.now()
     targets = [
