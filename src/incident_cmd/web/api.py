@@ -146,7 +146,11 @@ def landing(request: Request, session: SessionDep, user: PageUser) -> Response:
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)
 def campaign_page(
-    campaign_id: int, request: Request, session: SessionDep, user: PageUser, retried: int = -1
+    campaign_id: int,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    retried: int | None = None,
 ) -> Response:
     campaign = notify_service.get_campaign(session, campaign_id=campaign_id)
     return templates().TemplateResponse(
