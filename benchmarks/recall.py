@@ -27,12 +27,12 @@ from incident_cmd import aio, db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
 from incident_cmd.auth.schemas import UserCreate
+from incident_cmd.campaigns import service
+from incident_cmd.campaigns.models import UNFINISHED, Delivery
+from incident_cmd.campaigns.schemas import Audience, CampaignCreate
+from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.devtools.local_server import free_port
-from incident_cmd.notify import service
-from incident_cmd.notify.models import UNFINISHED, Delivery
-from incident_cmd.notify.schemas import Audience, CampaignCreate
-from incident_cmd.notify.sending import bulk_sender
 
 ACCOUNT = "AC" + "b" * 32
 TOKEN = "bench-token"

@@ -10,13 +10,13 @@ from fastapi.responses import RedirectResponse
 from incident_cmd import api_contract, migrate, wiring
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.auth.throttle import LoginThrottle
+from incident_cmd.campaigns.api import public as campaigns_public_router
+from incident_cmd.campaigns.api import router as campaigns_router
 from incident_cmd.config import get_settings
 from incident_cmd.customers.api import router as customers_router
 from incident_cmd.db import get_engine
 from incident_cmd.incidents.api import router as incidents_router
 from incident_cmd.integrations.twilio.api import router as twilio_router
-from incident_cmd.notify.api import public as notify_public_router
-from incident_cmd.notify.api import router as campaigns_router
 from incident_cmd.paging.api import public as paging_public_router
 from incident_cmd.paging.api import router as paging_router
 from incident_cmd.playbooks.api import router as playbooks_router
@@ -74,7 +74,7 @@ def create_app(
         customers_router,
         campaigns_router,
         twilio_router,
-        notify_public_router,
+        campaigns_public_router,
         paging_router,
         paging_public_router,
         tickets_router,

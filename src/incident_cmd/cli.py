@@ -506,12 +506,12 @@ def campaign_retry_failed(
     note: Annotated[str, typer.Option(help="why, for the timeline")] = "",
 ) -> None:
     """Send again the messages that failed before any provider took them (only those)."""
-    from incident_cmd.notify import service as notify_service
+    from incident_cmd.campaigns import service as campaign_service
 
     with session_scope() as session:
         actor = auth_service.get_user_by_username(session, username=username)
-        campaign = notify_service.get_campaign(session, campaign_id=campaign_id)
-        retried = notify_service.retry_failed(session, campaign=campaign, actor=actor, note=note)
+        campaign = campaign_service.get_campaign(session, campaign_id=campaign_id)
+        retried = campaign_service.retry_failed(session, campaign=campaign, actor=actor, note=note)
     typer.echo(f"campaign {campaign_id}: {retried} failed messages queued again")
 
 

@@ -15,13 +15,13 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from incident_cmd import aio
+from incident_cmd.campaigns import service as campaign_service
+from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.db import get_engine, session_scope
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.outbox import Sender
-from incident_cmd.notify import service as notify_service
-from incident_cmd.notify.sending import bulk_sender
 from incident_cmd.paging import jobs as paging_jobs
 from incident_cmd.tickets import jobs as ticket_jobs
 from incident_cmd.tickets import review as ticket_review
@@ -37,8 +37,8 @@ SWEEPS: dict[str, Sweep] = {
     "sla-timers": ticket_jobs.sweep_timers,
     "ticket-task-overdue": ticket_jobs.mark_overdue_tasks,
     "monthly-review": ticket_review.run_monthly_review,
-    "campaign-start": notify_service.start_due_campaigns,
-    "campaign-finish": notify_service.finish_campaigns,
+    "campaign-start": campaign_service.start_due_campaigns,
+    "campaign-finish": campaign_service.finish_campaigns,
 }
 
 

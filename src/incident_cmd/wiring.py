@@ -1,7 +1,7 @@
 """Where the domains meet the providers: who answers what Twilio posts, and in which order."""
 
+from incident_cmd.campaigns import inbound as keywords
 from incident_cmd.integrations.twilio.handlers import TwilioHandlers
-from incident_cmd.notify import inbound as keywords
 from incident_cmd.paging import inbound as paging
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import inbound as tickets

@@ -60,7 +60,7 @@ def test_the_sending_layer_imports_neither_paging_nor_tickets():
 
 def test_paging_takes_nothing_from_the_sending_layers_routes():
     wrong = {
-        path: sorted(module for module in modules if module.startswith("incident_cmd.notify.api"))
+        path: sorted(module for module in modules if module.startswith("incident_cmd.campaigns.api"))
         for path, modules in _imported_by("paging").items()
     }
     assert {path: modules for path, modules in wrong.items() if modules} == {}

@@ -16,13 +16,13 @@ from sqlmodel import Session, select
 from incident_cmd import db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
+from incident_cmd.campaigns import service
+from incident_cmd.campaigns.models import Campaign, Delivery
+from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
-from incident_cmd.notify import service
-from incident_cmd.notify.models import Campaign, Delivery
-from incident_cmd.notify.sending import bulk_sender
 from incident_cmd.playbooks.service import PlaybookRegistry
 from tests.factories import (
     bearer,

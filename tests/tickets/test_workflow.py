@@ -8,9 +8,9 @@ from sqlmodel import select
 from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
+from incident_cmd.campaigns.models import InboundMessage
 from incident_cmd.config import PROJECT_ROOT, get_settings
 from incident_cmd.errors import Conflict
-from incident_cmd.notify.models import InboundMessage
 from incident_cmd.tickets import flows, jobs, lifecycle, queries, surveys
 from incident_cmd.tickets.models import TicketTask
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve

@@ -8,10 +8,10 @@ from sqlalchemy import update
 from sqlmodel import col, select
 
 from incident_cmd.auth.models import Role
+from incident_cmd.campaigns import service as campaign_service
+from incident_cmd.campaigns.models import Campaign, Delivery, DeliveryStatus
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
-from incident_cmd.notify import service as notify_service
-from incident_cmd.notify.models import Campaign, Delivery, DeliveryStatus
 from tests.factories import make_customer, make_playbook_teams, make_user
 from tests.plugins.web import ORIGIN, PASSWORD, login
 
@@ -39,8 +39,8 @@ def _failed_campaign(session, registry, comms) -> int:
             Campaign.incident_id == incident.id, Campaign.plan_key == "recall_sms"
         )
     ).one()
-    notify_service.approve(session, campaign=campaign, actor=comms)
-    notify_service.start_due_campaigns(session)
+    campaign_service.approve(session, campaign=campaign, actor=comms)
+    campaign_service.start_due_campaigns(session)
     ids = session.exec(
         select(Delivery.id).where(Delivery.campaign_id == campaign.id).order_by(Delivery.id)
     ).all()

@@ -159,7 +159,7 @@ def test_link_pages_send_no_referrer_and_refuse_other_sites(client, session, pag
 
 
 def test_unsubscribe_links_send_no_referrer_and_refuse_other_sites(client):
-    from incident_cmd.notify import service as notify_service
+    from incident_cmd.campaigns import service as notify_service
 
     path = "/unsubscribe/" + notify_service.unsubscribe_token("someone@example.com")
     cross_site = client.post(path, headers={"Origin": "https://evil.example"})

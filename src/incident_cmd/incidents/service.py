@@ -8,6 +8,7 @@ from sqlmodel import Session, col, func, select
 from incident_cmd import clock, numbering
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
+from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.config import get_settings
 from incident_cmd.db import skip_locked
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
@@ -28,7 +29,6 @@ from incident_cmd.incidents.schemas import (
     StatusChange,
     UpdatePost,
 )
-from incident_cmd.notify import service as notify_service
 from incident_cmd.playbooks import service as playbook_service
 from incident_cmd.playbooks.schema import Playbook, RosterRole
 from incident_cmd.playbooks.service import PlaybookRegistry
@@ -171,7 +171,7 @@ def declare(
                 due_at=_offset(now, task.due),
             )
         )
-    notify_service.drafts_for_incident(session, incident=incident, playbook=playbook, actor=actor)
+    campaign_service.drafts_for_incident(session, incident=incident, playbook=playbook, actor=actor)
     if playbook.tasks:
         _record(
             session, incident, "tasks.created", f"{len(playbook.tasks)} tasks created", actor.id

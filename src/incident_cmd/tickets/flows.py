@@ -3,9 +3,9 @@ open one, or answers their survey."""
 
 from sqlmodel import Session, col, select
 
+from incident_cmd.campaigns.models import Delivery, InboundMessage
 from incident_cmd.customers.models import Customer
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
-from incident_cmd.notify.models import Delivery, InboundMessage
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import intake, surveys
 from incident_cmd.tickets.history import SUBJECT

@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from incident_cmd.auth.schemas import normalise_phone
+from incident_cmd.campaigns import service as notify_service
 from incident_cmd.integrations.twilio.handlers import Handled, InboundSms
-from incident_cmd.notify import service as notify_service
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import flows
 

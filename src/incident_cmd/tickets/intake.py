@@ -9,11 +9,11 @@ from sqlmodel import Session, col, func, select
 
 from incident_cmd import clock, numbering
 from incident_cmd.auth.models import User
+from incident_cmd.campaigns import service as notify_service
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
 from incident_cmd.errors import Invalid, NotFound
 from incident_cmd.incidents.models import Incident
-from incident_cmd.notify import service as notify_service
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.models import TeamMember

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
+from incident_cmd.campaigns.service import clock_time
 from incident_cmd.db import skip_locked
-from incident_cmd.notify.service import clock_time
 from incident_cmd.tickets.calendar import BusinessCalendar, CalendarClock
 from incident_cmd.tickets.models import SlaTimer, Ticket, TimerKind
 from incident_cmd.tickets.policy import ServiceLevels, Target

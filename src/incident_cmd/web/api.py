@@ -16,11 +16,11 @@ from fastapi.templating import Jinja2Templates
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import ApiToken, TokenKind, User
 from incident_cmd.auth.throttle import LoginThrottled
+from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.config import get_settings
 from incident_cmd.deps import SESSION_COOKIE, ClientAddress, SessionDep, Throttle
 from incident_cmd.errors import Unauthorized
 from incident_cmd.incidents import service as incident_service
-from incident_cmd.notify import service as notify_service
 from incident_cmd.web.security import csrf_protect, register_template_helpers
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -152,7 +152,7 @@ def campaign_page(
     user: PageUser,
     retried: int | None = None,
 ) -> Response:
-    campaign = notify_service.get_campaign(session, campaign_id=campaign_id)
+    campaign = campaign_service.get_campaign(session, campaign_id=campaign_id)
     return templates().TemplateResponse(
         request,
         "campaign.html",
@@ -160,9 +160,9 @@ def campaign_page(
             "organisation": get_settings().organisation_name,
             "user": user,
             "campaign": campaign,
-            "counts": notify_service.campaign_counts(session, campaign=campaign),
-            "failures": notify_service.failure_reasons(session, campaign=campaign),
-            "may_retry": user.role in notify_service.APPROVER_ROLES,
+            "counts": campaign_service.campaign_counts(session, campaign=campaign),
+            "failures": campaign_service.failure_reasons(session, campaign=campaign),
+            "may_retry": user.role in campaign_service.APPROVER_ROLES,
             "retried": retried,
         },
     )
@@ -170,8 +170,8 @@ def campaign_page(
 
 @router.post("/campaigns/{campaign_id}/retry-failed")
 def campaign_retry_failed(campaign_id: int, session: SessionDep, user: PageUser) -> Response:
-    campaign = notify_service.get_campaign(session, campaign_id=campaign_id)
-    retried = notify_service.retry_failed(session, campaign=campaign, actor=user)
+    campaign = campaign_service.get_campaign(session, campaign_id=campaign_id)
+    retried = campaign_service.retry_failed(session, campaign=campaign, actor=user)
     return RedirectResponse(
         f"/campaigns/{campaign_id}?retried={retried}", status_code=status.HTTP_303_SEE_OTHER
     )

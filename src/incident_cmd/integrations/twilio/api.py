@@ -9,6 +9,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
 
+from incident_cmd.campaigns import service as sending
 from incident_cmd.config import get_settings
 from incident_cmd.deps import SessionDep
 from incident_cmd.errors import error_responses
@@ -24,7 +25,6 @@ from incident_cmd.integrations.twilio.handlers import (
 from incident_cmd.integrations.twilio.signature import TwilioForm
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.models import DirectMessage
-from incident_cmd.notify import service as sending
 
 router = APIRouter()
 

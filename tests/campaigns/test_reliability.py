@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from incident_cmd import clock, db
+from incident_cmd.campaigns.models import DeliveryStatus
+from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.devtools.fake_twilio import Faults
-from incident_cmd.notify.models import DeliveryStatus
-from incident_cmd.notify.sending import bulk_sender
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
 from tests.plugins.twilio import ACCOUNT, SENDER, TOKEN
@@ -67,7 +67,7 @@ def test_permanent_errors_are_not_retried_and_21610_suppresses(world, twilio, fr
     assert by_address[rows[0][2]].attempts == 1
     assert by_address[rows[1][2]].error_code == "21610"
     with db.session_scope() as session:
-        from incident_cmd.notify import service
+        from incident_cmd.campaigns import service
 
         assert service.is_suppressed(session, channel="sms", address=rows[1][2])
         assert not service.is_suppressed(session, channel="sms", address=rows[0][2])

@@ -1,5 +1,5 @@
 from incident_cmd import db
-from incident_cmd.notify import service
+from incident_cmd.campaigns import service
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
 from tests.plugins.twilio import PUBLIC

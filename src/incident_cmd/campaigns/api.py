@@ -7,20 +7,20 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import Session
 
 from incident_cmd.auth.models import User
-from incident_cmd.config import get_settings
-from incident_cmd.deps import AnyUser, Communicator, SessionDep
-from incident_cmd.errors import Invalid, error_responses
-from incident_cmd.fields import DbId
-from incident_cmd.incidents import service as incident_service
-from incident_cmd.notify import service
-from incident_cmd.notify.models import Campaign
-from incident_cmd.notify.schemas import (
+from incident_cmd.campaigns import service
+from incident_cmd.campaigns.models import Campaign
+from incident_cmd.campaigns.schemas import (
     CampaignAction,
     CampaignCreate,
     CampaignPreview,
     CampaignRead,
     FailedRetried,
 )
+from incident_cmd.config import get_settings
+from incident_cmd.deps import AnyUser, Communicator, SessionDep
+from incident_cmd.errors import Invalid, error_responses
+from incident_cmd.fields import DbId
+from incident_cmd.incidents import service as incident_service
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 public = APIRouter(tags=["webhooks"])

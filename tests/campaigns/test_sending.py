@@ -3,7 +3,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from incident_cmd.notify.models import CampaignStatus, DeliveryStatus
+from incident_cmd.campaigns.models import CampaignStatus, DeliveryStatus
 from tests.factories import new_york_customers, shanghai_customers
 from tests.plugins.messaging import dispatch
 from tests.plugins.twilio import ACCOUNT, SENDER
@@ -102,7 +102,7 @@ def test_safety_critical_notice_overrides_quiet_hours(world, twilio, frozen_cloc
 
 def with_send_now(world, campaign_id):
     from incident_cmd import db
-    from incident_cmd.notify.models import Campaign
+    from incident_cmd.campaigns.models import Campaign
 
     with db.session_scope() as session:
         campaign = session.get(Campaign, campaign_id)

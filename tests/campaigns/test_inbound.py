@@ -9,10 +9,10 @@ import yaml
 from sqlmodel import func, select
 
 from incident_cmd import db
+from incident_cmd.campaigns import service
+from incident_cmd.campaigns.models import InboundMessage
 from incident_cmd.config import get_settings
 from incident_cmd.messaging.models import DirectMessage
-from incident_cmd.notify import service
-from incident_cmd.notify.models import InboundMessage
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.timeline.models import TimelineEvent
 from tests.plugins.twilio import inbound

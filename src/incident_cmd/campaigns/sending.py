@@ -15,6 +15,8 @@ from sqlalchemy import Engine, Select, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col
 
+from incident_cmd.campaigns import service
+from incident_cmd.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from incident_cmd.config import Settings, get_settings
 from incident_cmd.customers.models import Customer
 from incident_cmd.incidents.models import Incident
@@ -27,8 +29,6 @@ from incident_cmd.messaging.channels import (
 )
 from incident_cmd.messaging.outbox import CLAIMABLE, Claimed, Pause, Sender, Settled
 from incident_cmd.messaging.templates import templates_for
-from incident_cmd.notify import service
-from incident_cmd.notify.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 
 RECONCILE_AFTER = timedelta(seconds=30)
 # The per-recipient values a template puts in a subject or a greeting.

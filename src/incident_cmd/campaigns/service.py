@@ -15,14 +15,7 @@ from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.auth.models import Role, User
-from incident_cmd.columns import UTCDateTime
-from incident_cmd.config import get_settings
-from incident_cmd.customers.models import Customer, Purchase
-from incident_cmd.db import skip_locked, upsert_insert
-from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
-from incident_cmd.incidents.models import Incident
-from incident_cmd.messaging.templates import LOCALES, sms_name, sms_shape, templates_for
-from incident_cmd.notify.models import (
+from incident_cmd.campaigns.models import (
     UNFINISHED,
     Campaign,
     CampaignStatus,
@@ -32,13 +25,20 @@ from incident_cmd.notify.models import (
     NoticeClass,
     Suppression,
 )
-from incident_cmd.notify.schemas import (
+from incident_cmd.campaigns.schemas import (
     Audience,
     CampaignCounts,
     CampaignCreate,
     CampaignPreview,
     PreviewLocale,
 )
+from incident_cmd.columns import UTCDateTime
+from incident_cmd.config import get_settings
+from incident_cmd.customers.models import Customer, Purchase
+from incident_cmd.db import skip_locked, upsert_insert
+from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
+from incident_cmd.incidents.models import Incident
+from incident_cmd.messaging.templates import LOCALES, sms_name, sms_shape, templates_for
 from incident_cmd.playbooks.schema import NotificationPlan, Playbook
 from incident_cmd.timeline import service as timeline
 from incident_cmd.workdays import UNITS, parse_offset

@@ -4,8 +4,8 @@ import pytest
 from sqlmodel import func, select
 
 from incident_cmd import db
-from incident_cmd.notify import service
-from incident_cmd.notify.models import DeliveryStatus, InboundMessage
+from incident_cmd.campaigns import service
+from incident_cmd.campaigns.models import DeliveryStatus, InboundMessage
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
 from tests.plugins.twilio import INBOUND_URL, PUBLIC, SENDER, inbound, post_form, signed

@@ -13,12 +13,12 @@ from sqlalchemy import text, update
 from sqlmodel import col
 
 from incident_cmd import clock, db
+from incident_cmd.campaigns.models import Delivery, DeliveryStatus
+from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Purchase
 from incident_cmd.devtools.fake_twilio import Faults
 from incident_cmd.messaging.channels import Outcome, TwilioSmsChannel, channels_for
-from incident_cmd.notify.models import Delivery, DeliveryStatus
-from incident_cmd.notify.sending import bulk_sender
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
 from tests.plugins.twilio import ACCOUNT, SENDER, TOKEN

@@ -5,10 +5,10 @@ import pytest
 from sqlmodel import select
 
 from incident_cmd import db
+from incident_cmd.campaigns import service
+from incident_cmd.campaigns.models import DeliveryStatus, Suppression
+from incident_cmd.campaigns.schemas import Audience, CampaignCreate
 from incident_cmd.errors import Forbidden, Invalid
-from incident_cmd.notify import service
-from incident_cmd.notify.models import DeliveryStatus, Suppression
-from incident_cmd.notify.schemas import Audience, CampaignCreate
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch

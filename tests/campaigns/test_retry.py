@@ -6,10 +6,10 @@ from typer.testing import CliRunner
 
 from incident_cmd import db
 from incident_cmd.auth.models import Role
+from incident_cmd.campaigns import service
+from incident_cmd.campaigns.models import CampaignStatus, DeliveryStatus
 from incident_cmd.cli import app as cli
 from incident_cmd.devtools.fake_twilio import Faults
-from incident_cmd.notify import service
-from incident_cmd.notify.models import CampaignStatus, DeliveryStatus
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch

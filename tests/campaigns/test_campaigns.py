@@ -4,11 +4,11 @@ from datetime import timedelta
 import pytest
 
 from incident_cmd.auth.models import Role
+from incident_cmd.campaigns.models import CampaignStatus, DeliveryStatus
 from incident_cmd.config import get_settings
 from incident_cmd.messaging.models import SinkMessage
 from incident_cmd.messaging.outbox import TokenBucket
 from incident_cmd.messaging.templates import sms_shape
-from incident_cmd.notify.models import CampaignStatus, DeliveryStatus
 from tests.factories import new_york_customers, shanghai_customers
 from tests.plugins.messaging import dispatch
 
@@ -56,7 +56,7 @@ def test_campaign_by_hand_needs_a_second_approver_and_shows_live_counts(api, wor
     twice = api.post(f"{url}/approve", json={}, headers=api.tokens["duty"])
     assert twice.status_code == 409
     from incident_cmd import db
-    from incident_cmd.notify import service
+    from incident_cmd.campaigns import service
 
     with db.session_scope() as session:
         service.start_due_campaigns(session)
@@ -182,7 +182,7 @@ def test_scheduled_campaign_waits_for_its_time(world, frozen_clock):
     assert world.campaign(reminder).status == CampaignStatus.scheduled
     frozen_clock.advance(timedelta(days=7))
     from incident_cmd import db
-    from incident_cmd.notify import service
+    from incident_cmd.campaigns import service
 
     with db.session_scope() as session:
         service.start_due_campaigns(session)

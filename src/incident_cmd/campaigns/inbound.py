@@ -2,8 +2,8 @@
 
 from sqlmodel import Session
 
+from incident_cmd.campaigns import service
 from incident_cmd.integrations.twilio.handlers import Handled, InboundSms
-from incident_cmd.notify import service
 
 
 def answer_keyword(session: Session, sms: InboundSms) -> Handled | None:
