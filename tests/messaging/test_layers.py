@@ -8,7 +8,7 @@ import incident_cmd
 PACKAGE = Path(incident_cmd.__file__).parent
 MESSAGING = PACKAGE / "messaging"
 # What messaging may build on: the shared plumbing, and the timeline every layer writes to.
-ALLOWED = {"messaging", "aio", "clock", "columns", "config", "db", "errors", "timeline"}
+ALLOWED = {"messaging", "aio", "clock", "columns", "config", "db", "errors", "i18n", "timeline"}
 
 
 def _our_imports(path: Path) -> set[str]:

@@ -28,7 +28,7 @@ class TokenKind(StrEnum):
 class User(SQLModel, table=True):
     __tablename__ = "users"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     display_name: str = Field(max_length=200)
     role: str = Field(max_length=32)
@@ -48,7 +48,7 @@ class User(SQLModel, table=True):
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_tokens"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     name: str = Field(max_length=100)
     kind: str = Field(max_length=16)

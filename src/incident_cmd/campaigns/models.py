@@ -43,7 +43,7 @@ class NoticeClass(StrEnum):
 class Campaign(SQLModel, table=True):
     __tablename__ = "campaigns"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     name: str = Field(max_length=200)
     incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
     plan_key: str | None = Field(default=None, max_length=64)
@@ -98,7 +98,7 @@ class Delivery(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     campaign_id: int
     customer_id: int
     # The campaign decides the channel and the customer the locale; only what the claim
@@ -139,7 +139,7 @@ class InboundMessage(SQLModel, table=True):
 
     __tablename__ = "inbound_messages"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     provider_id: str = Field(max_length=64, unique=True)
     from_address: str = Field(max_length=32, index=True)
     to_address: str = Field(max_length=32)

@@ -13,7 +13,7 @@ NAME_MAX_LENGTH = 1000
 class Customer(SQLModel, table=True):
     __tablename__ = "customers"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     external_ref: str = Field(max_length=100, unique=True)
     name: str = Field(max_length=NAME_MAX_LENGTH)
     phone: str | None = Field(default=None, max_length=32, index=True)
@@ -33,7 +33,7 @@ class Purchase(SQLModel, table=True):
         Index("ix_purchases_batch", "batch"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     customer_id: int = Field(foreign_key="customers.id")
     # The serial number where known, otherwise model|batch|date: what makes a row the same
     # purchase when a file is imported again.

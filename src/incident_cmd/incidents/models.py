@@ -35,7 +35,7 @@ class Incident(SQLModel, table=True):
     __tablename__ = "incidents"
     __table_args__ = (Index("ix_incidents_status_id", "status", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     number: str = Field(max_length=32, unique=True)
     title: str = Field(max_length=300)
     playbook_key: str = Field(max_length=64)
@@ -66,7 +66,7 @@ class RosterAssignment(SQLModel, table=True):
     __tablename__ = "roster_assignments"
     __table_args__ = (Index("ix_roster_incident_role", "incident_id", "role_key", "slot"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id")
     role_key: str = Field(max_length=64)
     slot: int = 0
@@ -84,7 +84,7 @@ class IncidentTask(SQLModel, table=True):
         Index("ix_tasks_open_due", "status", "overdue_at", "due_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id", index=True)
     key: str = Field(max_length=64)
     title: dict[str, str] = Field(sa_column=Column(JSON, nullable=False))

@@ -4,6 +4,7 @@ import email.utils
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
+from enum import StrEnum
 from typing import Literal, Protocol
 from xml.sax.saxutils import escape
 
@@ -24,6 +25,14 @@ ERROR_MESSAGE_LENGTH = 500
 # RFC 5322 allows 998 characters a line; a subject is kept well inside one folded header.
 SUBJECT_LENGTH = 300
 ADDRESS_LENGTH = 320
+
+
+class ChannelName(StrEnum):
+    """What a message is sent over; a sink channel stands in for any of them."""
+
+    sms = "sms"
+    email = "email"
+    voice = "voice"
 
 
 class Unsendable(Exception):

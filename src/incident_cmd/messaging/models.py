@@ -7,7 +7,9 @@ from enum import StrEnum
 from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
-from incident_cmd.columns import UTCDateTime
+from incident_cmd.columns import UTCDateTime, enum_column
+from incident_cmd.i18n import Locale
+from incident_cmd.messaging.channels import ChannelName
 
 
 class SinkMessage(SQLModel, table=True):
@@ -15,7 +17,7 @@ class SinkMessage(SQLModel, table=True):
 
     __tablename__ = "sink_messages"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     delivery_id: int | None = Field(default=None, index=True)
     channel: str = Field(max_length=16)
     address: str = Field(max_length=320)
@@ -46,7 +48,7 @@ class DirectMessage(SQLModel, table=True):
         Index("ix_direct_messages_source", "source", "source_id"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     key: str = Field(max_length=64, unique=True)
     source: str = Field(max_length=32)
     source_id: int | None = None
@@ -55,14 +57,14 @@ class DirectMessage(SQLModel, table=True):
     label: str = Field(max_length=200)
     user_id: int | None = Field(default=None, foreign_key="users.id")
     customer_id: int | None = Field(default=None, foreign_key="customers.id")
-    channel: str = Field(max_length=16)
+    channel: ChannelName = enum_column(ChannelName)
     address: str = Field(max_length=320)
-    locale: str = Field(max_length=16)
+    locale: Locale = enum_column(Locale)
     subject: str | None = Field(default=None, max_length=300)
     body: str
     html: str | None = None
     drill: bool = False
-    status: str = Field(max_length=16)
+    status: DirectMessageStatus = enum_column(DirectMessageStatus)
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     attempts: int = 0
     claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

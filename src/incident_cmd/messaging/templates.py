@@ -8,8 +8,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from incident_cmd.errors import Invalid
+from incident_cmd.i18n import LOCALES
 
-LOCALES = ("zh-CN", "en")
 # GSM 03.38: the basic character set, and the extension table whose characters take two.
 GSM_BASIC = set(
     "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"

@@ -37,7 +37,7 @@ class Page(SQLModel, table=True):
     __tablename__ = "pages"
     __table_args__ = (Index("ix_pages_open_escalate", "status", "escalate_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     incident_id: int = Field(foreign_key="incidents.id", index=True)
     assignment_id: int = Field(foreign_key="roster_assignments.id", index=True)
     role_key: str = Field(max_length=64)
@@ -61,7 +61,7 @@ class PageTarget(SQLModel, table=True):
     __tablename__ = "page_targets"
     __table_args__ = (Index("ix_page_targets_next_step", "status", "next_step_at"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     page_id: int = Field(foreign_key="pages.id", index=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     # What a person may text back instead of ACK when several pages are open for them.

@@ -9,7 +9,7 @@ from incident_cmd.columns import UTCDateTime
 class Team(SQLModel, table=True):
     __tablename__ = "teams"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     key: str = Field(max_length=64, unique=True, index=True)
     name: str = Field(max_length=200)
     timezone: str = Field(max_length=64)
@@ -29,7 +29,7 @@ class Rotation(SQLModel, table=True):
     __tablename__ = "rotations"
     __table_args__ = (UniqueConstraint("team_id", "name"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True)
     name: str = Field(max_length=64)
     shift: str = Field(max_length=16)  # daily | weekly
@@ -50,7 +50,7 @@ class RotationOverride(SQLModel, table=True):
 
     __tablename__ = "rotation_overrides"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     rotation_id: int = Field(foreign_key="rotations.id", index=True)
     user_id: int = Field(foreign_key="users.id")
     starts_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -51,7 +51,7 @@ class Ticket(SQLModel, table=True):
         Index("ix_tickets_created", "created_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     # Set at the end of the intake transaction (see tickets.intake).
     number: str | None = Field(default=None, max_length=32, unique=True)
     customer_id: int = Field(foreign_key="customers.id", index=True)
@@ -110,7 +110,7 @@ class SlaTimer(SQLModel, table=True):
         ),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="tickets.id")
     kind: str = Field(max_length=16)
     clock: str = Field(max_length=16)  # calendar | business
@@ -136,7 +136,7 @@ class TicketTask(SQLModel, table=True):
         Index("ix_ticket_tasks_open_due", "done_at", "overdue_at", "due_at"),
     )
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="tickets.id", index=True)
     key: str = Field(max_length=32)
     owner_id: int | None = Field(default=None, foreign_key="users.id")
@@ -159,7 +159,7 @@ class Signal(SQLModel, table=True):
 
     __tablename__ = "signals"
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     open_key: str | None = Field(default=None, max_length=300, unique=True)
     playbook_key: str = Field(max_length=64)
     trigger_key: str = Field(max_length=64)
@@ -185,7 +185,7 @@ class CalendarRun(SQLModel, table=True):
     __tablename__ = "calendar_runs"
     __table_args__ = (UniqueConstraint("job", "period"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     job: str = Field(max_length=64)
     period: str = Field(max_length=32)
     ran_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

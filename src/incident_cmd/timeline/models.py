@@ -13,7 +13,7 @@ class TimelineEvent(SQLModel, table=True):
     __tablename__ = "timeline_events"
     __table_args__ = (Index("ix_timeline_subject", "subject_type", "subject_id", "id"),)
 
-    id: int | None = Field(default=None, primary_key=True)
+    id: int = Field(default=None, primary_key=True)
     subject_type: str = Field(max_length=32)
     subject_id: int
     at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
