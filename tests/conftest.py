@@ -27,6 +27,7 @@ pytest_plugins = [
     "tests.plugins.twilio",
     "tests.plugins.messaging",
     "tests.plugins.paging",
+    "tests.plugins.tickets",
     "tests.plugins.web",
 ]
 

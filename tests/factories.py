@@ -5,9 +5,10 @@ commits: that is the test's (or its session's) business."""
 import io
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
@@ -21,7 +22,7 @@ from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.playbooks.schema import Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams import service as team_service
-from incident_cmd.teams.models import Team
+from incident_cmd.teams.models import Team, TeamMember
 from incident_cmd.teams.schemas import RotationCreate, TeamCreate
 from incident_cmd.tickets import intake as ticket_intake
 from incident_cmd.tickets.models import Ticket
@@ -246,7 +247,30 @@ def make_customer(
     return session.exec(select(Customer).where(Customer.external_ref == ref)).one()
 
 
-def make_service_desk(session: Session, *, agents: int = 2) -> Team:
+def make_duty_managers(session: Session, *, people: int = 1) -> Team:
+    """The duty managers' team that pages escalate to and tickets' senior callbacks go to,
+    where the test has not made it: contactable duty managers in one rotation."""
+    team = _team(session, DUTY_MANAGERS)
+    if team is None:
+        managers = [make_user(session, Role.duty_manager, contactable=True) for _ in range(people)]
+        team = make_team(
+            session, key=DUTY_MANAGERS, lead=managers[0], rotations={"primary": managers}
+        )
+    return team
+
+
+@dataclass(frozen=True)
+class ServiceDesk:
+    """The complaint desk's people by username (names outlive the session that made them):
+    its lead, who supervises its tickets; its active agents, in the order they were made;
+    and the duty manager on call, who answers for the desk's tickets above the lead."""
+
+    lead: str
+    agents: list[str]
+    duty_manager: str
+
+
+def make_service_desk(session: Session, *, agents: int = 2) -> ServiceDesk:
     """The complaint desk the service-level file assigns tickets to, and the duty managers'
     team tickets escalate to, where the test has not made them."""
     desk = _team(session, SERVICE_DESK)
@@ -256,10 +280,23 @@ def make_service_desk(session: Session, *, agents: int = 2) -> Team:
         desk = make_team(
             session, key=SERVICE_DESK, lead=lead, rotations={"lead": [lead], "agents": people}
         )
-    if _team(session, DUTY_MANAGERS) is None:
-        manager = make_user(session, Role.duty_manager, contactable=True)
-        make_team(session, key=DUTY_MANAGERS, lead=manager, rotations={"primary": [manager]})
-    return desk
+    make_duty_managers(session)
+    session.flush()
+    desk_agents = session.exec(
+        select(User.username)
+        .join(TeamMember, col(TeamMember.user_id) == User.id)
+        .where(TeamMember.team_id == desk.id, User.role == Role.agent, col(User.active))
+        .order_by(col(User.id))
+    ).all()
+    [on_call] = team_service.responders(
+        session, team_key=DUTY_MANAGERS, rotation_name=None, at=clock.now(), count=1
+    )
+    lead_user = session.get(User, desk.lead_user_id) if desk.lead_user_id else None
+    if lead_user is None:
+        raise LookupError(f"the team {SERVICE_DESK!r} has no lead")
+    return ServiceDesk(
+        lead=lead_user.username, agents=list(desk_agents), duty_manager=on_call.username
+    )
 
 
 def make_ticket(

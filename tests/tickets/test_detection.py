@@ -6,12 +6,11 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from incident_cmd.auth import service as auth_service
 from incident_cmd.errors import Conflict
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.tickets import detection
 from incident_cmd.tickets.models import Signal, Ticket
-from tests.factories import bearer
+from tests.factories import SERVICE_DESK, bearer, make_playbook_teams
 
 QUALITY = "PX-200 冒烟"  # product quality, urgent: the recall playbook's trigger counts it
 
@@ -63,7 +62,7 @@ def history(queue, customer: int, moment, count: int) -> None:
                 description="old",
                 requested="repair",
                 status="closed",
-                team_key="customer-service",
+                team_key=SERVICE_DESK,
                 created_at=moment,
             )
         )
@@ -90,10 +89,13 @@ def test_old_tickets_fall_out_of_the_window(queue, frozen_clock):
     assert signals(queue) == []
 
 
-def test_declaring_from_a_signal_links_the_cluster_and_new_tickets(client, queue):
+def test_declaring_from_a_signal_links_the_cluster_and_new_tickets(
+    client, queue, shipped_playbooks
+):
+    make_playbook_teams(queue.session, shipped_playbooks.get("product-recall").playbook)
     complaints(queue, 20)
     [signal] = signals(queue)
-    duty = bearer(queue.session, auth_service.get_user_by_username(queue.session, username="duty"))
+    duty = bearer(queue.session, queue.user(queue.desk.duty_manager))
     shown = client.get(f"/api/v1/signals/{signal.id}", headers=duty).json()
     assert len(shown["tickets"]) == 20 and sum(shown["counts_by_hour"].values()) == 20
     response = client.post(
@@ -122,7 +124,7 @@ def test_declaring_from_a_signal_links_the_cluster_and_new_tickets(client, queue
 def test_dismissing_needs_a_reason_and_lets_a_new_cluster_signal_later(client, queue):
     complaints(queue, 20)
     [signal] = signals(queue)
-    duty = bearer(queue.session, auth_service.get_user_by_username(queue.session, username="duty"))
+    duty = bearer(queue.session, queue.user(queue.desk.duty_manager))
     refused = client.post(f"/api/v1/signals/{signal.id}/dismiss", json={}, headers=duty)
     assert refused.status_code == 422 and "reason" in refused.json()["detail"]
     response = client.post(
@@ -135,11 +137,14 @@ def test_dismissing_needs_a_reason_and_lets_a_new_cluster_signal_later(client, q
     assert [s.status for s in signals(queue)] == ["dismissed", "open"]
     with pytest.raises(Conflict):
         detection.dismiss(
-            queue.session, signal=signals(queue)[0], reason="again", actor=queue.user("duty")
+            queue.session,
+            signal=signals(queue)[0],
+            reason="again",
+            actor=queue.user(queue.desk.duty_manager),
         )
 
 
 def test_agents_cannot_see_or_decide_signals(client, queue):
     complaints(queue, 20)
-    agent = bearer(queue.session, queue.user("agent.sun"))
+    agent = bearer(queue.session, queue.user(queue.agent))
     assert client.get("/api/v1/signals", headers=agent).status_code == 403

@@ -5,12 +5,10 @@ import json
 import pytest
 
 from incident_cmd.auth.models import Role, User
-from incident_cmd.teams import service as team_service
-from incident_cmd.teams.schemas import TeamCreate
 from incident_cmd.tickets import lifecycle, surveys
 from incident_cmd.tickets.models import TicketTask
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
-from tests.factories import bearer, make_user
+from tests.factories import bearer, make_team, make_user
 
 
 @pytest.fixture
@@ -26,15 +24,19 @@ def auth(queue):
 
 
 @pytest.fixture
-def outsider(queue):
+def outsider(queue) -> str:
     """An agent of another team (a quality desk), not of customer service."""
-    make_user(queue.session, Role.agent, username="agent.qa")
-    team_service.create_team(
-        queue.session,
-        data=TeamCreate(key="quality-desk", name="Quality desk", members=["agent.qa"]),
-        actor_id=None,
-    )
-    return "agent.qa"
+    agent = make_user(queue.session, Role.agent)
+    make_team(queue.session, members=[agent])
+    return agent.username
+
+
+@pytest.fixture
+def other_team_lead(queue) -> str:
+    """A responder who leads another team (technical support), not customer service."""
+    lead = make_user(queue.session, Role.responder)
+    make_team(queue.session, lead=lead, members=[lead])
+    return lead.username
 
 
 def _resolved(queue, ticket):
@@ -42,27 +44,29 @@ def _resolved(queue, ticket):
         queue.session,
         ticket=ticket,
         data=TicketResolve(resolution="replaced the unit"),
-        actor=queue.user("duty"),
+        actor=queue.user(queue.desk.duty_manager),
     )
 
 
-# Every route that changes a ticket, with a body it would accept.
-ACTIONS = [
-    ("status", {"status": "acknowledged"}),
-    ("assign", {"user": "agent.zhou"}),
-    ("plan", {"note": "replace the unit"}),
-    ("resolve", {"resolution": "replaced"}),
-    ("reopen", {"reason": "still broken"}),
-    ("appeal", {"reason": "not fixed"}),
-]
+# Every route that changes a ticket, with the body it would accept from the desk.
+ACTIONS = {
+    "status": lambda desk: {"status": "acknowledged"},
+    "assign": lambda desk: {"user": desk.agents[1]},
+    "plan": lambda desk: {"note": "replace the unit"},
+    "resolve": lambda desk: {"resolution": "replaced"},
+    "reopen": lambda desk: {"reason": "still broken"},
+    "appeal": lambda desk: {"reason": "not fixed"},
+}
 
 
-@pytest.mark.parametrize(("action", "body"), ACTIONS)
-def test_an_agent_of_another_team_may_read_but_not_act(client, queue, auth, outsider, action, body):
+@pytest.mark.parametrize("action", ACTIONS)
+def test_an_agent_of_another_team_may_read_but_not_act(client, queue, auth, outsider, action):
     ticket = queue.take_in()
     before = queue.events(ticket)
     response = client.post(
-        f"/api/v1/tickets/{ticket.id}/{action}", json=body, headers=auth(outsider)
+        f"/api/v1/tickets/{ticket.id}/{action}",
+        json=ACTIONS[action](queue.desk),
+        headers=auth(outsider),
     )
     assert response.status_code == 403, response.text
     assert "assigned to you or to your team" in response.json()["detail"]
@@ -71,24 +75,32 @@ def test_an_agent_of_another_team_may_read_but_not_act(client, queue, auth, outs
     assert read.status_code == 200 and read.json()["contact"] == ticket.contact
 
 
-@pytest.mark.parametrize("username", ["tech.huang", "agent.qa"])
-def test_responders_and_agents_outside_the_team_are_refused(
-    client, queue, auth, outsider, username
-):
+@pytest.mark.parametrize("who", ["other_team_lead", "outsider"])
+def test_responders_and_agents_outside_the_team_are_refused(client, queue, auth, request, who):
     ticket = queue.take_in()
     response = client.post(
         f"/api/v1/tickets/{ticket.id}/status",
         json={"status": "acknowledged"},
-        headers=auth(username),
+        headers=auth(request.getfixturevalue(who)),
     )
     assert response.status_code == 403
     assert ticket.status == "new"
 
 
-@pytest.mark.parametrize("username", ["agent.wu", "cs.liu", "duty", "admin"])
-def test_the_team_its_lead_duty_managers_and_admins_act(client, queue, auth, username):
+@pytest.mark.parametrize("who", ["member", "lead", "duty_manager", "admin"])
+def test_the_team_its_lead_duty_managers_and_admins_act(client, queue, auth, who):
+    desk = queue.desk
     ticket = queue.take_in()
-    lifecycle.assign(queue.session, ticket=ticket, username="agent.zhou", actor=queue.user("duty"))
+    assignee, member = desk.agents[1], desk.agents[2]
+    lifecycle.assign(
+        queue.session, ticket=ticket, username=assignee, actor=queue.user(desk.duty_manager)
+    )
+    if who == "member":
+        username = member
+    elif who == "lead":
+        username = desk.lead
+    else:  # one who oversees every team, without belonging to the desk
+        username = make_user(queue.session, who).username
     response = client.post(
         f"/api/v1/tickets/{ticket.id}/status",
         json={"status": "acknowledged"},
@@ -104,7 +116,9 @@ def test_a_ticket_assigned_to_an_agent_of_another_team_is_theirs_to_work(
     url = f"/api/v1/tickets/{ticket.id}/status"
     body = {"status": "acknowledged"}
     assert client.post(url, json=body, headers=auth(outsider)).status_code == 403
-    lifecycle.assign(queue.session, ticket=ticket, username=outsider, actor=queue.user("duty"))
+    lifecycle.assign(
+        queue.session, ticket=ticket, username=outsider, actor=queue.user(queue.desk.duty_manager)
+    )
     assert client.post(url, json=body, headers=auth(outsider)).status_code == 200
 
 
@@ -127,24 +141,26 @@ def test_callbacks_are_done_by_the_team_or_the_task_owner_only(client, queue, au
 
 
 def test_tickets_go_only_to_active_agents(client, queue, auth):
+    desk = queue.desk
     ticket = queue.take_in()
     url = f"/api/v1/tickets/{ticket.id}/assign"
-    kelly = queue.user("agent.kelly")
-    kelly.active = False
-    queue.session.add(kelly)
+    departed = queue.user(desk.agents[-1])
+    departed.active = False
+    queue.session.add(departed)
+    viewer = make_user(queue.session, Role.viewer).username
     for username, says in [
-        ("cs.liu", "assigned only to agents"),
-        ("viewer", "assigned only to agents"),
-        ("duty", "assigned only to agents"),
-        ("agent.kelly", "deactivated"),
+        (desk.lead, "assigned only to agents"),
+        (viewer, "assigned only to agents"),
+        (desk.duty_manager, "assigned only to agents"),
+        (departed.username, "deactivated"),
         ("nobody", "nobody"),
     ]:
-        response = client.post(url, json={"user": username}, headers=auth("duty"))
+        response = client.post(url, json={"user": username}, headers=auth(desk.duty_manager))
         assert response.status_code == 422, username
         assert response.json()["field"] == "user" and says in response.json()["detail"]
     assert queue.events(ticket, "ticket.assigned") == ["ticket.assigned"]
-    moved = client.post(url, json={"user": "agent.zhou"}, headers=auth("duty"))
-    assert moved.status_code == 200 and moved.json()["assignee"] == "agent.zhou"
+    moved = client.post(url, json={"user": desk.agents[1]}, headers=auth(desk.duty_manager))
+    assert moved.status_code == 200 and moved.json()["assignee"] == desk.agents[1]
 
 
 def test_agents_never_record_satisfaction_even_on_their_own_ticket(client, queue, auth):
@@ -162,29 +178,31 @@ def test_a_supervisor_enters_satisfaction_with_a_reason_on_the_timeline(client, 
     ticket = queue.take_in()
     _resolved(queue, ticket)
     url = f"/api/v1/tickets/{ticket.id}/survey"
-    reasonless = client.post(url, json={"csat": 4}, headers=auth("cs.liu"))
+    lead = queue.desk.lead
+    reasonless = client.post(url, json={"csat": 4}, headers=auth(lead))
     assert reasonless.status_code == 422 and "reason" in reasonless.json()["detail"]
     entered = client.post(
         url,
         json={"csat": 4, "reason": "rated by phone on the follow-up call"},
-        headers=auth("cs.liu"),
+        headers=auth(lead),
     )
     assert entered.status_code == 200, entered.text
     assert entered.json()["csat"] == 4
-    events = client.get(f"/api/v1/tickets/{ticket.id}/timeline", headers=auth("duty")).json()
+    duty = auth(queue.desk.duty_manager)
+    events = client.get(f"/api/v1/tickets/{ticket.id}/timeline", headers=duty).json()
     survey = next(event for event in events if event["kind"] == "ticket.survey")
-    assert "cs.liu" in survey["summary"] and "follow-up call" in survey["summary"]
-    assert survey["data"]["entered_by"] == "cs.liu"
+    assert lead in survey["summary"] and "follow-up call" in survey["summary"]
+    assert survey["data"]["entered_by"] == lead
     assert survey["data"]["reason"] == "rated by phone on the follow-up call"
 
 
-def test_the_lead_of_another_team_does_not_supervise(client, queue, auth):
+def test_the_lead_of_another_team_does_not_supervise(client, queue, auth, other_team_lead):
     ticket = queue.take_in()
     _resolved(queue, ticket)
     response = client.post(
         f"/api/v1/tickets/{ticket.id}/survey",
         json={"csat": 5, "reason": "told me"},
-        headers=auth("tech.huang"),
+        headers=auth(other_team_lead),
     )
     assert response.status_code == 403 and ticket.csat is None
 
@@ -197,10 +215,10 @@ def test_viewers_see_contact_details_masked(client, queue, auth):
     noted = client.post(
         f"/api/v1/tickets/{by_phone.id}/status",
         json={"status": "acknowledged", "note": "customer asks for a call on 13912345678"},
-        headers=auth("agent.sun"),
+        headers=auth(queue.agent),
     )
     assert noted.status_code == 200
-    viewer = auth("viewer")
+    viewer = auth(make_user(queue.session, Role.viewer).username)
     read = client.get(f"/api/v1/tickets/{by_phone.id}", headers=viewer).json()
     assert read["contact"] == "+86 138****0000"
     assert read["description"] == "漏电了,请打 +86 139****5678 或发邮件 w***@qq.com"
@@ -221,5 +239,5 @@ def test_viewers_see_contact_details_masked(client, queue, auth):
         assert secret not in everything
     assert "a call on +86 139****5678" in everything
     # Staff who work the queue see the customer as they are.
-    full = client.get(f"/api/v1/tickets/{by_phone.id}", headers=auth("agent.sun")).json()
+    full = client.get(f"/api/v1/tickets/{by_phone.id}", headers=auth(queue.agent)).json()
     assert full["contact"] == "+8613800000000" and "13912345678" in full["description"]

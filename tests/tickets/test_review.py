@@ -9,11 +9,10 @@ from typer.testing import CliRunner
 from incident_cmd import db
 from incident_cmd.cli import app as cli
 from incident_cmd.config import get_settings
-from incident_cmd.demo import seed
 from incident_cmd.tickets import lifecycle, review, surveys
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
-from tests.factories import bearer
+from tests.factories import bearer, make_service_desk
 from tests.plugins.twilio import signed
 
 
@@ -24,7 +23,7 @@ def _resolved(queue, frozen_clock, *, hours: float, **fields) -> Ticket:
         queue.session,
         ticket=ticket,
         data=TicketResolve(resolution="done", **fields),
-        actor=queue.user("agent.sun"),
+        actor=queue.user(queue.agent),
     )
     return ticket
 
@@ -75,18 +74,18 @@ def test_the_calendar_job_runs_once_a_month(queue, frozen_clock):
 
 
 def test_review_over_the_api_as_json_and_csv(client, queue):
-    duty = bearer(queue.session, queue.user("duty"))
+    duty = bearer(queue.session, queue.user(queue.desk.duty_manager))
     assert client.get("/api/v1/reviews/monthly/2026-11", headers=duty).json()["tickets"] == 0
     as_csv = client.get("/api/v1/reviews/monthly/2026-11?format=csv", headers=duty)
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert client.get("/api/v1/reviews/monthly/2026-13", headers=duty).status_code == 422
-    agent = bearer(queue.session, queue.user("agent.sun"))
+    agent = bearer(queue.session, queue.user(queue.agent))
     assert client.get("/api/v1/reviews/monthly/2026-11", headers=agent).status_code == 403
 
 
 def test_cli_takes_a_ticket_in_and_prints_the_review(use_database, shipped_playbooks):
     with db.session_scope() as session:
-        seed(session)
+        agent = make_service_desk(session).agents[0]
     runner = CliRunner()
     made = runner.invoke(
         cli,
@@ -94,7 +93,7 @@ def test_cli_takes_a_ticket_in_and_prints_the_review(use_database, shipped_playb
             "ticket",
             "create",
             "--as",
-            "agent.sun",
+            agent,
             "--phone",
             "13912340000",
             "--description",
@@ -103,7 +102,7 @@ def test_cli_takes_a_ticket_in_and_prints_the_review(use_database, shipped_playb
     )
     assert made.exit_code == 0, made.output
     assert made.stdout.startswith("TKT-2026-000001 product_quality urgent")
-    bad = runner.invoke(cli, ["ticket", "create", "--as", "agent.sun", "--description", "x"])
+    bad = runner.invoke(cli, ["ticket", "create", "--as", agent, "--description", "x"])
     assert bad.exit_code == 1 and "phone or email" in bad.output
     listed = runner.invoke(cli, ["ticket", "list"])
     assert "TKT-2026-000001" in listed.stdout
@@ -128,7 +127,7 @@ def test_a_customer_sms_through_the_signed_webhook_becomes_a_ticket(client, queu
     assert unsigned.status_code == 403
     response = client.post("/webhooks/twilio/inbound", data=params, headers=signed(url, params))
     assert response.status_code == 200
-    duty = bearer(queue.session, queue.user("duty"))
+    duty = bearer(queue.session, queue.user(queue.desk.duty_manager))
     [ticket] = client.get("/api/v1/tickets", headers=duty).json()["items"]
     assert (ticket["priority"], ticket["safety"]) == ("urgent", True)
     again = client.post("/webhooks/twilio/inbound", data=params, headers=signed(url, params))

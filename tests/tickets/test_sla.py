@@ -49,7 +49,7 @@ def test_urgent_ticket_warns_breaches_and_escalates_each_once(queue, frozen_cloc
     assert queue.events(ticket, "sla.") == ["sla.warned", "sla.breached"]
     assert ticket.breach_state == "breached"
     alerts = [m for m in queue.messages(ticket) if m.key.startswith("sla-")]
-    assert alerts[-1].user_id == queue.user("cs.liu").id  # customer service's lead
+    assert alerts[-1].user_id == queue.user(queue.desk.lead).id  # the desk's lead
 
     frozen_clock.advance(30 * MINUTE)  # twice the target: the duty manager hears
     queue.sweep()
@@ -117,6 +117,6 @@ def test_the_handling_plan_target_is_met_or_missed(queue, frozen_clock, met_afte
     ticket = queue.take_in("说明", category="product_quality", priority="routine")
     frozen_clock.set(local("2026-11-23 09:00") + timedelta(hours=met_after_hours))
     lifecycle.record_handling_plan(
-        queue.session, ticket=ticket, plan="replace the unit", actor=queue.user("agent.sun")
+        queue.session, ticket=ticket, plan="replace the unit", actor=queue.user(queue.agent)
     )
     assert queue.timer(ticket, TimerKind.handling_plan).met_in_time is in_time

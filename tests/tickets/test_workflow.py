@@ -6,8 +6,7 @@ import pytest
 from sqlmodel import select
 
 from incident_cmd import clock
-from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import User
+from incident_cmd.auth.models import Role, User
 from incident_cmd.campaigns.models import InboundMessage
 from incident_cmd.config import PROJECT_ROOT, get_settings
 from incident_cmd.errors import Conflict
@@ -20,8 +19,8 @@ DAY = timedelta(days=1)
 
 
 @pytest.fixture
-def agent(demo_org):
-    return bearer(demo_org, auth_service.get_user_by_username(demo_org, username="agent.sun"))
+def agent(queue):
+    return bearer(queue.session, queue.user(queue.agent))
 
 
 def form(**fields):
@@ -82,16 +81,17 @@ def test_bad_intake_names_the_field_and_changes_nothing(client, agent, queue, ch
     assert client.get("/api/v1/tickets", headers=agent).json()["items"] == []
 
 
-def test_viewers_cannot_take_tickets_in(client, demo_org):
-    viewer = bearer(demo_org, auth_service.get_user_by_username(demo_org, username="viewer"))
+def test_viewers_cannot_take_tickets_in(client, headers):
+    viewer = headers(Role.viewer)
     assert client.post("/api/v1/tickets", json=form(), headers=viewer).status_code == 403
     assert client.get("/api/v1/tickets", headers=viewer).status_code == 200
 
 
 def test_least_loaded_assignment_spreads_the_work(queue):
-    assignees = [queue.take_in().assignee_id for _ in range(8)]
+    agents = {queue.user(username).id for username in queue.desk.agents}
+    assignees = [queue.take_in().assignee_id for _ in range(2 * len(agents))]
     counts = {assignee: assignees.count(assignee) for assignee in assignees}
-    assert len(counts) == 4 and set(counts.values()) == {2}  # four agents in customer service
+    assert set(counts) == agents and set(counts.values()) == {2}  # every agent of the desk
 
 
 def test_the_queue_filters_and_pages_by_keyset(client, agent, queue):
@@ -106,8 +106,8 @@ def test_the_queue_filters_and_pages_by_keyset(client, agent, queue):
     ).json()
     assert first["items"][0]["id"] > second["items"][0]["id"]
     assert second["next_cursor"] is None or second["items"]
-    mine = client.get("/api/v1/tickets?assignee=agent.sun", headers=agent).json()["items"]
-    assert all(item["assignee"] == "agent.sun" for item in mine)
+    mine = client.get(f"/api/v1/tickets?assignee={queue.agent}", headers=agent).json()["items"]
+    assert all(item["assignee"] == queue.agent for item in mine)
     assert client.get("/api/v1/tickets?assignee=nobody", headers=agent).status_code == 422
 
 
@@ -137,7 +137,7 @@ def _resolve(queue, ticket, **fields):
         queue.session,
         ticket=ticket,
         data=TicketResolve(resolution="fixed", **fields),
-        actor=queue.user("agent.sun"),
+        actor=queue.user(queue.agent),
     )
 
 
@@ -167,8 +167,8 @@ def test_a_dissatisfied_answer_opens_the_three_level_callback(queue, frozen_cloc
     ]
     owners = [queue.session.get(User, t.owner_id).username for t in tasks]
     assert owners[0] == queue.session.get(User, ticket.assignee_id).username
-    assert owners[1] == "cs.liu"
-    assert owners[2] in ("duty", "dgm.wang")
+    assert owners[1] == queue.desk.lead
+    assert owners[2] == queue.desk.duty_manager
     # A repeated answer changes nothing.
     surveys.record_survey(queue.session, ticket=ticket, answer=SurveyAnswer(csat=5), via="sms")
     assert ticket.csat == 2 and len(surveys.tasks_of(queue.session, ticket=ticket)) == 3
@@ -180,7 +180,7 @@ def test_a_dissatisfied_answer_opens_the_three_level_callback(queue, frozen_cloc
         ticket=ticket,
         task_id=tasks[1].id,
         note="called, apologised",
-        actor=queue.user("cs.liu"),
+        actor=queue.user(queue.desk.lead),
     )
     assert tasks[1].done_at == frozen_clock()
 
@@ -199,13 +199,13 @@ def test_reopen_within_the_window_and_not_after(queue, frozen_clock):
     _resolve(queue, ticket)
     frozen_clock.advance(6 * DAY)
     lifecycle.reopen(
-        queue.session, ticket=ticket, reason="broke again", actor=queue.user("agent.sun")
+        queue.session, ticket=ticket, reason="broke again", actor=queue.user(queue.agent)
     )
     assert ticket.status == "in_progress" and ticket.reopened_count == 1
     _resolve(queue, ticket)
     frozen_clock.advance(8 * DAY)
     with pytest.raises(Conflict, match="more than 7d"):
-        lifecycle.reopen(queue.session, ticket=ticket, reason="late", actor=queue.user("agent.sun"))
+        lifecycle.reopen(queue.session, ticket=ticket, reason="late", actor=queue.user(queue.agent))
 
 
 def test_appeal_after_close_within_the_window(client, agent, queue, frozen_clock):
@@ -261,8 +261,14 @@ def test_round_robin_assignment_takes_turns(queue, monkeypatch, tmp_path):
     monkeypatch.setenv("INCIDENT_CMD_SERVICE_LEVELS_FILE", str(custom))
     get_settings.cache_clear()
     first = queue.take_in()
-    lifecycle.assign(queue.session, ticket=first, username="agent.sun", actor=queue.user("duty"))
-    turns = [queue.take_in().assignee_id for _ in range(7)]
-    # Turns go on regardless of load: four agents, each twice in eight tickets.
-    assert len(set(turns[:4])) == 4 and turns[4:] == turns[:3]
+    lifecycle.assign(
+        queue.session,
+        ticket=first,
+        username=queue.agent,
+        actor=queue.user(queue.desk.duty_manager),
+    )
+    agents = len(queue.desk.agents)
+    turns = [queue.take_in().assignee_id for _ in range(2 * agents - 1)]
+    # Turns go on regardless of load: every agent twice in twice as many tickets.
+    assert len(set(turns[:agents])) == agents and turns[agents:] == turns[: agents - 1]
     assert "ticket.assigned" in queue.events(first)

@@ -1,3 +1,5 @@
+"""The complaint queue of a service desk made for the test, worked on the test's session."""
+
 from dataclasses import dataclass
 
 import pytest
@@ -6,19 +8,29 @@ from sqlmodel import Session, select
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
 from incident_cmd.messaging.models import DirectMessage
+from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import intake, jobs, lifecycle
 from incident_cmd.tickets.models import SlaTimer, Ticket
 from incident_cmd.tickets.schemas import TicketAction, TicketCreate
 from incident_cmd.timeline import service as timeline
+from tests.factories import ServiceDesk, make_service_desk
+
+# Enough agents that spreading work by load or by turns shows in a handful of tickets.
+DESK_AGENTS = 4
 
 
 @dataclass
 class Queue:
-    """The demo organisation's complaint queue, on the test's session."""
+    """The desk's complaint queue. Its first agent takes complaints in and works them."""
 
     session: Session
-    registry: object
+    registry: PlaybookRegistry
+    desk: ServiceDesk
     phones: int = 0
+
+    @property
+    def agent(self) -> str:
+        return self.desk.agents[0]
 
     def take_in(self, description: str = "电饭煲不工作了", **fields) -> Ticket:
         if "phone" not in fields and "email" not in fields:
@@ -29,7 +41,7 @@ class Queue:
             self.session,
             data=TicketCreate(description=description, **fields),
             registry=self.registry,
-            actor=self.user("agent.sun"),
+            actor=self.user(self.agent),
         )
         self.session.flush()
         return ticket
@@ -37,9 +49,12 @@ class Queue:
     def user(self, username: str) -> User:
         return auth_service.get_user_by_username(self.session, username=username)
 
-    def move(self, ticket: Ticket, status: str, by: str = "agent.sun") -> Ticket:
+    def move(self, ticket: Ticket, status: str) -> Ticket:
         return lifecycle.change_status(
-            self.session, ticket=ticket, change=TicketAction(status=status), actor=self.user(by)
+            self.session,
+            ticket=ticket,
+            change=TicketAction(status=status),
+            actor=self.user(self.agent),
         )
 
     def timer(self, ticket: Ticket, kind: str) -> SlaTimer:
@@ -72,5 +87,10 @@ class Queue:
 
 
 @pytest.fixture
-def queue(demo_org, shipped_playbooks) -> Queue:
-    return Queue(demo_org, shipped_playbooks)
+def desk(session) -> ServiceDesk:
+    return make_service_desk(session, agents=DESK_AGENTS)
+
+
+@pytest.fixture
+def queue(session, shipped_playbooks, desk) -> Queue:
+    return Queue(session, shipped_playbooks, desk)
