@@ -4,12 +4,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, Select, Table, event
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql import Insert
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from incident_cmd.config import get_settings
 
@@ -71,12 +72,24 @@ def is_postgres(session: Session) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def skip_locked(session: Session, query: Select, *, of: Any = None) -> Select:
+Query = TypeVar("Query", bound=Select[Any])
+
+
+def skip_locked(session: Session, query: Query, *, of: Any = None) -> Query:
     """A claim: on PostgreSQL the rows are locked and those another worker holds are skipped,
     so several workers never take the same row; SQLite has one writer at a time anyway."""
     if is_postgres(session):
         return query.with_for_update(of=of, skip_locked=True)
     return query
+
+
+def table_of(model: type[SQLModel]) -> Table:
+    """A table model's Table, for Core statements (SQLModel's type hints leave ``__table__``
+    undeclared)."""
+    table = sa_inspect(model).local_table
+    if not isinstance(table, Table):
+        raise TypeError(f"{model.__name__} is not a table model")
+    return table
 
 
 def upsert_insert(session: Session, table: Table) -> Insert:
