@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from incident_cmd.i18n import Locale
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 # The value earlier versions shipped as a default: refused wherever it could be shared.
 DEVELOPMENT_SECRET = "dev-only-insecure-secret-change-me"
@@ -42,7 +44,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8000"
     organisation_name: str = "Demo Appliances Co."
     default_timezone: str = "Asia/Shanghai"
-    default_locale: str = "zh-CN"
+    default_locale: Locale = Locale.zh_CN
     default_phone_region: str = "CN"
     holiday_country: str = Field(default="CN", description="ISO country for working-day rules")
     playbook_dir: Path = PROJECT_ROOT / "playbooks"

@@ -5,7 +5,8 @@ from typing import Any
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
-from incident_cmd.columns import UTCDateTime
+from incident_cmd.columns import UTCDateTime, enum_column
+from incident_cmd.i18n import Locale
 
 
 class Role(StrEnum):
@@ -31,11 +32,11 @@ class User(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True, index=True)
     display_name: str = Field(max_length=200)
-    role: str = Field(max_length=32)
+    role: Role = enum_column(Role, length=32)
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=32)
     timezone: str = Field(max_length=64)
-    locale: str = Field(max_length=16)
+    locale: Locale = enum_column(Locale)
     contact_policy: list[dict[str, Any]] = Field(
         default_factory=list, sa_column=Column(JSON, nullable=False)
     )
@@ -51,7 +52,7 @@ class ApiToken(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id", index=True)
     name: str = Field(max_length=100)
-    kind: str = Field(max_length=16)
+    kind: TokenKind = enum_column(TokenKind)
     token_hash: str = Field(max_length=64, unique=True)
     prefix: str = Field(max_length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

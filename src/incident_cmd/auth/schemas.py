@@ -1,5 +1,5 @@
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -8,9 +8,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 from incident_cmd.auth.models import Role
 from incident_cmd.config import get_settings
 from incident_cmd.fields import Flag, WholeNumber
-
-LOCALES = ("zh-CN", "en")
-Channel = Literal["sms", "voice", "email"]
+from incident_cmd.i18n import Locale
+from incident_cmd.messaging.channels import ChannelName
 
 
 def normalise_phone(value: str) -> str:
@@ -36,22 +35,15 @@ def check_timezone(value: str) -> str:
     return value
 
 
-def check_locale(value: str) -> str:
-    if value not in LOCALES:
-        raise ValueError(f"locale must be one of {', '.join(LOCALES)}")
-    return value
-
-
 Phone = Annotated[str, AfterValidator(normalise_phone)]
 TimeZoneName = Annotated[str, AfterValidator(check_timezone)]
-Locale = Annotated[str, AfterValidator(check_locale)]
 Username = Annotated[str, Field(min_length=2, max_length=64, pattern=r"^[a-z0-9][a-z0-9._-]*$")]
 
 
 class ContactStep(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    channel: Channel
+    channel: ChannelName
     wait_minutes: WholeNumber = Field(default=0, ge=0, le=240)
 
 
@@ -90,7 +82,7 @@ class UserRead(BaseModel):
     email: str | None
     phone: str | None
     timezone: str
-    locale: str
+    locale: Locale
     contact_policy: list[ContactStep]
     active: bool
 

@@ -60,7 +60,7 @@ def create_user(session: Session, *, data: UserCreate, actor_id: int | None) -> 
     user = User(
         username=data.username,
         display_name=data.display_name or data.username,
-        role=data.role.value,
+        role=data.role,
         email=data.email,
         phone=data.phone,
         timezone=data.timezone or settings.default_timezone,
@@ -87,8 +87,6 @@ def update_user(session: Session, *, user: User, data: UserUpdate, actor_id: int
     changes = data.model_dump(exclude_unset=True)
     if "contact_policy" in changes and changes["contact_policy"] is not None:
         changes["contact_policy"] = [step.model_dump() for step in data.contact_policy or []]
-    if "role" in changes and changes["role"] is not None:
-        changes["role"] = changes["role"].value
     for name, value in changes.items():
         if value is None and name not in ("email", "phone"):
             raise Invalid("may not be null", field=name)
@@ -210,7 +208,7 @@ def issue_token(
     token = ApiToken(
         user_id=user.id,
         name=name,
-        kind=kind.value,
+        kind=kind,
         token_hash=hash_token(secret),
         prefix=secret[: len(TOKEN_PREFIX) + 6],
         created_at=now,
@@ -255,13 +253,13 @@ def mint_token(
 
 def list_tokens(session: Session, *, user: User) -> Sequence[ApiToken]:
     return session.exec(
-        select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)
+        select(ApiToken).where(ApiToken.user_id == user.id).order_by(col(ApiToken.id))
     ).all()
 
 
 def revoke_token(session: Session, *, token_id: int, actor: User) -> ApiToken:
     token = session.get(ApiToken, token_id)
-    if token is None or (token.user_id != actor.id and actor.role != "admin"):
+    if token is None or (token.user_id != actor.id and actor.role != Role.admin):
         raise NotFound(f"no token with id {token_id}")
     end_token(session, token=token, actor_id=actor.id)
     return token
@@ -328,9 +326,18 @@ def login_token_lifetime() -> timedelta:
     return timedelta(hours=get_settings().login_token_hours)
 
 
-def usernames(session: Session, *, ids: Iterable[int | None]) -> dict[int, str]:
+class Usernames(dict[int, str]):
+    """Usernames by id."""
+
+    def of(self, user_id: int | None) -> str | None:
+        """The username, or None for no user (a nullable reference) or an unknown id."""
+        return None if user_id is None else self.get(user_id)
+
+
+def usernames(session: Session, *, ids: Iterable[int | None]) -> Usernames:
     """Usernames by id for the given ids (None and unknown ids are left out)."""
     wanted = {user_id for user_id in ids if user_id is not None}
     if not wanted:
-        return {}
-    return dict(session.exec(select(User.id, User.username).where(col(User.id).in_(wanted))).all())
+        return Usernames()
+    query = select(User.id, User.username).where(col(User.id).in_(wanted))
+    return Usernames(session.exec(query).all())
