@@ -1,4 +1,4 @@
-import codecs
+import io
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
@@ -18,7 +18,7 @@ def import_customers(
     file: Annotated[UploadFile, File(description="CSV, UTF-8, first line names the columns")],
 ) -> ImportReport:
     """Upserts customers and purchases; bad rows are listed, good rows kept."""
-    text = codecs.getreader("utf-8-sig")(file.file, errors="strict")
+    text = io.TextIOWrapper(file.file, encoding="utf-8-sig", errors="strict", newline="")
     return service.import_csv(session, stream=text, after_chunk=lambda _: session.commit())
 
 

@@ -3,7 +3,8 @@ from datetime import date, datetime
 from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from incident_cmd.columns import UTCDateTime
+from incident_cmd.columns import UTCDateTime, enum_column
+from incident_cmd.i18n import Locale
 
 # Names from real systems (several scripts, titles, transliterations) run long; channels that
 # need less shorten the name when they render it.
@@ -18,7 +19,7 @@ class Customer(SQLModel, table=True):
     name: str = Field(max_length=NAME_MAX_LENGTH)
     phone: str | None = Field(default=None, max_length=32, index=True)
     email: str | None = Field(default=None, max_length=320, index=True)
-    locale: str = Field(max_length=16)
+    locale: Locale = enum_column(Locale)
     timezone: str = Field(max_length=64)
     region: str | None = Field(default=None, max_length=100, index=True)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

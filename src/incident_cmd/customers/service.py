@@ -3,7 +3,7 @@
 import csv
 import sqlite3
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -17,8 +17,9 @@ from incident_cmd import clock
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.customers.schemas import CustomerRow, ImportReport, RejectedRow
-from incident_cmd.db import upsert_insert
-from incident_cmd.errors import Invalid
+from incident_cmd.db import table_of, upsert_insert
+from incident_cmd.errors import Invalid, NotFound
+from incident_cmd.i18n import Locale
 
 COLUMNS = tuple(CustomerRow.model_fields)
 REQUIRED_COLUMNS = ("external_ref", "name")
@@ -107,7 +108,7 @@ def _purchase_key(row: CustomerRow) -> str | None:
     return f"{row.product_model}|{row.batch or ''}|{row.purchase_date or ''}"
 
 
-def check_header(header: list[str] | None) -> None:
+def check_header(header: Sequence[str] | None) -> None:
     if not header:
         raise Invalid("the file is empty; the first line must name the columns", field="header")
     names = [name.strip() for name in header]
@@ -184,7 +185,7 @@ def _store(session: Session, numbered: list[tuple[CustomerRow, bool]], progress:
     if new_rows:
         # A list of parameter sets: one compiled statement, executed many times.
         session.execute(
-            upsert_insert(session, Customer.__table__).on_conflict_do_nothing(
+            upsert_insert(session, table_of(Customer)).on_conflict_do_nothing(
                 index_elements=["external_ref"]
             ),
             new_rows,
@@ -212,7 +213,7 @@ def _store(session: Session, numbered: list[tuple[CustomerRow, bool]], progress:
     if purchases:
         before = _purchase_count(session, ids.values())
         session.execute(
-            upsert_insert(session, Purchase.__table__).on_conflict_do_nothing(
+            upsert_insert(session, table_of(Purchase)).on_conflict_do_nothing(
                 index_elements=["customer_id", "purchase_key"]
             ),
             purchases,
@@ -288,7 +289,7 @@ def _import_rows(
 
 
 def iter_customers(session: Session, *, limit: int, after_id: int | None) -> Iterator[Customer]:
-    query = select(Customer).order_by(Customer.id).limit(limit)
+    query = select(Customer).order_by(col(Customer.id)).limit(limit)
     if after_id is not None:
         query = query.where(col(Customer.id) > after_id)
     yield from session.exec(query)
@@ -300,21 +301,24 @@ def find_or_create(
     phone: str | None,
     email: str | None,
     name: str | None,
-    locale: str | None,
+    locale: Locale | None,
     region: str | None,
 ) -> Customer:
     """The customer with this phone (or else email), created from what is known if new."""
     for column, value in ((Customer.phone, phone), (Customer.email, email)):
         if value:
             found = session.exec(
-                select(Customer).where(column == value).order_by(Customer.id)
+                select(Customer).where(column == value).order_by(col(Customer.id))
             ).first()
             if found is not None:
                 return found
+    contact = phone or email
+    if not contact:
+        raise Invalid("a customer needs a phone number or an email address", field="phone")
     now = clock.now()
     customer = Customer(
-        external_ref=f"contact:{phone or email}",
-        name=name or (phone or email),
+        external_ref=f"contact:{contact}",
+        name=name or contact,
         phone=phone,
         email=email,
         locale=locale or get_settings().default_locale,
@@ -329,4 +333,7 @@ def find_or_create(
 
 
 def get_customer(session: Session, *, customer_id: int) -> Customer:
-    return session.get(Customer, customer_id)
+    customer = session.get(Customer, customer_id)
+    if customer is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    return customer

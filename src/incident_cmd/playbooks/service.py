@@ -4,7 +4,7 @@ from sqlmodel import Session
 
 from incident_cmd import clock
 from incident_cmd.config import get_settings
-from incident_cmd.db import upsert_insert
+from incident_cmd.db import table_of, upsert_insert
 from incident_cmd.errors import NotFound
 from incident_cmd.playbooks.loader import LoadedPlaybook, load_directory
 from incident_cmd.playbooks.models import PlaybookVersion
@@ -40,7 +40,7 @@ class PlaybookRegistry:
 def pin_version(session: Session, *, loaded: LoadedPlaybook) -> PlaybookVersion:
     """Stores the version once, however many declarations race to store it."""
     statement = (
-        upsert_insert(session, PlaybookVersion.__table__)
+        upsert_insert(session, table_of(PlaybookVersion))
         .values(
             content_hash=loaded.content_hash,
             key=loaded.playbook.key,
