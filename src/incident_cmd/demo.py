@@ -12,39 +12,47 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
 from incident_cmd.auth.schemas import ContactStep, UserCreate
 from incident_cmd.customers import service as customer_service
+from incident_cmd.i18n import Locale
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.teams import service as team_service
+from incident_cmd.teams.models import ShiftLength
 from incident_cmd.teams.schemas import RotationCreate, TeamCreate
 
 SMS_THEN_VOICE = [
-    ContactStep(channel="sms", wait_minutes=0),
-    ContactStep(channel="voice", wait_minutes=2),
-    ContactStep(channel="email", wait_minutes=5),
+    ContactStep(channel=ChannelName.sms, wait_minutes=0),
+    ContactStep(channel=ChannelName.voice, wait_minutes=2),
+    ContactStep(channel=ChannelName.email, wait_minutes=5),
 ]
+EMAIL_ONLY = [ContactStep(channel=ChannelName.email)]
+
+CHINESE, ENGLISH = Locale.zh_CN, Locale.en
 
 # (username, display name, role, phone, locale, time zone)
 PEOPLE = [
-    ("admin", "系统管理员 Admin", Role.admin, "+8613800000001", "zh-CN", "Asia/Shanghai"),
-    ("duty", "值班经理 周敏", Role.duty_manager, "+8613800000002", "zh-CN", "Asia/Shanghai"),
-    ("gm.zhang", "总经理 张伟", Role.duty_manager, "+8613800000003", "zh-CN", "Asia/Shanghai"),
-    ("gm.li", "总经理(轮值) 李娜", Role.duty_manager, "+8613800000004", "zh-CN", "Asia/Shanghai"),
-    ("dgm.wang", "副总经理 王强", Role.duty_manager, "+8613800000005", "zh-CN", "Asia/Shanghai"),
-    ("dgm.chen", "副总经理 陈静", Role.duty_manager, "+8613800000006", "zh-CN", "Asia/Shanghai"),
-    ("cs.liu", "客服主管 刘洋", Role.responder, "+8613800000007", "zh-CN", "Asia/Shanghai"),
-    ("cs.zhao", "客服主管 赵磊", Role.responder, "+8613800000008", "zh-CN", "Asia/Shanghai"),
-    ("agent.sun", "客服 孙丽", Role.agent, "+8613800000009", "zh-CN", "Asia/Shanghai"),
-    ("agent.zhou", "客服 周杰", Role.agent, "+8613800000010", "zh-CN", "Asia/Shanghai"),
-    ("agent.wu", "客服 吴芳", Role.agent, "+8613800000011", "zh-CN", "Asia/Shanghai"),
-    ("agent.kelly", "Agent Kelly Moore", Role.agent, "+12125550123", "en", "America/New_York"),
-    ("tech.huang", "技术支持 黄涛", Role.responder, "+8613800000012", "zh-CN", "Asia/Shanghai"),
-    ("tech.lin", "技术支持 林峰", Role.responder, "+8613800000013", "zh-CN", "Asia/Shanghai"),
-    ("qa.he", "质量经理 何琳", Role.responder, "+8613800000014", "zh-CN", "Asia/Shanghai"),
-    ("qa.guo", "质量工程师 郭明", Role.responder, "+8613800000015", "zh-CN", "Asia/Shanghai"),
-    ("comms.ma", "市场部 马超", Role.comms, "+8613800000016", "zh-CN", "Asia/Shanghai"),
-    ("comms.lee", "Comms Jamie Lee", Role.comms, "+12125550188", "en", "America/New_York"),
-    ("hr.xu", "人力后勤 徐刚", Role.responder, "+8613800000017", "zh-CN", "Asia/Shanghai"),
-    ("fin.zhu", "财务 朱红", Role.responder, "+8613800000018", "zh-CN", "Asia/Shanghai"),
-    ("viewer", "访客 Viewer", Role.viewer, None, "en", "Asia/Shanghai"),
+    ("admin", "系统管理员 Admin", Role.admin, "+8613800000001", CHINESE, "Asia/Shanghai"),
+    ("duty", "值班经理 周敏", Role.duty_manager, "+8613800000002", CHINESE, "Asia/Shanghai"),
+    ("gm.zhang", "总经理 张伟", Role.duty_manager, "+8613800000003", CHINESE, "Asia/Shanghai"),
+    ("gm.li", "总经理(轮值) 李娜", Role.duty_manager, "+8613800000004", CHINESE, "Asia/Shanghai"),
+    ("dgm.wang", "副总经理 王强", Role.duty_manager, "+8613800000005", CHINESE, "Asia/Shanghai"),
+    ("dgm.chen", "副总经理 陈静", Role.duty_manager, "+8613800000006", CHINESE, "Asia/Shanghai"),
+    ("cs.liu", "客服主管 刘洋", Role.responder, "+8613800000007", CHINESE, "Asia/Shanghai"),
+    ("cs.zhao", "客服主管 赵磊", Role.responder, "+8613800000008", CHINESE, "Asia/Shanghai"),
+    ("agent.sun", "客服 孙丽", Role.agent, "+8613800000009", CHINESE, "Asia/Shanghai"),
+    ("agent.zhou", "客服 周杰", Role.agent, "+8613800000010", CHINESE, "Asia/Shanghai"),
+    ("agent.wu", "客服 吴芳", Role.agent, "+8613800000011", CHINESE, "Asia/Shanghai"),
+    ("agent.kelly", "Agent Kelly Moore", Role.agent, "+12125550123", ENGLISH, "America/New_York"),
+    ("tech.huang", "技术支持 黄涛", Role.responder, "+8613800000012", CHINESE, "Asia/Shanghai"),
+    ("tech.lin", "技术支持 林峰", Role.responder, "+8613800000013", CHINESE, "Asia/Shanghai"),
+    ("qa.he", "质量经理 何琳", Role.responder, "+8613800000014", CHINESE, "Asia/Shanghai"),
+    ("qa.guo", "质量工程师 郭明", Role.responder, "+8613800000015", CHINESE, "Asia/Shanghai"),
+    ("comms.ma", "市场部 马超", Role.comms, "+8613800000016", CHINESE, "Asia/Shanghai"),
+    ("comms.lee", "Comms Jamie Lee", Role.comms, "+12125550188", ENGLISH, "America/New_York"),
+    ("hr.xu", "人力后勤 徐刚", Role.responder, "+8613800000017", CHINESE, "Asia/Shanghai"),
+    ("fin.zhu", "财务 朱红", Role.responder, "+8613800000018", CHINESE, "Asia/Shanghai"),
+    ("viewer", "访客 Viewer", Role.viewer, None, ENGLISH, "Asia/Shanghai"),
 ]
+
+DAILY, WEEKLY = ShiftLength.daily, ShiftLength.weekly
 
 # (team key, name, lead, {rotation name: (shift, handoff, members)})
 TEAMS = [
@@ -53,8 +61,8 @@ TEAMS = [
         "应急指挥部 Emergency headquarters",
         "gm.zhang",
         {
-            "commander": ("weekly", "09:00", ["gm.zhang", "gm.li"]),
-            "deputy": ("weekly", "09:00", ["dgm.wang", "dgm.chen"]),
+            "commander": (WEEKLY, "09:00", ["gm.zhang", "gm.li"]),
+            "deputy": (WEEKLY, "09:00", ["dgm.wang", "dgm.chen"]),
         },
     ),
     (
@@ -62,8 +70,8 @@ TEAMS = [
         "客户服务部 Customer service",
         "cs.liu",
         {
-            "lead": ("daily", "08:30", ["cs.liu", "cs.zhao"]),
-            "agents": ("daily", "08:30", ["agent.sun", "agent.zhou", "agent.wu", "agent.kelly"]),
+            "lead": (DAILY, "08:30", ["cs.liu", "cs.zhao"]),
+            "agents": (DAILY, "08:30", ["agent.sun", "agent.zhou", "agent.wu", "agent.kelly"]),
         },
     ),
     (
@@ -71,7 +79,7 @@ TEAMS = [
         "技术支持部 Technical support",
         "tech.huang",
         {
-            "primary": ("daily", "09:00", ["tech.huang", "tech.lin"]),
+            "primary": (DAILY, "09:00", ["tech.huang", "tech.lin"]),
         },
     ),
     (
@@ -79,7 +87,7 @@ TEAMS = [
         "质量管理部 Quality",
         "qa.he",
         {
-            "primary": ("weekly", "09:00", ["qa.he", "qa.guo"]),
+            "primary": (WEEKLY, "09:00", ["qa.he", "qa.guo"]),
         },
     ),
     (
@@ -87,7 +95,7 @@ TEAMS = [
         "市场部 Communications",
         "comms.ma",
         {
-            "primary": ("weekly", "09:00", ["comms.ma", "comms.lee"]),
+            "primary": (WEEKLY, "09:00", ["comms.ma", "comms.lee"]),
         },
     ),
     (
@@ -95,7 +103,7 @@ TEAMS = [
         "人力资源与后勤 HR and logistics",
         "hr.xu",
         {
-            "primary": ("weekly", "09:00", ["hr.xu"]),
+            "primary": (WEEKLY, "09:00", ["hr.xu"]),
         },
     ),
     (
@@ -103,7 +111,7 @@ TEAMS = [
         "财务部 Finance",
         "fin.zhu",
         {
-            "primary": ("weekly", "09:00", ["fin.zhu"]),
+            "primary": (WEEKLY, "09:00", ["fin.zhu"]),
         },
     ),
     (
@@ -111,7 +119,7 @@ TEAMS = [
         "值班经理 Duty managers",
         "duty",
         {
-            "primary": ("daily", "09:00", ["duty", "dgm.wang"]),
+            "primary": (DAILY, "09:00", ["duty", "dgm.wang"]),
         },
     ),
 ]
@@ -171,7 +179,7 @@ def seed(session: Session) -> str:
                 phone=phone,
                 locale=locale,
                 timezone=zone,
-                contact_policy=SMS_THEN_VOICE if phone else [ContactStep(channel="email")],
+                contact_policy=SMS_THEN_VOICE if phone else EMAIL_ONLY,
                 password=passwords[username],
             ),
             actor_id=None,

@@ -1,9 +1,10 @@
 from datetime import date, datetime
+from enum import StrEnum
 
 from sqlalchemy import Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from incident_cmd.columns import UTCDateTime
+from incident_cmd.columns import UTCDateTime, enum_column
 
 
 class Team(SQLModel, table=True):
@@ -23,6 +24,11 @@ class TeamMember(SQLModel, table=True):
     user_id: int = Field(foreign_key="users.id", primary_key=True)
 
 
+class ShiftLength(StrEnum):
+    daily = "daily"
+    weekly = "weekly"
+
+
 class Rotation(SQLModel, table=True):
     """Members take turns in shifts that hand off at a wall-clock time in the team's zone."""
 
@@ -32,7 +38,7 @@ class Rotation(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     team_id: int = Field(foreign_key="teams.id", index=True)
     name: str = Field(max_length=64)
-    shift: str = Field(max_length=16)  # daily | weekly
+    shift: ShiftLength = enum_column(ShiftLength)
     handoff_time: str = Field(max_length=5)  # HH:MM in the team's time zone
     anchor_date: date  # the first shift (position 0) starts on this date at handoff_time
 

@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from incident_cmd.auth.schemas import TimeZoneName, Username
 from incident_cmd.config import CLOCK_TIME
 from incident_cmd.fields import MAX_LIST_ITEMS, Day, Moment
+from incident_cmd.teams.models import ShiftLength
 
 
 class TeamCreate(BaseModel):
@@ -22,7 +23,7 @@ class RotationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=64)
-    shift: Literal["daily", "weekly"]
+    shift: ShiftLength
     handoff_time: str = Field(pattern=CLOCK_TIME, examples=["09:00"])
     anchor_date: Day
     members: list[Username] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
@@ -46,7 +47,7 @@ class OverrideCreate(BaseModel):
 class RotationRead(BaseModel):
     id: int
     name: str
-    shift: str
+    shift: ShiftLength
     handoff_time: str
     anchor_date: date
     members: list[str]

@@ -9,7 +9,14 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.errors import Conflict, Invalid, NotFound
-from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
+from incident_cmd.teams.models import (
+    Rotation,
+    RotationMember,
+    RotationOverride,
+    ShiftLength,
+    Team,
+    TeamMember,
+)
 from incident_cmd.teams.schemas import (
     OverrideCreate,
     RotationCreate,
@@ -19,7 +26,7 @@ from incident_cmd.teams.schemas import (
 )
 from incident_cmd.timeline import service as timeline
 
-SHIFT_DAYS = {"daily": 1, "weekly": 7}
+SHIFT_DAYS = {ShiftLength.daily: 1, ShiftLength.weekly: 7}
 
 
 @dataclass(frozen=True)
@@ -179,7 +186,7 @@ def _rotation_users(session: Session, rotation: Rotation) -> list[User]:
         select(User)
         .join(RotationMember, col(RotationMember.user_id) == User.id)
         .where(RotationMember.rotation_id == rotation.id)
-        .order_by(RotationMember.position)
+        .order_by(col(RotationMember.position))
     )
     return list(session.exec(query).all())
 
@@ -200,7 +207,7 @@ def _override_at(session: Session, rotation: Rotation, at: datetime) -> Rotation
 def _rotations(session: Session, team: Team, rotation_name: str | None) -> list[Rotation]:
     if rotation_name is not None:
         return [get_rotation(session, team=team, name=rotation_name)]
-    query = select(Rotation).where(Rotation.team_id == team.id).order_by(Rotation.id)
+    query = select(Rotation).where(Rotation.team_id == team.id).order_by(col(Rotation.id))
     return list(session.exec(query).all())
 
 
@@ -218,7 +225,7 @@ def on_call(
         shift = shift_at(rotation, zone, at)
         override = _override_at(session, rotation, at)
         if override is not None:
-            user = session.get(User, override.user_id)
+            user = session.get_one(User, override.user_id)
             result.append(OnCall(team, rotation, user, "override", shift))
         else:
             result.append(
@@ -243,7 +250,7 @@ def responders(
     order: list[User] = []
     override = _override_at(session, rotation, at)
     if override is not None:
-        order.append(session.get(User, override.user_id))
+        order.append(session.get_one(User, override.user_id))
     start = shift.index % len(members)
     order.extend(members[start:] + members[:start])
     chosen: list[User] = []
