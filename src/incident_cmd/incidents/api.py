@@ -88,7 +88,7 @@ def incident_read(session: Session, incident: Incident, locale: str) -> Incident
                 title=_pick(titles, locale),
                 title_i18n=titles,
                 slot=seat.slot,
-                user=names.get(seat.user_id),
+                user=names.of(seat.user_id),
                 state=seat.state,
                 note=seat.note,
                 page=role.page if role and seat.slot < role.count else True,
@@ -117,7 +117,7 @@ def incident_read(session: Session, incident: Incident, locale: str) -> Incident
                 status=task.status,
                 overdue=task.status == "open" and task.due_at <= now,
                 completed_at=task.completed_at,
-                completed_by=names.get(task.completed_by),
+                completed_by=names.of(task.completed_by),
             )
             for task in tasks
         ],
@@ -168,7 +168,7 @@ def get_timeline(incident_id: DbId, session: SessionDep, _: AnyUser) -> list[Tim
         TimelineEntry(
             id=event.id,
             at=event.at,
-            actor=names.get(event.actor_id),
+            actor=names.of(event.actor_id),
             kind=event.kind,
             summary=event.summary,
             public=event.public,

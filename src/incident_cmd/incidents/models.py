@@ -5,7 +5,8 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from incident_cmd.columns import UTCDateTime
+from incident_cmd.columns import UTCDateTime, enum_column
+from incident_cmd.playbooks.schema import PublicStatus
 
 
 class IncidentStatus(StrEnum):
@@ -42,8 +43,8 @@ class Incident(SQLModel, table=True):
     playbook_hash: str = Field(foreign_key="playbook_versions.content_hash", max_length=64)
     kind: str = Field(max_length=32, index=True)
     severity: str = Field(max_length=32)
-    status: str = Field(max_length=16)
-    public_status: str | None = Field(default=None, max_length=16)
+    status: IncidentStatus = enum_column(IncidentStatus)
+    public_status: PublicStatus | None = enum_column(PublicStatus, default=None)
     scope: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     drill: bool = False
     declared_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -71,7 +72,7 @@ class RosterAssignment(SQLModel, table=True):
     role_key: str = Field(max_length=64)
     slot: int = 0
     user_id: int | None = Field(default=None, foreign_key="users.id")
-    state: str = Field(max_length=16)
+    state: AssignmentState = enum_column(AssignmentState)
     note: str = ""
     assigned_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     relieved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

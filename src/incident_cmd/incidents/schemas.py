@@ -5,8 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from incident_cmd.fields import MAX_LIST_ITEMS, Flag, WholeNumber
 from incident_cmd.incidents.models import IncidentStatus
-
-PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
+from incident_cmd.playbooks.schema import PublicStatus
 
 
 class Scope(BaseModel):
@@ -127,7 +126,7 @@ class IncidentSummary(BaseModel):
     kind: str
     severity: str
     status: IncidentStatus
-    public_status: str | None
+    public_status: PublicStatus | None
     drill: bool
     declared_at: datetime
     scope: dict[str, Any]

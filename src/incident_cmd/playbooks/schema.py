@@ -1,5 +1,6 @@
 """The playbook file format. Every model forbids unknown keys, so a typo is an error."""
 
+from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
@@ -17,8 +18,18 @@ Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0
 IncidentKind = Literal[
     "mass_complaint", "product_recall", "natural_disaster", "service_outage", "complaint_escalation"
 ]
+
+
+class PublicStatus(StrEnum):
+    """What the public is told of an incident's progress."""
+
+    investigating = "investigating"
+    identified = "identified"
+    monitoring = "monitoring"
+    resolved = "resolved"
+
+
 ScopeField = Literal["products", "batches", "regions"]
-PublicStatus = Literal["investigating", "identified", "monitoring", "resolved"]
 # safety: the first safety notice of a recall, sent by email even after an unsubscribe;
 # update: everything else (updates, reminders, apologies). SMS STOP stops both.
 NoticeClassName = Literal["safety", "update"]
@@ -48,6 +59,7 @@ class Severity(Strict):
 
 
 EscalationStep = Literal["next_in_rotation", "team_lead", "duty_manager"]
+ESCALATION_CHAIN: tuple[EscalationStep, ...] = ("next_in_rotation", "team_lead", "duty_manager")
 
 
 class Escalation(Strict):
@@ -57,9 +69,7 @@ class Escalation(Strict):
     after: Offset | None = Field(
         default=None, description="wait between steps; the role's ack_within if not given"
     )
-    chain: list[EscalationStep] = Field(
-        default_factory=lambda: ["next_in_rotation", "team_lead", "duty_manager"]
-    )
+    chain: list[EscalationStep] = Field(default_factory=lambda: list(ESCALATION_CHAIN))
     rounds: int = Field(default=2, ge=1, le=5, description="times through the whole chain")
     duty_team: Key = "duty-managers"
 
