@@ -2,7 +2,7 @@
 seat, declining moves the page up. Repeated or late answers change nothing."""
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -10,13 +10,21 @@ from incident_cmd import clock
 from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.errors import NotFound
+from incident_cmd.i18n import Locale
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import AssignmentState, Incident, RosterAssignment
 from incident_cmd.incidents.schemas import RoleAssign
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging.escalation import escalate
-from incident_cmd.paging.models import ANSWERABLE, Page, PageStatus, PageTarget, TargetStatus
+from incident_cmd.paging.models import (
+    ANSWERABLE,
+    AnswerRoute,
+    Page,
+    PageStatus,
+    PageTarget,
+    TargetStatus,
+)
 from incident_cmd.paging.pages import SOURCE, close_page, page_context, record, role_title
 
 ACK_WORDS = {"ACK", "1", "OK", "YES", "确认", "收到"}
@@ -32,25 +40,27 @@ class Answer:
 
 
 def _answer(
-    session: Session, target: PageTarget, status: TargetStatus, via: str
-) -> tuple[Page, User, Answer | None]:
-    """Records the person's answer on their target, or the Answer saying it came too late."""
-    page = session.get(Page, target.page_id)
-    user = session.get(User, target.user_id)
+    session: Session, target: PageTarget, status: TargetStatus, via: AnswerRoute
+) -> Answer | tuple[Page, User, datetime]:
+    """Records the person's answer on their target and returns the page, the person and when
+    they answered; or the Answer saying it came too late."""
+    page = session.get_one(Page, target.page_id)
+    user = session.get_one(User, target.user_id)
     if target.status != TargetStatus.open or page.status not in ANSWERABLE:
-        return page, user, Answer(target, page, False, _already(session, page, target, user.locale))
-    target.status, target.answered_at, target.answered_via = status, clock.now(), via
+        return Answer(target, page, False, _already(session, page, target, user.locale))
+    now = clock.now()
+    target.status, target.answered_at, target.answered_via = status, now, via
     target.next_step_at = None
     session.add(target)
-    return page, user, None
+    return page, user, now
 
 
-def acknowledge(session: Session, *, target: PageTarget, via: str) -> Answer:
+def acknowledge(session: Session, *, target: PageTarget, via: AnswerRoute) -> Answer:
     """The person answers yes. Harmless when repeated or when someone else was faster."""
-    page, user, already = _answer(session, target, TargetStatus.acknowledged, via)
-    if already is not None:
-        return already
-    now = target.answered_at
+    answered = _answer(session, target, TargetStatus.acknowledged, via)
+    if isinstance(answered, Answer):
+        return answered
+    page, user, now = answered
     page.acknowledged_at, page.acknowledged_by, page.acknowledged_via = now, user.id, via
     close_page(session, page=page, status=PageStatus.acknowledged)
     seconds = int((now - page.created_at).total_seconds())
@@ -73,18 +83,18 @@ def acknowledge(session: Session, *, target: PageTarget, via: str) -> Answer:
     number, role = context.incident.number, role_title(context.role, page.role_key, user.locale)
     text = (
         f"已确认:您担任 {number} 的{role}。"
-        if user.locale == "zh-CN"
+        if user.locale == Locale.zh_CN
         else f"Acknowledged: you are {role} on {number}."
     )
     return Answer(target, page, True, text)
 
 
 def _take_seat(session: Session, page: Page, user: User) -> None:
-    seat = session.get(RosterAssignment, page.assignment_id)
+    seat = session.get_one(RosterAssignment, page.assignment_id)
     if seat.user_id == user.id or seat.state == AssignmentState.relieved:
         return
-    incident = session.get(Incident, page.incident_id)
-    previous = session.get(User, seat.user_id).username if seat.user_id else "nobody"
+    incident = session.get_one(Incident, page.incident_id)
+    previous = session.get_one(User, seat.user_id).username if seat.user_id else "nobody"
     replacement = incident_service.assign_role(
         session,
         incident=incident,
@@ -100,11 +110,12 @@ def _take_seat(session: Session, page: Page, user: User) -> None:
     session.add(page)
 
 
-def decline(session: Session, *, target: PageTarget, via: str) -> Answer:
+def decline(session: Session, *, target: PageTarget, via: AnswerRoute) -> Answer:
     """The person answers no: the page moves up at once if they were its current level."""
-    page, user, already = _answer(session, target, TargetStatus.declined, via)
-    if already is not None:
-        return already
+    answered = _answer(session, target, TargetStatus.declined, via)
+    if isinstance(answered, Answer):
+        return answered
+    page, user, _ = answered
     direct.cancel_pending(session, source=SOURCE, source_ids=[target.id])
     record(
         session,
@@ -118,18 +129,21 @@ def decline(session: Session, *, target: PageTarget, via: str) -> Answer:
     if page.status == PageStatus.open and current:
         escalate(session, page=page, reason=f"{user.username} declined")
     text = (
-        "已拒绝,正在呼叫下一位。" if user.locale == "zh-CN" else "Declined; paging the next person."
+        "已拒绝,正在呼叫下一位。"
+        if user.locale == Locale.zh_CN
+        else "Declined; paging the next person."
     )
     return Answer(target, page, True, text)
 
 
-def _already(session: Session, page: Page, target: PageTarget, locale: str) -> str:
+def _already(session: Session, page: Page, target: PageTarget, locale: Locale) -> str:
+    chinese = locale == Locale.zh_CN
     if target.status == TargetStatus.acknowledged:
-        return "您已确认。" if locale == "zh-CN" else "You have already acknowledged."
-    if page.status == PageStatus.acknowledged:
-        who = session.get(User, page.acknowledged_by).display_name
-        return f"{who} 已确认。" if locale == "zh-CN" else f"{who} has already acknowledged."
-    return "此呼叫已结束。" if locale == "zh-CN" else "This page is closed."
+        return "您已确认。" if chinese else "You have already acknowledged."
+    if page.status == PageStatus.acknowledged and page.acknowledged_by is not None:
+        who = session.get_one(User, page.acknowledged_by).display_name
+        return f"{who} 已确认。" if chinese else f"{who} has already acknowledged."
+    return "此呼叫已结束。" if chinese else "This page is closed."
 
 
 def answer_by_sms(session: Session, *, from_address: str, body: str) -> str | None:
@@ -157,7 +171,9 @@ def answer_by_sms(session: Session, *, from_address: str, body: str) -> str | No
         target = session.exec(query.where(PageTarget.code == codes[0])).first()
         if target is None:
             return (
-                f"未找到呼叫码 {codes[0]}。" if user.locale == "zh-CN" else f"No page {codes[0]}."
+                f"未找到呼叫码 {codes[0]}。"
+                if user.locale == Locale.zh_CN
+                else f"No page {codes[0]}."
             )
     else:
         target = session.exec(
@@ -167,18 +183,20 @@ def answer_by_sms(session: Session, *, from_address: str, body: str) -> str | No
             recent = clock.now() - timedelta(minutes=get_settings().page_link_valid_minutes)
             if session.exec(query.where(col(PageTarget.created_at) >= recent)).first() is None:
                 return None  # not an answer to a page: maybe they are a customer too
-            return "您没有待确认的呼叫。" if user.locale == "zh-CN" else "You have no open page."
+            return (
+                "您没有待确认的呼叫。" if user.locale == Locale.zh_CN else "You have no open page."
+            )
     handler = acknowledge if action == "ack" else decline
-    return handler(session, target=target, via="sms").text
+    return handler(session, target=target, via=AnswerRoute.sms).text
 
 
 def answer_by_voice(session: Session, *, message_id: int, digits: str) -> Answer | None:
     message = session.get(DirectMessage, message_id)
-    if message is None or message.source != SOURCE:
+    if message is None or message.source != SOURCE or message.source_id is None:
         raise NotFound(f"no page call {message_id}")
-    target = session.get(PageTarget, message.source_id)
+    target = session.get_one(PageTarget, message.source_id)
     if digits == "1":
-        return acknowledge(session, target=target, via="voice")
+        return acknowledge(session, target=target, via=AnswerRoute.voice)
     if digits == "2":
-        return decline(session, target=target, via="voice")
+        return decline(session, target=target, via=AnswerRoute.voice)
     return None

@@ -14,7 +14,14 @@ from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging import direct
 from incident_cmd.paging import answers, links, mobilisation, queries
-from incident_cmd.paging.models import ANSWERABLE, Page, PageStatus, PageTarget, TargetStatus
+from incident_cmd.paging.models import (
+    ANSWERABLE,
+    AnswerRoute,
+    Page,
+    PageStatus,
+    PageTarget,
+    TargetStatus,
+)
 from incident_cmd.paging.pages import SOURCE, page_context, role_title
 from incident_cmd.paging.schemas import (
     AnswerRead,
@@ -53,7 +60,7 @@ def _pages_read(session: Session, pages: list[Page]) -> list[PageRead]:
             escalate_at=page.escalate_at,
             created_at=page.created_at,
             acknowledged_at=page.acknowledged_at,
-            acknowledged_by=names.get(page.acknowledged_by),
+            acknowledged_by=names.of(page.acknowledged_by),
             acknowledged_via=page.acknowledged_via,
             targets=[],
         )
@@ -103,7 +110,7 @@ def incident_paging(incident_id: DbId, session: SessionDep, _: AnyUser) -> Mobil
                 status=role.status,
                 paged_at=role.paged_at,
                 acknowledged_at=role.acknowledged_at,
-                acknowledged_by=names.get(role.acknowledged_by),
+                acknowledged_by=names.of(role.acknowledged_by),
                 seconds_to_ack=role.seconds_to_ack,
                 target_seconds=role.target_seconds,
                 within_target=role.within_target,
@@ -123,8 +130,8 @@ def my_pages(session: SessionDep, user: AnyUser) -> list[MyPage]:
     """The pages waiting for the caller's answer."""
     result = []
     for target in queries.open_targets_for(session, user=user):
-        page = session.get(Page, target.page_id)
-        incident = session.get(Incident, page.incident_id)
+        page = session.get_one(Page, target.page_id)
+        incident = session.get_one(Incident, page.incident_id)
         result.append(
             MyPage(
                 target_id=target.id,
@@ -157,7 +164,7 @@ def answer_page(target_id: DbId, action: str, session: SessionDep, user: AnyUser
     if action not in ("acknowledge", "decline"):
         raise Invalid("action must be acknowledge or decline", field="action")
     handler = answers.acknowledge if action == "acknowledge" else answers.decline
-    return _answer_read(handler(session, target=target, via="api"))
+    return _answer_read(handler(session, target=target, via=AnswerRoute.api))
 
 
 # --- the link in a page: the signed token is the credential ------------------------------
@@ -166,9 +173,9 @@ def answer_page(target_id: DbId, action: str, session: SessionDep, user: AnyUser
 
 
 def _link_page(request: Request, session: Session, target: PageTarget, message: str | None):
-    page = session.get(Page, target.page_id)
-    incident = session.get(Incident, page.incident_id)
-    user = session.get(User, target.user_id)
+    page = session.get_one(Page, target.page_id)
+    incident = session.get_one(Incident, page.incident_id)
+    user = session.get_one(User, target.user_id)
     context = page_context(session, page)
     return templates().TemplateResponse(
         request,
@@ -202,5 +209,5 @@ def page_link_answer(
     if action not in ("acknowledge", "decline"):
         raise Invalid("action must be acknowledge or decline", field="action")
     handler = answers.acknowledge if action == "acknowledge" else answers.decline
-    answer = handler(session, target=target, via="link")
+    answer = handler(session, target=target, via=AnswerRoute.link)
     return _link_page(request, session, target, answer.text)

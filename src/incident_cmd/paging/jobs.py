@@ -2,7 +2,11 @@
 the escalation of each page whose level went unacknowledged. Both claim their rows with
 SKIP LOCKED, so several workers never repeat a step."""
 
+from collections.abc import Sequence
+from typing import TypeVar
+
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from incident_cmd import clock
 from incident_cmd.db import skip_locked
@@ -10,8 +14,10 @@ from incident_cmd.paging.escalation import escalate
 from incident_cmd.paging.models import Page, PageStatus, PageTarget, TargetStatus
 from incident_cmd.paging.pages import page_context, run_steps
 
+Row = TypeVar("Row")
 
-def _claim(session: Session, query):
+
+def _claim(session: Session, query: SelectOfScalar[Row]) -> Sequence[Row]:
     return session.exec(skip_locked(session, query)).all()
 
 
@@ -24,12 +30,12 @@ def run_contact_steps(session: Session, *, limit: int = 200) -> int:
             PageTarget.status == TargetStatus.open,
             col(PageTarget.next_step_at) <= clock.now(),
         )
-        .order_by(PageTarget.next_step_at)
+        .order_by(col(PageTarget.next_step_at))
         .limit(limit),
     )
     queued = 0
     for target in targets:
-        context = page_context(session, session.get(Page, target.page_id))
+        context = page_context(session, session.get_one(Page, target.page_id))
         queued += run_steps(session, target=target, context=context)
     return queued
 
@@ -40,7 +46,7 @@ def escalate_due_pages(session: Session, *, limit: int = 200) -> int:
         session,
         select(Page)
         .where(Page.status == PageStatus.open, col(Page.escalate_at) <= clock.now())
-        .order_by(Page.escalate_at)
+        .order_by(col(Page.escalate_at))
         .limit(limit),
     )
     for page in pages:

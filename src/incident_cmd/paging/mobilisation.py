@@ -23,7 +23,7 @@ class RoleFigure:
     acknowledged_by: int | None
     seconds_to_ack: int | None
     within_target: bool | None
-    status: str
+    status: PageStatus
 
 
 @dataclass(frozen=True)
@@ -50,19 +50,23 @@ def mobilisation(session: Session, *, incident: Incident) -> Mobilisation:
         target_seconds = int(
             (deadline(first.created_at, ack_within) - first.created_at).total_seconds()
         )
-        acked = [page for page in pages if page.status == PageStatus.acknowledged]
+        acknowledgements = [
+            (page.acknowledged_at, page.acknowledged_by)
+            for page in pages
+            if page.status == PageStatus.acknowledged and page.acknowledged_at is not None
+        ]
         last = pages[-1]
-        if acked:
-            acknowledged = acked[-1]
-            seconds = int((acknowledged.acknowledged_at - first.created_at).total_seconds())
+        if acknowledgements:
+            acknowledged_at, acknowledged_by = acknowledgements[-1]
+            seconds = int((acknowledged_at - first.created_at).total_seconds())
             figures.append(
                 RoleFigure(
                     role_key,
                     slot,
                     target_seconds,
                     first.created_at,
-                    acknowledged.acknowledged_at,
-                    acknowledged.acknowledged_by,
+                    acknowledged_at,
+                    acknowledged_by,
                     seconds,
                     seconds <= target_seconds,
                     PageStatus.acknowledged,
@@ -84,10 +88,13 @@ def mobilisation(session: Session, *, incident: Incident) -> Mobilisation:
                 )
             )
     live = [figure for figure in figures if figure.status != PageStatus.cancelled]
-    target = max((figure.target_seconds for figure in live), default=None)
-    if live and all(figure.acknowledged_at for figure in live):
-        full_at = max(figure.acknowledged_at for figure in live)
+    if not live:
+        return Mobilisation(figures, None, None, None, None)
+    target = max(figure.target_seconds for figure in live)
+    acknowledged = [figure.acknowledged_at for figure in live if figure.acknowledged_at is not None]
+    if len(acknowledged) == len(live):
+        full_at = max(acknowledged)
         seconds = int((full_at - incident.declared_at).total_seconds())
         return Mobilisation(figures, full_at, seconds, target, seconds <= target)
-    late = target is not None and (now - incident.declared_at).total_seconds() > target
+    late = (now - incident.declared_at).total_seconds() > target
     return Mobilisation(figures, None, None, target, False if late else None)

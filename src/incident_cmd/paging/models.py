@@ -10,7 +10,7 @@ from enum import StrEnum
 from sqlalchemy import Column, Index
 from sqlmodel import Field, SQLModel
 
-from incident_cmd.columns import UTCDateTime
+from incident_cmd.columns import UTCDateTime, enum_column
 
 
 class PageStatus(StrEnum):
@@ -25,6 +25,15 @@ class TargetStatus(StrEnum):
     acknowledged = "acknowledged"
     declined = "declined"
     cancelled = "cancelled"
+
+
+class AnswerRoute(StrEnum):
+    """How an answer to a page came in."""
+
+    api = "api"
+    link = "link"  # the signed link in a page's message
+    sms = "sms"
+    voice = "voice"  # the call's keypad
 
 
 # A page nobody acknowledged in time may still be answered: someone may just be late.
@@ -43,7 +52,7 @@ class Page(SQLModel, table=True):
     role_key: str = Field(max_length=64)
     slot: int = 0
     drill: bool = False
-    status: str = Field(max_length=16)
+    status: PageStatus = enum_column(PageStatus)
     # Position in the escalation chain (0 is the seat holder) and the round through it.
     level: int = 0
     round: int = 0
@@ -51,7 +60,7 @@ class Page(SQLModel, table=True):
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     acknowledged_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     acknowledged_by: int | None = Field(default=None, foreign_key="users.id")
-    acknowledged_via: str | None = Field(default=None, max_length=16)
+    acknowledged_via: AnswerRoute | None = enum_column(AnswerRoute, default=None)
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
@@ -69,9 +78,9 @@ class PageTarget(SQLModel, table=True):
     level: int
     round: int
     reason: str = Field(max_length=200)  # why this person: seat holder, team lead, ...
-    status: str = Field(max_length=16)
+    status: TargetStatus = enum_column(TargetStatus)
     next_step: int = 0
     next_step_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-    answered_via: str | None = Field(default=None, max_length=16)
+    answered_via: AnswerRoute | None = enum_column(AnswerRoute, default=None)

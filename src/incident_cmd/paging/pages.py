@@ -20,9 +20,11 @@ from incident_cmd import clock
 from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.errors import Invalid, NotFound
+from incident_cmd.i18n import Locale
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident, RosterAssignment
 from incident_cmd.messaging import direct
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.messaging.templates import templates_for
 from incident_cmd.paging.links import ack_url
@@ -71,18 +73,20 @@ def contact_steps(user: User) -> list[dict]:
         return user.contact_policy
     steps = []
     if user.phone:
-        steps.append({"channel": "sms", "wait_minutes": 0})
+        steps.append({"channel": ChannelName.sms, "wait_minutes": 0})
     if user.email:
-        steps.append({"channel": "email", "wait_minutes": 5 if steps else 0})
+        steps.append({"channel": ChannelName.email, "wait_minutes": 5 if steps else 0})
     return steps
 
 
-def _address(user: User, channel: str) -> str | None:
-    return user.email if channel == "email" else user.phone
+def _address(user: User, channel: ChannelName) -> str | None:
+    return user.email if channel == ChannelName.email else user.phone
 
 
 def _reachable(user: User) -> bool:
-    return user.active and any(_address(user, step["channel"]) for step in contact_steps(user))
+    return user.active and any(
+        _address(user, ChannelName(step["channel"])) for step in contact_steps(user)
+    )
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ class PageContext:
     escalation: Escalation
 
 
-def role_title(role: RosterRole | None, role_key: str, locale: str) -> str:
+def role_title(role: RosterRole | None, role_key: str, locale: Locale) -> str:
     if role is None:
         return role_key
     titles = role.title.model_dump(by_alias=True)
@@ -108,7 +112,7 @@ def page_context(
     incident: Incident | None = None,
     playbook: Playbook | None = None,
 ) -> PageContext:
-    incident = incident or session.get(Incident, page.incident_id)
+    incident = incident or session.get_one(Incident, page.incident_id)
     playbook = playbook or incident_service.playbook_of(session, incident)
     role = playbook.role(page.role_key)
     if role is not None and page.slot >= role.count:
@@ -129,7 +133,7 @@ def page_seats(
     ).all()
     contexts = []
     for seat in seats:
-        incident = session.get(Incident, seat.incident_id)
+        incident = session.get_one(Incident, seat.incident_id)
         playbook = incident_service.playbook_of(session, incident)
         role = playbook.role(seat.role_key)
         if role is not None and seat.slot < role.count and not role.page:
@@ -183,24 +187,26 @@ def _paged_this_round(session: Session, page: Page) -> set[int]:
 def _candidates(session: Session, context: PageContext, level: str) -> list[User]:
     page, role = context.page, context.role
     if level == "seat_holder":
-        seat = session.get(RosterAssignment, page.assignment_id)
-        return [session.get(User, seat.user_id)] if seat.user_id else []
+        seat = session.get_one(RosterAssignment, page.assignment_id)
+        return [session.get_one(User, seat.user_id)] if seat.user_id else []
     now = clock.now()
     try:
+        if level == "duty_manager":
+            return team_service.responders(
+                session,
+                team_key=context.escalation.duty_team,
+                rotation_name=None,
+                at=now,
+                count=100,
+            )
+        if role is None:  # an ad hoc seat has no team behind it
+            return []
         if level == "next_in_rotation":
             return team_service.responders(
                 session, team_key=role.team, rotation_name=role.rotation, at=now, count=100
             )
-        if level == "team_lead":
-            team = team_service.get_team(session, key=role.team)
-            return [session.get(User, team.lead_user_id)] if team.lead_user_id else []
-        return team_service.responders(
-            session,
-            team_key=context.escalation.duty_team,
-            rotation_name=None,
-            at=now,
-            count=100,
-        )
+        team = team_service.get_team(session, key=role.team)
+        return [session.get_one(User, team.lead_user_id)] if team.lead_user_id else []
     except (NotFound, Invalid):  # the team is gone or has no rotation: skip this level
         return []
 
@@ -331,7 +337,7 @@ def enqueue(
     *,
     key: str,
     user: User,
-    channel: str,
+    channel: ChannelName,
     template: str,
     values: dict,
     incident: Incident,
@@ -363,7 +369,7 @@ def enqueue(
 
 def run_steps(session: Session, *, target: PageTarget, context: PageContext) -> int:
     """Queues every contact step of the target that is due; returns how many."""
-    user = session.get(User, target.user_id)
+    user = session.get_one(User, target.user_id)
     steps = contact_steps(user)
     now = clock.now()
     queued = 0
@@ -376,7 +382,7 @@ def run_steps(session: Session, *, target: PageTarget, context: PageContext) -> 
             session,
             key=f"target-{target.id}-step-{target.next_step}",
             user=user,
-            channel=step["channel"],
+            channel=ChannelName(step["channel"]),
             template="page",
             values=_message_context(context, target, user),
             incident=context.incident,

@@ -11,14 +11,16 @@ from incident_cmd.paging.models import ANSWERABLE, Page, PageTarget, TargetStatu
 
 
 def pages_of(session: Session, *, incident: Incident) -> Sequence[Page]:
-    return session.exec(select(Page).where(Page.incident_id == incident.id).order_by(Page.id)).all()
+    return session.exec(
+        select(Page).where(Page.incident_id == incident.id).order_by(col(Page.id))
+    ).all()
 
 
 def targets_of(session: Session, *, page_ids: list[int]) -> Sequence[PageTarget]:
     if not page_ids:
         return []
     return session.exec(
-        select(PageTarget).where(col(PageTarget.page_id).in_(page_ids)).order_by(PageTarget.id)
+        select(PageTarget).where(col(PageTarget.page_id).in_(page_ids)).order_by(col(PageTarget.id))
     ).all()
 
 
@@ -38,5 +40,5 @@ def open_targets_for(session: Session, *, user: User) -> Sequence[PageTarget]:
             PageTarget.status == TargetStatus.open,
             col(Page.status).in_(ANSWERABLE),
         )
-        .order_by(PageTarget.id)
+        .order_by(col(PageTarget.id))
     ).all()

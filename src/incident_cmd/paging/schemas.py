@@ -2,11 +2,14 @@ from datetime import datetime
 
 from pydantic import BaseModel
 
+from incident_cmd.messaging.channels import ChannelName
+from incident_cmd.paging.models import AnswerRoute, PageStatus, TargetStatus
+
 
 class DirectMessageRead(BaseModel):
     id: int
     key: str
-    channel: str
+    channel: ChannelName
     status: str
     attempts: int
     sent_at: datetime | None
@@ -19,10 +22,10 @@ class TargetRead(BaseModel):
     reason: str
     level: int
     round: int
-    status: str
+    status: TargetStatus
     created_at: datetime
     answered_at: datetime | None
-    answered_via: str | None
+    answered_via: AnswerRoute | None
     next_step_at: datetime | None
     messages: list[DirectMessageRead]
 
@@ -33,21 +36,21 @@ class PageRead(BaseModel):
     role: str
     slot: int
     drill: bool
-    status: str
+    status: PageStatus
     level: int
     round: int
     escalate_at: datetime | None
     created_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
-    acknowledged_via: str | None
+    acknowledged_via: AnswerRoute | None
     targets: list[TargetRead]
 
 
 class RoleFigureRead(BaseModel):
     role: str
     slot: int
-    status: str
+    status: PageStatus
     paged_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
@@ -81,6 +84,6 @@ class MyPage(BaseModel):
 
 class AnswerRead(BaseModel):
     target_id: int
-    page_status: str
+    page_status: PageStatus
     changed: bool
     message: str

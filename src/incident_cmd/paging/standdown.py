@@ -6,6 +6,7 @@ from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident, RosterAssignment
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.paging.models import ANSWERABLE, Page, PageStatus
 from incident_cmd.paging.pages import close_page, enqueue, record, role_title
 
@@ -36,8 +37,8 @@ def stand_down(session: Session, *, incident: Incident, message: str, actor: Use
     for seat in seats:
         if seat.user_id is None:
             continue
-        user = session.get(User, seat.user_id)
-        channel = "sms" if user.phone else "email"
+        user = session.get_one(User, seat.user_id)
+        channel = ChannelName.sms if user.phone else ChannelName.email
         values = {
             "organisation": get_settings().organisation_name,
             "drill": incident.drill,
