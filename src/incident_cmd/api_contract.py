@@ -6,7 +6,7 @@ large). Each operation in the document lists the 4xx codes it can answer, derive
 it depends on (credentials, path parameters, a body) plus those its route declares."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -226,7 +226,7 @@ def _document_errors(document: dict[str, Any], routes: list) -> None:
     for route in iter_route_contexts(routes):
         if not (isinstance(route.original_route, APIRoute) and route.include_in_schema):
             continue
-        for method in route.methods:
+        for method in route.methods or ():
             responses = document["paths"][route.path_format][method.lower()]["responses"]
             for code in sorted(_error_codes(route)):
                 responses.setdefault(str(code), _error_response(code))
@@ -237,22 +237,21 @@ def _document_errors(document: dict[str, Any], routes: list) -> None:
                     response["content"] = _error_response(int(code))["content"]
 
 
-def _documented_openapi(app: FastAPI) -> Callable[[], dict[str, Any]]:
-    generate = app.openapi
+class ContractApp(FastAPI):
+    """An app whose OpenAPI document states the one error body for every 4xx answer."""
 
-    def openapi() -> dict[str, Any]:
-        if app.openapi_schema is None:
-            _document_errors(generate(), app.routes)
-        return app.openapi_schema
-
-    return openapi
+    def openapi(self) -> dict[str, Any]:
+        if self.openapi_schema is None:
+            _document_errors(super().openapi(), self.routes)
+        return super().openapi()
 
 
 def install(app: FastAPI) -> None:
     """Before the routers are included: the error answers and the NUL guard apply to all."""
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
+    # Registered through the decorator: add_exception_handler's type admits only handlers
+    # of any Exception, though each is only ever called with the class it is registered for.
+    app.exception_handler(DomainError)(_domain_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(HTTPException)(_http_error)
     app.add_middleware(BodySizeLimit)
     app.router.dependencies.append(Depends(refuse_nul_characters))
-    app.openapi = _documented_openapi(app)

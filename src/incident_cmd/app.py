@@ -59,13 +59,13 @@ def create_app(
             if background is not None:
                 await background.stop()
 
-    app = FastAPI(title="incident_cmd", version="0.1.0", lifespan=lifespan)
+    app = api_contract.ContractApp(title="incident_cmd", version="0.1.0", lifespan=lifespan)
     app.state.playbooks = playbooks
     app.state.twilio_handlers = wiring.twilio_handlers(playbooks)
     app.state.login_throttle = LoginThrottle.from_settings()
     app.add_middleware(SecurityHeaders)
     api_contract.install(app)
-    app.add_exception_handler(LoginRequired, _login_required)
+    app.exception_handler(LoginRequired)(_login_required)
     for router in (
         auth_router,
         teams_router,

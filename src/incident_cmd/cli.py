@@ -25,6 +25,7 @@ from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.playbooks.loader import PlaybookInvalid, load_file
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams import service as team_service
+from incident_cmd.tickets.models import TicketStatus
 
 app = typer.Typer(
     help="incident_cmd: crisis and incident response for customer service.",
@@ -420,14 +421,14 @@ def ticket_create(
     with session_scope() as session:
         actor = auth_service.get_user_by_username(session, username=as_user)
         ticket = ticket_intake.take_in(session, data=data, actor=actor, registry=registry)
-        assignee = session.get(User, ticket.assignee_id).username if ticket.assignee_id else "-"
+        assignee = session.get_one(User, ticket.assignee_id).username if ticket.assignee_id else "-"
         typer.echo(f"{ticket.number} {ticket.category} {ticket.priority} -> {assignee}")
 
 
 @ticket_app.command("list")
 @friendly
 def ticket_list(
-    status: Annotated[list[str] | None, typer.Option(help="Filter (repeat)")] = None,
+    status: Annotated[list[TicketStatus] | None, typer.Option(help="Filter (repeat)")] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
 ) -> None:
     """The queue, newest first."""

@@ -5,6 +5,7 @@ loses nothing and several workers can run side by side."""
 import asyncio
 import logging
 import multiprocessing
+import multiprocessing.synchronize
 import os
 import signal
 import threading
@@ -55,7 +56,10 @@ def run_sweep(name: str) -> int:
     return handled
 
 
-def run_lane(stop, parent_pid: int | None = None) -> None:
+LaneStop = multiprocessing.synchronize.Event | threading.Event
+
+
+def run_lane(stop: LaneStop, parent_pid: int | None = None) -> None:
     """Runs the direct lane until ``stop`` (a threading or multiprocessing Event) is set, or
     the parent process is gone."""
     if parent_pid is not None:
@@ -92,6 +96,8 @@ class DirectLane:
     its own event loop where one process does everything (``serve`` on SQLite)."""
 
     def __init__(self, *, separate_process: bool) -> None:
+        self._stop: LaneStop
+        self._runner: multiprocessing.process.BaseProcess | threading.Thread
         if separate_process:
             context = multiprocessing.get_context("spawn")
             self._stop = context.Event()

@@ -339,7 +339,7 @@ class FakeTwilio:
         now = datetime.now(UTC)
         sid = _sid("CA")
         account = request.match_info["account"]
-        call = {
+        call: dict[str, Any] = {
             "sid": sid,
             "account_sid": account,
             "api_version": "2010-04-01",
@@ -457,7 +457,9 @@ class RunningFake:
         return self
 
     def __exit__(self, *_: object) -> None:
-        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), self._loop).result(timeout=10)
+        if self._runner is not None:
+            cleanup = self._runner.cleanup()
+            asyncio.run_coroutine_threadsafe(cleanup, self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
 

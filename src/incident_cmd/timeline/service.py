@@ -1,7 +1,7 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.timeline.models import TimelineEvent
@@ -38,7 +38,7 @@ def events_for(
     query = (
         select(TimelineEvent)
         .where(TimelineEvent.subject_type == subject_type, TimelineEvent.subject_id == subject_id)
-        .order_by(TimelineEvent.id)
+        .order_by(col(TimelineEvent.id))
     )
     if public_only:
         query = query.where(TimelineEvent.public)
