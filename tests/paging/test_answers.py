@@ -6,13 +6,20 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlmodel import select
 
-from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role
 from incident_cmd.config import get_settings
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging import links
 from incident_cmd.paging.models import PageStatus, PageTarget, TargetStatus
-from tests.factories import bearer
+from tests.factories import (
+    SERVICE_DESK,
+    bearer,
+    make_duty_managers,
+    make_playbook_teams,
+    make_user,
+    rotation_members,
+)
 from tests.plugins.paging import Paging
 from tests.plugins.twilio import signed
 
@@ -28,8 +35,15 @@ def webhook_settings(monkeypatch):
 
 
 @pytest.fixture
-def declared(client, demo_org, webhook_settings) -> Paging:
-    duty = auth_service.get_user_by_username(demo_org, username="duty")
+def duty_manager(session, shipped_playbooks) -> dict[str, str]:
+    """Headers of a duty manager, with the teams a recall pages and escalates to made."""
+    make_playbook_teams(session, shipped_playbooks.get("product-recall").playbook)
+    make_duty_managers(session)
+    return bearer(session, make_user(session, Role.duty_manager))
+
+
+@pytest.fixture
+def declared(client, session, duty_manager, webhook_settings) -> Paging:
     response = client.post(
         "/api/v1/incidents",
         json={
@@ -38,10 +52,10 @@ def declared(client, demo_org, webhook_settings) -> Paging:
             "severity": "sev1",
             "scope": {"batches": ["B7"]},
         },
-        headers=bearer(demo_org, duty),
+        headers=duty_manager,
     )
     assert response.status_code == 201
-    return Paging(demo_org, demo_org.get(Incident, response.json()["id"]))
+    return Paging(session, session.get(Incident, response.json()["id"]))
 
 
 def _link_path(target) -> str:
@@ -89,10 +103,11 @@ def test_expired_link_is_refused(client, declared, frozen_clock):
     assert target.status == TargetStatus.open
 
 
-def test_a_link_cannot_answer_another_page_for_the_same_person(client, declared, demo_org):
-    duty = bearer(demo_org, auth_service.get_user_by_username(demo_org, username="duty"))
+def test_a_link_cannot_answer_another_page_for_the_same_person(client, declared, duty_manager):
     holder = declared.holder("cs_lead")
-    other = "cs.liu" if holder != "cs.liu" else "cs.zhao"
+    other = next(
+        name for name in rotation_members(declared.session, team_key=SERVICE_DESK) if name != holder
+    )
     old_target = declared.target_of("cs_lead", holder)
     old_link = _link_path(old_target)
     incident_id = declared.incident.id
@@ -100,7 +115,7 @@ def test_a_link_cannot_answer_another_page_for_the_same_person(client, declared,
         response = client.post(
             f"/api/v1/incidents/{incident_id}/roster",
             json={"role": "cs_lead", "user": user},
-            headers=duty,
+            headers=duty_manager,
         )
         assert response.status_code == 200
     new_page = declared.page("cs_lead")
@@ -192,28 +207,28 @@ def test_voice_keypress_2_declines(client, declared, frozen_clock):
     assert target.status == TargetStatus.declined
 
 
-def test_the_api_answers_only_for_the_person_paged(client, declared, demo_org):
+def test_the_api_answers_only_for_the_person_paged(client, declared, session, headers):
     holder = declared.user(declared.holder("commander"))
     target = declared.target_of("commander", holder.username)
-    someone_else = bearer(demo_org, declared.user("agent.sun"))
+    someone_else = headers(Role.agent)
     refused = client.post(f"/api/v1/pages/{target.id}/acknowledge", headers=someone_else)
     assert refused.status_code == 403
-    mine = client.get("/api/v1/pages", headers=bearer(demo_org, holder)).json()
+    mine = client.get("/api/v1/pages", headers=bearer(session, holder)).json()
     assert target.id in [item["target_id"] for item in mine]
     response = client.post(
-        f"/api/v1/pages/{target.id}/acknowledge", headers=bearer(demo_org, holder)
+        f"/api/v1/pages/{target.id}/acknowledge", headers=bearer(session, holder)
     )
     assert response.status_code == 200 and response.json()["page_status"] == "acknowledged"
-    bad = client.post(f"/api/v1/pages/{target.id}/snooze", headers=bearer(demo_org, holder))
+    bad = client.post(f"/api/v1/pages/{target.id}/snooze", headers=bearer(session, holder))
     assert bad.status_code == 422 and bad.json()["field"] == "action"
 
 
-def test_incident_api_exposes_paging_figures(client, declared, demo_org, frozen_clock):
+def test_incident_api_exposes_paging_figures(client, declared, session, headers, frozen_clock):
     holder = declared.user(declared.holder("commander"))
     target = declared.target_of("commander", holder.username)
     frozen_clock.advance(timedelta(seconds=90))
-    client.post(f"/api/v1/pages/{target.id}/acknowledge", headers=bearer(demo_org, holder))
-    viewer = bearer(demo_org, declared.user("viewer"))
+    client.post(f"/api/v1/pages/{target.id}/acknowledge", headers=bearer(session, holder))
+    viewer = headers(Role.viewer)
     body = client.get(f"/api/v1/incidents/{declared.incident.id}/paging", headers=viewer).json()
     commander = next(role for role in body["roles"] if role["role"] == "commander")
     assert commander["seconds_to_ack"] == 90 and commander["within_target"] is True

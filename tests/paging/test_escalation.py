@@ -4,13 +4,20 @@ from datetime import timedelta
 
 from sqlmodel import col, select
 
-from incident_cmd.auth.models import User
+from incident_cmd.auth.models import Role, User
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import ResponderAdd, RoleAssign, StatusChange
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import answers, mobilisation, queries
 from incident_cmd.paging.models import PageStatus, TargetStatus
 from incident_cmd.teams.models import Team
+from tests.factories import (
+    DUTY_MANAGERS,
+    SERVICE_DESK,
+    make_playbook_teams,
+    make_user,
+    rotation_members,
+)
 from tests.plugins.paging import declare, on_call
 
 MINUTE = timedelta(minutes=1)
@@ -22,7 +29,7 @@ def test_declaring_pages_every_paged_role_and_no_other(paging, shipped_playbooks
     assert {
         page.role_key for page in queries.pages_of(paging.session, incident=paging.incident)
     } == paged
-    # The demo policy: SMS at once; voice and email later.
+    # A paged person's contact policy: SMS at once; voice and email later.
     holder = paging.holder("commander")
     assert paging.messages("commander") == [(holder, "sms")]
     assert paging.timeline().count("page.sent") == len(paged)
@@ -34,9 +41,9 @@ def test_unacknowledged_page_escalates_step_by_step_to_the_right_people(paging, 
     next_up = next(
         name for name in on_call(paging.session, "executives", "commander", start) if name != holder
     )
-    duty_manager = on_call(paging.session, "duty-managers", None, start, count=1)[0]
+    duty_manager = on_call(paging.session, DUTY_MANAGERS, None, start, count=1)[0]
 
-    frozen_clock.advance(2 * MINUTE)  # the demo policy: voice call after 2 minutes
+    frozen_clock.advance(2 * MINUTE)  # the contact policy: a voice call after 2 minutes
     paging.sweep()
     assert paging.messages("commander") == [(holder, "sms"), (holder, "voice")]
     assert paging.reached("commander") == [(holder, "seat_holder", 1)]
@@ -51,7 +58,7 @@ def test_unacknowledged_page_escalates_step_by_step_to_the_right_people(paging, 
     assert (holder, "email") not in paging.messages("commander")
     assert paging.messages("commander")[-1] == (next_up, "voice")
 
-    frozen_clock.advance(3 * MINUTE)  # 10 min: the team lead (gm.zhang) was paged already
+    frozen_clock.advance(3 * MINUTE)  # 10 min: the team lead was paged already
     paging.sweep()
     assert paging.reached("commander")[-1] == (duty_manager, "duty_manager", 1)
 
@@ -86,14 +93,18 @@ def test_each_step_happens_once_however_often_the_sweeps_run(paging, frozen_cloc
 
 
 def test_the_team_lead_is_paged_when_not_already_reached(paging, frozen_clock):
-    team = paging.session.exec(select(Team).where(Team.key == "customer-service")).one()
-    team.lead_user_id = paging.user("hr.xu").id  # not in the lead rotation
+    team = paging.session.exec(select(Team).where(Team.key == SERVICE_DESK)).one()
+    lead = make_user(paging.session, Role.responder, contactable=True)  # in no rotation
+    team.lead_user_id = lead.id
     paging.session.add(team)
     frozen_clock.advance(10 * MINUTE)  # cs_lead: ack_within 10m
     paging.sweep()
     frozen_clock.advance(10 * MINUTE)
     paging.sweep()
-    assert [(who, why) for who, why, _ in paging.reached("cs_lead")][-1] == ("hr.xu", "team_lead")
+    assert [(who, why) for who, why, _ in paging.reached("cs_lead")][-1] == (
+        lead.username,
+        "team_lead",
+    )
 
 
 def test_acknowledging_midway_stops_the_chain(paging, frozen_clock):
@@ -162,26 +173,30 @@ def test_duplicate_answers_are_harmless(paging):
     assert target.answered_via == "api"
 
 
-def test_an_unfilled_seat_pages_up_the_chain(demo_org, shipped_playbooks):
-    for username in ("qa.he", "qa.guo"):  # the whole quality rotation, and its lead
-        user = demo_org.exec(select(User).where(User.username == username)).one()
+def test_an_unfilled_seat_pages_up_the_chain(session, shipped_playbooks):
+    teams = make_playbook_teams(session, shipped_playbooks.get("product-recall").playbook)
+    quality = teams["quality"]
+    members = rotation_members(session, team_key=quality.key)
+    rotation = session.exec(select(User).where(col(User.username).in_(members))).all()
+    for user in [*rotation, session.get(User, quality.lead_user_id)]:  # all of them, and the lead
         user.active = False
-        demo_org.add(user)
-    paging = declare(demo_org, shipped_playbooks)
-    duty_manager = on_call(demo_org, "duty-managers", None, paging.incident.declared_at, 1)[0]
+        session.add(user)
+    paging = declare(session, shipped_playbooks)
+    duty_manager = on_call(session, DUTY_MANAGERS, None, paging.incident.declared_at, 1)[0]
     assert paging.reached("quality_lead") == [(duty_manager, "duty_manager", 1)]
 
 
 def test_handover_cancels_the_old_page_and_pages_the_new_holder(paging):
-    duty = paging.user("duty")
     holder = paging.holder("cs_lead")
-    other = "cs.liu" if holder != "cs.liu" else "cs.zhao"
+    other = next(
+        name for name in rotation_members(paging.session, team_key=SERVICE_DESK) if name != holder
+    )
     old_page = paging.page("cs_lead")
     flows.assign_role(
         paging.session,
         incident=paging.incident,
         change=RoleAssign(role="cs_lead", user=other),
-        actor=duty,
+        actor=paging.declarer(),
     )
     paging.session.flush()
     assert old_page.status == PageStatus.cancelled
@@ -195,29 +210,28 @@ def test_handover_cancels_the_old_page_and_pages_the_new_holder(paging):
 
 
 def test_an_ad_hoc_responder_is_paged_without_a_chain(paging, frozen_clock):
-    duty = paging.user("duty")
+    counsel = make_user(paging.session, Role.responder, contactable=True).username
     seat = flows.add_responder(
         paging.session,
         incident=paging.incident,
-        data=ResponderAdd(role="legal", user="hr.xu", note="legal counsel"),
-        actor=duty,
+        data=ResponderAdd(role="legal", user=counsel, note="legal counsel"),
+        actor=paging.declarer(),
     )
     paging.session.flush()
     assert seat.role_key == "legal" and seat.slot == 0
-    assert paging.reached("legal") == [("hr.xu", "seat_holder", 1)]
+    assert paging.reached("legal") == [(counsel, "seat_holder", 1)]
     frozen_clock.advance(15 * MINUTE)
     paging.sweep()
     assert paging.page("legal").status == PageStatus.exhausted
-    assert paging.reached("legal") == [("hr.xu", "seat_holder", 1)]
+    assert paging.reached("legal") == [(counsel, "seat_holder", 1)]
 
 
 def test_resolving_stands_everyone_down_with_the_message(paging):
-    duty = paging.user("duty")
     flows.transition(
         paging.session,
         incident=paging.incident,
         change=StatusChange(status="resolved", note="Recall complete, thank you."),
-        actor=duty,
+        actor=paging.declarer(),
     )
     paging.session.flush()
     pages = queries.pages_of(paging.session, incident=paging.incident)
@@ -235,9 +249,9 @@ def test_resolving_stands_everyone_down_with_the_message(paging):
     assert "roster.stood_down" in paging.timeline("roster.")
 
 
-def test_drill_pages_say_so_in_every_message(demo_org, shipped_playbooks):
-    paging = declare(demo_org, shipped_playbooks, drill=True)
-    messages = demo_org.exec(select(DirectMessage)).all()
+def test_drill_pages_say_so_in_every_message(session, shipped_playbooks):
+    paging = declare(session, shipped_playbooks, drill=True)
+    messages = session.exec(select(DirectMessage)).all()
     assert messages and all(message.drill for message in messages)
     for message in messages:
         assert message.body.startswith(("【演练】", "[DRILL]")), message.body

@@ -10,8 +10,6 @@ import pytest
 from sqlmodel import select
 
 from incident_cmd import clock, db
-from incident_cmd.auth import service as auth_service
-from incident_cmd.demo import seed
 from incident_cmd.messaging.direct import LEASE, direct_sender
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import jobs
@@ -21,13 +19,6 @@ from tests.plugins.paging import declare_recall
 from tests.plugins.twilio import PUBLIC
 
 MINUTE = timedelta(minutes=1)
-
-
-@pytest.fixture(autouse=True)
-def demo_organisation(use_database) -> None:
-    """The pages here go to the demo organisation's people (declare_recall's duty manager)."""
-    with db.session_scope() as session:
-        seed(session)
 
 
 def declare(registry, drill: bool = False) -> int:
@@ -56,11 +47,6 @@ def sweep() -> None:
 def direct_messages() -> list[DirectMessage]:
     with db.session_scope() as session:
         return list(session.exec(select(DirectMessage).order_by(DirectMessage.id)))
-
-
-def phone_of(username: str) -> str:
-    with db.session_scope() as session:
-        return auth_service.get_user_by_username(session, username=username).phone
 
 
 def test_pages_reach_the_provider_with_code_link_and_keypad(world, twilio, frozen_clock):
@@ -96,8 +82,9 @@ def test_the_paging_lane_does_not_wait_behind_a_campaign(world, twilio):
     campaign_id = world.campaign_for(world.declare_recall(), "recall_sms")
     world.approve_and_start(campaign_id)  # 300 customer messages due now
     declare(world.registry)
-    assert send_pages() == 6
-    assert len(twilio.fake.state.messages) == 6  # pages only: the campaign is another lane
+    # Both recalls page their six roles: the world's declares through the same flow.
+    assert send_pages() == 12
+    assert len(twilio.fake.state.messages) == 12  # pages only: the campaign is another lane
     assert world.counts(campaign_id).pending == 300
 
 

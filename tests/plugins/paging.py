@@ -9,12 +9,14 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.models import Incident
-from incident_cmd.incidents.schemas import IncidentDeclare, Scope
+from incident_cmd.incidents.schemas import Scope
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging import jobs
 from incident_cmd.paging.models import Page, PageTarget
+from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams import service as team_service
 from incident_cmd.timeline import service as timeline
+from tests.factories import make_duty_managers, make_incident
 
 
 @dataclass
@@ -60,6 +62,10 @@ class Paging:
     def username(self, user_id: int) -> str:
         return self.session.get(User, user_id).username
 
+    def declarer(self) -> User:
+        """The duty manager who declared the incident."""
+        return self.session.get(User, self.incident.declared_by)
+
     def user(self, username: str) -> User:
         return auth_service.get_user_by_username(self.session, username=username)
 
@@ -90,32 +96,28 @@ class Paging:
         ]
 
 
-def declare_recall(session: Session, registry, *, drill: bool = False) -> Incident:
-    """A sev1 recall declared by the duty manager, as the demo organisation pages it."""
-    duty = auth_service.get_user_by_username(session, username="duty")
-    return flows.declare(
+def declare_recall(
+    session: Session, registry: PlaybookRegistry, *, drill: bool = False
+) -> Incident:
+    """A sev1 recall of batch B7 declared by a duty manager. The teams it pages, and the duty
+    managers its pages escalate to, are made where the test did not make them."""
+    make_duty_managers(session)
+    return make_incident(
         session,
         registry=registry,
-        actor=duty,
-        data=IncidentDeclare(
-            playbook="product-recall",
-            title="PX-200 overheating",
-            severity="sev1",
-            scope=Scope(batches=["B7"]),
-            drill=drill,
-        ),
+        title="PX-200 overheating",
+        scope=Scope(batches=["B7"]),
+        drill=drill,
     )
 
 
-def declare(session: Session, registry, *, drill: bool = False) -> Paging:
-    incident = declare_recall(session, registry, drill=drill)
-    session.flush()
-    return Paging(session, incident)
+def declare(session: Session, registry: PlaybookRegistry, *, drill: bool = False) -> Paging:
+    return Paging(session, declare_recall(session, registry, drill=drill))
 
 
 @pytest.fixture
-def paging(demo_org, shipped_playbooks) -> Paging:
-    return declare(demo_org, shipped_playbooks)
+def paging(session, shipped_playbooks) -> Paging:
+    return declare(session, shipped_playbooks)
 
 
 def on_call(session: Session, team: str, rotation: str | None, now, count: int = 2) -> list[str]:
