@@ -1,3 +1,4 @@
+from collections.abc import Sequence
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -23,7 +24,7 @@ from incident_cmd.tickets import (
     surveys,
 )
 from incident_cmd.tickets.masking import mask_contact, mask_text, mask_values
-from incident_cmd.tickets.models import Signal, Ticket, TicketStatus
+from incident_cmd.tickets.models import BreachState, Signal, SignalStatus, Ticket, TicketStatus
 from incident_cmd.tickets.schemas import (
     SignalDeclare,
     SignalDismiss,
@@ -46,7 +47,7 @@ from incident_cmd.timeline import service as timeline
 router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
 
-def _summaries(session: Session, tickets) -> list[TicketSummary]:
+def _summaries(session: Session, tickets: Sequence[Ticket]) -> list[TicketSummary]:
     names = auth_service.usernames(session, ids={ticket.assignee_id for ticket in tickets})
     return [
         TicketSummary(
@@ -59,7 +60,7 @@ def _summaries(session: Session, tickets) -> list[TicketSummary]:
             product_model=ticket.product_model,
             batch=ticket.batch,
             region=ticket.region,
-            assignee=names.get(ticket.assignee_id),
+            assignee=names.of(ticket.assignee_id),
             breach_state=ticket.breach_state,
             incident_id=ticket.incident_id,
             created_at=ticket.created_at,
@@ -107,7 +108,7 @@ def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> Ti
             TaskRead(
                 id=task.id,
                 key=task.key,
-                owner=names.get(task.owner_id),
+                owner=names.of(task.owner_id),
                 due_at=task.due_at,
                 done_at=task.done_at,
                 overdue=task.done_at is None and task.due_at <= now,
@@ -131,7 +132,7 @@ def ticket_queue(
     status_: Annotated[list[TicketStatus] | None, Query(alias="status")] = None,
     priority: str | None = None,
     assignee: str | None = None,
-    breach_state: Annotated[str | None, Query(pattern="^(ok|warning|breached)$")] = None,
+    breach_state: BreachState | None = None,
     product_model: str | None = None,
     batch: str | None = None,
     category: str | None = None,
@@ -297,9 +298,7 @@ def signal_read(session: Session, signal: Signal) -> SignalRead:
 def list_signals(
     session: SessionDep,
     _: Manager,
-    status_: Annotated[
-        str | None, Query(alias="status", pattern="^(open|declared|dismissed)$")
-    ] = None,
+    status_: Annotated[SignalStatus | None, Query(alias="status")] = None,
 ) -> list[SignalRead]:
     return [
         signal_read(session, signal) for signal in detection.list_signals(session, status=status_)

@@ -5,11 +5,12 @@ from sqlmodel import Session, col, select
 
 from incident_cmd.campaigns.models import Delivery, InboundMessage
 from incident_cmd.customers.models import Customer
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import intake, surveys
 from incident_cmd.tickets.history import SUBJECT
-from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, Ticket
+from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, IntakeChannel, Ticket
 from incident_cmd.tickets.notices import SOURCE
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketCreate
 from incident_cmd.timeline import service as timeline
@@ -40,13 +41,13 @@ def from_sms(
     waiting = _awaiting_survey(session, inbound.from_address)
     if waiting is not None and text in {"1", "2", "3", "4", "5"}:
         surveys.record_survey(
-            session, ticket=waiting, answer=SurveyAnswer(csat=int(text)), via="sms"
+            session, ticket=waiting, answer=SurveyAnswer(csat=int(text)), via=ChannelName.sms
         )
         inbound.ticket_id = waiting.id
         session.add(inbound)
         return waiting, None
     customer = session.exec(
-        select(Customer).where(Customer.phone == inbound.from_address).order_by(Customer.id)
+        select(Customer).where(Customer.phone == inbound.from_address).order_by(col(Customer.id))
     ).first()
     open_ticket = (
         session.exec(
@@ -78,7 +79,7 @@ def from_sms(
         actor=None,
         data=TicketCreate(
             phone=inbound.from_address,
-            channel="sms",
+            channel=IntakeChannel.sms,
             description=text or "(empty message)",
             product_model=replied_to.product if replied_to else None,
             batch=replied_to.batch if replied_to else None,

@@ -8,18 +8,19 @@ from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.db import skip_locked
 from incident_cmd.messaging import direct
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import templates_for
 from incident_cmd.tickets import sla
 from incident_cmd.tickets.access import owner
 from incident_cmd.tickets.history import SUBJECT, record
-from incident_cmd.tickets.models import SlaTimer, Ticket, TicketTask
+from incident_cmd.tickets.models import BreachState, SlaTimer, Ticket, TicketTask, TimerKind
 from incident_cmd.tickets.notices import SOURCE, local_time
 
 TIMER_NAMES = {
-    "response": "first response",
-    "resolution": "resolution",
-    "handling_plan": "handling plan",
-    "close": "close",
+    TimerKind.response: "first response",
+    TimerKind.resolution: "resolution",
+    TimerKind.handling_plan: "handling plan",
+    TimerKind.close: "close",
 }
 
 
@@ -47,9 +48,9 @@ def _alert(session: Session, ticket: Ticket, timer: SlaTimer, owners: _Owners) -
     who = ALERTED[stage]
     told = owners(ticket, who)
     if stage != "warned":
-        ticket.breach_state = "breached"
-    elif ticket.breach_state == "ok":
-        ticket.breach_state = "warning"
+        ticket.breach_state = BreachState.breached
+    elif ticket.breach_state == BreachState.ok:
+        ticket.breach_state = BreachState.warning
     session.add(ticket)
     name = TIMER_NAMES[timer.kind]
     record(
@@ -61,10 +62,9 @@ def _alert(session: Session, ticket: Ticket, timer: SlaTimer, owners: _Owners) -
         actor_id=None,
         data={"timer": timer.kind, "stage": stage, "told": told.username if told else None},
     )
-    address = told and (told.phone or told.email)
-    if not address:
+    if told is None or not (address := told.phone or told.email):
         return
-    channel = "sms" if told.phone else "email"
+    channel = ChannelName.sms if told.phone else ChannelName.email
     rendered = templates_for(get_settings().template_dir).render(
         "ticket_alert",
         channel,
@@ -121,17 +121,16 @@ def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
             col(TicketTask.overdue_at).is_(None),
             col(TicketTask.due_at) <= now,
         )
-        .order_by(TicketTask.due_at)
+        .order_by(col(TicketTask.due_at))
         .limit(limit)
     )
-    query = skip_locked(session, query)
-    tasks = session.exec(query).all()
+    tasks = session.exec(skip_locked(session, query)).all()
     for task in tasks:
         task.overdue_at = now
         session.add(task)
         record(
             session,
-            ticket=session.get(Ticket, task.ticket_id),
+            ticket=session.get_one(Ticket, task.ticket_id),
             kind="ticket.task_overdue",
             summary=f"{task.key.replace('_', ' ')} is overdue",
             actor_id=None,

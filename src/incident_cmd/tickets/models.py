@@ -3,9 +3,10 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
-from sqlmodel import Field, SQLModel
+from sqlmodel import AutoString, Field, SQLModel
 
-from incident_cmd.columns import UTCDateTime
+from incident_cmd.columns import UTCDateTime, enum_column
+from incident_cmd.tickets.policy import Category, Priority
 
 
 class TicketStatus(StrEnum):
@@ -39,6 +40,25 @@ TICKET_TRANSITIONS: dict[TicketStatus, tuple[TicketStatus, ...]] = {
 }
 
 
+class IntakeChannel(StrEnum):
+    """How the customer reached us; not a channel we send on (see ChannelName)."""
+
+    phone = "phone"
+    email = "email"
+    web = "web"
+    sms = "sms"
+    social = "social"
+    walk_in = "walk_in"
+
+
+class BreachState(StrEnum):
+    """The worst any of a ticket's SLA targets has come to."""
+
+    ok = "ok"
+    warning = "warning"
+    breached = "breached"
+
+
 class Ticket(SQLModel, table=True):
     __tablename__ = "tickets"
     __table_args__ = (
@@ -56,9 +76,10 @@ class Ticket(SQLModel, table=True):
     number: str | None = Field(default=None, max_length=32, unique=True)
     customer_id: int = Field(foreign_key="customers.id", index=True)
     contact: str = Field(max_length=320)  # phone (E.164) or email the customer used
-    channel: str = Field(max_length=16)
-    category: str = Field(max_length=32)
-    priority: str = Field(max_length=16)
+    channel: IntakeChannel = enum_column(IntakeChannel, length=16)
+    # Literal types, which SQLModel cannot map by itself: the column stays a plain string.
+    category: Category = Field(sa_type=AutoString(length=32))
+    priority: Priority = Field(sa_type=AutoString(length=16))
     safety: bool = False
     product_model: str | None = Field(default=None, max_length=100)
     batch: str | None = Field(default=None, max_length=100)
@@ -66,11 +87,11 @@ class Ticket(SQLModel, table=True):
     purchase_channel: str | None = Field(default=None, max_length=100)
     description: str
     requested: str = Field(max_length=32)
-    status: str = Field(max_length=20)
+    status: TicketStatus = enum_column(TicketStatus, length=20)
     team_key: str = Field(max_length=64)
     assignee_id: int | None = Field(default=None, foreign_key="users.id")
     incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
-    breach_state: str = Field(default="ok", max_length=16)  # ok | warning | breached
+    breach_state: BreachState = enum_column(BreachState, default=BreachState.ok, length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: int | None = Field(default=None, foreign_key="users.id")
     first_response_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
@@ -112,7 +133,7 @@ class SlaTimer(SQLModel, table=True):
 
     id: int = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="tickets.id")
-    kind: str = Field(max_length=16)
+    kind: TimerKind = enum_column(TimerKind, length=16)
     clock: str = Field(max_length=16)  # calendar | business
     target_seconds: float
     started_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
@@ -169,7 +190,7 @@ class Signal(SQLModel, table=True):
     count: int
     baseline: float | None = None
     window_seconds: int
-    status: str = Field(max_length=16)
+    status: SignalStatus = enum_column(SignalStatus, length=16)
     raised_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     first_ticket_id: int
     last_ticket_id: int

@@ -89,7 +89,7 @@ class Assignment(Strict):
     default_team: str
     teams: dict[Category, str] = Field(default_factory=dict)
 
-    def team_for(self, category: str) -> str:
+    def team_for(self, category: Category) -> str:
         return self.teams.get(category, self.default_team)
 
 
@@ -141,7 +141,7 @@ class ServiceLevels(Strict):
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    def tier(self, priority: str) -> Tier:
+    def tier(self, priority: Priority) -> Tier:
         return self.priorities[priority]
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from incident_cmd.errors import NotFound
-from incident_cmd.tickets.models import Ticket
+from incident_cmd.tickets.models import BreachState, Ticket, TicketStatus
 
 
 def get_ticket(session: Session, *, ticket_id: int) -> Ticket:
@@ -18,10 +18,10 @@ def get_ticket(session: Session, *, ticket_id: int) -> Ticket:
 
 @dataclass(frozen=True)
 class QueueFilter:
-    statuses: tuple[str, ...] = ()
+    statuses: tuple[TicketStatus, ...] = ()
     priority: str | None = None
     assignee_id: int | None = None
-    breach_state: str | None = None
+    breach_state: BreachState | None = None
     product_model: str | None = None
     batch: str | None = None
     category: str | None = None

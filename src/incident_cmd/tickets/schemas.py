@@ -3,13 +3,19 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
-from incident_cmd.auth.schemas import Locale, Phone
+from incident_cmd.auth.schemas import Phone
 from incident_cmd.customers.models import NAME_MAX_LENGTH
 from incident_cmd.fields import Amount, WholeNumber
-from incident_cmd.tickets.models import TicketStatus
+from incident_cmd.i18n import Locale
+from incident_cmd.tickets.models import (
+    BreachState,
+    IntakeChannel,
+    SignalStatus,
+    TicketStatus,
+    TimerKind,
+)
 from incident_cmd.tickets.policy import Category, Priority
 
-Channel = Literal["phone", "email", "web", "sms", "social", "walk_in"]
 Request = Literal["return", "exchange", "repair", "refund", "compensation", "information"]
 
 
@@ -23,7 +29,7 @@ class TicketCreate(BaseModel):
     phone: Phone | None = None
     email: EmailStr | None = None
     locale: Locale | None = None
-    channel: Channel
+    channel: IntakeChannel
     category: Category | None = None
     priority: Priority | None = None
     product_model: str | None = Field(default=None, max_length=100)
@@ -94,7 +100,7 @@ class TaskDone(BaseModel):
 
 
 class TimerRead(BaseModel):
-    kind: str
+    kind: TimerKind
     clock: str
     due_at: datetime
     stage: str
@@ -123,7 +129,7 @@ class TicketSummary(BaseModel):
     batch: str | None
     region: str | None
     assignee: str | None
-    breach_state: str
+    breach_state: BreachState
     incident_id: int | None
     created_at: datetime
 
@@ -131,7 +137,7 @@ class TicketSummary(BaseModel):
 class TicketRead(TicketSummary):
     customer_id: int
     contact: str
-    channel: str
+    channel: IntakeChannel
     purchase_channel: str | None
     description: str
     requested: str
@@ -162,7 +168,7 @@ class SignalRead(BaseModel):
     count: int
     baseline: float | None
     window_seconds: int
-    status: str
+    status: SignalStatus
     raised_at: datetime
     incident_id: int | None
     reason: str | None
