@@ -12,7 +12,7 @@ from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.auth.models import User
-from incident_cmd.db import upsert_insert
+from incident_cmd.db import table_of, upsert_insert
 from incident_cmd.errors import Conflict, Invalid, NotFound
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.models import OPEN_STATUSES, Incident
@@ -137,8 +137,9 @@ def _raise(session: Session, *, crossing: Crossing, ticket: Ticket) -> Signal | 
         )
     ).one()
     # Concurrent intakes may both cross the line: the unique open key lets one insert win.
+    signals = table_of(Signal)
     inserted = session.execute(
-        upsert_insert(session, Signal.__table__)
+        upsert_insert(session, signals)
         .values(
             open_key=cluster.key,
             playbook_key=playbook.key,
@@ -155,11 +156,11 @@ def _raise(session: Session, *, crossing: Crossing, ticket: Ticket) -> Signal | 
             last_ticket_id=ticket.id,
         )
         .on_conflict_do_nothing(index_elements=["open_key"])
-        .returning(Signal.__table__.c.id)
+        .returning(signals.c.id)
     ).scalar()
     if inserted is None:
         return None
-    signal = session.get(Signal, inserted)
+    signal = session.get_one(Signal, inserted)
     timeline.append(
         session,
         subject_type=SUBJECT,
@@ -182,7 +183,7 @@ def get_signal(session: Session, *, signal_id: int) -> Signal:
     return signal
 
 
-def list_signals(session: Session, *, status: str | None) -> list[Signal]:
+def list_signals(session: Session, *, status: SignalStatus | None) -> list[Signal]:
     query = select(Signal).order_by(col(Signal.id).desc()).limit(200)
     if status:
         query = query.where(Signal.status == status)
@@ -199,7 +200,7 @@ def evidence(session: Session, *, signal: Signal) -> tuple[list[Ticket], dict[st
                 *_conditions(signal.dimension, signal.scope, signal.category),
                 col(Ticket.created_at) > since,
             )
-            .order_by(Ticket.id)
+            .order_by(col(Ticket.id))
             .limit(500)
         ).all()
     )

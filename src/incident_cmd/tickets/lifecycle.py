@@ -31,7 +31,7 @@ def assign(session: Session, *, ticket: Ticket, username: str, actor: User) -> T
             f"user {username!r} is a {user.role}; tickets are assigned only to agents",
             field="user",
         )
-    previous = session.get(User, ticket.assignee_id).username if ticket.assignee_id else None
+    previous = session.get_one(User, ticket.assignee_id).username if ticket.assignee_id else None
     ticket.assignee_id = user.id
     session.add(ticket)
     record(
@@ -125,7 +125,7 @@ def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: Use
         actor_id=actor.id,
         data={"department": data.responsible_department, "compensation": compensation},
     )
-    customer = session.get(Customer, ticket.customer_id)
+    customer = session.get_one(Customer, ticket.customer_id)
     attempt = ticket.reopened_count
     to_customer(
         session,

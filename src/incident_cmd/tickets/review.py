@@ -4,16 +4,16 @@ responsibility by department, and compensation with its approval route."""
 
 import io
 import statistics
-from collections import Counter
+from collections import Counter, defaultdict
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from fastapi import Path
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.csv_export import SafeWriter
-from incident_cmd.db import upsert_insert
+from incident_cmd.db import table_of, upsert_insert
 from incident_cmd.tickets.models import CalendarRun, SlaTimer, Ticket
 from incident_cmd.tickets.policy import service_levels
 
@@ -29,6 +29,13 @@ def _bounds(period: str) -> tuple[datetime, datetime]:
     start = datetime(year, month, 1, tzinfo=zone)
     end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=zone)
     return start, end
+
+
+class Compensation(TypedDict):
+    ticket: str | None
+    amount: float
+    department: str | None
+    approved_by: str
 
 
 def _hours(values: list[float]) -> dict[str, float | None]:
@@ -68,18 +75,16 @@ def monthly_review(session: Session, *, period: str) -> dict[str, Any]:
     nps = [ticket.nps for ticket in tickets if ticket.nps is not None]
     approval = levels.compensation_approval
     compensation = [
-        {
-            "ticket": ticket.number,
-            "amount": ticket.compensation_amount,
-            "department": ticket.responsible_department,
-            "approved_by": approval.below
-            if ticket.compensation_amount < approval.threshold
-            else approval.at_or_above,
-        }
+        Compensation(
+            ticket=ticket.number,
+            amount=amount,
+            department=ticket.responsible_department,
+            approved_by=approval.below if amount < approval.threshold else approval.at_or_above,
+        )
         for ticket in tickets
-        if ticket.compensation_amount
+        if (amount := ticket.compensation_amount)
     ]
-    by_route = Counter()
+    by_route: defaultdict[str, float] = defaultdict(float)
     for item in compensation:
         by_route[item["approved_by"]] += item["amount"]
     year, month = (int(part) for part in period.split("-"))
@@ -174,15 +179,16 @@ def previous_period(moment: datetime) -> str:
 def run_monthly_review(session: Session) -> int:
     """Calendar job: once per month, across all workers, the review of the month before."""
     period = previous_period(clock.now())
+    runs = table_of(CalendarRun)
     inserted = session.execute(
-        upsert_insert(session, CalendarRun.__table__)
+        upsert_insert(session, runs)
         .values(job=JOB, period=period, ran_at=clock.now(), result={})
         .on_conflict_do_nothing(index_elements=["job", "period"])
-        .returning(CalendarRun.__table__.c.id)
+        .returning(runs.c.id)
     ).scalar()
     if inserted is None:
         return 0
-    run = session.get(CalendarRun, inserted)
+    run = session.get_one(CalendarRun, inserted)
     run.result = monthly_review(session, period=period)
     session.add(run)
     return 1

@@ -4,7 +4,7 @@ unhappy customer gets, as tasks with owners and due times."""
 from collections.abc import Sequence
 from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.auth.models import User
@@ -107,7 +107,7 @@ def _open_callbacks(session: Session, ticket: Ticket) -> None:
 
 def tasks_of(session: Session, *, ticket: Ticket) -> Sequence[TicketTask]:
     return session.exec(
-        select(TicketTask).where(TicketTask.ticket_id == ticket.id).order_by(TicketTask.id)
+        select(TicketTask).where(TicketTask.ticket_id == ticket.id).order_by(col(TicketTask.id))
     ).all()
 
 
