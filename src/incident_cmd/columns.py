@@ -56,9 +56,16 @@ class EnumText(TypeDecorator[E]):
 
 
 def enum_column(
-    enum: type[StrEnum], *, default: Any = ..., length: int = 16, index: bool = False
+    enum: type[StrEnum],
+    *,
+    default: Any = ...,
+    length: int = 16,
+    index: bool = False,
+    primary_key: bool = False,
 ) -> Any:
     """A model field holding ``enum``: required unless given a ``default``, nullable only
     when that default is ``None``."""
-    column: Column[Any] = Column(EnumText(enum, length), nullable=default is None, index=index)
+    column: Column[Any] = Column(
+        EnumText(enum, length), nullable=default is None, index=index, primary_key=primary_key
+    )
     return Field(default=default, sa_column=column)

@@ -1,10 +1,10 @@
 """Imports every table model, so that metadata (Alembic, tests) sees the whole schema."""
 
 from incident_cmd.auth.models import ApiToken, User
-from incident_cmd.campaigns.models import Campaign, Delivery, InboundMessage, Suppression
+from incident_cmd.campaigns.models import Campaign, Delivery, InboundMessage
 from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.incidents.models import Incident, IncidentTask, RosterAssignment
-from incident_cmd.messaging.models import DirectMessage, SinkMessage
+from incident_cmd.messaging.models import DirectMessage, SinkMessage, Suppression
 from incident_cmd.numbering import sequence_counters
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion

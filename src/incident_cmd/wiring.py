@@ -1,6 +1,7 @@
 """Where the domains meet the providers: who answers what Twilio posts, and in which order."""
 
 from incident_cmd.campaigns import inbound as keywords
+from incident_cmd.campaigns import status as deliveries
 from incident_cmd.integrations.twilio.handlers import TwilioHandlers
 from incident_cmd.paging import inbound as paging
 from incident_cmd.playbooks.service import PlaybookRegistry
@@ -13,4 +14,5 @@ def twilio_handlers(registry: PlaybookRegistry) -> TwilioHandlers:
     return TwilioHandlers(
         sms=(paging.answer_page, keywords.answer_keyword, tickets.SmsIntake(registry)),
         keypad=paging.answer_keypad,
+        status=deliveries.record_delivery_status,
     )

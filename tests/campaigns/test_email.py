@@ -1,5 +1,5 @@
 from incident_cmd import db
-from incident_cmd.campaigns import service
+from incident_cmd.messaging import suppression
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
 from tests.plugins.twilio import PUBLIC
@@ -28,25 +28,25 @@ def test_recall_email_through_smtp_with_one_click_unsubscribe(world, smtp, clien
     response = client.post(path, data={"List-Unsubscribe": "One-Click"})
     assert response.status_code == 200
     with db.session_scope() as session:
-        assert service.is_suppressed(session, channel="email", address="cn00000@example.com")
-    other = service.unsubscribe_url("cn00001@example.com").removeprefix(PUBLIC)
+        assert suppression.is_suppressed(session, channel="email", address="cn00000@example.com")
+    other = suppression.unsubscribe_url("cn00001@example.com").removeprefix(PUBLIC)
     page = client.get(other)
     assert page.status_code == 200 and '<form method="post">' in page.text
     with db.session_scope() as session:
-        assert not service.is_suppressed(session, channel="email", address="cn00001@example.com")
+        assert not suppression.is_suppressed(session, channel="email", address="cn00001@example.com")
     confirmed = client.post(other, data={"List-Unsubscribe": "One-Click"})
     assert confirmed.status_code == 200 and "unsubscribed" in confirmed.text
     with db.session_scope() as session:
-        assert service.is_suppressed(session, channel="email", address="cn00001@example.com")
+        assert suppression.is_suppressed(session, channel="email", address="cn00001@example.com")
 
 
 def test_forged_unsubscribe_token_is_refused(world, client_factory):
     client = client_factory()
-    token = service.unsubscribe_token("cn00000@example.com")
+    token = suppression.unsubscribe_token("cn00000@example.com")
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert client.get(f"/unsubscribe/{forged}").status_code == 403
     assert client.post(f"/unsubscribe/{forged}").status_code == 403
     # A token is bound to its address: it cannot be edited to name another.
-    assert service.address_from_token(token) == "cn00000@example.com"
+    assert suppression.address_from_token(token) == "cn00000@example.com"
     with db.session_scope() as session:
-        assert not service.is_suppressed(session, channel="email", address="cn00000@example.com")
+        assert not suppression.is_suppressed(session, channel="email", address="cn00000@example.com")

@@ -9,9 +9,10 @@ import yaml
 from sqlmodel import func, select
 
 from incident_cmd import db
-from incident_cmd.campaigns import service
+from incident_cmd.campaigns import inbound as keywords
 from incident_cmd.campaigns.models import InboundMessage
 from incident_cmd.config import get_settings
+from incident_cmd.messaging import suppression
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.timeline.models import TimelineEvent
@@ -42,12 +43,12 @@ def test_opt_out_words_suppress_before_anything_becomes_a_ticket(
     response = inbound(client, CUSTOMER, word, "SMout1")
     assert response.status_code == 200
     with db.session_scope() as session:
-        assert service.is_suppressed(session, channel="sms", address=CUSTOMER)
+        assert suppression.is_suppressed(session, channel="sms", address=CUSTOMER)
         kept = session.exec(select(InboundMessage)).one()
         assert (kept.kind, kept.ticket_id) == ("stop", None)
     assert count(Ticket) == 0
     assert count(DirectMessage) == 0  # no "您的投诉已受理"
-    if service.keyword(word) in service.CHINESE_STOP_WORDS:
+    if keywords.keyword(word) in keywords.CHINESE_STOP_WORDS:
         # Twilio confirms only its own keywords; these are confirmed by us.
         assert "退订" in response.text and "START" in response.text
 
@@ -56,7 +57,7 @@ def test_opt_out_words_are_not_mistaken_inside_a_sentence(world, twilio, client_
     client = client_factory()
     inbound(client, CUSTOMER, "我不想退订,但是电饭煲坏了", "SMmsg1")
     with db.session_scope() as session:
-        assert not service.is_suppressed(session, channel="sms", address=CUSTOMER)
+        assert not suppression.is_suppressed(session, channel="sms", address=CUSTOMER)
     assert count(Ticket) == 1
 
 
@@ -91,7 +92,7 @@ def test_every_opt_out_instruction_names_a_word_the_system_honours():
         for locale in ("en", "zh-CN")
     }
     unknown = [
-        (name, word) for name, word in found if service.keyword(word) not in service.STOP_WORDS
+        (name, word) for name, word in found if keywords.keyword(word) not in keywords.STOP_WORDS
     ]
     assert unknown == []
 
@@ -127,11 +128,11 @@ def test_an_over_long_text_is_kept_cut_with_a_marker(world, twilio, client_facto
     assert response.status_code == 200, response.text
     with db.session_scope() as session:
         kept = session.exec(select(InboundMessage)).one()
-        assert len(kept.body) == service.INBOUND_BODY_LIMIT
+        assert len(kept.body) == keywords.INBOUND_BODY_LIMIT
         assert kept.body.startswith("电饭煲冒烟了详细情况")
-        assert kept.body.endswith(service.TRUNCATED_MARKER)
+        assert kept.body.endswith(keywords.TRUNCATED_MARKER)
         ticket = session.exec(select(Ticket)).one()
-        assert ticket.description.endswith(service.TRUNCATED_MARKER)
+        assert ticket.description.endswith(keywords.TRUNCATED_MARKER)
 
 
 def test_a_nul_character_is_dropped_rather_than_losing_the_message(world, twilio, client_factory):

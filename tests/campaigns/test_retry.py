@@ -6,10 +6,11 @@ from typer.testing import CliRunner
 
 from incident_cmd import db
 from incident_cmd.auth.models import Role
-from incident_cmd.campaigns import service
 from incident_cmd.campaigns.models import CampaignStatus, DeliveryStatus
+from incident_cmd.campaigns.status import record_delivery_status
 from incident_cmd.cli import app as cli
 from incident_cmd.devtools.fake_twilio import Faults
+from incident_cmd.integrations.twilio.handlers import StatusCallback
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
@@ -30,12 +31,14 @@ def test_retry_sends_only_to_those_never_sent_or_delivered(world, twilio, client
             (undelivered, "undelivered"),
             (delivered, "delivered"),
         ):
-            service.record_provider_status(
+            record_delivery_status(
                 session,
-                delivery_id=by_address[address].id,
-                provider_id=by_address[address].provider_id,
-                provider_status=status,
-                error_code="30003" if status != "delivered" else None,
+                StatusCallback(
+                    delivery_id=by_address[address].id,
+                    provider_id=by_address[address].provider_id,
+                    provider_status=status,
+                    error_code="30003" if status != "delivered" else None,
+                ),
             )
     world.finish()
     assert world.campaign(campaign_id).status == CampaignStatus.completed

@@ -5,10 +5,13 @@ import pytest
 from sqlmodel import select
 
 from incident_cmd import db
+from incident_cmd.campaigns import inbound as keywords
 from incident_cmd.campaigns import service
-from incident_cmd.campaigns.models import DeliveryStatus, Suppression
+from incident_cmd.campaigns.models import DeliveryStatus
 from incident_cmd.campaigns.schemas import Audience, CampaignCreate
 from incident_cmd.errors import Forbidden, Invalid
+from incident_cmd.messaging import suppression
+from incident_cmd.messaging.models import Suppression
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
@@ -18,7 +21,7 @@ UNSUBSCRIBER = "cn00000@example.com"
 
 
 def unsubscribe_path(address: str) -> str:
-    return service.unsubscribe_url(address).removeprefix(PUBLIC)
+    return suppression.unsubscribe_url(address).removeprefix(PUBLIC)
 
 
 @pytest.fixture
@@ -57,10 +60,10 @@ def test_opening_the_link_changes_nothing_and_the_button_unsubscribes(
         assert page.status_code == 200
         assert '<form method="post">' in page.text and "safety" in page.text
     with db.session_scope() as session:
-        assert not service.is_suppressed(session, channel="email", address=UNSUBSCRIBER)
+        assert not suppression.is_suppressed(session, channel="email", address=UNSUBSCRIBER)
     assert client.post(path, data={"List-Unsubscribe": "One-Click"}).status_code == 200
     with db.session_scope() as session:
-        assert service.is_suppressed(session, channel="email", address=UNSUBSCRIBER)
+        assert suppression.is_suppressed(session, channel="email", address=UNSUBSCRIBER)
 
 
 def test_an_email_unsubscribe_stops_updates_but_not_the_recall_safety_notice(
@@ -100,7 +103,7 @@ def test_sms_stop_stops_the_safety_notice_too(world):
     world.import_customers(shanghai_customers(2))
     stopper = shanghai_customers(1)[0][2]
     with db.session_scope() as session:
-        service.handle_inbound(
+        keywords.handle_inbound(
             session, provider_id="SMstop", from_address=stopper, to_address="+1", body="TD"
         )
     safety = world.campaign_for(world.declare_recall(), "recall_sms")
@@ -113,7 +116,7 @@ def test_sms_stop_stops_the_safety_notice_too(world):
 def test_a_suppression_only_widens(session):
     address = "someone@example.com"
     service.unsubscribe_email(session, address=address)
-    service.suppress(session, channel="email", address=address, reason="hard bounce")
+    suppression.suppress(session, channel="email", address=address, reason="hard bounce")
     service.unsubscribe_email(session, address=address)
     kept = session.get(Suppression, ("email", address))
     session.refresh(kept)

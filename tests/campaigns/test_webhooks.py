@@ -4,8 +4,8 @@ import pytest
 from sqlmodel import func, select
 
 from incident_cmd import db
-from incident_cmd.campaigns import service
 from incident_cmd.campaigns.models import DeliveryStatus, InboundMessage
+from incident_cmd.messaging import suppression
 from tests.factories import shanghai_customers
 from tests.plugins.messaging import dispatch
 from tests.plugins.twilio import INBOUND_URL, PUBLIC, SENDER, inbound, post_form, signed
@@ -67,7 +67,7 @@ def test_unsigned_or_forged_webhooks_are_refused_and_change_nothing(
         assert response.status_code == 403
     assert world.deliveries(sent_campaign)[0].status == DeliveryStatus.sent
     with db.session_scope() as session:
-        assert not service.is_suppressed(session, channel="sms", address=delivery.address)
+        assert not suppression.is_suppressed(session, channel="sms", address=delivery.address)
         assert session.exec(select(func.count()).select_from(InboundMessage)).one() == 0
 
 
@@ -97,7 +97,7 @@ def test_stop_mid_campaign_suppresses_in_this_and_every_later_campaign(
 
     assert inbound(client, stopper, "START", "SMin2").status_code == 200
     with db.session_scope() as session:
-        assert not service.is_suppressed(session, channel="sms", address=stopper)
+        assert not suppression.is_suppressed(session, channel="sms", address=stopper)
 
 
 def test_reply_keywords_help_and_free_text(world, sent_campaign, client_factory):

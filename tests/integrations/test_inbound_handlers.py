@@ -1,5 +1,5 @@
 """Inbound SMS handlers are asked in the order they were registered, until one takes the
-message; the keypad asks the handler registered for it."""
+message; the keypad and status callbacks go to the handlers registered for them."""
 
 import pytest
 from sqlmodel import Session
@@ -11,12 +11,14 @@ from incident_cmd.integrations.twilio.handlers import (
     InboundSms,
     KeypadPress,
     SmsHandler,
+    StatusCallback,
     TwilioHandlers,
 )
 
 TOKEN = "integration-test-token"
 PUBLIC = "https://incident.example.com"
 INBOUND = "/webhooks/twilio/inbound"
+STATUS = "/webhooks/twilio/status"
 
 
 @pytest.fixture
@@ -45,6 +47,10 @@ def _never_pressed(session: Session, press: KeypadPress) -> str | None:
     raise AssertionError("no call was made")
 
 
+def _no_status(session: Session, callback: StatusCallback) -> bool:
+    raise AssertionError("no status callback was posted")
+
+
 def test_handlers_are_asked_in_order_until_one_takes_the_message(app, client, signing):
     asked: list[str] = []
     app.state.twilio_handlers = TwilioHandlers(
@@ -54,6 +60,7 @@ def test_handlers_are_asked_in_order_until_one_takes_the_message(app, client, si
             _handler("tickets", asked, takes=True, answer="Filed"),
         ),
         keypad=_never_pressed,
+        status=_no_status,
     )
     response = _post_sms(client, "5")
     assert response.status_code == 200
@@ -68,6 +75,7 @@ def test_a_message_taken_without_an_answer_ends_the_asking_and_answers_nothing(
     app.state.twilio_handlers = TwilioHandlers(
         sms=(_handler("opt-out", asked, takes=True), _handler("tickets", asked, takes=True)),
         keypad=_never_pressed,
+        status=_no_status,
     )
     response = _post_sms(client, "STOP")
     assert response.text == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
@@ -77,7 +85,36 @@ def test_a_message_taken_without_an_answer_ends_the_asking_and_answers_nothing(
 def test_a_message_nobody_takes_answers_nothing(app, client, signing):
     asked: list[str] = []
     app.state.twilio_handlers = TwilioHandlers(
-        sms=(_handler("pages", asked, takes=False),), keypad=_never_pressed
+        sms=(_handler("pages", asked, takes=False),), keypad=_never_pressed, status=_no_status
     )
     assert "<Message>" not in _post_sms(client, "hello").text
     assert asked == ["pages"]
+
+
+def test_a_status_callback_reaches_the_registered_handler_typed(app, client, signing):
+    received: list[StatusCallback] = []
+
+    def record(session: Session, callback: StatusCallback) -> bool:
+        received.append(callback)
+        return True
+
+    app.state.twilio_handlers = TwilioHandlers(sms=(), keypad=_never_pressed, status=record)
+    params = {"MessageSid": "SMstatus1", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    path = STATUS + "?d=42"
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, params)
+    response = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 204
+    assert received == [
+        StatusCallback(
+            delivery_id=42,
+            provider_id="SMstatus1",
+            provider_status="undelivered",
+            error_code="30003",
+        )
+    ]
+
+
+def test_an_unsigned_status_callback_reaches_no_handler(app, client, signing):
+    app.state.twilio_handlers = TwilioHandlers(sms=(), keypad=_never_pressed, status=_no_status)
+    params = {"MessageSid": "SMstatus2", "MessageStatus": "delivered"}
+    assert client.post(STATUS + "?d=1", data=params).status_code == 403

@@ -21,7 +21,7 @@ from incident_cmd.campaigns.models import Campaign, Delivery
 from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
-from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.playbooks.service import PlaybookRegistry
 from tests.factories import (
@@ -71,7 +71,7 @@ class World:
 
     def declare_recall(self, batches=("B7",), drill=False) -> int:
         with db.session_scope() as session:
-            incident = incident_service.declare(
+            incident = incident_flows.declare(
                 session,
                 registry=self.registry,
                 actor=self.user(session, self.duty_manager),

@@ -10,7 +10,7 @@ from sqlmodel import col, select
 from incident_cmd.auth.models import Role
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.models import Campaign, Delivery, DeliveryStatus
-from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from tests.factories import make_customer, make_playbook_teams, make_user
 from tests.plugins.web import ORIGIN, PASSWORD, login
@@ -26,7 +26,7 @@ def _failed_campaign(session, registry, comms) -> int:
         make_customer(session, name=f"客户{n}", phone=f"+86139{n:08d}", email=f"c{n}@example.com")
     make_playbook_teams(session, registry.get("product-recall").playbook)
     duty = make_user(session, Role.duty_manager)
-    incident = incident_service.declare(
+    incident = incident_flows.declare(
         session,
         registry=registry,
         actor=duty,

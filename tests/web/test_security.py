@@ -13,6 +13,7 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, TokenKind
 from incident_cmd.cli import app as cli
 from incident_cmd.incidents.schemas import Scope
+from incident_cmd.messaging import suppression
 from incident_cmd.paging import links as paging_links
 from incident_cmd.paging.models import Page, PageTarget, TargetStatus
 from incident_cmd.web import security
@@ -159,9 +160,8 @@ def test_link_pages_send_no_referrer_and_refuse_other_sites(client, session, pag
 
 
 def test_unsubscribe_links_send_no_referrer_and_refuse_other_sites(client):
-    from incident_cmd.campaigns import service as notify_service
 
-    path = "/unsubscribe/" + notify_service.unsubscribe_token("someone@example.com")
+    path = "/unsubscribe/" + suppression.unsubscribe_token("someone@example.com")
     cross_site = client.post(path, headers={"Origin": "https://evil.example"})
     assert cross_site.status_code == 403
     assert client.get(path).headers["referrer-policy"] == "no-referrer"

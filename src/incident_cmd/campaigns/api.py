@@ -20,7 +20,9 @@ from incident_cmd.config import get_settings
 from incident_cmd.deps import AnyUser, Communicator, SessionDep
 from incident_cmd.errors import Invalid, error_responses
 from incident_cmd.fields import DbId
+from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents import service as incident_service
+from incident_cmd.messaging import suppression
 
 router = APIRouter(prefix="/api/v1", tags=["campaigns"])
 public = APIRouter(tags=["webhooks"])
@@ -76,7 +78,9 @@ def create_from_plan(
     if chosen is None:
         known = ", ".join(item.key for item in playbook.notifications) or "none"
         raise Invalid(f"no notification plan {plan!r} (known: {known})", field="plan")
-    campaign = service.create_from_plan(session, incident=incident, plan=chosen, actor=actor)
+    campaign = incident_flows.campaign_from_plan(
+        session, incident=incident, plan=chosen, actor=actor
+    )
     return campaign_read(session, campaign)
 
 
@@ -180,7 +184,7 @@ def _page(template: str) -> HTMLResponse:
 @public.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=error_responses(403))
 def unsubscribe_link(token: str) -> HTMLResponse:
     """The confirmation page; opening it changes nothing."""
-    service.address_from_token(token)
+    suppression.address_from_token(token)
     return _page(UNSUBSCRIBE_PAGE)
 
 
@@ -188,5 +192,5 @@ def unsubscribe_link(token: str) -> HTMLResponse:
 def unsubscribe(token: str, session: SessionDep) -> HTMLResponse:
     """The page's button, or RFC 8058 one-click: the mail client POSTs
     List-Unsubscribe=One-Click. Stops every email notice but a recall's safety notice."""
-    service.unsubscribe_email(session, address=service.address_from_token(token))
+    service.unsubscribe_email(session, address=suppression.address_from_token(token))
     return _page(UNSUBSCRIBED_PAGE)

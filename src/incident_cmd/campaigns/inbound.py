@@ -1,21 +1,188 @@
-"""Keywords a customer texts back: opt-out, START, HELP and a notice's reply options."""
+"""What a customer texts back: opt-out words (STOP and the Chinese carriers' TD, 退订),
+START, HELP, a notice's reply options, or free text. Every message is recorded once, and
+free text that no ticket has taken yet is left to the handlers after this one."""
 
-from sqlmodel import Session
+import unicodedata
 
-from incident_cmd.campaigns import service
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock
+from incident_cmd.campaigns.models import Campaign, Delivery, InboundMessage
+from incident_cmd.config import get_settings
+from incident_cmd.customers.models import Customer
+from incident_cmd.i18n import Locale
 from incident_cmd.integrations.twilio.handlers import Handled, InboundSms
+from incident_cmd.messaging import suppression
+from incident_cmd.messaging.channels import ChannelName
+from incident_cmd.timeline import service as timeline
+
+# Twilio answers its own opt-out keywords; the words Chinese carriers and customers use
+# (退订 = unsubscribe, 取消 = cancel, T/TD = 退订) are confirmed by us.
+PROVIDER_STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
+CHINESE_STOP_WORDS = {"T", "TD", "退订", "取消", "取消订阅"}
+STOP_WORDS = PROVIDER_STOP_WORDS | CHINESE_STOP_WORDS
+START_WORDS = {"START", "YES", "UNSTOP"}
+HELP_WORDS = {"HELP", "INFO"}
+OPTED_OUT_ANSWER = {
+    Locale.zh_CN: "您已退订{organisation}的短信通知。回复START可恢复。",
+    Locale.en: "You will get no more texts from {organisation}. Reply START to resume.",
+}
+REPLY_NOTED = {Locale.zh_CN: "已收到您的回复:", Locale.en: "Thank you, we noted: "}
+# Twilio's own limit for a message body; anything longer is kept cut, with a marker.
+INBOUND_BODY_LIMIT = 1600
+TRUNCATED_MARKER = "…[truncated]"
+# What the inbound_messages columns hold; an odd sender is kept cut rather than lost.
+INBOUND_ADDRESS_LENGTH = 32
+
+
+def keyword(text: str) -> str:
+    """What a customer typed, as a keyword: full-width letters and digits made plain (NFKC),
+    any case, surrounding spaces and punctuation ignored ("ＴＤ", "td。" and "TD" are alike)."""
+    word = unicodedata.normalize("NFKC", text).strip().upper()
+    punctuation = "".join(
+        char for char in set(word) if unicodedata.category(char).startswith("P")
+    )
+    return word.strip(punctuation + " ")
+
+
+def kept_inbound_body(body: str) -> str:
+    """The text as stored: NUL (which PostgreSQL cannot hold) removed, and anything over
+    Twilio's limit cut with a visible marker rather than refused."""
+    body = body.replace("\x00", "")
+    if len(body) <= INBOUND_BODY_LIMIT:
+        return body
+    return body[: INBOUND_BODY_LIMIT - len(TRUNCATED_MARKER)] + TRUNCATED_MARKER
+
+
+def kept_inbound_address(address: str) -> str:
+    return address.replace("\x00", "")[:INBOUND_ADDRESS_LENGTH]
+
+
+def _inbound_answer(session: Session, kind: str, word: str, from_address: str) -> str | None:
+    settings = get_settings()
+    if kind == "help":
+        return settings.sms_help_text
+    if kind == "stop" and word in CHINESE_STOP_WORDS:
+        locale = session.exec(
+            select(Customer.locale).where(Customer.phone == from_address).order_by(Customer.id)
+        ).first()
+        template = OPTED_OUT_ANSWER.get(
+            Locale(locale or settings.default_locale), OPTED_OUT_ANSWER[Locale.en]
+        )
+        return template.format(organisation=settings.organisation_name)
+    return None
+
+
+def handle_inbound(
+    session: Session, *, provider_id: str, from_address: str, to_address: str, body: str
+) -> str | None:
+    """Opt-out and other keywords, reply options, or a message kept for the ticket queue.
+    Returns the text to answer with, if any. A repeated webhook for the same message changes
+    nothing. Any sender is kept, a short code or a name as much as a phone number."""
+    from_address, to_address = kept_inbound_address(from_address), kept_inbound_address(to_address)
+    body = kept_inbound_body(body)
+    previous = session.exec(
+        select(InboundMessage).where(InboundMessage.provider_id == provider_id)
+    ).first()
+    word = keyword(body)
+    if previous is not None:
+        return _inbound_answer(session, previous.kind, word, from_address)
+    latest = session.exec(
+        select(Delivery)
+        .where(
+            Delivery.address == from_address,
+            col(Delivery.sent_at).is_not(None),
+        )
+        .order_by(col(Delivery.sent_at).desc())
+        .limit(1)
+    ).first()
+    kind, answer = "message", None
+    if word in STOP_WORDS:
+        kind = "stop"
+        suppression.suppress(
+            session, channel=ChannelName.sms, address=from_address, reason=f"replied {word}"
+        )
+        _record_on_customer(session, from_address, "sms.opted_out", f"replied {word}: opted out")
+    elif word in START_WORDS:
+        kind = "start"
+        suppression.unsuppress(session, channel=ChannelName.sms, address=from_address)
+        _record_on_customer(session, from_address, "sms.opted_in", f"replied {word}: opted in")
+    elif word in HELP_WORDS:
+        kind = "help"
+    elif latest is not None and word in _keywords(session, latest):
+        kind = "reply"
+        label = _keywords(session, latest)[word]
+        latest.reply, latest.replied_at = word, clock.now()
+        session.add(latest)
+        answer = REPLY_NOTED[latest.locale] + label.get(latest.locale, label.get("en", word))
+    answer = answer or _inbound_answer(session, kind, word, from_address)
+    session.add(
+        InboundMessage(
+            provider_id=provider_id,
+            from_address=from_address,
+            to_address=to_address,
+            body=body,
+            kind=kind,
+            delivery_id=latest.id if latest else None,
+            received_at=clock.now(),
+        )
+    )
+    return answer
+
+
+def unfiled_message(session: Session, *, provider_id: str) -> InboundMessage | None:
+    """The customer's free-text message with this id, if no ticket has taken it yet."""
+    return session.exec(
+        select(InboundMessage).where(
+            InboundMessage.provider_id == provider_id,
+            InboundMessage.kind == "message",
+            col(InboundMessage.ticket_id).is_(None),
+        )
+    ).first()
+
+
+def keep_unfiled(session: Session, *, inbound: InboundMessage) -> None:
+    """A message no ticket can answer (a short code, a sender name): kept, and said so."""
+    timeline.append(
+        session,
+        subject_type="inbound_sms",
+        subject_id=inbound.id,
+        kind="sms.unfiled",
+        summary=f"SMS from {inbound.from_address!r} kept unfiled: a ticket cannot answer "
+        "a sender that is not a phone number",
+        actor_id=None,
+    )
+
+
+def _record_on_customer(session: Session, phone: str, kind: str, summary: str) -> None:
+    customer_id = session.exec(select(Customer.id).where(Customer.phone == phone)).first()
+    if customer_id is not None:
+        timeline.append(
+            session,
+            subject_type="customer",
+            subject_id=customer_id,
+            kind=kind,
+            summary=summary,
+            actor_id=None,
+        )
+
+
+def _keywords(session: Session, delivery: Delivery) -> dict[str, dict[str, str]]:
+    campaign = session.get(Campaign, delivery.campaign_id)
+    if campaign is None:
+        raise LookupError(f"delivery {delivery.id} has no campaign")
+    return {key.upper(): label for key, label in (campaign.reply_keywords or {}).items()}
 
 
 def answer_keyword(session: Session, sms: InboundSms) -> Handled | None:
-    """Records every message it is asked about; free text that no ticket has taken yet it
-    leaves to the handlers after it."""
-    answer = service.handle_inbound(
+    """The keywords' handler: records every message it is asked about."""
+    answer = handle_inbound(
         session,
         provider_id=sms.provider_id,
         from_address=sms.from_address,
         to_address=sms.to_address,
         body=sms.body,
     )
-    if service.unfiled_message(session, provider_id=sms.provider_id) is not None:
+    if unfiled_message(session, provider_id=sms.provider_id) is not None:
         return None
     return Handled(answer)

@@ -5,7 +5,11 @@ from typing import Any
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from incident_cmd.columns import UTCDateTime
+from incident_cmd.columns import UTCDateTime, enum_column
+from incident_cmd.customers.models import NAME_MAX_LENGTH
+from incident_cmd.i18n import Locale
+from incident_cmd.messaging.channels import ChannelName
+from incident_cmd.messaging.models import NoticeClass
 
 
 class CampaignStatus(StrEnum):
@@ -33,13 +37,6 @@ class DeliveryStatus(StrEnum):
 UNFINISHED = (DeliveryStatus.pending, DeliveryStatus.sending, DeliveryStatus.unknown)
 
 
-class NoticeClass(StrEnum):
-    """What a notice is, which decides whether an email unsubscribe stops it."""
-
-    safety = "safety"  # the first safety notice of a recall: the law may require it
-    update = "update"  # updates, reminders, apologies: stopped by an unsubscribe
-
-
 class Campaign(SQLModel, table=True):
     __tablename__ = "campaigns"
 
@@ -47,12 +44,15 @@ class Campaign(SQLModel, table=True):
     name: str = Field(max_length=200)
     incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
     plan_key: str | None = Field(default=None, max_length=64)
-    channel: str = Field(max_length=16)
+    channel: ChannelName = enum_column(ChannelName)
     template: str = Field(max_length=64)
     audience: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
-    status: str = Field(max_length=16, index=True)
+    # What every message says of the incident it belongs to, fixed when the campaign is made
+    # (a ``NoticeContext``): the sender renders from it and never reads the incident.
+    context: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: CampaignStatus = enum_column(CampaignStatus, index=True)
     safety_critical: bool = False
-    notice_class: str = Field(default=NoticeClass.update, max_length=16)
+    notice_class: NoticeClass = enum_column(NoticeClass, default=NoticeClass.update)
     two_person_approval: bool = False
     quiet_start: str | None = Field(default=None, max_length=5)
     quiet_end: str | None = Field(default=None, max_length=5)
@@ -101,13 +101,15 @@ class Delivery(SQLModel, table=True):
     id: int = Field(default=None, primary_key=True)
     campaign_id: int
     customer_id: int
-    # The campaign decides the channel and the customer the locale; only what the claim
-    # and quiet-hours queries filter on is copied here.
+    # The recipient as the audience was drawn: with the campaign's context, all a message
+    # is rendered from, so the sender never reads the customer directory.
     address: str = Field(max_length=320)
+    name: str = Field(max_length=NAME_MAX_LENGTH)
+    locale: Locale = enum_column(Locale)
     timezone: str = Field(max_length=64)
     product: str | None = Field(default=None, max_length=100)
     batch: str | None = Field(default=None, max_length=100)
-    status: str = Field(max_length=16)
+    status: DeliveryStatus = enum_column(DeliveryStatus)
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     attempts: int = 0
     claimed_until: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
@@ -119,19 +121,6 @@ class Delivery(SQLModel, table=True):
     delivered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     reply: str | None = Field(default=None, max_length=32)
     replied_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
-
-
-class Suppression(SQLModel, table=True):
-    """An address that must receive nothing more on this channel, in any campaign; an email
-    unsubscribe (``spares_safety``) still lets a recall's safety notice through."""
-
-    __tablename__ = "suppressions"
-
-    channel: str = Field(max_length=16, primary_key=True)
-    address: str = Field(max_length=320, primary_key=True)
-    reason: str = Field(max_length=64)
-    spares_safety: bool = False
-    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 
 
 class InboundMessage(SQLModel, table=True):

@@ -3,12 +3,12 @@ per-sender token bucket, their outcomes written in batches.
 
 What only campaigns know stays here: a delivery is due only while its campaign is sending,
 waits for the end of its recipient's quiet hours, is dropped if the address was suppressed
-after the audience was drawn, and is rendered from the campaign's template for its
-customer and incident; a provider's 21610 (unsubscribed) suppresses the address."""
+after the audience was drawn, and is rendered from its payload (the campaign's template and
+stored context, the recipient as drawn), never from the customer or incident tables; a
+provider's 21610 (unsubscribed) suppresses the address."""
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Select, update
@@ -17,9 +17,9 @@ from sqlmodel import Session, col
 
 from incident_cmd.campaigns import service
 from incident_cmd.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from incident_cmd.campaigns.rendering import CampaignMessage, NoticeContext, template_context
 from incident_cmd.config import Settings, get_settings
-from incident_cmd.customers.models import Customer
-from incident_cmd.incidents.models import Incident
+from incident_cmd.messaging import suppression
 from incident_cmd.messaging.channels import (
     UNSUBSCRIBED_CODE,
     Channel,
@@ -34,19 +34,6 @@ RECONCILE_AFTER = timedelta(seconds=30)
 # The per-recipient values a template puts in a subject or a greeting.
 CONTEXT_VALUE_LENGTH = 1000
 IDLE_SECONDS = 0.5
-
-
-@dataclass(frozen=True)
-class CampaignMessage:
-    """What a delivery is rendered from."""
-
-    template: str
-    locale: str
-    name: str
-    product: str | None
-    batch: str | None
-    incident_number: str | None
-    incident_title: str | None
 
 
 def backoff(attempts: int) -> timedelta:
@@ -88,26 +75,19 @@ class Deliveries:
     def take(
         self, session: Session, ids: list[int], now: datetime
     ) -> list[Claimed[CampaignMessage]]:
-        suppressed = service.covering_suppression(
+        suppressed = suppression.covering_suppression(
             Campaign.channel, Delivery.address, Campaign.notice_class
         )
         rows = session.execute(
-            sa_select(
-                Delivery,
-                Campaign,
-                Customer.name,
-                Customer.locale,
-                Incident.number,
-                Incident.title,
-                suppressed.label("suppressed"),
-            )
+            sa_select(Delivery, Campaign, suppressed.label("suppressed"))
             .join(Campaign, col(Campaign.id) == Delivery.campaign_id)
-            .join(Customer, col(Customer.id) == Delivery.customer_id)
-            .outerjoin(Incident, col(Incident.id) == Campaign.incident_id)
             .where(col(Delivery.id).in_(ids))
         ).all()
-        ready, deferred, stopped = [], {}, []
-        for delivery, campaign, name, locale, number, title, is_suppressed in rows:
+        ready: list[Claimed[CampaignMessage]] = []
+        deferred: dict[tuple[int, str], datetime | None] = {}
+        notices: dict[int, NoticeContext] = {}
+        stopped: list[int] = []
+        for delivery, campaign, is_suppressed in rows:
             if is_suppressed:
                 stopped.append(delivery.id)
                 continue
@@ -116,14 +96,15 @@ class Deliveries:
                 deferred[key] = service.quiet_until(campaign, delivery.timezone, now)
             if deferred[key] is not None:
                 continue
+            if campaign.id not in notices:
+                notices[campaign.id] = NoticeContext.from_stored(campaign.context)
             message = CampaignMessage(
                 template=campaign.template,
-                locale=locale,
-                name=name,
+                locale=delivery.locale,
+                name=delivery.name,
                 product=delivery.product,
                 batch=delivery.batch,
-                incident_number=number,
-                incident_title=title,
+                notice=notices[campaign.id],
             )
             ready.append(
                 Claimed(
@@ -168,15 +149,7 @@ class Deliveries:
         ):
             # Data that reached the database before import refused it is checked again here.
             check_header_value(field, value, CONTEXT_VALUE_LENGTH)
-        context = service.message_context(
-            channel=item.channel,
-            name=message.name,
-            address=item.address,
-            product=message.product,
-            batch=message.batch,
-            incident_number=message.incident_number,
-            incident_title=message.incident_title,
-        )
+        context = template_context(message, channel=item.channel, address=item.address)
         rendered = self.templates.render(message.template, item.channel, message.locale, context)
         base = self.settings.public_base_url.rstrip("/")
         headers: tuple[tuple[str, str], ...] = ()
@@ -202,7 +175,7 @@ class Deliveries:
         for item in settled:
             if item.result.outcome.error_code == str(UNSUBSCRIBED_CODE):
                 claimed = item.result.claimed
-                service.suppress(
+                suppression.suppress(
                     session,
                     channel=claimed.channel,
                     address=claimed.address,

@@ -1,30 +1,26 @@
-"""Campaigns: creation and approval, audience materialisation in the database, suppression,
-replies and provider status. The dispatcher (dispatcher.py) does the sending."""
+"""Campaigns: creation and approval, audiences drawn in the database, quiet hours,
+scheduling, previews and retries. The bulk lane (sending.py) does the sending."""
 
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, and_, case, delete, exists, func, literal, or_, update
+from sqlalchemy import ColumnElement, and_, case, exists, func, literal, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.auth.models import Role, User
+from incident_cmd.campaigns import rendering
 from incident_cmd.campaigns.models import (
     UNFINISHED,
     Campaign,
     CampaignStatus,
     Delivery,
     DeliveryStatus,
-    InboundMessage,
     NoticeClass,
-    Suppression,
 )
+from incident_cmd.campaigns.rendering import NoticeContext
 from incident_cmd.campaigns.schemas import (
     Audience,
     CampaignCounts,
@@ -35,60 +31,19 @@ from incident_cmd.campaigns.schemas import (
 from incident_cmd.columns import UTCDateTime
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer, Purchase
-from incident_cmd.db import skip_locked, upsert_insert
+from incident_cmd.db import skip_locked
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
+from incident_cmd.i18n import LOCALES
 from incident_cmd.incidents.models import Incident
-from incident_cmd.messaging.templates import LOCALES, sms_name, sms_shape, templates_for
-from incident_cmd.playbooks.schema import NotificationPlan, Playbook
+from incident_cmd.messaging import quiet_hours, suppression
+from incident_cmd.messaging.channels import ChannelName
+from incident_cmd.messaging.templates import sms_shape
 from incident_cmd.timeline import service as timeline
-from incident_cmd.workdays import UNITS, parse_offset
 
 SUBJECT = "campaign"
 APPROVER_ROLES = (Role.admin, Role.duty_manager, Role.comms)
-# Twilio answers its own opt-out keywords; the words Chinese carriers and customers use
-# (退订 = unsubscribe, 取消 = cancel, T/TD = 退订) are confirmed by us.
-PROVIDER_STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"}
-CHINESE_STOP_WORDS = {"T", "TD", "退订", "取消", "取消订阅"}
-STOP_WORDS = PROVIDER_STOP_WORDS | CHINESE_STOP_WORDS
-START_WORDS = {"START", "YES", "UNSTOP"}
-HELP_WORDS = {"HELP", "INFO"}
-OPTED_OUT_ANSWER = {
-    "zh-CN": "您已退订{organisation}的短信通知。回复START可恢复。",
-    "en": "You will get no more texts from {organisation}. Reply START to resume.",
-}
-# Twilio's own limit for a message body; anything longer is kept cut, with a marker.
-INBOUND_BODY_LIMIT = 1600
-TRUNCATED_MARKER = "…[truncated]"
-# What the inbound_messages columns hold; an odd sender is kept cut rather than lost.
-INBOUND_ADDRESS_LENGTH = 32
 # Who may mark a hand-made campaign a safety notice, which reaches people who unsubscribed.
 SAFETY_CLASS_ROLES = (Role.admin, Role.duty_manager)
-# Provider statuses in the order a message moves through them; a status never goes back.
-PROVIDER_STATUS = {
-    "queued": DeliveryStatus.sent,
-    "accepted": DeliveryStatus.sent,
-    "scheduled": DeliveryStatus.sent,
-    "sending": DeliveryStatus.sent,
-    "sent": DeliveryStatus.sent,
-    "delivered": DeliveryStatus.delivered,
-    "read": DeliveryStatus.delivered,
-    "undelivered": DeliveryStatus.undelivered,
-    "failed": DeliveryStatus.failed,
-}
-EARLIER_THAN = {
-    DeliveryStatus.sent: (DeliveryStatus.sending, DeliveryStatus.unknown),
-    DeliveryStatus.delivered: (
-        DeliveryStatus.sending,
-        DeliveryStatus.unknown,
-        DeliveryStatus.sent,
-    ),
-    DeliveryStatus.undelivered: (
-        DeliveryStatus.sending,
-        DeliveryStatus.unknown,
-        DeliveryStatus.sent,
-    ),
-    DeliveryStatus.failed: (DeliveryStatus.sending, DeliveryStatus.unknown, DeliveryStatus.sent),
-}
 
 
 def _record(
@@ -118,70 +73,6 @@ def _record(
             actor_id=actor_id,
             data={"campaign_id": campaign.id, **(data or {})},
         )
-
-
-# --- message context -------------------------------------------------------------------
-
-
-def status_url(incident_number: str | None) -> str:
-    base = get_settings().public_base_url.rstrip("/")
-    return f"{base}/status/{incident_number}" if incident_number else f"{base}/status"
-
-
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(get_settings().signing_key, salt="unsubscribe")
-
-
-def unsubscribe_token(address: str) -> str:
-    return _serializer().dumps(address.lower())
-
-
-def address_from_token(token: str) -> str:
-    try:
-        return _serializer().loads(token)
-    except BadSignature:
-        raise Forbidden("this unsubscribe link is not valid") from None
-
-
-def unsubscribe_url(address: str) -> str:
-    base = get_settings().public_base_url.rstrip("/")
-    return f"{base}/unsubscribe/{unsubscribe_token(address)}"
-
-
-def message_context(
-    *,
-    channel: str,
-    name: str,
-    address: str,
-    product: str | None,
-    batch: str | None,
-    incident_number: str | None,
-    incident_title: str | None,
-) -> dict[str, Any]:
-    context = {
-        "organisation": get_settings().organisation_name,
-        "customer": {"name": name},
-        "product": product or "",
-        "batch": batch or "",
-        "incident": {"number": incident_number or "", "title": incident_title or ""},
-        "status_url": status_url(incident_number),
-    }
-    if channel == "email":
-        # Signing costs more than rendering; SMS opt-out is by reply, not by link.
-        context["unsubscribe_url"] = unsubscribe_url(address)
-    else:
-        context["customer"]["name"] = sms_name(name)
-    return context
-
-
-SAMPLE = {
-    "name": "张三 Zhang San",
-    "address": "sample@example.com",
-    "product": "PX-200",
-    "batch": "B2026-11",
-}
-# A name in the locale's own script, so that the preview's SMS encoding is the real one.
-SAMPLE_NAMES = {"zh-CN": "张三", "en": "Alex Smith"}
 
 
 # --- creation and approval -------------------------------------------------------------
@@ -217,27 +108,28 @@ def create_campaign(
             f"role {actor.role!r} may not mark a campaign safety-critical (a duty manager may)",
             field="safety_critical",
         )
-    templates = templates_for(get_settings().template_dir)
-    templates.check(
-        data.template,
-        data.channel,
-        message_context(
-            channel=data.channel,
-            **SAMPLE,
-            incident_number=incident.number if incident else None,
-            incident_title=incident.title if incident else None,
-        ),
+    notice = NoticeContext(
+        incident_number=incident.number if incident else None,
+        incident_title=incident.title if incident else None,
     )
+    for locale in LOCALES:
+        # Refuses now what would fail for every recipient at send time.
+        rendering.render(
+            rendering.sample(data.template, locale, notice),
+            channel=ChannelName(data.channel),
+            address=rendering.SAMPLE_ADDRESS,
+        )
     campaign = Campaign(
         name=data.name,
         incident_id=data.incident_id,
         plan_key=plan_key,
-        channel=data.channel,
+        channel=ChannelName(data.channel),
         template=data.template,
         audience=data.audience.model_dump(),
+        context=notice.stored(),
         status=CampaignStatus.draft,
         safety_critical=data.safety_critical,
-        notice_class=data.notice_class,
+        notice_class=NoticeClass(data.notice_class),
         two_person_approval=data.two_person_approval,
         quiet_start=data.quiet_start,
         quiet_end=data.quiet_end,
@@ -273,68 +165,13 @@ def _check_notice_class(
         raise Forbidden(f"role {actor.role!r} may not mark a campaign as a safety notice")
 
 
-def create_from_plan(
-    session: Session, *, incident: Incident, plan: NotificationPlan, actor: User
-) -> Campaign:
-    scope = incident.scope
-    if plan.audience == "scope_purchasers":
-        audience = Audience(
-            rule="scope_purchasers",
-            products=scope["products"],
-            batches=scope["batches"],
-            regions=scope["regions"],
+def plan_campaign_id(session: Session, *, incident_id: int, plan_key: str) -> int | None:
+    """The campaign an incident's notification plan made, if it made one."""
+    return session.exec(
+        select(Campaign.id).where(
+            Campaign.incident_id == incident_id, Campaign.plan_key == plan_key
         )
-    elif plan.audience == "scope_regions":
-        audience = Audience(rule="scope_regions", regions=scope["regions"])
-    else:
-        raise Invalid(
-            f"plan {plan.key!r} needs its audience chosen by hand ({plan.audience})", field="plan"
-        )
-    earlier = None
-    if plan.skip_if_replied_to is not None:
-        earlier = session.exec(
-            select(Campaign.id).where(
-                Campaign.incident_id == incident.id,
-                Campaign.plan_key == plan.skip_if_replied_to,
-            )
-        ).first()
-    data = CampaignCreate(
-        name=f"{incident.number} {plan.key}",
-        channel=plan.channel,
-        template=plan.template,
-        audience=audience,
-        incident_id=incident.id,
-        safety_critical=plan.safety_critical,
-        notice_class=plan.notice_class,
-        two_person_approval=plan.two_person_approval,
-        send_at=incident.declared_at + _plan_offset(plan.offset),
-        reply_keywords={
-            key: label.model_dump(by_alias=True) for key, label in plan.reply_keywords.items()
-        },
-    )
-    return create_campaign(
-        session, data=data, actor=actor, plan_key=plan.key, skip_if_replied_to=earlier
-    )
-
-
-def _plan_offset(offset: str) -> timedelta:
-    amount, unit = parse_offset(offset)
-    if unit == "wd":
-        return timedelta(days=amount)
-    return timedelta(**{UNITS[unit]: amount})
-
-
-def drafts_for_incident(
-    session: Session, *, incident: Incident, playbook: Playbook, actor: User
-) -> list[Campaign]:
-    """Draft campaigns for every plan whose audience follows from the incident's scope."""
-    drafts = []
-    for plan in playbook.notifications:
-        needs = {"scope_purchasers": ("products", "batches"), "scope_regions": ("regions",)}
-        fields = needs.get(plan.audience)
-        if fields and any(incident.scope.get(name) for name in fields):
-            drafts.append(create_from_plan(session, incident=incident, plan=plan, actor=actor))
-    return drafts
+    ).first()
 
 
 def get_campaign(session: Session, *, campaign_id: int) -> Campaign:
@@ -524,27 +361,12 @@ def retry_failed(session: Session, *, campaign: Campaign, actor: User, note: str
 # --- audience --------------------------------------------------------------------------
 
 
-def covering_suppression(
-    channel: ColumnElement, address: ColumnElement, notice_class: ColumnElement
-) -> ColumnElement[bool]:
-    """Whether a suppression stops this message: every one does, except that an email
-    unsubscribe lets a safety notice through."""
-    suppressions = Suppression.__table__
-    return exists().where(
-        suppressions.c.channel == channel,
-        suppressions.c.address == address,
-        or_(~suppressions.c.spares_safety, notice_class != NoticeClass.safety.value),
-    )
-
-
-
-
 def _audience_query(campaign: Campaign, due: datetime, now: datetime):
     customers, purchases = Customer.__table__, Purchase.__table__
     deliveries = Delivery.__table__
     audience = Audience.model_validate(campaign.audience)
     address = customers.c.phone if campaign.channel == "sms" else customers.c.email
-    suppressed = covering_suppression(
+    suppressed = suppression.covering_suppression(
         literal(campaign.channel), address, literal(campaign.notice_class)
     )
     conditions = [address.is_not(None)]
@@ -577,6 +399,7 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
             literal(campaign.id).label("campaign_id"),
             customers.c.id.label("customer_id"),
             address.label("address"),
+            customers.c.name,
             customers.c.locale,
             customers.c.timezone,
             product.label("product"),
@@ -606,6 +429,8 @@ def materialize(session: Session, *, campaign: Campaign) -> int:
         "campaign_id",
         "customer_id",
         "address",
+        "name",
+        "locale",
         "timezone",
         "product",
         "batch",
@@ -713,22 +538,15 @@ def campaign_counts(session: Session, *, campaign: Campaign) -> CampaignCounts:
 
 def preview(session: Session, *, campaign: Campaign) -> CampaignPreview:
     settings = get_settings()
-    templates = templates_for(settings.template_dir)
-    incident = _incident(session, campaign.incident_id)
+    notice = NoticeContext.from_stored(campaign.context)
     by_locale = dict(session.execute(_audience_counts_by_locale(campaign)).all())
     locales = []
     cost = 0.0
     for locale in LOCALES:
-        rendered = templates.render(
-            campaign.template,
-            campaign.channel,
-            locale,
-            message_context(
-                channel=campaign.channel,
-                **{**SAMPLE, "name": SAMPLE_NAMES[locale]},
-                incident_number=incident.number if incident else None,
-                incident_title=incident.title if incident else None,
-            ),
+        rendered = rendering.render(
+            rendering.sample(campaign.template, locale, notice),
+            channel=campaign.channel,
+            address=rendering.SAMPLE_ADDRESS,
         )
         recipients = by_locale.get(locale, 0)
         item = PreviewLocale(
@@ -761,76 +579,26 @@ def _audience_counts_by_locale(campaign: Campaign):
 # --- quiet hours -----------------------------------------------------------------------
 
 
-def clock_time(text: str) -> time:
-    hour, minute = text.split(":")
-    return time(int(hour), int(minute))
-
-
 def quiet_until(campaign: Campaign, zone_name: str, now: datetime) -> datetime | None:
     """When the recipient's quiet hours end, if ``now`` is inside them; None otherwise."""
     if campaign.safety_critical:
         return None
-    return quiet_hours_end(zone_name, now, start=campaign.quiet_start, end=campaign.quiet_end)
-
-
-def quiet_hours_end(
-    zone_name: str, now: datetime, *, start: str | None = None, end: str | None = None
-) -> datetime | None:
-    """When quiet hours (the organisation's, unless given) end in that zone, if ``now`` is
-    inside them; None otherwise."""
-    settings = get_settings()
-    start_at = clock_time(start or settings.quiet_hours_start)
-    end_at = clock_time(end or settings.quiet_hours_end)
-    if start_at == end_at:
-        return None
-    zone = ZoneInfo(zone_name)
-    local = now.astimezone(zone)
-    moment = local.time()
-    overnight = start_at > end_at
-    inside = (moment >= start_at or moment < end_at) if overnight else start_at <= moment < end_at
-    if not inside:
-        return None
-    day = local.date()
-    if overnight and moment >= start_at:
-        day += timedelta(days=1)
-    return datetime.combine(day, end_at, zone)
-
-
-# --- suppression, replies, provider status ---------------------------------------------
-
-
-def suppress(
-    session: Session, *, channel: str, address: str, reason: str, spares_safety: bool = False
-) -> None:
-    """Suppresses the address in every campaign (but safety notices, if ``spares_safety``).
-    Materialisation leaves suppressed addresses out and the dispatcher checks each claimed
-    message, so nothing waiting is sent. A suppression only ever widens."""
-    table = Suppression.__table__
-    statement = upsert_insert(session, table).values(
-        channel=channel,
-        address=address,
-        reason=reason,
-        spares_safety=spares_safety,
-        created_at=clock.now(),
+    return quiet_hours.end_of_quiet_hours(
+        zone_name, now, start=campaign.quiet_start, end=campaign.quiet_end
     )
-    session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["channel", "address"],
-            set_={
-                "spares_safety": table.c.spares_safety & statement.excluded.spares_safety,
-                "reason": case(
-                    (statement.excluded.spares_safety, table.c.reason),
-                    else_=statement.excluded.reason,
-                ),
-            },
-        )
-    )
+
+
+# --- unsubscribing ---------------------------------------------------------------------
 
 
 def unsubscribe_email(session: Session, *, address: str) -> None:
     """An email unsubscribe: every notice but a recall's safety notice stops."""
-    suppress(
-        session, channel="email", address=address, reason="unsubscribe", spares_safety=True
+    suppression.suppress(
+        session,
+        channel=ChannelName.email,
+        address=address,
+        reason="unsubscribe",
+        spares_safety=True,
     )
     for customer_id in session.exec(
         select(Customer.id).where(func.lower(Customer.email) == address.lower())
@@ -845,196 +613,5 @@ def unsubscribe_email(session: Session, *, address: str) -> None:
         )
 
 
-def unsuppress(session: Session, *, channel: str, address: str) -> bool:
-    return bool(
-        session.execute(
-            delete(Suppression).where(
-                col(Suppression.channel) == channel, col(Suppression.address) == address
-            )
-        ).rowcount
-    )
 
 
-def is_suppressed(session: Session, *, channel: str, address: str) -> bool:
-    return session.get(Suppression, (channel, address)) is not None
-
-
-def record_provider_status(
-    session: Session,
-    *,
-    delivery_id: int | None,
-    provider_id: str,
-    provider_status: str,
-    error_code: str | None,
-) -> bool:
-    """Applies a status callback. Status only moves forward; repeats change nothing."""
-    target = PROVIDER_STATUS.get(provider_status)
-    if target is None:
-        return False
-    now = clock.now()
-    values: dict[str, Any] = {
-        "status": target,
-        "provider_id": func.coalesce(Delivery.provider_id, provider_id),
-    }
-    if target == DeliveryStatus.delivered:
-        values["delivered_at"] = now
-    if target == DeliveryStatus.sent:
-        values["sent_at"] = func.coalesce(Delivery.sent_at, now)
-    if error_code:
-        values["error_code"] = error_code
-    match = (
-        col(Delivery.id) == delivery_id
-        if delivery_id is not None
-        else col(Delivery.provider_id) == provider_id
-    )
-    changed = session.execute(
-        update(Delivery)
-        .where(match, col(Delivery.status).in_(EARLIER_THAN[target]))
-        .values(**values)
-    ).rowcount
-    if error_code == "21610":
-        delivery = session.exec(select(Delivery).where(match)).first()
-        if delivery is not None:
-            suppress(
-                session,
-                channel=session.get(Campaign, delivery.campaign_id).channel,
-                address=delivery.address,
-                reason="provider 21610",
-            )
-    return bool(changed)
-
-
-def keyword(text: str) -> str:
-    """What a customer typed, as a keyword: full-width letters and digits made plain (NFKC),
-    any case, surrounding spaces and punctuation ignored ("ＴＤ", "td。" and "TD" are alike)."""
-    word = unicodedata.normalize("NFKC", text).strip().upper()
-    punctuation = "".join(
-        char for char in set(word) if unicodedata.category(char).startswith("P")
-    )
-    return word.strip(punctuation + " ")
-
-
-def kept_inbound_body(body: str) -> str:
-    """The text as stored: NUL (which PostgreSQL cannot hold) removed, and anything over
-    Twilio's limit cut with a visible marker rather than refused."""
-    body = body.replace("\x00", "")
-    if len(body) <= INBOUND_BODY_LIMIT:
-        return body
-    return body[: INBOUND_BODY_LIMIT - len(TRUNCATED_MARKER)] + TRUNCATED_MARKER
-
-
-def kept_inbound_address(address: str) -> str:
-    return address.replace("\x00", "")[:INBOUND_ADDRESS_LENGTH]
-
-
-def _inbound_answer(session: Session, kind: str, word: str, from_address: str) -> str | None:
-    settings = get_settings()
-    if kind == "help":
-        return settings.sms_help_text
-    if kind == "stop" and word in CHINESE_STOP_WORDS:
-        locale = session.exec(
-            select(Customer.locale).where(Customer.phone == from_address).order_by(Customer.id)
-        ).first()
-        template = OPTED_OUT_ANSWER.get(locale or settings.default_locale, OPTED_OUT_ANSWER["en"])
-        return template.format(organisation=settings.organisation_name)
-    return None
-
-
-def handle_inbound(
-    session: Session, *, provider_id: str, from_address: str, to_address: str, body: str
-) -> str | None:
-    """Opt-out and other keywords, reply options, or a message kept for the ticket queue.
-    Returns the text to answer with, if any. A repeated webhook for the same message changes
-    nothing. Any sender is kept, a short code or a name as much as a phone number."""
-    from_address, to_address = kept_inbound_address(from_address), kept_inbound_address(to_address)
-    body = kept_inbound_body(body)
-    previous = session.exec(
-        select(InboundMessage).where(InboundMessage.provider_id == provider_id)
-    ).first()
-    word = keyword(body)
-    if previous is not None:
-        return _inbound_answer(session, previous.kind, word, from_address)
-    latest = session.exec(
-        select(Delivery)
-        .where(
-            Delivery.address == from_address,
-            col(Delivery.sent_at).is_not(None),
-        )
-        .order_by(col(Delivery.sent_at).desc())
-        .limit(1)
-    ).first()
-    kind, answer = "message", None
-    if word in STOP_WORDS:
-        kind = "stop"
-        suppress(session, channel="sms", address=from_address, reason=f"replied {word}")
-        _record_on_customer(session, from_address, "sms.opted_out", f"replied {word}: opted out")
-    elif word in START_WORDS:
-        kind = "start"
-        unsuppress(session, channel="sms", address=from_address)
-        _record_on_customer(session, from_address, "sms.opted_in", f"replied {word}: opted in")
-    elif word in HELP_WORDS:
-        kind = "help"
-    elif latest is not None and word in _keywords(session, latest):
-        kind = "reply"
-        label = _keywords(session, latest)[word]
-        latest.reply, latest.replied_at = word, clock.now()
-        locale = session.get(Customer, latest.customer_id).locale
-        session.add(latest)
-        answer = ("已收到您的回复:" if locale == "zh-CN" else "Thank you, we noted: ") + label.get(
-            locale, label.get("en", word)
-        )
-    answer = answer or _inbound_answer(session, kind, word, from_address)
-    session.add(
-        InboundMessage(
-            provider_id=provider_id,
-            from_address=from_address,
-            to_address=to_address,
-            body=body,
-            kind=kind,
-            delivery_id=latest.id if latest else None,
-            received_at=clock.now(),
-        )
-    )
-    return answer
-
-
-def unfiled_message(session: Session, *, provider_id: str) -> InboundMessage | None:
-    """The customer's free-text message with this id, if no ticket has taken it yet."""
-    return session.exec(
-        select(InboundMessage).where(
-            InboundMessage.provider_id == provider_id,
-            InboundMessage.kind == "message",
-            col(InboundMessage.ticket_id).is_(None),
-        )
-    ).first()
-
-
-def keep_unfiled(session: Session, *, inbound: InboundMessage) -> None:
-    """A message no ticket can answer (a short code, a sender name): kept, and said so."""
-    timeline.append(
-        session,
-        subject_type="inbound_sms",
-        subject_id=inbound.id,
-        kind="sms.unfiled",
-        summary=f"SMS from {inbound.from_address!r} kept unfiled: a ticket cannot answer "
-        "a sender that is not a phone number",
-        actor_id=None,
-    )
-
-
-def _record_on_customer(session: Session, phone: str, kind: str, summary: str) -> None:
-    customer_id = session.exec(select(Customer.id).where(Customer.phone == phone)).first()
-    if customer_id is not None:
-        timeline.append(
-            session,
-            subject_type="customer",
-            subject_id=customer_id,
-            kind=kind,
-            summary=summary,
-            actor_id=None,
-        )
-
-
-def _keywords(session: Session, delivery: Delivery) -> dict[str, dict[str, str]]:
-    campaign = session.get(Campaign, delivery.campaign_id)
-    return {key.upper(): label for key, label in (campaign.reply_keywords or {}).items()}

@@ -1,10 +1,16 @@
-"""What a person does to an incident, across domains: the service changes the incident, and
+"""What a person does to an incident, across domains: the service changes the incident,
 paging follows the roster (declaring pages it, a handover re-pages the seat, resolving stands
-it down)."""
+it down), and declaring drafts the playbook's customer notices as campaigns."""
+
+from datetime import timedelta
 
 from sqlmodel import Session
 
 from incident_cmd.auth.models import User
+from incident_cmd.campaigns import service as campaign_service
+from incident_cmd.campaigns.models import Campaign
+from incident_cmd.campaigns.schemas import Audience, CampaignCreate
+from incident_cmd.errors import Invalid
 from incident_cmd.incidents import service
 from incident_cmd.incidents.models import (
     OPEN_STATUSES,
@@ -15,13 +21,17 @@ from incident_cmd.incidents.models import (
 from incident_cmd.incidents.schemas import IncidentDeclare, ResponderAdd, RoleAssign, StatusChange
 from incident_cmd.paging import pages as paging_pages
 from incident_cmd.paging import standdown as paging_standdown
+from incident_cmd.playbooks.schema import NotificationPlan, Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.workdays import UNITS, parse_offset
 
 
 def declare(
     session: Session, *, registry: PlaybookRegistry, data: IncidentDeclare, actor: User
 ) -> Incident:
     incident = service.declare(session, registry=registry, data=data, actor=actor)
+    playbook = service.playbook_of(session, incident)
+    _draft_campaigns(session, incident=incident, playbook=playbook, actor=actor)
     paging_pages.page_roster(session, incident=incident, actor_id=actor.id)
     return incident
 
@@ -58,3 +68,64 @@ def transition(
     if change.status == IncidentStatus.resolved:
         paging_standdown.stand_down(session, incident=incident, message=change.note, actor=actor)
     return incident
+
+
+def campaign_from_plan(
+    session: Session, *, incident: Incident, plan: NotificationPlan, actor: User
+) -> Campaign:
+    scope = incident.scope
+    if plan.audience == "scope_purchasers":
+        audience = Audience(
+            rule="scope_purchasers",
+            products=scope["products"],
+            batches=scope["batches"],
+            regions=scope["regions"],
+        )
+    elif plan.audience == "scope_regions":
+        audience = Audience(rule="scope_regions", regions=scope["regions"])
+    else:
+        raise Invalid(
+            f"plan {plan.key!r} needs its audience chosen by hand ({plan.audience})", field="plan"
+        )
+    earlier = None
+    if plan.skip_if_replied_to is not None:
+        earlier = campaign_service.plan_campaign_id(
+            session, incident_id=incident.id, plan_key=plan.skip_if_replied_to
+        )
+    data = CampaignCreate(
+        name=f"{incident.number} {plan.key}",
+        channel=plan.channel,
+        template=plan.template,
+        audience=audience,
+        incident_id=incident.id,
+        safety_critical=plan.safety_critical,
+        notice_class=plan.notice_class,
+        two_person_approval=plan.two_person_approval,
+        send_at=incident.declared_at + _plan_offset(plan.offset),
+        reply_keywords={
+            key: label.model_dump(by_alias=True) for key, label in plan.reply_keywords.items()
+        },
+    )
+    return campaign_service.create_campaign(
+        session, data=data, actor=actor, plan_key=plan.key, skip_if_replied_to=earlier
+    )
+
+
+def _plan_offset(offset: str) -> timedelta:
+    amount, unit = parse_offset(offset)
+    if unit == "wd":
+        return timedelta(days=amount)
+    return timedelta(**{UNITS[unit]: amount})
+
+
+def _draft_campaigns(
+    session: Session, *, incident: Incident, playbook: Playbook, actor: User
+) -> list[Campaign]:
+    """Draft campaigns for every plan whose audience follows from the incident's scope."""
+    drafts = []
+    for plan in playbook.notifications:
+        needs = {"scope_purchasers": ("products", "batches"), "scope_regions": ("regions",)}
+        fields = needs.get(plan.audience)
+        if fields and any(incident.scope.get(name) for name in fields):
+            drafts.append(campaign_from_plan(session, incident=incident, plan=plan, actor=actor))
+    return drafts

@@ -8,7 +8,6 @@ from sqlmodel import Session, col, func, select
 from incident_cmd import clock, numbering
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
-from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.config import get_settings
 from incident_cmd.db import skip_locked
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
@@ -171,7 +170,6 @@ def declare(
                 due_at=_offset(now, task.due),
             )
         )
-    campaign_service.drafts_for_incident(session, incident=incident, playbook=playbook, actor=actor)
     if playbook.tasks:
         _record(
             session, incident, "tasks.created", f"{len(playbook.tasks)} tasks created", actor.id

@@ -1,5 +1,5 @@
-"""The outbox tables that are not any one domain's: the direct lane's messages and what the
-sink channel "sent"."""
+"""The tables that are not any one domain's: the direct lane's outbox, what the sink channel
+"sent", and the addresses that must receive nothing more."""
 
 from datetime import datetime
 from enum import StrEnum
@@ -73,3 +73,23 @@ class DirectMessage(SQLModel, table=True):
     error_code: str | None = Field(default=None, max_length=16)
     error_message: str | None = Field(default=None, max_length=500)
     sent_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+
+
+class NoticeClass(StrEnum):
+    """What a notice is, which decides whether an email unsubscribe stops it."""
+
+    safety = "safety"  # the first safety notice of a recall: the law may require it
+    update = "update"  # updates, reminders, apologies: stopped by an unsubscribe
+
+
+class Suppression(SQLModel, table=True):
+    """An address that must receive nothing more on this channel, in any campaign; an email
+    unsubscribe (``spares_safety``) still lets a recall's safety notice through."""
+
+    __tablename__ = "suppressions"
+
+    channel: ChannelName = enum_column(ChannelName, primary_key=True)
+    address: str = Field(max_length=320, primary_key=True)
+    reason: str = Field(max_length=64)
+    spares_safety: bool = False
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

@@ -9,7 +9,6 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session
 
-from incident_cmd.campaigns import service as sending
 from incident_cmd.config import get_settings
 from incident_cmd.deps import SessionDep
 from incident_cmd.errors import error_responses
@@ -20,6 +19,7 @@ from incident_cmd.integrations.twilio.handlers import (
     InboundSms,
     KeypadHandler,
     KeypadPress,
+    StatusCallback,
     answer_sms,
 )
 from incident_cmd.integrations.twilio.signature import TwilioForm
@@ -37,18 +37,18 @@ router = APIRouter()
     responses=error_responses(400, 403),
 )
 async def twilio_status(
-    session: SessionDep, form: TwilioForm, d: Annotated[DbId | None, Query()] = None
+    session: SessionDep,
+    form: TwilioForm,
+    handlers: HandlersDep,
+    d: Annotated[DbId | None, Query()] = None,
 ) -> Response:
-    await run_in_threadpool(
-        functools.partial(
-            sending.record_provider_status,
-            session,
-            delivery_id=d,
-            provider_id=form.get("MessageSid", ""),
-            provider_status=form.get("MessageStatus", ""),
-            error_code=form.get("ErrorCode") or None,
-        )
+    callback = StatusCallback(
+        delivery_id=d,
+        provider_id=form.get("MessageSid", ""),
+        provider_status=form.get("MessageStatus", ""),
+        error_code=form.get("ErrorCode") or None,
     )
+    await run_in_threadpool(functools.partial(handlers.status, session, callback))
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

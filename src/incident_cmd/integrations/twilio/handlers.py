@@ -1,5 +1,6 @@
 """What the domains register to answer Twilio: inbound SMS handlers, asked in order until one
-takes the message, and the handler of the voice call's keypad. A handler gets the request's
+takes the message, the handler of the voice call's keypad, and the handler of delivery
+status callbacks. A handler gets the request's
 session and a typed message; what else it needs it is given when it is made (``wiring.py``)."""
 
 from collections.abc import Sequence
@@ -48,9 +49,27 @@ class KeypadHandler(Protocol):
 
 
 @dataclass(frozen=True)
+class StatusCallback:
+    """Twilio's word on a message it was handed: ``delivery_id`` is the ``d`` the sender put
+    in the callback address, when it put one."""
+
+    delivery_id: int | None
+    provider_id: str
+    provider_status: str
+    error_code: str | None
+
+
+class StatusHandler(Protocol):
+    def __call__(self, session: Session, callback: StatusCallback) -> bool:
+        """Whether the callback changed anything; a repeated or stale one changes nothing."""
+        ...
+
+
+@dataclass(frozen=True)
 class TwilioHandlers:
     sms: Sequence[SmsHandler]
     keypad: KeypadHandler
+    status: StatusHandler
 
 
 def answer_sms(session: Session, *, sms: InboundSms, handlers: Sequence[SmsHandler]) -> str | None:
