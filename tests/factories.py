@@ -247,15 +247,13 @@ def make_customer(
     return session.exec(select(Customer).where(Customer.external_ref == ref)).one()
 
 
-def make_duty_managers(session: Session, *, people: int = 1) -> Team:
+def make_duty_managers(session: Session) -> Team:
     """The duty managers' team that pages escalate to and tickets' senior callbacks go to,
-    where the test has not made it: contactable duty managers in one rotation."""
+    where the test has not made it: one contactable duty manager, its lead and its rotation."""
     team = _team(session, DUTY_MANAGERS)
     if team is None:
-        managers = [make_user(session, Role.duty_manager, contactable=True) for _ in range(people)]
-        team = make_team(
-            session, key=DUTY_MANAGERS, lead=managers[0], rotations={"primary": managers}
-        )
+        manager = make_user(session, Role.duty_manager, contactable=True)
+        team = make_team(session, key=DUTY_MANAGERS, lead=manager, rotations={"primary": [manager]})
     return team
 
 
