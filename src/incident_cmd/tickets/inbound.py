@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from sqlmodel import Session
 
 from incident_cmd.auth.schemas import normalise_phone
-from incident_cmd.campaigns import service as notify_service
+from incident_cmd.campaigns import inbound as keywords
 from incident_cmd.integrations.twilio.handlers import Handled, InboundSms
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import flows
@@ -19,11 +19,11 @@ class SmsIntake:
     registry: PlaybookRegistry
 
     def __call__(self, session: Session, sms: InboundSms) -> Handled | None:
-        inbound = notify_service.unfiled_message(session, provider_id=sms.provider_id)
+        inbound = keywords.unfiled_message(session, provider_id=sms.provider_id)
         if inbound is None:
             return None
         if not answerable(inbound.from_address):
-            notify_service.keep_unfiled(session, inbound=inbound)
+            keywords.keep_unfiled(session, inbound=inbound)
             return Handled()
         _, answer = flows.from_sms(session, inbound=inbound, registry=self.registry)
         return Handled(answer)

@@ -8,13 +8,13 @@ from sqlalchemy import literal, union_all
 from sqlmodel import Session, col, func, select
 
 from incident_cmd import clock, numbering
-from incident_cmd.auth.models import User
-from incident_cmd.campaigns import service as notify_service
+from incident_cmd.auth.models import Role, User
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
 from incident_cmd.errors import Invalid, NotFound
 from incident_cmd.incidents.models import Incident
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.public_links import status_url
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.models import TeamMember
 from incident_cmd.tickets import detection, sla
@@ -27,7 +27,7 @@ from incident_cmd.tickets.models import (
     TimerKind,
 )
 from incident_cmd.tickets.notices import local_time, to_customer
-from incident_cmd.tickets.policy import ServiceLevels, service_levels
+from incident_cmd.tickets.policy import Category, Priority, ServiceLevels, service_levels
 from incident_cmd.tickets.schemas import TicketCreate
 
 
@@ -43,8 +43,8 @@ def take_in(
 
 @dataclass(frozen=True)
 class Classification:
-    category: str
-    priority: str
+    category: Category
+    priority: Priority
     safety: bool
     rules: tuple[int, ...]
 
@@ -52,7 +52,8 @@ class Classification:
 def classify(levels: ServiceLevels, data: TicketCreate) -> Classification:
     """Category and priority as the intake form gives them, else from the first matching
     rule for each; a matching safety rule marks the ticket safety-related."""
-    category, priority, safety, rule_numbers = data.category, data.priority, False, []
+    category, priority, safety = data.category, data.priority, False
+    rule_numbers: list[int] = []
     for number, rule in enumerate(levels.classification, start=1):
         if not rule.matches(data.description, data.channel, data.requested):
             continue
@@ -80,8 +81,8 @@ def _members(session: Session, team_key: str) -> list[User]:
         session.exec(
             select(User)
             .join(TeamMember, col(TeamMember.user_id) == User.id)
-            .where(TeamMember.team_id == team.id, User.active, User.role == "agent")
-            .order_by(User.id)
+            .where(TeamMember.team_id == team.id, User.active, User.role == Role.agent)
+            .order_by(col(User.id))
         ).all()
     )
 
@@ -197,10 +198,10 @@ def _number_and_acknowledge(session: Session, *, ticket: Ticket) -> None:
         session, prefix="TKT", year=ticket.created_at.year, width=6
     )
     session.add(ticket)
-    customer = session.get(Customer, ticket.customer_id)
+    customer = session.get_one(Customer, ticket.customer_id)
     incident = session.get(Incident, ticket.incident_id) if ticket.incident_id else None
     response = session.exec(
-        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == "response")
+        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == TimerKind.response)
     ).one()
     to_customer(
         session,
@@ -210,7 +211,7 @@ def _number_and_acknowledge(session: Session, *, ticket: Ticket) -> None:
         key=f"ticket-{ticket.id}-ack",
         values={
             "respond_by": local_time(response.due_at, customer.timezone),
-            "status_url": notify_service.status_url(incident.number) if incident else None,
+            "status_url": status_url(incident.number) if incident else None,
         },
     )
 

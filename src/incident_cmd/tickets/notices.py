@@ -5,10 +5,10 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer
-from incident_cmd.messaging import direct
+from incident_cmd.messaging import direct, quiet_hours, suppression
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import templates_for
 from incident_cmd.tickets.history import SUBJECT
 from incident_cmd.tickets.models import Ticket
@@ -22,7 +22,7 @@ def local_time(moment: datetime, zone: str) -> str:
 
 def out_of_quiet_hours(moment: datetime, customer: Customer) -> datetime:
     """A survey is no emergency: it waits for the customer's morning."""
-    return campaign_service.quiet_hours_end(customer.timezone, moment) or moment
+    return quiet_hours.end_of_quiet_hours(customer.timezone, moment) or moment
 
 
 def to_customer(
@@ -35,8 +35,8 @@ def to_customer(
     values: dict,
     due_at: datetime | None = None,
 ) -> None:
-    channel = "email" if "@" in ticket.contact else "sms"
-    if campaign_service.is_suppressed(session, channel=channel, address=ticket.contact):
+    channel = ChannelName.email if "@" in ticket.contact else ChannelName.sms
+    if suppression.is_suppressed(session, channel=channel, address=ticket.contact):
         return
     context = {
         "organisation": get_settings().organisation_name,

@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
-from incident_cmd.campaigns.service import clock_time
 from incident_cmd.db import skip_locked
+from incident_cmd.messaging.quiet_hours import clock_time
 from incident_cmd.tickets.calendar import BusinessCalendar, CalendarClock
 from incident_cmd.tickets.models import SlaTimer, Ticket, TimerKind
 from incident_cmd.tickets.policy import ServiceLevels, Target
@@ -69,7 +69,7 @@ def start_timer(
 
 def timers_of(session: Session, *, ticket: Ticket) -> Sequence[SlaTimer]:
     return session.exec(
-        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id).order_by(SlaTimer.id)
+        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id).order_by(col(SlaTimer.id))
     ).all()
 
 
@@ -128,11 +128,10 @@ def claim_due(session: Session, *, limit: int = 1000) -> list[SlaTimer]:
     query = (
         select(SlaTimer)
         .where(col(SlaTimer.next_action_at) <= now)
-        .order_by(SlaTimer.next_action_at)
+        .order_by(col(SlaTimer.next_action_at))
         .limit(limit)
     )
-    query = skip_locked(session, query)
-    timers = list(session.exec(query).all())
+    timers = list(session.exec(skip_locked(session, query)).all())
     for timer in timers:
         timer.stage += 1
         timer.next_action_at = _next_action(timer)
