@@ -17,6 +17,7 @@ from incident_cmd.deps import (
 )
 from incident_cmd.errors import error_responses
 from incident_cmd.fields import DbId
+from incident_cmd.i18n import Locale
 from incident_cmd.incidents import flows, service
 from incident_cmd.incidents.models import TRANSITIONS, Incident, IncidentStatus
 from incident_cmd.incidents.schemas import (
@@ -46,8 +47,8 @@ SeatHolder = Annotated[
 ]
 
 
-def _pick(texts: dict[str, str], locale: str) -> str:
-    return texts.get(locale) or texts.get("en") or next(iter(texts.values()))
+def _pick(texts: dict[str, str], locale: Locale) -> str:
+    return texts.get(locale) or texts.get(Locale.en) or next(iter(texts.values()))
 
 
 def summary(incident: Incident) -> IncidentSummary:
@@ -66,7 +67,7 @@ def summary(incident: Incident) -> IncidentSummary:
     )
 
 
-def incident_read(session: Session, incident: Incident, locale: str) -> IncidentRead:
+def incident_read(session: Session, incident: Incident, locale: Locale) -> IncidentRead:
     playbook = service.playbook_of(session, incident)
     seats = service.current_roster(session, incident=incident)
     tasks = service.tasks_of(session, incident=incident)
@@ -80,7 +81,7 @@ def incident_read(session: Session, incident: Incident, locale: str) -> Incident
     roster = []
     for seat in seats:
         role = playbook.role(seat.role_key)
-        titles = role.title.model_dump(by_alias=True) if role else {"en": seat.role_key}
+        titles = role.title.model_dump(by_alias=True) if role else {Locale.en.value: seat.role_key}
         roster.append(
             RosterSeat(
                 id=seat.id,

@@ -102,7 +102,7 @@ def role_title(role: RosterRole | None, role_key: str, locale: Locale) -> str:
     if role is None:
         return role_key
     titles = role.title.model_dump(by_alias=True)
-    return titles.get(locale) or titles["en"]
+    return titles.get(locale) or titles[Locale.en]
 
 
 def page_context(

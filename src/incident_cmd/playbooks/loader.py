@@ -9,10 +9,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from incident_cmd.i18n import LOCALES
 from incident_cmd.playbooks.schema import Playbook
 
 Location = tuple[str | int, ...]
-LOCALES = ("zh-CN", "en")
 
 
 @dataclass(frozen=True)
