@@ -15,6 +15,7 @@ from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.tickets import (
     access,
     detection,
+    flows,
     history,
     intake,
     lifecycle,
@@ -317,7 +318,7 @@ def declare_from_signal(
     signal_id: DbId, body: SignalDeclare, session: SessionDep, registry: RegistryDep, actor: Manager
 ) -> SignalRead:
     signal = detection.get_signal(session, signal_id=signal_id)
-    detection.declare_from(
+    flows.declare_from_signal(
         session,
         signal=signal,
         registry=registry,

@@ -14,9 +14,7 @@ from incident_cmd import clock
 from incident_cmd.auth.models import User
 from incident_cmd.db import table_of, upsert_insert
 from incident_cmd.errors import Conflict, Invalid, NotFound
-from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.models import OPEN_STATUSES, Incident
-from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.playbooks.schema import Playbook, Trigger
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets.models import Signal, SignalStatus, Ticket
@@ -208,44 +206,8 @@ def evidence(session: Session, *, signal: Signal) -> tuple[list[Ticket], dict[st
     return tickets, dict(sorted(by_hour.items()))
 
 
-def declare_from(
-    session: Session,
-    *,
-    signal: Signal,
-    registry: PlaybookRegistry,
-    severity: str,
-    title: str | None,
-    actor: User,
-) -> Incident:
-    """One action: the incident from the suggested playbook with the cluster's scope; the
-    cluster's tickets are linked to it."""
-    if signal.status != SignalStatus.open:
-        raise Conflict(f"signal {signal.id} is {signal.status}")
-    incident = incident_flows.declare(
-        session,
-        registry=registry,
-        actor=actor,
-        data=IncidentDeclare(
-            playbook=signal.playbook_key,
-            title=title or f"Complaint cluster: {signal.open_key}",
-            severity=severity,
-            scope=Scope(**signal.scope),
-        ),
-    )
-    tickets, _ = evidence(session, signal=signal)
-    for ticket in tickets:
-        if ticket.incident_id is None:
-            ticket.incident_id = incident.id
-            session.add(ticket)
-            timeline.append(
-                session,
-                subject_type="ticket",
-                subject_id=ticket.id,
-                kind="ticket.linked",
-                summary=f"linked to incident {incident.number}",
-                actor_id=actor.id,
-                data={"incident": incident.number},
-            )
+def mark_declared(session: Session, *, signal: Signal, incident: Incident, actor: User) -> None:
+    """The signal became this incident: it is closed as declared and points at it."""
     _decide(
         session,
         signal=signal,
@@ -254,7 +216,11 @@ def declare_from(
         reason=f"declared {incident.number}",
     )
     signal.incident_id = incident.id
-    return incident
+
+
+def ensure_open(signal: Signal) -> None:
+    if signal.status != SignalStatus.open:
+        raise Conflict(f"signal {signal.id} is {signal.status}")
 
 
 def dismiss(session: Session, *, signal: Signal, reason: str, actor: User) -> Signal:

@@ -1,16 +1,20 @@
 """Ticket actions that span domains: an SMS from a customer becomes a ticket, joins their
-open one, or answers their survey."""
+open one, or answers their survey; a complaint cluster becomes an incident."""
 
 from sqlmodel import Session, col, select
 
+from incident_cmd.auth.models import User
 from incident_cmd.campaigns.models import Delivery, InboundMessage
 from incident_cmd.customers.models import Customer
+from incident_cmd.incidents import flows as incident_flows
+from incident_cmd.incidents.models import Incident
+from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.playbooks.service import PlaybookRegistry
-from incident_cmd.tickets import intake, surveys
+from incident_cmd.tickets import detection, intake, surveys
 from incident_cmd.tickets.history import SUBJECT
-from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, IntakeChannel, Ticket
+from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, IntakeChannel, Signal, Ticket
 from incident_cmd.tickets.notices import SOURCE
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketCreate
 from incident_cmd.timeline import service as timeline
@@ -88,3 +92,44 @@ def from_sms(
     inbound.ticket_id = ticket.id
     session.add(inbound)
     return ticket, None
+
+
+def declare_from_signal(
+    session: Session,
+    *,
+    signal: Signal,
+    registry: PlaybookRegistry,
+    severity: str,
+    title: str | None,
+    actor: User,
+) -> Incident:
+    """One action: the incident from the suggested playbook with the cluster's scope; the
+    cluster's tickets are linked to it."""
+    detection.ensure_open(signal)
+    incident = incident_flows.declare(
+        session,
+        registry=registry,
+        actor=actor,
+        data=IncidentDeclare(
+            playbook=signal.playbook_key,
+            title=title or f"Complaint cluster: {signal.open_key}",
+            severity=severity,
+            scope=Scope(**signal.scope),
+        ),
+    )
+    tickets, _ = detection.evidence(session, signal=signal)
+    for ticket in tickets:
+        if ticket.incident_id is None:
+            ticket.incident_id = incident.id
+            session.add(ticket)
+            timeline.append(
+                session,
+                subject_type=SUBJECT,
+                subject_id=ticket.id,
+                kind="ticket.linked",
+                summary=f"linked to incident {incident.number}",
+                actor_id=actor.id,
+                data={"incident": incident.number},
+            )
+    detection.mark_declared(session, signal=signal, incident=incident, actor=actor)
+    return incident

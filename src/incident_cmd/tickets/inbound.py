@@ -2,13 +2,14 @@
 
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from incident_cmd.auth.schemas import normalise_phone
-from incident_cmd.campaigns import inbound as keywords
+from incident_cmd.campaigns.models import InboundMessage
 from incident_cmd.integrations.twilio.handlers import Handled, InboundSms
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import flows
+from incident_cmd.timeline import service as timeline
 
 
 @dataclass(frozen=True)
@@ -19,11 +20,11 @@ class SmsIntake:
     registry: PlaybookRegistry
 
     def __call__(self, session: Session, sms: InboundSms) -> Handled | None:
-        inbound = keywords.unfiled_message(session, provider_id=sms.provider_id)
+        inbound = unfiled_message(session, provider_id=sms.provider_id)
         if inbound is None:
             return None
         if not answerable(inbound.from_address):
-            keywords.keep_unfiled(session, inbound=inbound)
+            keep_unfiled(session, inbound=inbound)
             return Handled()
         _, answer = flows.from_sms(session, inbound=inbound, registry=self.registry)
         return Handled(answer)
@@ -37,3 +38,27 @@ def answerable(sender: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def unfiled_message(session: Session, *, provider_id: str) -> InboundMessage | None:
+    """The customer's free-text message with this id, if no ticket has taken it yet."""
+    return session.exec(
+        select(InboundMessage).where(
+            InboundMessage.provider_id == provider_id,
+            InboundMessage.kind == "message",
+            col(InboundMessage.ticket_id).is_(None),
+        )
+    ).first()
+
+
+def keep_unfiled(session: Session, *, inbound: InboundMessage) -> None:
+    """A message no ticket can answer (a short code, a sender name): kept, and said so."""
+    timeline.append(
+        session,
+        subject_type="inbound_sms",
+        subject_id=inbound.id,
+        kind="sms.unfiled",
+        summary=f"SMS from {inbound.from_address!r} kept unfiled: a ticket cannot answer "
+        "a sender that is not a phone number",
+        actor_id=None,
+    )
