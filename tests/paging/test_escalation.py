@@ -9,6 +9,7 @@ from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import ResponderAdd, RoleAssign, StatusChange
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import answers, mobilisation, queries
+from incident_cmd.paging import flows as paging_flows
 from incident_cmd.paging.models import PageStatus, TargetStatus
 from incident_cmd.teams.models import Team
 from tests.factories import (
@@ -112,7 +113,7 @@ def test_acknowledging_midway_stops_the_chain(paging, frozen_clock):
     frozen_clock.advance(5 * MINUTE)
     paging.sweep()  # escalated to the next in the rotation
     frozen_clock.advance(MINUTE)
-    answer = answers.acknowledge(
+    answer = paging_flows.acknowledge(
         paging.session, target=paging.target_of("commander", holder), via="api"
     )
     assert answer.changed
@@ -136,7 +137,7 @@ def test_whoever_acknowledges_an_escalated_page_takes_the_seat(paging, frozen_cl
     frozen_clock.advance(5 * MINUTE)
     paging.sweep()
     next_up = paging.reached("commander")[-1][0]
-    answers.acknowledge(paging.session, target=paging.target_of("commander", next_up), via="sms")
+    paging_flows.acknowledge(paging.session, target=paging.target_of("commander", next_up), via="sms")
     paging.session.flush()
     assert paging.holder("commander") == next_up
     assert holder != next_up
@@ -164,8 +165,8 @@ def test_declining_jumps_ahead_at_once(paging, frozen_clock):
 def test_duplicate_answers_are_harmless(paging):
     holder = paging.holder("commander")
     target = paging.target_of("commander", holder)
-    first = answers.acknowledge(paging.session, target=target, via="api")
-    again = answers.acknowledge(paging.session, target=target, via="sms")
+    first = paging_flows.acknowledge(paging.session, target=target, via="api")
+    again = paging_flows.acknowledge(paging.session, target=target, via="sms")
     late_decline = answers.decline(paging.session, target=target, via="voice")
     assert first.changed and not again.changed and not late_decline.changed
     assert paging.timeline().count("page.acknowledged") == 1
@@ -260,7 +261,7 @@ def test_drill_pages_say_so_in_every_message(session, shipped_playbooks):
 
 def test_figures_report_time_to_acknowledge_against_targets(paging, frozen_clock):
     frozen_clock.advance(3 * MINUTE)
-    answers.acknowledge(
+    paging_flows.acknowledge(
         paging.session, target=paging.target_of("commander", paging.holder("commander")), via="api"
     )
     figures = mobilisation.mobilisation(paging.session, incident=paging.incident)
@@ -275,7 +276,7 @@ def test_figures_report_time_to_acknowledge_against_targets(paging, frozen_clock
     for page in queries.pages_of(paging.session, incident=paging.incident):
         if page.status == PageStatus.open:
             target = paging.targets(page.role_key)[-1]
-            answers.acknowledge(paging.session, target=target, via="api")
+            paging_flows.acknowledge(paging.session, target=target, via="api")
     figures = mobilisation.mobilisation(paging.session, incident=paging.incident)
     assert figures.seconds_to_full_roster == 23 * 60
     assert figures.within_target is False  # the slowest role's target is 15 minutes

@@ -32,7 +32,8 @@ def declare(
     incident = service.declare(session, registry=registry, data=data, actor=actor)
     playbook = service.playbook_of(session, incident)
     _draft_campaigns(session, incident=incident, playbook=playbook, actor=actor)
-    paging_pages.page_roster(session, incident=incident, actor_id=actor.id)
+    seats = service.current_roster(session, incident=incident)
+    paging_pages.page_seats(session, seats=seats, actor_id=actor.id)
     return incident
 
 
@@ -66,7 +67,13 @@ def transition(
 ) -> Incident:
     service.transition(session, incident=incident, change=change, actor=actor)
     if change.status == IncidentStatus.resolved:
-        paging_standdown.stand_down(session, incident=incident, message=change.note, actor=actor)
+        paging_standdown.stand_down(
+            session,
+            incident=incident,
+            seats=service.current_roster(session, incident=incident),
+            message=change.note,
+            actor=actor,
+        )
     return incident
 
 

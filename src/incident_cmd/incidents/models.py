@@ -8,6 +8,9 @@ from sqlmodel import Field, SQLModel
 from incident_cmd.columns import UTCDateTime, enum_column
 from incident_cmd.playbooks.schema import PublicStatus
 
+# How an incident is named on the timeline.
+SUBJECT = "incident"
+
 
 class IncidentStatus(StrEnum):
     declared = "declared"

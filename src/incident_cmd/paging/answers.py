@@ -1,5 +1,6 @@
-"""A paged person's answer, by link, SMS, voice keypad or the API: acknowledging takes the
-seat, declining moves the page up. Repeated or late answers change nothing."""
+"""A paged person's answer, by link, SMS, voice keypad or the API: acknowledging closes the
+page (``flows.acknowledge`` also gives them the seat), declining moves the page up.
+Repeated or late answers change nothing."""
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -11,9 +12,6 @@ from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.errors import NotFound
 from incident_cmd.i18n import Locale
-from incident_cmd.incidents import service as incident_service
-from incident_cmd.incidents.models import AssignmentState, Incident, RosterAssignment
-from incident_cmd.incidents.schemas import RoleAssign
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging.escalation import escalate
@@ -29,6 +27,14 @@ from incident_cmd.paging.pages import SOURCE, close_page, page_context, record, 
 
 ACK_WORDS = {"ACK", "1", "OK", "YES", "确认", "收到"}
 DECLINE_WORDS = {"2", "DECLINE", "NO", "拒绝"}
+
+
+@dataclass(frozen=True)
+class Meant:
+    """What a person's SMS or key press answers: this target, yes or no."""
+
+    target: PageTarget
+    acknowledges: bool
 
 
 @dataclass(frozen=True)
@@ -78,7 +84,6 @@ def acknowledge(session: Session, *, target: PageTarget, via: AnswerRoute) -> An
         },
         actor_id=user.id,
     )
-    _take_seat(session, page, user)
     context = page_context(session, page)
     number, role = context.incident.number, role_title(context.role, page.role_key, user.locale)
     text = (
@@ -87,27 +92,6 @@ def acknowledge(session: Session, *, target: PageTarget, via: AnswerRoute) -> An
         else f"Acknowledged: you are {role} on {number}."
     )
     return Answer(target, page, True, text)
-
-
-def _take_seat(session: Session, page: Page, user: User) -> None:
-    seat = session.get_one(RosterAssignment, page.assignment_id)
-    if seat.user_id == user.id or seat.state == AssignmentState.relieved:
-        return
-    incident = session.get_one(Incident, page.incident_id)
-    previous = session.get_one(User, seat.user_id).username if seat.user_id else "nobody"
-    replacement = incident_service.assign_role(
-        session,
-        incident=incident,
-        change=RoleAssign(
-            role=seat.role_key,
-            slot=seat.slot,
-            user=user.username,
-            note=f"acknowledged the page for this seat ({previous} had not)",
-        ),
-        actor=user,
-    )
-    page.assignment_id = replacement.id
-    session.add(page)
 
 
 def decline(session: Session, *, target: PageTarget, via: AnswerRoute) -> Answer:
@@ -146,9 +130,10 @@ def _already(session: Session, page: Page, target: PageTarget, locale: Locale) -
     return "此呼叫已结束。" if chinese else "This page is closed."
 
 
-def answer_by_sms(session: Session, *, from_address: str, body: str) -> str | None:
-    """An SMS from a paged person: ACK, 1 or a page code acknowledges, 2 declines. None when
-    the sender has never been paged, so the customer handling takes the message."""
+def read_sms(session: Session, *, from_address: str, body: str) -> Meant | str | None:
+    """What an SMS from a paged person means: ACK, 1 or a page code acknowledges, 2 declines.
+    A text to answer with when it names no open page; None when the sender has never been
+    paged, so the customer handling takes the message."""
     user = session.exec(select(User).where(User.phone == from_address)).first()
     if user is None:
         return None
@@ -186,17 +171,15 @@ def answer_by_sms(session: Session, *, from_address: str, body: str) -> str | No
             return (
                 "您没有待确认的呼叫。" if user.locale == Locale.zh_CN else "You have no open page."
             )
-    handler = acknowledge if action == "ack" else decline
-    return handler(session, target=target, via=AnswerRoute.sms).text
+    return Meant(target=target, acknowledges=action == "ack")
 
 
-def answer_by_voice(session: Session, *, message_id: int, digits: str) -> Answer | None:
+def read_keypad(session: Session, *, message_id: int, digits: str) -> Meant | None:
+    """1 acknowledges the page the call read out, 2 declines it; any other key means nothing."""
     message = session.get(DirectMessage, message_id)
     if message is None or message.source != SOURCE or message.source_id is None:
         raise NotFound(f"no page call {message_id}")
+    if digits not in ("1", "2"):
+        return None
     target = session.get_one(PageTarget, message.source_id)
-    if digits == "1":
-        return acknowledge(session, target=target, via=AnswerRoute.voice)
-    if digits == "2":
-        return decline(session, target=target, via=AnswerRoute.voice)
-    return None
+    return Meant(target=target, acknowledges=digits == "1")

@@ -13,7 +13,7 @@ from incident_cmd.fields import DbId
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging import direct
-from incident_cmd.paging import answers, links, mobilisation, queries
+from incident_cmd.paging import answers, flows, links, mobilisation, queries
 from incident_cmd.paging.models import (
     ANSWERABLE,
     AnswerRoute,
@@ -163,7 +163,7 @@ def answer_page(target_id: DbId, action: str, session: SessionDep, user: AnyUser
         raise Forbidden("only the person paged can answer this page")
     if action not in ("acknowledge", "decline"):
         raise Invalid("action must be acknowledge or decline", field="action")
-    handler = answers.acknowledge if action == "acknowledge" else answers.decline
+    handler = flows.acknowledge if action == "acknowledge" else answers.decline
     return _answer_read(handler(session, target=target, via=AnswerRoute.api))
 
 
@@ -208,6 +208,6 @@ def page_link_answer(
     target = links.target_from_token(session, token=token)
     if action not in ("acknowledge", "decline"):
         raise Invalid("action must be acknowledge or decline", field="action")
-    handler = answers.acknowledge if action == "acknowledge" else answers.decline
+    handler = flows.acknowledge if action == "acknowledge" else answers.decline
     answer = handler(session, target=target, via=AnswerRoute.link)
     return _link_page(request, session, target, answer.text)

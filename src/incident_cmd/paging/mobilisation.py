@@ -6,10 +6,9 @@ from datetime import datetime
 from sqlmodel import Session
 
 from incident_cmd import clock
-from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
 from incident_cmd.paging.models import Page, PageStatus
-from incident_cmd.paging.pages import deadline
+from incident_cmd.paging.pages import deadline, incident_playbook
 from incident_cmd.paging.queries import pages_of
 
 
@@ -37,7 +36,7 @@ class Mobilisation:
 
 def mobilisation(session: Session, *, incident: Incident) -> Mobilisation:
     """Time to acknowledge per seat and to the whole paged roster, against the playbook."""
-    playbook = incident_service.playbook_of(session, incident)
+    playbook = incident_playbook(session, incident)
     by_seat: dict[tuple[str, int], list[Page]] = {}
     for page in pages_of(session, incident=incident):
         by_seat.setdefault((page.role_key, page.slot), []).append(page)

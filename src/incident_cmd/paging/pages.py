@@ -21,7 +21,7 @@ from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.errors import Invalid, NotFound
 from incident_cmd.i18n import Locale
-from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.models import SUBJECT as INCIDENT_SUBJECT
 from incident_cmd.incidents.models import Incident, RosterAssignment
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.channels import ChannelName
@@ -29,6 +29,7 @@ from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.messaging.templates import templates_for
 from incident_cmd.paging.links import ack_url
 from incident_cmd.paging.models import Page, PageStatus, PageTarget, TargetStatus
+from incident_cmd.playbooks import service as playbook_service
 from incident_cmd.playbooks.schema import Escalation, Playbook, RosterRole
 from incident_cmd.teams import service as team_service
 from incident_cmd.timeline import service as timeline
@@ -58,7 +59,7 @@ def record(
     """An entry on the paged incident's timeline."""
     timeline.append(
         session,
-        subject_type=incident_service.SUBJECT,
+        subject_type=INCIDENT_SUBJECT,
         subject_id=incident_id,
         kind=kind,
         summary=summary,
@@ -105,6 +106,11 @@ def role_title(role: RosterRole | None, role_key: str, locale: Locale) -> str:
     return titles.get(locale) or titles[Locale.en]
 
 
+def incident_playbook(session: Session, incident: Incident) -> Playbook:
+    """The playbook version the incident was declared from, which its paging follows."""
+    return playbook_service.pinned_playbook(session, content_hash=incident.playbook_hash)
+
+
 def page_context(
     session: Session,
     page: Page,
@@ -113,7 +119,7 @@ def page_context(
     playbook: Playbook | None = None,
 ) -> PageContext:
     incident = incident or session.get_one(Incident, page.incident_id)
-    playbook = playbook or incident_service.playbook_of(session, incident)
+    playbook = playbook or incident_playbook(session, incident)
     role = playbook.role(page.role_key)
     if role is not None and page.slot >= role.count:
         role = None  # an ad hoc seat added beside the playbook's
@@ -134,7 +140,7 @@ def page_seats(
     contexts = []
     for seat in seats:
         incident = session.get_one(Incident, seat.incident_id)
-        playbook = incident_service.playbook_of(session, incident)
+        playbook = incident_playbook(session, incident)
         role = playbook.role(seat.role_key)
         if role is not None and seat.slot < role.count and not role.page:
             continue
@@ -163,11 +169,6 @@ def page_seats(
 def page_seat(session: Session, *, seat: RosterAssignment, actor_id: int | None) -> Page | None:
     pages = page_seats(session, seats=[seat], actor_id=actor_id)
     return pages[0] if pages else None
-
-
-def page_roster(session: Session, *, incident: Incident, actor_id: int | None) -> list[Page]:
-    seats = incident_service.current_roster(session, incident=incident)
-    return page_seats(session, seats=seats, actor_id=actor_id)
 
 
 def _levels(escalation: Escalation) -> list[str]:
@@ -356,7 +357,7 @@ def enqueue(
         key=key,
         source=SOURCE if target_id is not None else "roster",
         source_id=target_id,
-        subject=(incident_service.SUBJECT, incident.id),
+        subject=(INCIDENT_SUBJECT, incident.id),
         label=label,
         channel=channel,
         address=address,

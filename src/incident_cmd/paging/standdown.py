@@ -1,14 +1,21 @@
 """Closing pages when a seat is handed over, and standing the roster down."""
 
+from collections.abc import Sequence
+
 from sqlmodel import Session, col, select
 
 from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
-from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident, RosterAssignment
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.paging.models import ANSWERABLE, Page, PageStatus
-from incident_cmd.paging.pages import close_page, enqueue, record, role_title
+from incident_cmd.paging.pages import (
+    close_page,
+    enqueue,
+    incident_playbook,
+    record,
+    role_title,
+)
 
 
 def cancel_for_seat(session: Session, *, seat: RosterAssignment, reason: str) -> int:
@@ -27,13 +34,20 @@ def cancel_for_seat(session: Session, *, seat: RosterAssignment, reason: str) ->
     return len(pages)
 
 
-def stand_down(session: Session, *, incident: Incident, message: str, actor: User) -> int:
-    """Closes every open page and tells each person on the roster they are stood down."""
-    seats = incident_service.current_roster(session, incident=incident)
+def stand_down(
+    session: Session,
+    *,
+    incident: Incident,
+    seats: Sequence[RosterAssignment],
+    message: str,
+    actor: User,
+) -> int:
+    """Closes every open page and tells each person on the roster (``seats``) they are stood
+    down."""
     for seat in seats:
         cancel_for_seat(session, seat=seat, reason="incident stood down")
     told = 0
-    playbook = incident_service.playbook_of(session, incident)
+    playbook = incident_playbook(session, incident)
     for seat in seats:
         if seat.user_id is None:
             continue
