@@ -19,10 +19,12 @@ from incident_cmd.campaigns import service
 from incident_cmd.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from incident_cmd.campaigns.rendering import CampaignMessage, NoticeContext, template_context
 from incident_cmd.config import Settings, get_settings
+from incident_cmd.db import table_of
 from incident_cmd.messaging import suppression
 from incident_cmd.messaging.channels import (
     UNSUBSCRIBED_CODE,
     Channel,
+    ChannelName,
     Outbound,
     channels_for,
     check_header_value,
@@ -45,7 +47,7 @@ def backoff(attempts: int) -> timedelta:
 class Deliveries:
     """The lane's definition over the ``deliveries`` table."""
 
-    table = Delivery
+    table = table_of(Delivery)
     flush_every = 500
     reconcile_after = RECONCILE_AFTER
     sinks_keep_id = True
@@ -62,21 +64,21 @@ class Deliveries:
 
     def due(self, now: datetime) -> Select:
         return (
-            sa_select(Delivery.id)
+            sa_select(col(Delivery.id))
             .join(Campaign, col(Campaign.id) == Delivery.campaign_id)
             .where(
                 col(Delivery.status).in_(CLAIMABLE),
                 col(Delivery.due_at) <= now,
                 col(Campaign.status) == CampaignStatus.sending,
             )
-            .order_by(Delivery.due_at)
+            .order_by(col(Delivery.due_at))
         )
 
     def take(
         self, session: Session, ids: list[int], now: datetime
     ) -> list[Claimed[CampaignMessage]]:
         suppressed = suppression.covering_suppression(
-            Campaign.channel, Delivery.address, Campaign.notice_class
+            col(Campaign.channel), col(Delivery.address), col(Campaign.notice_class)
         )
         rows = session.execute(
             sa_select(Delivery, Campaign, suppressed.label("suppressed"))
@@ -153,7 +155,7 @@ class Deliveries:
         rendered = self.templates.render(message.template, item.channel, message.locale, context)
         base = self.settings.public_base_url.rstrip("/")
         headers: tuple[tuple[str, str], ...] = ()
-        if item.channel == "email":
+        if item.channel == ChannelName.email:
             link = context["unsubscribe_url"]
             headers = (
                 ("List-Unsubscribe", f"<{link}>"),
@@ -190,7 +192,7 @@ def bulk_sender(
     engine: Engine,
     *,
     settings: Settings | None = None,
-    channels: dict[tuple[str, bool], Channel] | None = None,
+    channels: dict[tuple[ChannelName, bool], Channel] | None = None,
 ) -> Sender[CampaignMessage]:
     """The bulk lane's sender; a drill campaign goes to the sink channels."""
     settings = settings or get_settings()

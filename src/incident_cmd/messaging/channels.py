@@ -71,9 +71,12 @@ class Outbound:
     twiml: str | None = None  # voice: what the call does, when more than reading the body
 
 
+OutcomeKind = Literal["sent", "transient", "permanent", "unknown"]
+
+
 @dataclass(frozen=True)
 class Outcome:
-    kind: Literal["sent", "transient", "permanent", "unknown"]
+    kind: OutcomeKind
     provider_id: str | None = None
     error_code: str | None = None
     error_message: str | None = None
@@ -256,7 +259,7 @@ class SmtpEmailChannel:
         except aiosmtplib.SMTPRecipientsRefused as exc:
             return Outcome("permanent", error_message=reason(str(exc)))
         except aiosmtplib.SMTPResponseException as exc:
-            kind = "permanent" if 500 <= exc.code < 600 else "transient"
+            kind: OutcomeKind = "permanent" if 500 <= exc.code < 600 else "transient"
             return Outcome(kind, error_code=str(exc.code), error_message=reason(exc.message))
         except (TimeoutError, aiosmtplib.SMTPException, OSError) as exc:
             return Outcome("transient", error_message=describe(exc))
@@ -269,13 +272,13 @@ class SmtpEmailChannel:
         return None
 
 
-def channels_for(settings: Settings, *, drill: bool = False) -> dict[str, Channel]:
+def channels_for(settings: Settings, *, drill: bool = False) -> dict[ChannelName, Channel]:
     """The configured channels; the sink stands in for any that is not configured, and for
     every channel in a drill."""
     twilio_ready = bool(settings.twilio_account_sid and settings.twilio_sender) and not drill
     smtp_ready = bool(settings.smtp_host) and not drill
     return {
-        "sms": TwilioSmsChannel(settings) if twilio_ready else SinkChannel("sms"),
-        "voice": TwilioVoiceChannel(settings) if twilio_ready else SinkChannel("voice"),
-        "email": SmtpEmailChannel(settings) if smtp_ready else SinkChannel("email"),
+        ChannelName.sms: TwilioSmsChannel(settings) if twilio_ready else SinkChannel("sms"),
+        ChannelName.voice: TwilioVoiceChannel(settings) if twilio_ready else SinkChannel("voice"),
+        ChannelName.email: SmtpEmailChannel(settings) if smtp_ready else SinkChannel("email"),
     }

@@ -17,11 +17,13 @@ from xml.sax.saxutils import escape, quoteattr
 import psycopg
 from sqlalchemy import Engine, Select, event, text, update
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from incident_cmd import clock
 from incident_cmd.config import Settings, get_settings
-from incident_cmd.messaging.channels import Channel, Outbound, channels_for
+from incident_cmd.db import table_of
+from incident_cmd.i18n import Locale
+from incident_cmd.messaging.channels import Channel, ChannelName, Outbound, channels_for
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.messaging.outbox import CLAIMABLE, Claimed, Sender, Settled, State
 from incident_cmd.messaging.templates import Rendered
@@ -43,9 +45,9 @@ def enqueue(
     source_id: int | None,
     subject: tuple[str, int] | None,
     label: str,
-    channel: str,
+    channel: ChannelName,
     address: str,
-    locale: str,
+    locale: Locale,
     rendered: Rendered,
     drill: bool = False,
     user_id: int | None = None,
@@ -95,12 +97,12 @@ def messages_for(session: Session, *, source: str, source_ids: list[int]) -> lis
         return []
     return list(
         session.exec(
-            sa_select(DirectMessage)
+            select(DirectMessage)
             .where(
                 col(DirectMessage.source) == source, col(DirectMessage.source_id).in_(source_ids)
             )
-            .order_by(DirectMessage.id)
-        ).scalars()
+            .order_by(col(DirectMessage.id))
+        )
     )
 
 
@@ -158,7 +160,7 @@ class Wakeup:
 class DirectMessages:
     """The lane's definition: ``direct_messages`` rows, rendered when queued, sent at once."""
 
-    table = DirectMessage
+    table = table_of(DirectMessage)
     lease = LEASE
     batch_size = 50
     rate_per_second = 0.0
@@ -171,9 +173,9 @@ class DirectMessages:
 
     def due(self, now: datetime) -> Select:
         return (
-            sa_select(DirectMessage.id)
+            sa_select(col(DirectMessage.id))
             .where(col(DirectMessage.status).in_(CLAIMABLE), col(DirectMessage.due_at) <= now)
-            .order_by(DirectMessage.due_at)
+            .order_by(col(DirectMessage.due_at))
         )
 
     def take(self, session: Session, ids: list[int], now: datetime) -> list[Claimed[DirectMessage]]:
@@ -201,7 +203,7 @@ class DirectMessages:
     def outbound(self, item: Claimed[DirectMessage]) -> Outbound:
         message = item.payload
         twiml = None
-        if message.channel == "voice":
+        if message.channel == ChannelName.voice:
             twiml = keypad_twiml(message, self.settings.public_base_url)
         return Outbound(
             delivery_id=message.id,
@@ -217,7 +219,9 @@ class DirectMessages:
     def also_record(self, session: Session, settled: Sequence[Settled[DirectMessage]]) -> None:
         for item in settled:
             message = item.result.claimed.payload
-            if message.subject_type is None or item.status not in (State.sent, State.failed):
+            if item.status not in (State.sent, State.failed):
+                continue
+            if message.subject_type is None or message.subject_id is None:
                 continue
             sent = item.status == State.sent
             timeline.append(
@@ -245,7 +249,7 @@ def direct_sender(
     engine: Engine,
     *,
     settings: Settings | None = None,
-    channels: dict[str, Channel] | None = None,
+    channels: dict[ChannelName, Channel] | None = None,
 ) -> Sender[DirectMessage]:
     settings = settings or get_settings()
     by_name = channels or channels_for(settings)

@@ -18,13 +18,21 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Generic, Protocol, TypeVar
 
-from sqlalchemy import Engine, Select, and_, bindparam, case, or_, update
-from sqlmodel import Session, SQLModel, col
+from sqlalchemy import Engine, Select, Table, and_, bindparam, case, or_, update
+from sqlmodel import Session
 
 from incident_cmd import clock
 from incident_cmd.config import Settings
-from incident_cmd.db import skip_locked
-from incident_cmd.messaging.channels import Channel, Outbound, Outcome, Unsendable, describe, reason
+from incident_cmd.db import skip_locked, table_of
+from incident_cmd.messaging.channels import (
+    Channel,
+    ChannelName,
+    Outbound,
+    Outcome,
+    Unsendable,
+    describe,
+    reason,
+)
 from incident_cmd.messaging.models import SinkMessage
 
 log = logging.getLogger(__name__)
@@ -33,6 +41,7 @@ log = logging.getLogger(__name__)
 RECONCILE_WINDOW = timedelta(minutes=10)
 # How long outcomes may wait to be written while sends go on.
 FLUSH_SECONDS = 0.25
+SINK_MESSAGES = table_of(SinkMessage)
 
 Payload = TypeVar("Payload")
 
@@ -53,7 +62,7 @@ CLAIMABLE = (State.pending, State.unknown)
 @dataclass(frozen=True)
 class Claimed(Generic[Payload]):
     id: int
-    channel: str
+    channel: ChannelName
     drill: bool
     address: str
     was_unknown: bool
@@ -87,9 +96,10 @@ class Waiter(Protocol):
 
 class Lane(Protocol[Payload]):
     settings: Settings
-    # The outbox table: id, status, due_at, attempts, claimed_until, last_attempt_at,
-    # provider_id, error_code, error_message, sent_at.
-    table: type[SQLModel]
+    # The outbox table (``db.table_of`` its model): id, status, due_at, attempts,
+    # claimed_until, last_attempt_at, provider_id, error_code, error_message, sent_at. The
+    # core writes it with Core statements, which name its columns in ``table.c``.
+    table: Table
     lease: timedelta
     batch_size: int
     rate_per_second: float  # per sender; 0 is no limit
@@ -187,7 +197,7 @@ class Sender(Generic[Payload]):
         engine: Engine,
         lane: Lane[Payload],
         *,
-        channels: dict[tuple[str, bool], Channel],
+        channels: dict[tuple[ChannelName, bool], Channel],
     ) -> None:
         self.engine = engine
         self.lane = lane
@@ -204,11 +214,12 @@ class Sender(Generic[Payload]):
         defer some or settle them without sending)."""
         now = clock.now()
         table = self.lane.table
+        columns = table.c
         with Session(self.engine, expire_on_commit=False) as session:
             # A lease that ran out means the worker holding it died mid-send.
             session.execute(
                 update(table)
-                .where(col(table.status) == State.sending, col(table.claimed_until) < now)
+                .where(columns.status == State.sending, columns.claimed_until < now)
                 .values(status=State.unknown, claimed_until=None)
             )
             due = self.lane.due(now).limit(limit or self.batch_size)
@@ -220,14 +231,13 @@ class Sender(Generic[Payload]):
             if ready:
                 session.execute(
                     update(table)
-                    .where(col(table.id).in_([item.id for item in ready]))
+                    .where(columns.id.in_([item.id for item in ready]))
                     .values(
                         status=State.sending,
                         claimed_until=now + self.lane.lease,
-                        attempts=table.attempts + 1,
+                        attempts=columns.attempts + 1,
                         last_attempt_at=now,
                     )
-                    .execution_options(synchronize_session=False)
                 )
             session.commit()
         return ready, len(ids)
@@ -278,8 +288,9 @@ class Sender(Generic[Payload]):
                 }
             )
         table = self.lane.table
-        status = col(table.status)
-        by_id = col(table.id) == bindparam("o_id")
+        columns = table.c
+        status = columns.status
+        by_id = columns.id == bindparam("o_id")
         # A status callback may have arrived first; never move it back.
         handed_over = or_(status == State.sending, status == State.unknown)
         statements = {
@@ -290,8 +301,8 @@ class Sender(Generic[Payload]):
                 provider_id=bindparam("o_provider"),
                 sent_at=now,
                 claimed_until=None,
-                error_code=case((handed_over, None), else_=table.error_code),
-                error_message=case((handed_over, None), else_=table.error_message),
+                error_code=case((handed_over, None), else_=columns.error_code),
+                error_message=case((handed_over, None), else_=columns.error_message),
             ),
             State.failed: update(table)
             .where(by_id)
@@ -318,22 +329,27 @@ class Sender(Generic[Payload]):
             connection = session.connection()
             for state, rows in by_state.items():
                 if rows:
-                    statement = statements[state].execution_options(synchronize_session=False)
-                    connection.execute(statement, rows)
-            sinks = [self._sink_row(item, now) for item in settled if self._is_sink(item)]
+                    connection.execute(statements[state], rows)
+            sinks = [
+                self._sink_row(item.result.claimed, outbound, now)
+                for item in settled
+                if (outbound := self._sunk(item)) is not None
+            ]
             if sinks:
-                session.execute(SinkMessage.__table__.insert(), sinks)
+                session.execute(SINK_MESSAGES.insert(), sinks)
             self.lane.also_record(session, settled)
             session.commit()
 
     @staticmethod
-    def _is_sink(item: Settled[Payload]) -> bool:
+    def _sunk(item: Settled[Payload]) -> Outbound | None:
+        """The message a sink channel took, if this outcome is one."""
         provider_id = item.result.outcome.provider_id
         sunk = item.status == State.sent and provider_id and provider_id.startswith("SINK")
-        return bool(sunk) and item.result.outbound is not None
+        return item.result.outbound if sunk else None
 
-    def _sink_row(self, item: Settled[Payload], now: datetime) -> dict[str, Any]:
-        claimed, outbound = item.result.claimed, item.result.outbound
+    def _sink_row(
+        self, claimed: Claimed[Payload], outbound: Outbound, now: datetime
+    ) -> dict[str, Any]:
         return {
             "delivery_id": claimed.id if self.lane.sinks_keep_id else None,
             "channel": claimed.channel,

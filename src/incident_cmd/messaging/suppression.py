@@ -2,28 +2,35 @@
 signed links that let an email recipient add their own. An email unsubscribe still lets a
 recall's safety notice through; an SMS STOP, or the provider's own opt-out, stops everything."""
 
+from typing import Any
+
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, case, delete, exists, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, case, delete, exists, or_
 from sqlmodel import Session, col
 
 from incident_cmd import clock
 from incident_cmd.config import get_settings
-from incident_cmd.db import upsert_insert
+from incident_cmd.db import table_of, upsert_insert
 from incident_cmd.errors import Forbidden
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.models import NoticeClass, Suppression
 
+SUPPRESSIONS = table_of(Suppression)
+
 
 def covering_suppression(
-    channel: ColumnElement, address: ColumnElement, notice_class: ColumnElement
+    channel: SQLColumnExpression[Any],
+    address: SQLColumnExpression[Any],
+    notice_class: SQLColumnExpression[Any],
 ) -> ColumnElement[bool]:
     """Whether a suppression stops this message: every one does, except that an email
-    unsubscribe lets a safety notice through."""
-    suppressions = Suppression.__table__
+    unsubscribe lets a safety notice through. The arguments are the message's columns, or
+    literals."""
+    columns = SUPPRESSIONS.c
     return exists().where(
-        suppressions.c.channel == channel,
-        suppressions.c.address == address,
-        or_(~suppressions.c.spares_safety, notice_class != NoticeClass.safety.value),
+        columns.channel == channel,
+        columns.address == address,
+        or_(~columns.spares_safety, notice_class != NoticeClass.safety.value),
     )
 
 
@@ -37,8 +44,7 @@ def suppress(
 ) -> None:
     """Suppresses the address everywhere (but safety notices, if ``spares_safety``). A
     suppression only ever widens: a later unsubscribe never lets through what a STOP stopped."""
-    table = Suppression.__table__
-    statement = upsert_insert(session, table).values(
+    statement = upsert_insert(session, SUPPRESSIONS).values(
         channel=channel,
         address=address,
         reason=reason,
@@ -49,9 +55,9 @@ def suppress(
         statement.on_conflict_do_update(
             index_elements=["channel", "address"],
             set_={
-                "spares_safety": table.c.spares_safety & statement.excluded.spares_safety,
+                "spares_safety": SUPPRESSIONS.c.spares_safety & statement.excluded.spares_safety,
                 "reason": case(
-                    (statement.excluded.spares_safety, table.c.reason),
+                    (statement.excluded.spares_safety, SUPPRESSIONS.c.reason),
                     else_=statement.excluded.reason,
                 ),
             },
@@ -60,7 +66,7 @@ def suppress(
 
 
 def unsuppress(session: Session, *, channel: ChannelName, address: str) -> bool:
-    removed = session.execute(
+    removed = session.exec(
         delete(Suppression).where(
             col(Suppression.channel) == channel, col(Suppression.address) == address
         )
