@@ -30,8 +30,8 @@ public = APIRouter(tags=["webhooks"])
 
 def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
     settings = get_settings()
-    creator = session.get(User, campaign.created_by)
-    approver = session.get(User, campaign.approved_by) if campaign.approved_by else None
+    creator = session.get_one(User, campaign.created_by)
+    approver = session.get_one(User, campaign.approved_by) if campaign.approved_by else None
     return CampaignRead(
         **campaign.model_dump(
             include={

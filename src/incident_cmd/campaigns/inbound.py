@@ -64,7 +64,7 @@ def _inbound_answer(session: Session, kind: str, word: str, from_address: str) -
         return settings.sms_help_text
     if kind == "stop" and word in CHINESE_STOP_WORDS:
         locale = session.exec(
-            select(Customer.locale).where(Customer.phone == from_address).order_by(Customer.id)
+            select(Customer.locale).where(Customer.phone == from_address).order_by(col(Customer.id))
         ).first()
         template = OPTED_OUT_ANSWER.get(
             Locale(locale or settings.default_locale), OPTED_OUT_ANSWER[Locale.en]

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, exists, func, literal, update
+from sqlalchemy import ColumnElement, FromClause, and_, case, exists, func, literal, update
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -31,7 +31,7 @@ from incident_cmd.campaigns.schemas import (
 from incident_cmd.columns import UTCDateTime
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer, Purchase
-from incident_cmd.db import skip_locked
+from incident_cmd.db import skip_locked, table_of
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.i18n import LOCALES
 from incident_cmd.incidents.models import Incident
@@ -262,7 +262,7 @@ def cancel(session: Session, *, campaign: Campaign, actor: User, note: str = "")
         actor,
         note,
     )
-    cancelled = session.execute(
+    cancelled = session.exec(
         update(Delivery)
         .where(
             col(Delivery.campaign_id) == campaign.id, col(Delivery.status) == DeliveryStatus.pending
@@ -326,7 +326,7 @@ def retry_failed(session: Session, *, campaign: Campaign, actor: User, note: str
             "can retry its failed messages",
             field="status",
         )
-    retried = session.execute(
+    retried = session.exec(
         update(Delivery)
         .where(
             col(Delivery.campaign_id) == campaign.id,
@@ -362,16 +362,17 @@ def retry_failed(session: Session, *, campaign: Campaign, actor: User, note: str
 
 
 def _audience_query(campaign: Campaign, due: datetime, now: datetime):
-    customers, purchases = Customer.__table__, Purchase.__table__
-    deliveries = Delivery.__table__
+    customers, purchases = table_of(Customer), table_of(Purchase)
+    deliveries = table_of(Delivery)
     audience = Audience.model_validate(campaign.audience)
-    address = customers.c.phone if campaign.channel == "sms" else customers.c.email
+    address = customers.c.phone if campaign.channel == ChannelName.sms else customers.c.email
     suppressed = suppression.covering_suppression(
         literal(campaign.channel), address, literal(campaign.notice_class)
     )
-    conditions = [address.is_not(None)]
-    source = customers
-    product, batch = literal(None), literal(None)
+    conditions: list[ColumnElement[bool]] = [address.is_not(None)]
+    source: FromClause = customers
+    product: ColumnElement[str | None] = literal(None)
+    batch: ColumnElement[str | None] = literal(None)
     if audience.rule == "scope_purchasers":
         source = customers.join(purchases, purchases.c.customer_id == customers.c.id)
         if audience.products:
@@ -424,7 +425,7 @@ def materialize(session: Session, *, campaign: Campaign) -> int:
     """Turns the audience into delivery rows with one INSERT … SELECT; never row by row."""
     now = clock.now()
     due = max(campaign.send_at or now, now)
-    deliveries = Delivery.__table__
+    deliveries = table_of(Delivery)
     columns = [
         "campaign_id",
         "customer_id",
@@ -458,7 +459,7 @@ def start_due_campaigns(session: Session) -> int:
     query = (
         select(Campaign)
         .where(col(Campaign.status).in_((CampaignStatus.approved, CampaignStatus.scheduled)))
-        .order_by(Campaign.id)
+        .order_by(col(Campaign.id))
         .limit(20)
     )
     query = skip_locked(session, query)
@@ -552,12 +553,12 @@ def preview(session: Session, *, campaign: Campaign) -> CampaignPreview:
         item = PreviewLocale(
             locale=locale, recipients=recipients, subject=rendered.subject, body=rendered.body
         )
-        if campaign.channel == "sms":
+        if campaign.channel == ChannelName.sms:
             shape = sms_shape(rendered.body)
             item.encoding, item.segments = shape.encoding, shape.segments
             cost += shape.segments * recipients * settings.sms_price_per_segment
         locales.append(item)
-    sms = campaign.channel == "sms"
+    sms = campaign.channel == ChannelName.sms
     return CampaignPreview(
         audience=sum(by_locale.values()),
         locales=locales,
@@ -611,7 +612,3 @@ def unsubscribe_email(session: Session, *, address: str) -> None:
             summary="unsubscribed from email notices (safety recall notices still sent)",
             actor_id=None,
         )
-
-
-
-

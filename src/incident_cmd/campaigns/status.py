@@ -63,7 +63,7 @@ def record_delivery_status(session: Session, callback: StatusCallback) -> bool:
         if delivery_id is not None
         else col(Delivery.provider_id) == provider_id
     )
-    changed = session.execute(
+    changed = session.exec(
         update(Delivery)
         .where(match, col(Delivery.status).in_(EARLIER_THAN[target]))
         .values(**values)
