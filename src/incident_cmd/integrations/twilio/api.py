@@ -11,8 +11,9 @@ from sqlmodel import Session
 
 from incident_cmd.config import get_settings
 from incident_cmd.deps import SessionDep
-from incident_cmd.errors import error_responses
+from incident_cmd.errors import NotFound, error_responses
 from incident_cmd.fields import DbId
+from incident_cmd.i18n import Locale
 from incident_cmd.integrations.twilio import twiml
 from incident_cmd.integrations.twilio.handlers import (
     HandlersDep,
@@ -88,11 +89,13 @@ async def page_voice(
 
 
 def _answer_keypad(session: Session, *, press: KeypadPress, handler: KeypadHandler) -> Response:
-    said = handler(session, press)
     message = session.get(DirectMessage, press.message_id)
+    if message is None:
+        raise NotFound(f"no call for message {press.message_id}")
+    said = handler(session, press)
     if said is None:
         # Not a key we know: say so, and ask again.
-        lead = "未识别的按键。" if message.locale == "zh-CN" else "Key not recognised."
+        lead = "未识别的按键。" if message.locale == Locale.zh_CN else "Key not recognised."
         base_url = get_settings().public_base_url
         return twiml.response(direct.keypad_twiml(message, base_url, lead=lead))
     return twiml.say(said, message.locale)

@@ -1,11 +1,13 @@
 """TwiML, the XML a webhook answers Twilio with."""
 
+from typing import Any
 from xml.sax.saxutils import escape
 
 from fastapi.responses import Response
 
-# How a route that answers TwiML says so in the OpenAPI document.
-TWIML_ANSWER = {
+# How a route that answers TwiML says so in the OpenAPI document (``responses=``, merged with
+# ``errors.error_responses``).
+TWIML_ANSWER: dict[int | str, dict[str, Any]] = {
     200: {"description": "TwiML", "content": {"application/xml": {"schema": {"type": "string"}}}}
 }
 
