@@ -195,7 +195,7 @@ def _record_seat(
             {"role": seat.role_key, "slot": seat.slot},
         )
         return
-    user = user or session.get(User, seat.user_id)
+    user = user or session.get_one(User, seat.user_id)
     _record(
         session,
         incident,
@@ -282,7 +282,7 @@ def current_roster(session: Session, *, incident: Incident) -> Sequence[RosterAs
             RosterAssignment.incident_id == incident.id,
             RosterAssignment.state != AssignmentState.relieved,
         )
-        .order_by(RosterAssignment.id)
+        .order_by(col(RosterAssignment.id))
     ).all()
 
 
@@ -356,7 +356,7 @@ def assign_role(
         current.relieved_at = now
         session.add(current)
         if current.user_id is not None:
-            previous = session.get(User, current.user_id)
+            previous = session.get_one(User, current.user_id)
             _record(
                 session,
                 incident,
@@ -409,7 +409,7 @@ def tasks_of(session: Session, *, incident: Incident) -> Sequence[IncidentTask]:
     return session.exec(
         select(IncidentTask)
         .where(IncidentTask.incident_id == incident.id)
-        .order_by(IncidentTask.id)
+        .order_by(col(IncidentTask.id))
     ).all()
 
 
@@ -520,7 +520,7 @@ def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
             col(IncidentTask.overdue_at).is_(None),
             col(IncidentTask.due_at) <= now,
         )
-        .order_by(IncidentTask.due_at)
+        .order_by(col(IncidentTask.due_at))
         .limit(limit)
     )
     query = skip_locked(session, query)
@@ -528,7 +528,7 @@ def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
     for task in tasks:
         task.overdue_at = now
         session.add(task)
-        incident = session.get(Incident, task.incident_id)
+        incident = session.get_one(Incident, task.incident_id)
         _record(
             session,
             incident,
