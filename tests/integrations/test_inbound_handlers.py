@@ -118,3 +118,15 @@ def test_an_unsigned_status_callback_reaches_no_handler(app, client, signing):
     app.state.twilio_handlers = TwilioHandlers(sms=(), keypad=_never_pressed, status=_no_status)
     params = {"MessageSid": "SMstatus2", "MessageStatus": "delivered"}
     assert client.post(STATUS + "?d=1", data=params).status_code == 403
+
+
+def test_a_key_pressed_on_an_unknown_call_is_not_found_and_asks_no_handler(
+    app, client, signing
+):
+    app.state.twilio_handlers = TwilioHandlers(sms=(), keypad=_never_pressed, status=_no_status)
+    path = "/webhooks/twilio/page-voice?m=987654"
+    params = {"Digits": "1", "CallSid": "CAunknown"}
+    signature = RequestValidator(TOKEN).compute_signature(PUBLIC + path, params)
+    response = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 404
+    assert "987654" in response.json()["detail"]

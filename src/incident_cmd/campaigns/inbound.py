@@ -3,6 +3,7 @@ START, HELP, a notice's reply options, or free text. Every message is recorded o
 free text that no ticket has taken yet is left to the handlers after this one."""
 
 import unicodedata
+from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
@@ -73,12 +74,25 @@ def _inbound_answer(session: Session, kind: str, word: str, from_address: str) -
     return None
 
 
+@dataclass(frozen=True)
+class Received:
+    """The message as kept, and the text to answer it with, if any."""
+
+    message: InboundMessage
+    answer: str | None
+
+    @property
+    def left_for_tickets(self) -> bool:
+        """Free text that no ticket has taken yet."""
+        return self.message.kind == "message" and self.message.ticket_id is None
+
+
 def handle_inbound(
     session: Session, *, provider_id: str, from_address: str, to_address: str, body: str
-) -> str | None:
+) -> Received:
     """Opt-out and other keywords, reply options, or a message kept for the ticket queue.
-    Returns the text to answer with, if any. A repeated webhook for the same message changes
-    nothing. Any sender is kept, a short code or a name as much as a phone number."""
+    A repeated webhook for the same message changes nothing. Any sender is kept, a short code
+    or a name as much as a phone number."""
     from_address, to_address = kept_inbound_address(from_address), kept_inbound_address(to_address)
     body = kept_inbound_body(body)
     previous = session.exec(
@@ -86,7 +100,7 @@ def handle_inbound(
     ).first()
     word = keyword(body)
     if previous is not None:
-        return _inbound_answer(session, previous.kind, word, from_address)
+        return Received(previous, _inbound_answer(session, previous.kind, word, from_address))
     latest = session.exec(
         select(Delivery)
         .where(
@@ -116,42 +130,17 @@ def handle_inbound(
         session.add(latest)
         answer = REPLY_NOTED[latest.locale] + label.get(latest.locale, label.get("en", word))
     answer = answer or _inbound_answer(session, kind, word, from_address)
-    session.add(
-        InboundMessage(
-            provider_id=provider_id,
-            from_address=from_address,
-            to_address=to_address,
-            body=body,
-            kind=kind,
-            delivery_id=latest.id if latest else None,
-            received_at=clock.now(),
-        )
+    message = InboundMessage(
+        provider_id=provider_id,
+        from_address=from_address,
+        to_address=to_address,
+        body=body,
+        kind=kind,
+        delivery_id=latest.id if latest else None,
+        received_at=clock.now(),
     )
-    return answer
-
-
-def unfiled_message(session: Session, *, provider_id: str) -> InboundMessage | None:
-    """The customer's free-text message with this id, if no ticket has taken it yet."""
-    return session.exec(
-        select(InboundMessage).where(
-            InboundMessage.provider_id == provider_id,
-            InboundMessage.kind == "message",
-            col(InboundMessage.ticket_id).is_(None),
-        )
-    ).first()
-
-
-def keep_unfiled(session: Session, *, inbound: InboundMessage) -> None:
-    """A message no ticket can answer (a short code, a sender name): kept, and said so."""
-    timeline.append(
-        session,
-        subject_type="inbound_sms",
-        subject_id=inbound.id,
-        kind="sms.unfiled",
-        summary=f"SMS from {inbound.from_address!r} kept unfiled: a ticket cannot answer "
-        "a sender that is not a phone number",
-        actor_id=None,
-    )
+    session.add(message)
+    return Received(message, answer)
 
 
 def _record_on_customer(session: Session, phone: str, kind: str, summary: str) -> None:
@@ -176,13 +165,11 @@ def _keywords(session: Session, delivery: Delivery) -> dict[str, dict[str, str]]
 
 def answer_keyword(session: Session, sms: InboundSms) -> Handled | None:
     """The keywords' handler: records every message it is asked about."""
-    answer = handle_inbound(
+    received = handle_inbound(
         session,
         provider_id=sms.provider_id,
         from_address=sms.from_address,
         to_address=sms.to_address,
         body=sms.body,
     )
-    if unfiled_message(session, provider_id=sms.provider_id) is not None:
-        return None
-    return Handled(answer)
+    return None if received.left_for_tickets else Handled(received.answer)
