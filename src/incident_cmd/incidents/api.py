@@ -19,7 +19,7 @@ from incident_cmd.errors import error_responses
 from incident_cmd.fields import DbId
 from incident_cmd.i18n import Locale
 from incident_cmd.incidents import flows, service
-from incident_cmd.incidents.models import TRANSITIONS, Incident, IncidentStatus
+from incident_cmd.incidents.models import TRANSITIONS, Incident, IncidentStatus, TaskStatus
 from incident_cmd.incidents.schemas import (
     IncidentDeclare,
     IncidentPage,
@@ -116,7 +116,7 @@ def incident_read(session: Session, incident: Incident, locale: Locale) -> Incid
                 depends_on=task.depends_on,
                 due_at=task.due_at,
                 status=task.status,
-                overdue=task.status == "open" and task.due_at <= now,
+                overdue=task.status == TaskStatus.open and task.due_at <= now,
                 completed_at=task.completed_at,
                 completed_by=names.of(task.completed_by),
             )

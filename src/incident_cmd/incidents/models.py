@@ -58,6 +58,11 @@ class Incident(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
 
 
+class TaskStatus(StrEnum):
+    open = "open"
+    done = "done"
+
+
 class AssignmentState(StrEnum):
     assigned = "assigned"
     unfilled = "unfilled"
@@ -95,7 +100,7 @@ class IncidentTask(SQLModel, table=True):
     role_key: str = Field(max_length=64)
     depends_on: str | None = Field(default=None, max_length=64)
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
-    status: str = Field(default="open", max_length=16)
+    status: TaskStatus = enum_column(TaskStatus, default=TaskStatus.open)
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     completed_by: int | None = Field(default=None, foreign_key="users.id")
     overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -19,6 +19,7 @@ from incident_cmd.incidents.models import (
     IncidentStatus,
     IncidentTask,
     RosterAssignment,
+    TaskStatus,
 )
 from incident_cmd.incidents.schemas import (
     IncidentDeclare,
@@ -451,7 +452,7 @@ def complete_task(
             f"task {task.key!r} belongs to role {task.role_key!r}: only its holder on the "
             f"roster of {incident.number}, the commander or a duty manager may complete it"
         )
-    if task.status == "done":
+    if task.status == TaskStatus.done:
         return task
     if task.depends_on is not None:
         dependency = session.exec(
@@ -459,11 +460,11 @@ def complete_task(
                 IncidentTask.incident_id == incident.id, IncidentTask.key == task.depends_on
             )
         ).one()
-        if dependency.status != "done":
+        if dependency.status != TaskStatus.done:
             raise Conflict(
                 f"task {task.key!r} waits for {dependency.key!r}, which is not done", field="task"
             )
-    task.status = "done"
+    task.status = TaskStatus.done
     task.completed_at = clock.now()
     task.completed_by = actor.id
     session.add(task)
@@ -516,7 +517,7 @@ def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
     query = (
         select(IncidentTask)
         .where(
-            IncidentTask.status == "open",
+            IncidentTask.status == TaskStatus.open,
             col(IncidentTask.overdue_at).is_(None),
             col(IncidentTask.due_at) <= now,
         )
