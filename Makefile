@@ -18,8 +18,10 @@ run: $(BIN)/.installed
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 
 test: $(BIN)/.installed
 	scripts/test-services
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/pytest
