@@ -13,6 +13,7 @@ PUBLIC = {
     ("GET", "/healthz"),
     ("GET", "/login"),
     ("POST", "/login"),
+    ("POST", "/locale"),  # the language switch, on the login page too (CSRF-checked)
     ("POST", "/webhooks/twilio/status"),
     ("POST", "/webhooks/twilio/inbound"),
     ("POST", "/webhooks/twilio/page-voice"),

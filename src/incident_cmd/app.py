@@ -23,8 +23,10 @@ from incident_cmd.playbooks.api import router as playbooks_router
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams.api import router as teams_router
 from incident_cmd.tickets.api import router as tickets_router
+from incident_cmd.web import translations
 from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
+from incident_cmd.web.assets import STATIC_PATH, StaticAssets
 from incident_cmd.web.security import SecurityHeaders
 
 
@@ -43,6 +45,7 @@ def create_app(
     settings = get_settings()
     playbooks = registry or PlaybookRegistry.from_settings()
     in_process_worker = settings.worker_in_process if run_worker is None else run_worker
+    translations.load_catalogs()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -81,6 +84,7 @@ def create_app(
         web_router,
     ):
         app.include_router(router)
+    app.mount(STATIC_PATH, StaticAssets(), name="static")
 
     @app.get("/healthz", tags=["ops"])
     def healthz() -> dict[str, str]:

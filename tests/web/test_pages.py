@@ -24,7 +24,8 @@ def test_wrong_password_shows_the_form_again(client, session):
     make_user(session, Role.viewer, username="page.user", password=PASSWORD)
     response = login(client, "page.user", "not the password")
     assert response.status_code == 401
-    assert "wrong username or password" in response.text
+    # In the configured default language: the browser asked for none.
+    assert "用户名或密码错误" in response.text
     assert "icmd_session" not in response.cookies
 
 
@@ -64,7 +65,7 @@ def test_landing_page_lists_active_incidents_only(client, session, shipped_playb
     page = client.get("/")
     assert page.status_code == 200
     assert active.number in page.text and "Typhoon floods Xiamen warehouse" in page.text
-    assert "DRILL" in page.text
+    assert "演练" in page.text  # the duty manager's locale is the default, zh-CN
     assert closed.number not in page.text
     # Shown in the viewer's zone (Asia/Shanghai), not UTC.
     assert "2026-11-23 09:00 CST" in page.text
@@ -125,20 +126,21 @@ def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(
                 "--disable-sync",
             ],
         )
-        page = browser.new_page()
+        page = browser.new_page(locale="en-US")
         page.goto(f"{live_server}/")
         assert page.url.endswith("/login")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", "wrong password here")
-        page.click("button[type=submit]")
-        assert "wrong username or password" in page.inner_text("[role=alert]")
+        page.click("form[action='/login'] button[type=submit]")
+        assert "Wrong username or password" in page.inner_text("[role=alert]")
         page.fill("input[name=username]", username)
         page.fill("input[name=password]", PASSWORD)
-        page.click("button[type=submit]")
+        page.click("form[action='/login'] button[type=submit]")
         page.wait_for_selector("#incidents")
         row = page.locator(f"tr[data-number='{number}']")
         assert "PX-200 电池过热" in row.inner_text()
         page.screenshot(path=str(tmp_path / "landing.png"), full_page=True)
-        page.click("text=Log out")
+        # The duty manager's own locale (zh-CN) now speaks, not the browser's.
+        page.click("text=退出登录")
         page.wait_for_url("**/login")
         browser.close()

@@ -110,7 +110,11 @@ def test_pages_carry_security_headers(client, csrf_user):
     assert "frame-ancestors 'none'" in policy
     assert "'unsafe-inline'" not in policy
     nonce = re.search(r"'nonce-([^']+)'", policy).group(1)
-    assert f'<style nonce="{nonce}">' in page.text
+    assert f"script-src 'self' 'nonce-{nonce}'" in policy
+    # Scripts and styles come from this site's /static, or carry the page's nonce.
+    for tag in re.findall(r"<(?:script|style|link)\b[^>]*>", page.text):
+        assert 'src="/static/' in tag or 'href="/static/' in tag or f'nonce="{nonce}"' in tag, tag
+    assert '<link rel="stylesheet" href="/static/app.css">' in page.text
     assert page.headers["x-frame-options"] == "DENY"
     assert page.headers["x-content-type-options"] == "nosniff"
     assert page.headers["referrer-policy"] == "same-origin"

@@ -1,10 +1,12 @@
-"""Server-rendered pages for people: login, the landing page of active incidents, and a
-campaign's delivery figures with the retry of its failed messages.
+"""Server-rendered pages for people: login, the landing page of active incidents, a
+campaign's delivery figures with the retry of its failed messages, and the language switch.
 
 Every form here is CSRF-checked (the router's ``csrf_protect``); templates put
-``{{ csrf_field() }}`` in each form."""
+``{{ csrf_field() }}`` in each form. Page text is translated through the catalogs in
+``web/locales`` (see ``web.translations``)."""
 
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
@@ -15,12 +17,15 @@ from fastapi.templating import Jinja2Templates
 
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import ApiToken, TokenKind, User
+from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.auth.throttle import LoginThrottled
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.config import get_settings
 from incident_cmd.deps import SESSION_COOKIE, ClientAddress, SessionDep, Throttle
 from incident_cmd.errors import Unauthorized
+from incident_cmd.i18n import Locale
 from incident_cmd.incidents import service as incident_service
+from incident_cmd.web import translations
 from incident_cmd.web.security import csrf_protect, register_template_helpers
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -30,11 +35,17 @@ def _local(moment: datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%d %H:%M %Z")
 
 
-def templates() -> Jinja2Templates:
-    pages = Jinja2Templates(directory=Path(get_settings().template_dir) / "web")
+@cache
+def _templates_in(directory: Path) -> Jinja2Templates:
+    pages = Jinja2Templates(directory=directory)
     pages.env.filters["local"] = _local
     register_template_helpers(pages.env)
+    translations.install(pages.env)
     return pages
+
+
+def templates() -> Jinja2Templates:
+    return _templates_in(Path(get_settings().template_dir) / "web")
 
 
 class LoginRequired(Exception):
@@ -65,18 +76,29 @@ def page_user(token: PageSession, session: SessionDep) -> User:
 PageUser = Annotated[User, Depends(page_user)]
 
 
-def _login_form(request: Request, error: str | None, status_code: int = 200) -> Response:
+def _login_form(
+    request: Request,
+    *,
+    wrong_credentials: bool = False,
+    retry_after: int | None = None,
+    status_code: int = 200,
+) -> Response:
+    """The reason a login failed is worded by the template, in the page's language."""
     return templates().TemplateResponse(
         request,
         "login.html",
-        {"organisation": get_settings().organisation_name, "error": error},
+        {
+            "organisation": get_settings().organisation_name,
+            "wrong_credentials": wrong_credentials,
+            "retry_after": retry_after,
+        },
         status_code=status_code,
     )
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request) -> Response:
-    return _login_form(request, None)
+    return _login_form(request)
 
 
 @router.post("/login")
@@ -93,11 +115,15 @@ def login(
             session, throttle=throttle, username=username, password=password, address=address
         )
     except LoginThrottled as exc:
-        response = _login_form(request, str(exc), status.HTTP_429_TOO_MANY_REQUESTS)
+        response = _login_form(
+            request, retry_after=exc.retry_after, status_code=status.HTTP_429_TOO_MANY_REQUESTS
+        )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
-    except Unauthorized as exc:
-        return _login_form(request, exc.message, status.HTTP_401_UNAUTHORIZED)
+    except Unauthorized:
+        return _login_form(
+            request, wrong_credentials=True, status_code=status.HTTP_401_UNAUTHORIZED
+        )
     previous = _live_session(request, session)
     if previous is not None:
         auth_service.end_token(session, token=previous, actor_id=previous.user_id)
@@ -128,6 +154,42 @@ def logout(token: PageSession, session: SessionDep) -> Response:
     auth_service.end_token(session, token=token, actor_id=token.user_id)
     response = RedirectResponse("/login", status_code=status.HTTP_303_SEE_OTHER)
     response.delete_cookie(SESSION_COOKIE)
+    return response
+
+
+def _same_site_path(path: str) -> str:
+    """Where the switch sends the browser back to: a path on this site, never another site."""
+    if path.startswith("/") and not path.startswith(("//", "/\\")):
+        return path
+    return "/"
+
+
+@router.post("/locale")
+def switch_locale(
+    request: Request,
+    session: SessionDep,
+    locale: Annotated[Locale, Form()],
+    back_to: Annotated[str, Form(alias="next", max_length=2000)] = "/",
+) -> Response:
+    """The language switch in every page's header: the browser keeps the choice in a cookie
+    (for the login page), and a signed-in user's stored locale changes with it (pages, pages
+    sent to them, and messages follow the user's locale)."""
+    token = _live_session(request, session)
+    if token is not None:
+        user = auth_service.get_user(session, user_id=token.user_id)
+        if user.locale != locale:
+            auth_service.update_user(
+                session, user=user, data=UserUpdate(locale=locale), actor_id=user.id
+            )
+    response = RedirectResponse(_same_site_path(back_to), status_code=status.HTTP_303_SEE_OTHER)
+    response.set_cookie(
+        translations.LOCALE_COOKIE,
+        locale.value,
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().public_base_url.startswith("https://"),
+    )
     return response
 
 
