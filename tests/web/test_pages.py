@@ -1,17 +1,9 @@
-import os
-import shutil
-from collections.abc import Iterator
-
-import pytest
-
 from incident_cmd import db
-from incident_cmd.app import create_app
 from incident_cmd.auth.models import Role
-from incident_cmd.devtools.local_server import running_server
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope, StatusChange
 from tests.factories import make_playbook_teams, make_user
-from tests.plugins.web import PASSWORD, login
+from tests.plugins.web import PASSWORD, chromium, login, needs_chromium
 
 
 def test_landing_page_requires_login(client):
@@ -24,8 +16,7 @@ def test_wrong_password_shows_the_form_again(client, session):
     make_user(session, Role.viewer, username="page.user", password=PASSWORD)
     response = login(client, "page.user", "not the password")
     assert response.status_code == 401
-    # In the configured default language: the browser asked for none.
-    assert "用户名或密码错误" in response.text
+    assert "Wrong username or password." in response.text
     assert "icmd_session" not in response.cookies
 
 
@@ -79,23 +70,10 @@ def test_session_cookie_is_not_accepted_by_the_api(client, session):
     assert response.status_code == 401
 
 
-CHROMIUM = shutil.which("chromium")
-
-
-@pytest.fixture
-def live_server(use_database, shipped_playbooks) -> Iterator[str]:
-    with running_server(create_app(registry=shipped_playbooks, run_worker=False)) as url:
-        yield url
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None and os.environ.get("CI") != "true", reason="Debian chromium is not installed"
-)
+@needs_chromium
 def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(
     live_server, shipped_playbooks, tmp_path
 ):
-    from playwright.sync_api import sync_playwright
-
     with db.session_scope() as session:
         make_playbook_teams(session, shipped_playbooks.get("product-recall").playbook)
         duty = make_user(session, Role.duty_manager, password=PASSWORD)
@@ -113,19 +91,7 @@ def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(
         )
         number = incident.number
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
+    with chromium() as browser:
         page = browser.new_page(locale="en-US")
         page.goto(f"{live_server}/")
         assert page.url.endswith("/login")
@@ -143,4 +109,3 @@ def test_duty_manager_logs_in_and_sees_the_incident_in_chromium(
         # The duty manager's own locale (zh-CN) now speaks, not the browser's.
         page.click("text=退出登录")
         page.wait_for_url("**/login")
-        browser.close()
