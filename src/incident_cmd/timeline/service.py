@@ -4,6 +4,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
+from incident_cmd.live import events as live
 from incident_cmd.timeline.models import TimelineEvent
 
 
@@ -29,6 +30,9 @@ def append(
         data=data or {},
     )
     session.add(event)
+    live.announce_entry(
+        session, subject_type=subject_type, subject_id=subject_id, kind=kind, data=data
+    )
     return event
 
 
