@@ -17,6 +17,7 @@ def test_wrong_password_shows_the_form_again(client, session):
     response = login(client, "page.user", "not the password")
     assert response.status_code == 401
     assert "Wrong username or password." in response.text
+    assert 'value="page.user"' in response.text  # kept for the next try
     assert "icmd_session" not in response.cookies
 
 

@@ -79,16 +79,19 @@ PageUser = Annotated[User, Depends(page_user)]
 def _login_form(
     request: Request,
     *,
+    username: str = "",
     wrong_credentials: bool = False,
     retry_after: int | None = None,
     status_code: int = 200,
 ) -> Response:
-    """The reason a login failed is worded by the template, in the page's language."""
+    """The reason a login failed is worded by the template, in the page's language; the
+    username stays filled in for the next try."""
     return templates().TemplateResponse(
         request,
         "login.html",
         {
             "organisation": get_settings().organisation_name,
+            "username": username,
             "wrong_credentials": wrong_credentials,
             "retry_after": retry_after,
         },
@@ -116,13 +119,19 @@ def login(
         )
     except LoginThrottled as exc:
         response = _login_form(
-            request, retry_after=exc.retry_after, status_code=status.HTTP_429_TOO_MANY_REQUESTS
+            request,
+            username=username,
+            retry_after=exc.retry_after,
+            status_code=status.HTTP_429_TOO_MANY_REQUESTS,
         )
         response.headers["Retry-After"] = str(exc.retry_after)
         return response
     except Unauthorized:
         return _login_form(
-            request, wrong_credentials=True, status_code=status.HTTP_401_UNAUTHORIZED
+            request,
+            username=username,
+            wrong_credentials=True,
+            status_code=status.HTTP_401_UNAUTHORIZED,
         )
     previous = _live_session(request, session)
     if previous is not None:
