@@ -17,6 +17,7 @@ from incident_cmd.customers.api import router as customers_router
 from incident_cmd.db import get_engine
 from incident_cmd.incidents.api import router as incidents_router
 from incident_cmd.integrations.twilio.api import router as twilio_router
+from incident_cmd.live.hub import Hub
 from incident_cmd.paging.api import public as paging_public_router
 from incident_cmd.paging.api import router as paging_router
 from incident_cmd.playbooks.api import router as playbooks_router
@@ -27,6 +28,7 @@ from incident_cmd.web import translations
 from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
 from incident_cmd.web.assets import STATIC_PATH, StaticAssets
+from incident_cmd.web.live import router as live_router
 from incident_cmd.web.security import SecurityHeaders
 
 
@@ -51,6 +53,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if check_schema:
             migrate.ensure_current(get_engine())
+        # This process's one listener for live updates, whoever commits them.
+        app.state.live_hub = Hub(get_engine())
+        await app.state.live_hub.start()
         background = None
         if in_process_worker:
             from incident_cmd.scheduler import start_background
@@ -61,6 +66,7 @@ def create_app(
         finally:
             if background is not None:
                 await background.stop()
+            await app.state.live_hub.stop()
 
     app = api_contract.ContractApp(title="incident_cmd", version="0.1.0", lifespan=lifespan)
     app.state.playbooks = playbooks
@@ -82,6 +88,7 @@ def create_app(
         paging_public_router,
         tickets_router,
         web_router,
+        live_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

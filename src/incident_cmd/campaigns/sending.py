@@ -20,6 +20,7 @@ from incident_cmd.campaigns.models import Campaign, CampaignStatus, Delivery, De
 from incident_cmd.campaigns.rendering import CampaignMessage, NoticeContext, template_context
 from incident_cmd.config import Settings, get_settings
 from incident_cmd.db import table_of
+from incident_cmd.live import events as live
 from incident_cmd.messaging import suppression
 from incident_cmd.messaging.channels import (
     UNSUBSCRIBED_CODE,
@@ -36,6 +37,7 @@ RECONCILE_AFTER = timedelta(seconds=30)
 # The per-recipient values a template puts in a subject or a greeting.
 CONTEXT_VALUE_LENGTH = 1000
 IDLE_SECONDS = 0.5
+PROGRESS_EVENT = "campaign.progress"
 
 
 def backoff(attempts: int) -> timedelta:
@@ -174,6 +176,17 @@ class Deliveries:
     retry_after = staticmethod(backoff)
 
     def also_record(self, session: Session, settled: Sequence[Settled[CampaignMessage]]) -> None:
+        # The funnel moves on every viewer's page once per batch, not once per message.
+        campaigns = session.execute(
+            sa_select(col(Campaign.id), col(Campaign.incident_id))
+            .distinct()
+            .join(Delivery, col(Delivery.campaign_id) == Campaign.id)
+            .where(col(Delivery.id).in_([item.result.claimed.id for item in settled]))
+        ).all()
+        for campaign_id, incident_id in campaigns:
+            live.announce(
+                session, live.LiveEvent("campaign", campaign_id, PROGRESS_EVENT, incident_id)
+            )
         for item in settled:
             if item.result.outcome.error_code == str(UNSUBSCRIBED_CODE):
                 claimed = item.result.claimed

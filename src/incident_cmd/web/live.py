@@ -1,0 +1,69 @@
+"""Server-sent events for the pages: what changed, as soon as it is committed anywhere.
+
+- ``GET /live/board``: an event named ``board`` for every change to an incident, a signal or
+  a campaign.
+- ``GET /live/incidents/{incident_id}``: an event named ``incident`` for every change to that
+  incident or its campaigns.
+
+Each event's data is the ``LiveEvent`` as JSON (subject_type, subject_id, kind, incident_id);
+``kind`` ``live.resync`` means events may have been missed and everything shown may be stale.
+A page listens with ``hx-ext="sse" sse-connect="/live/board"`` and re-fetches its parts on
+``hx-trigger="sse:board"``. A comment line every ``HEARTBEAT_SECONDS`` keeps proxies from
+closing a quiet stream; the stream ends when the browser goes away. Only signed-in people get
+a stream (the session cookie, as for every page)."""
+
+from collections.abc import AsyncIterator
+
+from fastapi import APIRouter, Request
+from sse_starlette import EventSourceResponse, ServerSentEvent
+
+from incident_cmd.live.events import LiveEvent
+from incident_cmd.live.hub import Filter, Hub, Subscription
+from incident_cmd.web.api import PageUser
+
+router = APIRouter(tags=["web"], include_in_schema=False)
+
+HEARTBEAT_SECONDS = 15
+BOARD_SUBJECTS = frozenset({"incident", "signal", "campaign"})
+
+
+def hub_of(request: Request) -> Hub:
+    hub: Hub = request.app.state.live_hub
+    return hub
+
+
+def _on_board(live_event: LiveEvent) -> bool:
+    return live_event.subject_type in BOARD_SUBJECTS or live_event.incident_id is not None
+
+
+def _of_incident(incident_id: int) -> Filter:
+    def accepts(live_event: LiveEvent) -> bool:
+        return live_event.incident_id == incident_id
+
+    return accepts
+
+
+async def _events(subscription: Subscription, name: str) -> AsyncIterator[ServerSentEvent]:
+    try:
+        async for live_event in subscription:
+            yield ServerSentEvent(data=live_event.as_json(), event=name)
+    finally:
+        subscription.close()
+
+
+def _stream(request: Request, accepts: Filter, name: str) -> EventSourceResponse:
+    # Subscribed before the response starts: a client that has the headers misses nothing.
+    subscription = hub_of(request).subscribe(accepts)
+    return EventSourceResponse(_events(subscription, name), ping=HEARTBEAT_SECONDS)
+
+
+@router.get("/live/board")
+async def board_events(request: Request, _user: PageUser) -> EventSourceResponse:
+    return _stream(request, _on_board, "board")
+
+
+@router.get("/live/incidents/{incident_id}")
+async def incident_events(
+    request: Request, incident_id: int, _user: PageUser
+) -> EventSourceResponse:
+    return _stream(request, _of_incident(incident_id), "incident")
