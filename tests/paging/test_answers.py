@@ -6,8 +6,9 @@ import pytest
 from itsdangerous import URLSafeSerializer
 from sqlmodel import select
 
-from incident_cmd.auth.models import Role
+from incident_cmd.auth.models import Role, User
 from incident_cmd.config import get_settings
+from incident_cmd.i18n import Locale
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging import links
@@ -77,6 +78,24 @@ def test_the_link_shows_the_page_and_only_the_button_answers(client, declared):
     assert declared.page("commander").status == PageStatus.acknowledged
     again = client.post(_link_path(target), data={"action": "acknowledge"})
     assert again.status_code == 200 and "您已确认" in again.text
+
+
+def test_an_acknowledged_link_page_leads_into_the_incident_room_in_the_persons_language(
+    client, declared
+):
+    holder = declared.holder("commander")
+    target = declared.target_of("commander", holder)
+    # Not the default language, so the page can only lead with it by asking the person.
+    person = declared.session.exec(select(User).where(User.username == holder)).one()
+    person.locale = Locale.en
+    declared.session.add(person)
+    declared.session.commit()
+    room = f'href="/incidents/{declared.incident.id}"'
+    assert room not in client.get(_link_path(target)).text
+    answered = client.post(_link_path(target), data={"action": "acknowledge"})
+    assert room in answered.text
+    first, other = "Open the incident room", "进入事件指挥室"
+    assert answered.text.index(first) < answered.text.index(other)
 
 
 def test_forged_link_is_refused_and_changes_nothing(client, declared):

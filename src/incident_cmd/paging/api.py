@@ -188,6 +188,8 @@ def _link_page(request: Request, session: Session, target: PageTarget, message: 
             "answerable": target.status == TargetStatus.open and page.status in ANSWERABLE,
             "acknowledged": page.status == PageStatus.acknowledged,
             "message": message,
+            # The paged person's own language leads; both are shown, whoever holds the phone.
+            "locale": user.locale,
         },
     )
 
