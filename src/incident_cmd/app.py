@@ -29,6 +29,7 @@ from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
 from incident_cmd.web.assets import STATIC_PATH, StaticAssets
 from incident_cmd.web.live import router as live_router
+from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.security import SecurityHeaders
 
 
@@ -89,6 +90,7 @@ def create_app(
         tickets_router,
         web_router,
         live_router,
+        queue_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

@@ -3,9 +3,13 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
+from incident_cmd.auth.models import User
 from incident_cmd.errors import NotFound
+from incident_cmd.teams.models import Team, TeamMember
 from incident_cmd.tickets.models import BreachState, Ticket, TicketStatus
 
 
@@ -32,6 +36,27 @@ def queue(
     session: Session, *, filters: QueueFilter, limit: int, before_id: int | None
 ) -> Sequence[Ticket]:
     """Newest first, keyset-paginated by id; every filter is an equality the indexes serve."""
+    return session.exec(_queue_query(filters, limit, before_id)).all()
+
+
+def team_queue(
+    session: Session, *, member: User, filters: QueueFilter, limit: int, before_id: int | None
+) -> Sequence[Ticket]:
+    """The queue of the teams ``member`` belongs to or leads: the tickets they may work on
+    as one of a team (see ``access.may_work_on``)."""
+    led = select(Team.key).where(Team.lead_user_id == member.id)
+    joined = (
+        select(Team.key)
+        .join(TeamMember, col(TeamMember.team_id) == Team.id)
+        .where(TeamMember.user_id == member.id)
+    )
+    query = _queue_query(filters, limit, before_id).where(
+        or_(col(Ticket.team_key).in_(led), col(Ticket.team_key).in_(joined))
+    )
+    return session.exec(query).all()
+
+
+def _queue_query(filters: QueueFilter, limit: int, before_id: int | None) -> SelectOfScalar[Ticket]:
     query = select(Ticket).order_by(col(Ticket.id).desc()).limit(limit)
     if filters.statuses:
         query = query.where(col(Ticket.status).in_(filters.statuses))
@@ -48,4 +73,19 @@ def queue(
             query = query.where(column == value)
     if before_id is not None:
         query = query.where(col(Ticket.id) < before_id)
+    return query
+
+
+def of_customer(
+    session: Session, *, customer_id: int, other_than: int | None = None, limit: int = 20
+) -> Sequence[Ticket]:
+    """A customer's tickets, newest first: what they complained about before."""
+    query = (
+        select(Ticket)
+        .where(Ticket.customer_id == customer_id)
+        .order_by(col(Ticket.id).desc())
+        .limit(limit)
+    )
+    if other_than is not None:
+        query = query.where(col(Ticket.id) != other_than)
     return session.exec(query).all()

@@ -1,0 +1,281 @@
+"""The complaint queue for agents: my tickets, my team's and all of them, filtered as the API
+filters them and paged by the API's cursor; and the intake form phone agents fill in while the
+customer is on the line, taken in through ``tickets.intake.take_in`` as the API takes it."""
+
+from collections.abc import Sequence
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query, Request, status
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlmodel import Session, col, select
+
+from incident_cmd import clock
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role, User
+from incident_cmd.config import get_settings
+from incident_cmd.customers.models import Customer
+from incident_cmd.deps import SessionDep
+from incident_cmd.errors import DomainError
+from incident_cmd.fields import INT4_MAX
+from incident_cmd.i18n import LOCALES
+from incident_cmd.playbooks.api import RegistryDep
+from incident_cmd.tickets import intake, queries
+from incident_cmd.tickets.models import BreachState, IntakeChannel, SlaTimer, Ticket, TicketStatus
+from incident_cmd.tickets.policy import CATEGORIES, PRIORITIES
+from incident_cmd.tickets.schemas import TicketCreate
+from incident_cmd.web import ticket_page
+from incident_cmd.web.api import PageUser, templates
+from incident_cmd.web.labels import N_
+from incident_cmd.web.security import csrf_protect
+from incident_cmd.web.ticket_display import (
+    NOT_ALLOWED,
+    NUMBER,
+    WORKERS,
+    FieldErrors,
+    FormInvalid,
+    Gettext,
+    countdown,
+    customer_shown,
+    error_status,
+    filled,
+    gettext_for,
+    ticket_label,
+    validated,
+)
+
+router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
+
+PAGE_SIZE = 50
+TABS = {"mine": N_("My tickets"), "team": N_("My team's"), "all": N_("All tickets")}
+REQUESTS = ("return", "exchange", "repair", "refund", "compensation", "information")
+INTAKE_FIELDS = (
+    "customer_name",
+    "phone",
+    "email",
+    "locale",
+    "channel",
+    "category",
+    "priority",
+    "product_model",
+    "batch",
+    "region",
+    "purchase_channel",
+    "description",
+    "requested",
+)
+UNKNOWN_USER = N_("No one has this username.")
+BAD_VALUE = N_("Not one of the options.")
+CONTACT_NEEDED = N_("Give the customer's phone or email.")
+
+
+def _default_tab(user: User) -> str:
+    return "mine" if user.role == Role.agent else "all"
+
+
+def _filters(
+    request: Request, session: Session, gettext: Gettext
+) -> tuple[queries.QueueFilter, dict, FieldErrors]:
+    """The filters in the query string, as the API reads them; what is wrong is named by
+    field, and left out of the search."""
+    params = request.query_params
+    errors: FieldErrors = {}
+    chosen: dict = {
+        "status": [value for value in params.getlist("status") if value],
+        **{
+            name: params.get(name, "").strip()
+            for name in (
+                "priority",
+                "category",
+                "breach_state",
+                "assignee",
+                "product_model",
+                "batch",
+                "incident_id",
+            )
+        },
+    }
+    statuses = []
+    for value in chosen["status"]:
+        if value in TicketStatus.__members__:
+            statuses.append(TicketStatus(value))
+        else:
+            errors["status"] = gettext(BAD_VALUE)
+    for name, allowed in (
+        ("priority", PRIORITIES),
+        ("category", CATEGORIES),
+        ("breach_state", tuple(BreachState)),
+    ):
+        if chosen[name] and chosen[name] not in allowed:
+            errors[name] = gettext(BAD_VALUE)
+    assignee_id = None
+    if chosen["assignee"]:
+        assignee_id = session.exec(
+            select(User.id).where(User.username == chosen["assignee"])
+        ).first()
+        if assignee_id is None:
+            errors["assignee"] = gettext(UNKNOWN_USER)
+    incident_id = None
+    if chosen["incident_id"]:
+        if chosen["incident_id"].isdigit() and 1 <= int(chosen["incident_id"]) <= INT4_MAX:
+            incident_id = int(chosen["incident_id"])
+        else:
+            errors["incident_id"] = gettext(NUMBER)
+
+    def kept(name: str) -> str | None:
+        return chosen[name] or None if name not in errors else None
+
+    filters = queries.QueueFilter(
+        statuses=tuple(statuses),
+        priority=kept("priority"),
+        assignee_id=assignee_id,
+        breach_state=BreachState(chosen["breach_state"]) if kept("breach_state") else None,
+        product_model=kept("product_model"),
+        batch=kept("batch"),
+        category=kept("category"),
+        incident_id=incident_id,
+    )
+    return filters, chosen, errors
+
+
+def _rows(session: Session, tickets: Sequence[Ticket], reader: User) -> list[dict]:
+    """Each ticket with its customer (as the reader may see them), its assignee and the
+    countdown of its most pressing target; three queries for the whole page."""
+    gettext = gettext_for(reader)
+    names = auth_service.usernames(session, ids={ticket.assignee_id for ticket in tickets})
+    customer_ids = {ticket.customer_id for ticket in tickets}
+    customers = {
+        customer.id: customer
+        for customer in session.exec(select(Customer).where(col(Customer.id).in_(customer_ids)))
+    }
+    timers: dict[int, list[SlaTimer]] = {}
+    for timer in session.exec(
+        select(SlaTimer).where(col(SlaTimer.ticket_id).in_([ticket.id for ticket in tickets]))
+    ):
+        timers.setdefault(timer.ticket_id, []).append(timer)
+    now = clock.now()
+    return [
+        {
+            "ticket": ticket,
+            "customer": customer_shown(customers.get(ticket.customer_id), reader),
+            "assignee": names.of(ticket.assignee_id),
+            "countdown": countdown(timers.get(ticket.id, []), gettext, now),
+        }
+        for ticket in tickets
+    ]
+
+
+@router.get("/tickets", response_class=HTMLResponse)
+def queue_page(
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    tab: Annotated[str | None, Query(pattern="^(mine|team|all)$")] = None,
+    cursor: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
+) -> Response:
+    tab = tab or _default_tab(user)
+    filters, chosen, errors = _filters(request, session, gettext_for(user))
+    if tab == "mine":
+        filters = queries.QueueFilter(**{**vars(filters), "assignee_id": user.id})
+        tickets = queries.queue(session, filters=filters, limit=limit, before_id=cursor)
+    elif tab == "team":
+        tickets = queries.team_queue(
+            session, member=user, filters=filters, limit=limit, before_id=cursor
+        )
+    else:
+        tickets = queries.queue(session, filters=filters, limit=limit, before_id=cursor)
+    next_cursor = tickets[-1].id if len(tickets) == limit else None
+    kept = [(key, value) for key, value in request.query_params.multi_items() if key != "cursor"]
+    if "tab" not in request.query_params:
+        kept.append(("tab", tab))
+    return templates().TemplateResponse(
+        request,
+        "tickets.html",
+        {
+            "organisation": get_settings().organisation_name,
+            "user": user,
+            "tab": tab,
+            "tabs": TABS,
+            "rows": _rows(session, tickets, user),
+            "chosen": chosen,
+            "active_filters": sum(1 for value in chosen.values() if value),
+            "errors": errors,
+            "next_url": f"/tickets?{urlencode([*kept, ('cursor', next_cursor)])}"
+            if next_cursor
+            else None,
+            "first_url": f"/tickets?{urlencode(kept)}" if cursor else None,
+            "statuses": tuple(TicketStatus),
+            "priorities": PRIORITIES,
+            "categories": CATEGORIES,
+            "breach_states": tuple(BreachState),
+            "may_take_in": user.role in WORKERS,
+            "tl": ticket_label,
+        },
+        status_code=400 if errors else 200,
+    )
+
+
+# --- intake ---------------------------------------------------------------------------------
+
+
+def _intake_form(
+    request: Request, user: User, values: dict, errors: FieldErrors, status_code: int = 200
+) -> Response:
+    return templates().TemplateResponse(
+        request,
+        "ticket_new.html",
+        {
+            "organisation": get_settings().organisation_name,
+            "user": user,
+            "values": values,
+            "errors": errors,
+            "channels": tuple(IntakeChannel),
+            "categories": CATEGORIES,
+            "priorities": PRIORITIES,
+            "requests": REQUESTS,
+            "locales": LOCALES,
+            "tl": ticket_label,
+        },
+        status_code=status_code,
+    )
+
+
+@router.get("/tickets/new", response_class=HTMLResponse)
+def intake_form(request: Request, user: PageUser) -> Response:
+    if user.role not in WORKERS:
+        refused = {"": gettext_for(user)(NOT_ALLOWED)}
+        return _intake_form(request, user, {}, refused, status.HTTP_403_FORBIDDEN)
+    return _intake_form(request, user, {"channel": "phone", "requested": "information"}, {})
+
+
+@router.post("/tickets/new")
+async def take_in(
+    request: Request, session: SessionDep, registry: RegistryDep, user: PageUser
+) -> Response:
+    """What the API's POST /tickets does, from the form; on an error nothing is taken in and
+    the form comes back filled in, the message next to its field."""
+    values = filled(await request.form(), INTAKE_FIELDS)
+    gettext = gettext_for(user)
+    if user.role not in WORKERS:
+        refused = {"": gettext(NOT_ALLOWED)}
+        return _intake_form(request, user, values, refused, status.HTTP_403_FORBIDDEN)
+    try:
+        data = validated(TicketCreate, values, gettext, whole_form_field="phone")
+        ticket = intake.take_in(session, data=data, actor=user, registry=registry)
+    except (FormInvalid, DomainError) as exc:
+        session.rollback()
+        if isinstance(exc, FormInvalid):
+            errors = exc.errors
+        else:
+            errors = {exc.field if exc.field in INTAKE_FIELDS else "": exc.message}
+        # The schema checks the contact only once every field is valid; the agent hears of
+        # every missing field at once.
+        if not (values.get("phone") or values.get("email")):
+            errors["phone"] = gettext(CONTACT_NEEDED)
+        return _intake_form(request, user, values, errors, error_status(exc))
+    return RedirectResponse(f"/tickets/{ticket.id}", status_code=status.HTTP_303_SEE_OTHER)
+
+
+# After /tickets/new, so "new" is never read as a ticket's id.
+router.include_router(ticket_page.router)

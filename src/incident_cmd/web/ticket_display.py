@@ -1,0 +1,279 @@
+"""How the complaint pages show a ticket: names of its values in the reader's language, its
+SLA countdown worked out from the project clock, contact details as the reader's role may see
+them, and a form's errors next to their fields."""
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session
+
+from incident_cmd import clock
+from incident_cmd.auth.models import Role, User
+from incident_cmd.customers.models import Customer
+from incident_cmd.errors import DomainError, Invalid
+from incident_cmd.i18n import Locale
+from incident_cmd.tickets import access
+from incident_cmd.tickets.masking import mask_contact, mask_text
+from incident_cmd.tickets.models import (
+    BreachState,
+    IntakeChannel,
+    SlaTimer,
+    Ticket,
+    TicketStatus,
+    TimerKind,
+)
+from incident_cmd.web import translations
+from incident_cmd.web.labels import N_
+
+# Who works the complaint queue, as the API's ``Agent`` dependency admits them.
+WORKERS = (Role.admin, Role.agent, Role.responder, Role.duty_manager)
+
+TICKET_LABELS: Mapping[str, Mapping[str, str]] = {
+    "status": {
+        TicketStatus.new: N_("New"),
+        TicketStatus.acknowledged: N_("Acknowledged"),
+        TicketStatus.in_progress: N_("In progress"),
+        TicketStatus.waiting_customer: N_("Waiting on customer"),
+        TicketStatus.resolved: N_("Resolved"),
+        TicketStatus.closed: N_("Closed"),
+    },
+    "category": {
+        "product_quality": N_("Product quality"),
+        "logistics": N_("Logistics"),
+        "usage": N_("Usage question"),
+        "service_attitude": N_("Service attitude"),
+        "after_sales": N_("After-sales service"),
+        "other": N_("Other"),
+    },
+    "priority": {
+        "urgent": N_("Urgent"),
+        "important": N_("Important"),
+        "routine": N_("Routine"),
+        "consultation": N_("Consultation"),
+    },
+    "breach_state": {
+        BreachState.ok: N_("On time"),
+        BreachState.warning: N_("Near deadline"),
+        BreachState.breached: N_("Overdue"),
+    },
+    "channel": {
+        IntakeChannel.phone: N_("Phone"),
+        IntakeChannel.email: N_("Email"),
+        IntakeChannel.web: N_("Website"),
+        IntakeChannel.sms: N_("SMS"),
+        IntakeChannel.social: N_("Social media"),
+        IntakeChannel.walk_in: N_("In person"),
+    },
+    "requested": {
+        "return": N_("Return"),
+        "exchange": N_("Exchange"),
+        "repair": N_("Repair"),
+        "refund": N_("Refund"),
+        "compensation": N_("Compensation"),
+        "information": N_("Information only"),
+    },
+    "timer": {
+        TimerKind.response: N_("First response"),
+        TimerKind.resolution: N_("Resolution"),
+        TimerKind.handling_plan: N_("Handling plan"),
+        TimerKind.close: N_("Closing"),
+    },
+    "event": {
+        "ticket.created": N_("Taken in"),
+        "ticket.assigned": N_("Assigned"),
+        "ticket.status": N_("Status changed"),
+        "ticket.plan": N_("Handling plan"),
+        "ticket.resolved": N_("Resolved"),
+        "ticket.reopened": N_("Reopened"),
+        "ticket.appealed": N_("Appealed"),
+        "ticket.survey": N_("Satisfaction"),
+        "ticket.callback": N_("Callback"),
+        "ticket.task_done": N_("Task done"),
+        "ticket.task_overdue": N_("Task overdue"),
+        "ticket.linked": N_("Linked to incident"),
+        "ticket.customer_message": N_("Customer message"),
+        "sla.warned": N_("Deadline near"),
+        "sla.breached": N_("Deadline missed"),
+        "sla.breached_twice": N_("Deadline missed twice"),
+    },
+}
+
+
+def ticket_label(value: str | None, kind: str) -> str:
+    """The message id naming ``value``; a value without one shows as stored."""
+    if value is None:
+        return ""
+    return TICKET_LABELS[kind].get(value, value.replace("_", " "))
+
+
+Gettext = Callable[[str], str]
+
+
+def gettext_for(user: User) -> Gettext:
+    return translations.translations(Locale(user.locale)).gettext
+
+
+# --- the SLA countdown ----------------------------------------------------------------------
+
+MINUTES = N_("%(minutes)s min")
+HOURS = N_("%(hours)s h %(minutes)s min")
+DAYS = N_("%(days)s d %(hours)s h")
+DUE_IN = N_("%(target)s due in %(time)s")
+OVERDUE_BY = N_("%(target)s overdue by %(time)s")
+PAUSED = N_("Clock stopped: waiting on the customer")
+ALL_MET = N_("All targets met")
+
+
+@dataclass(frozen=True)
+class Countdown:
+    """The ticket's most pressing target: ``state`` is ok, warning, breached, paused or met
+    (the CSS class and what the colour says in words)."""
+
+    state: str
+    text: str
+    due_at: datetime | None
+
+
+def _span(seconds: float, gettext: Gettext) -> str:
+    minutes = max(1, math.ceil(abs(seconds) / 60))
+    days, hours, rest = minutes // 1440, minutes % 1440 // 60, minutes % 60
+    if days:
+        return gettext(DAYS) % {"days": days, "hours": hours}
+    if hours:
+        return gettext(HOURS) % {"hours": hours, "minutes": rest}
+    return gettext(MINUTES) % {"minutes": rest}
+
+
+def countdown(
+    timers: Iterable[SlaTimer], gettext: Gettext, now: datetime | None = None
+) -> Countdown:
+    now = now or clock.now()
+    open_timers = [timer for timer in timers if timer.met_at is None]
+    running = [timer for timer in open_timers if timer.paused_at is None]
+    if not open_timers:
+        return Countdown("met", gettext(ALL_MET), None)
+    if not running:
+        return Countdown("paused", gettext(PAUSED), None)
+    timer = min(running, key=lambda timer: timer.due_at)
+    target = gettext(ticket_label(timer.kind, "timer"))
+    left = (timer.due_at - now).total_seconds()
+    if left <= 0:
+        text = gettext(OVERDUE_BY) % {"target": target, "time": _span(left, gettext)}
+        return Countdown("breached", text, timer.due_at)
+    state = "warning" if now >= timer.warn_at else "ok"
+    text = gettext(DUE_IN) % {"target": target, "time": _span(left, gettext)}
+    return Countdown(state, text, timer.due_at)
+
+
+# --- who sees what --------------------------------------------------------------------------
+
+
+def masks_contacts(user: User) -> bool:
+    """Viewers read contact details masked, as the API gives them."""
+    return user.role == Role.viewer
+
+
+@dataclass(frozen=True)
+class CustomerShown:
+    name: str
+    phone: str | None
+    email: str | None
+    region: str | None
+
+
+def customer_shown(customer: Customer | None, reader: User) -> CustomerShown | None:
+    if customer is None:
+        return None
+    if not masks_contacts(reader):
+        return CustomerShown(customer.name, customer.phone, customer.email, customer.region)
+    return CustomerShown(
+        # A customer known only by a contact is named by it.
+        mask_text(customer.name),
+        customer.phone and mask_contact(customer.phone),
+        customer.email and mask_contact(customer.email),
+        customer.region,
+    )
+
+
+def contact_shown(ticket: Ticket, reader: User) -> str:
+    return mask_contact(ticket.contact) if masks_contacts(reader) else ticket.contact
+
+
+def text_shown(text: str | None, reader: User) -> str | None:
+    return mask_text(text) if text and masks_contacts(reader) else text
+
+
+def may_work(session: Session, *, ticket: Ticket, user: User) -> bool:
+    return user.role in WORKERS and access.may_work_on(session, ticket=ticket, actor=user)
+
+
+# --- forms ----------------------------------------------------------------------------------
+
+REQUIRED = N_("Fill this in.")
+TOO_LONG = N_("Too long: at most %(max)s characters.")
+CHOOSE = N_("Choose one of the options.")
+NUMBER = N_("Enter a number.")
+AMOUNT = N_("Enter an amount such as 120.50 (at most two decimals).")
+NOT_ALLOWED = N_("Your role may not do this.")
+
+FieldErrors = dict[str, str]
+Model = TypeVar("Model", bound=BaseModel)
+
+
+class FormInvalid(Exception):
+    """A form that does not validate: the message for each field (``""`` for the form)."""
+
+    def __init__(self, errors: FieldErrors) -> None:
+        super().__init__(errors)
+        self.errors = errors
+
+
+def filled(form: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
+    """The named fields the form gives, trimmed, left out when empty (the schema's default)."""
+    values = {}
+    for name in names:
+        value = form.get(name)
+        if isinstance(value, str) and value.strip():
+            values[name] = value.strip()
+    return values
+
+
+def _worded(error: Mapping[str, Any], gettext: Gettext) -> str:
+    kind = error["type"]
+    if kind in ("missing", "string_too_short"):
+        return gettext(REQUIRED)
+    if kind == "string_too_long":
+        return gettext(TOO_LONG) % {"max": error.get("ctx", {}).get("max_length", "")}
+    if kind in ("enum", "literal_error"):
+        return gettext(CHOOSE)
+    if kind.startswith(("int_", "decimal_", "greater_than", "less_than")):
+        return gettext(NUMBER)
+    message = str(error["msg"])
+    return message.removeprefix("Value error, ")
+
+
+def validated(
+    schema: type[Model], values: Mapping[str, Any], gettext: Gettext, *, whole_form_field: str = ""
+) -> Model:
+    """``values`` as ``schema``, or FormInvalid naming each field at fault; an error of the
+    whole model (a rule across fields) is put next to ``whole_form_field``."""
+    try:
+        return schema.model_validate(values)
+    except ValidationError as exc:
+        errors: FieldErrors = {}
+        for error in exc.errors():
+            field = str(error["loc"][0]) if error["loc"] else whole_form_field
+            errors.setdefault(field, _worded(error, gettext))
+        raise FormInvalid(errors) from None
+
+
+def error_status(exc: DomainError | FormInvalid) -> int:
+    """A form that is wrong is a 400, as are the domain's own refusals of a value; a refusal
+    of the person (403) or of the ticket's state (409) keeps its own code."""
+    if isinstance(exc, FormInvalid | Invalid):
+        return 400
+    return exc.status_code
