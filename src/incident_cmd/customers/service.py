@@ -337,3 +337,24 @@ def get_customer(session: Session, *, customer_id: int) -> Customer:
     if customer is None:
         raise NotFound(f"no customer with id {customer_id}")
     return customer
+
+
+def scope_values(session: Session, *, limit: int = 500) -> dict[str, list[str]]:
+    """The distinct products, batches and regions on file, for a declaration form to offer.
+    Each is read as a loose index scan (the least value after the last one found: one index
+    probe a value), so a million purchases of twenty products cost twenty probes."""
+    sources = {
+        "products": col(Purchase.product_model),
+        "batches": col(Purchase.batch),
+        "regions": col(Customer.region),
+    }
+    values: dict[str, list[str]] = {}
+    for name, column in sources.items():
+        first = select(func.min(column).label("value")).cte(f"{name}_values", recursive=True)
+        following = select(func.min(column)).where(column > first.c.value).scalar_subquery()
+        walk = first.union_all(select(following).where(first.c.value.is_not(None)))
+        found = session.execute(
+            select(walk.c.value).where(walk.c.value.is_not(None)).limit(limit)
+        ).scalars()
+        values[name] = [str(value) for value in found]
+    return values

@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import case
 from sqlmodel import Session, col, func, select
 
 from incident_cmd import clock, numbering
@@ -539,3 +540,50 @@ def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
             {"task": task.key, "role": task.role_key},
         )
     return len(tasks)
+
+
+@dataclass(frozen=True)
+class RosterFill:
+    seats: int
+    filled: int
+
+
+def roster_fill(session: Session, *, incident_ids: Sequence[int]) -> dict[int, RosterFill]:
+    """Current seats and how many have someone in them, for many incidents in one query."""
+    if not incident_ids:
+        return {}
+    rows = session.exec(
+        select(
+            RosterAssignment.incident_id, func.count(), func.count(col(RosterAssignment.user_id))
+        )
+        .where(
+            col(RosterAssignment.incident_id).in_(incident_ids),
+            RosterAssignment.state != AssignmentState.relieved,
+        )
+        .group_by(col(RosterAssignment.incident_id))
+    ).all()
+    return {incident_id: RosterFill(seats, filled) for incident_id, seats, filled in rows}
+
+
+@dataclass(frozen=True)
+class TaskLoad:
+    open: int
+    overdue: int
+
+
+def open_task_load(
+    session: Session, *, incident_ids: Sequence[int], now: datetime
+) -> dict[int, TaskLoad]:
+    """Open tasks and those of them past their due time, for many incidents in one query."""
+    if not incident_ids:
+        return {}
+    overdue = func.sum(case((col(IncidentTask.due_at) <= now, 1), else_=0))
+    rows = session.exec(
+        select(IncidentTask.incident_id, func.count(), overdue)
+        .where(
+            col(IncidentTask.incident_id).in_(incident_ids),
+            IncidentTask.status == TaskStatus.open,
+        )
+        .group_by(col(IncidentTask.incident_id))
+    ).all()
+    return {incident_id: TaskLoad(count, int(late or 0)) for incident_id, count, late in rows}

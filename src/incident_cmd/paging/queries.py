@@ -1,13 +1,15 @@
 """Finding pages and their targets."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
-from sqlmodel import Session, col, select
+from sqlalchemy import case
+from sqlmodel import Session, col, func, select
 
 from incident_cmd.auth.models import User
 from incident_cmd.errors import NotFound
 from incident_cmd.incidents.models import Incident
-from incident_cmd.paging.models import ANSWERABLE, Page, PageTarget, TargetStatus
+from incident_cmd.paging.models import ANSWERABLE, Page, PageStatus, PageTarget, TargetStatus
 
 
 def pages_of(session: Session, *, incident: Incident) -> Sequence[Page]:
@@ -42,3 +44,26 @@ def open_targets_for(session: Session, *, user: User) -> Sequence[PageTarget]:
         )
         .order_by(col(PageTarget.id))
     ).all()
+
+
+@dataclass(frozen=True)
+class Acknowledgements:
+    paged: int  # pages still standing (a handover or a stand-down cancels one)
+    acknowledged: int
+
+
+def acknowledgements(
+    session: Session, *, incident_ids: Sequence[int]
+) -> dict[int, Acknowledgements]:
+    """How many of each incident's standing pages someone acknowledged, in one query."""
+    if not incident_ids:
+        return {}
+    acknowledged = func.sum(case((col(Page.status) == PageStatus.acknowledged, 1), else_=0))
+    rows = session.exec(
+        select(Page.incident_id, func.count(), acknowledged)
+        .where(col(Page.incident_id).in_(incident_ids), Page.status != PageStatus.cancelled)
+        .group_by(col(Page.incident_id))
+    ).all()
+    return {
+        incident_id: Acknowledgements(paged, int(done or 0)) for incident_id, paged, done in rows
+    }

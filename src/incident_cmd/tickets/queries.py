@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import or_
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from incident_cmd.auth.models import User
@@ -89,3 +89,15 @@ def of_customer(
     if other_than is not None:
         query = query.where(col(Ticket.id) != other_than)
     return session.exec(query).all()
+
+
+def linked_counts(session: Session, *, incident_ids: Sequence[int]) -> dict[int, int]:
+    """How many tickets each incident has linked, in one query on the incident_id index."""
+    if not incident_ids:
+        return {}
+    rows = session.exec(
+        select(Ticket.incident_id, func.count())
+        .where(col(Ticket.incident_id).in_(incident_ids))
+        .group_by(col(Ticket.incident_id))
+    ).all()
+    return {incident_id: count for incident_id, count in rows if incident_id is not None}
