@@ -28,6 +28,7 @@ from incident_cmd.web import translations
 from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
 from incident_cmd.web.assets import STATIC_PATH, StaticAssets
+from incident_cmd.web.incident_room import router as incident_room_router
 from incident_cmd.web.live import router as live_router
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.security import SecurityHeaders
@@ -89,6 +90,7 @@ def create_app(
         paging_public_router,
         tickets_router,
         web_router,
+        incident_room_router,
         live_router,
         queue_router,
     ):

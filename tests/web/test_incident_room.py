@@ -4,19 +4,32 @@ sent, both languages, and the main flow in Chromium at desk and phone width."""
 
 import json
 import re
+import shutil
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlalchemy import update
+from sqlmodel import col, select
 
+from incident_cmd import db
+from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
+from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.campaigns import service as campaign_service
-from incident_cmd.campaigns.models import Campaign, CampaignStatus
+from incident_cmd.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
 from incident_cmd.incidents.models import IncidentTask, TaskStatus
 from incident_cmd.incidents.schemas import Scope
 from incident_cmd.timeline.models import TimelineEvent
-from tests.factories import make_customer, make_incident, make_ticket, make_user
-from tests.plugins.web import ORIGIN, PASSWORD, login
+from tests.factories import (
+    make_customer,
+    make_incident,
+    make_ticket,
+    make_user,
+    new_york_customers,
+    shanghai_customers,
+)
+from tests.plugins.web import ORIGIN, PASSWORD, chromium, login, needs_chromium
 
 SHOTS = Path("/tmp/shots")
 SECTIONS = ("header", "roster", "tasks", "campaigns", "timeline", "tickets")
@@ -208,6 +221,19 @@ def test_a_task_waiting_for_another_cannot_be_completed(client, session, recall)
     assert assess.status == TaskStatus.done
 
 
+def test_overdue_tasks_deadlines_and_late_pages_are_marked(client, session, recall, frozen_clock):
+    incident, duty = recall
+    frozen_clock.advance(timedelta(hours=3))
+    _sign_in(client, duty)
+    text = _room(client, incident.id)
+    assert "2 overdue" in text  # assessing and freezing shipments were due within 2 h
+    assert text.count("task task-open task-overdue") == 2
+    assert "overdue 1 h 0 min" in text
+    assert "overdue 2 h 30 min" in text  # the response was due within 30 minutes
+    assert "overdue 2 h 55 min" in text  # the commander was to acknowledge within 5 minutes
+    assert "countdown-overdue" in text
+
+
 def test_status_change_and_internal_update_appear_on_the_timeline(client, session, recall):
     incident, duty = recall
     _sign_in(client, duty)
@@ -276,3 +302,104 @@ def test_the_room_speaks_chinese(client, session, recall):
     ):
         assert words in text, words
     assert "Roster" not in text and "Commander" not in text
+
+
+# --- in Chromium ---------------------------------------------------------------------------
+
+
+def _browser_login(browser, base_url, username, **context):
+    page = browser.new_page(**context)
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(lambda url: not url.endswith("/login"))
+    return page
+
+
+def _shot(page, tmp_path, name):
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
+
+
+def _deliveries_under_way(campaign_id: int) -> None:
+    """The notice started, two messages delivered and one failed at the provider."""
+    with db.session_scope() as session:
+        campaign_service.start_due_campaigns(session)
+    with db.session_scope() as session:
+        ids = session.exec(
+            select(Delivery.id).where(Delivery.campaign_id == campaign_id).order_by(Delivery.id)
+        ).all()
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id).in_(ids[:2]))
+            .values(status=DeliveryStatus.delivered, provider_id="SM1")
+        )
+        session.execute(
+            update(Delivery)
+            .where(col(Delivery.id) == ids[2])
+            .values(status=DeliveryStatus.failed, provider_id="SM2", error_code="30006")
+        )
+
+
+@needs_chromium
+def test_comms_previews_and_a_second_person_approves_in_chromium(world, live_server, tmp_path):
+    world.import_customers(shanghai_customers(3) + new_york_customers(2))
+    incident_id = world.declare_recall()
+    sms_id = world.campaign_for(incident_id, "recall_sms")
+    with db.session_scope() as session:
+        for username, locale in ((world.duty_manager, "en"), (world.comms, "zh-CN")):
+            person = world.user(session, username)
+            auth_service.set_password(session, user=person, password=PASSWORD, actor_id=None)
+            auth_service.update_user(
+                session, user=person, data=UserUpdate(locale=locale), actor_id=None
+            )
+    room = f"{live_server}/incidents/{incident_id}"
+    campaign = f"#campaign-{sms_id}"
+    desk = {"viewport": {"width": 1280, "height": 900}}
+    phone = {"viewport": {"width": 390, "height": 844}, "is_mobile": True}
+
+    with chromium() as browser:
+        # The duty manager who declared drafted the notice: the service wants a second person.
+        duty = _browser_login(browser, live_server, world.duty_manager, locale="en-US", **desk)
+        duty.goto(room)
+        duty.click(f"{campaign} >> text=Preview")
+        duty.wait_for_selector(f"#preview-{sms_id}")
+        assert "UCS-2" in duty.inner_text(f"#preview-{sms_id}")
+        duty.click(f"{campaign} button[value=approve]")
+        alert = duty.wait_for_selector(f"{campaign} [role=alert]")
+        assert "needs a second person" in alert.inner_text()
+        assert world.campaign(sms_id).status == CampaignStatus.draft
+
+        # Comms previews the SMS in both languages and approves it.
+        comms = _browser_login(browser, live_server, world.comms, locale="zh-CN", **desk)
+        comms.goto(room)
+        comms.click(f"{campaign} >> text=预览")
+        preview = comms.wait_for_selector(f"#preview-{sms_id}")
+        text = preview.inner_text()
+        assert "INC-2026" in text and "UCS-2" in text and "短信条数" in text
+        _shot(comms, tmp_path, "room-preview-zh-CN-1280")
+        comms.click(f"{campaign} button[value=approve]")
+        comms.wait_for_selector(f"{campaign} .campaign-approved")
+        assert world.campaign(sms_id).status == CampaignStatus.approved
+
+        _deliveries_under_way(sms_id)
+        comms.goto(room)
+        comms.wait_for_selector(f"{campaign} [data-funnel] canvas")
+        _shot(comms, tmp_path, "room-zh-CN-1280")
+        duty.goto(room)
+        duty.wait_for_selector(f"{campaign} [data-funnel] canvas")
+        _shot(duty, tmp_path, "room-en-1280")
+
+        for username, locale, name in (
+            (world.comms, "zh-CN", "room-zh-CN-390"),
+            (world.duty_manager, "en-US", "room-en-390"),
+        ):
+            small = _browser_login(browser, live_server, username, locale=locale, **phone)
+            small.goto(room)
+            small.wait_for_selector(f"{campaign} [data-funnel] canvas")
+            width = small.evaluate("document.documentElement.scrollWidth")
+            assert width <= 390, f"{name} scrolls sideways ({width}px)"
+            _shot(small, tmp_path, name)
