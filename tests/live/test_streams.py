@@ -1,6 +1,7 @@
 """The pages' event streams, from a real server: a signed-in viewer hears what is committed
 (here by the test, as any other writer), filtered to the stream it opened."""
 
+import asyncio
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -106,6 +107,26 @@ def test_the_board_stream_carries_incidents_signals_and_campaigns(server, viewer
                 "incident_id": None,
             },
         )
+
+
+def test_many_viewers_opening_their_streams_at_once_all_get_them(server, viewer):
+    """More than the database pool's connections and the thread pool's threads together: a
+    stream that held a connection across two thread-pool trips would deadlock here."""
+    viewers = 80
+
+    async def open_all() -> list[int]:
+        limits = httpx.Limits(max_connections=viewers)
+        async with httpx.AsyncClient(
+            base_url=server, cookies=viewer, limits=limits, timeout=READ_TIMEOUT
+        ) as browser:
+            streams = [browser.stream("GET", "/live/board") for _ in range(viewers)]
+            responses = await asyncio.gather(*(stream.__aenter__() for stream in streams))
+            statuses = [response.status_code for response in responses]
+            for stream in streams:
+                await stream.__aexit__(None, None, None)
+            return statuses
+
+    assert asyncio.run(open_all()) == [200] * viewers
 
 
 def test_a_stream_is_refused_to_someone_not_signed_in(client):

@@ -14,14 +14,19 @@ a stream (the session cookie, as for every page)."""
 
 from collections.abc import AsyncIterator
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from incident_cmd.live.events import LiveEvent
 from incident_cmd.live.hub import Filter, Hub, Subscription
-from incident_cmd.web.api import PageUser
+from incident_cmd.web.api import page_session
 
-router = APIRouter(tags=["web"], include_in_schema=False)
+# The session cookie's token is checked and nothing more (not ``PageUser``): that is one trip
+# through the thread pool while holding a pooled connection, which goes back when the request
+# session closes on a limiter of its own. A second trip, to read the user, would let hundreds
+# of browsers reconnecting at once deadlock: requests holding every connection would wait for
+# threads held by requests waiting for a connection, until the pool timed out.
+router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(page_session)])
 
 HEARTBEAT_SECONDS = 15
 BOARD_SUBJECTS = frozenset({"incident", "signal", "campaign"})
@@ -58,12 +63,10 @@ def _stream(request: Request, accepts: Filter, name: str) -> EventSourceResponse
 
 
 @router.get("/live/board")
-async def board_events(request: Request, _user: PageUser) -> EventSourceResponse:
+async def board_events(request: Request) -> EventSourceResponse:
     return _stream(request, _on_board, "board")
 
 
 @router.get("/live/incidents/{incident_id}")
-async def incident_events(
-    request: Request, incident_id: int, _user: PageUser
-) -> EventSourceResponse:
+async def incident_events(request: Request, incident_id: int) -> EventSourceResponse:
     return _stream(request, _of_incident(incident_id), "incident")
