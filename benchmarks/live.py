@@ -1,0 +1,282 @@
+"""Live updates under load: how long a committed change takes to reach the browsers.
+
+    python -m benchmarks.live [--quick]
+
+On PostgreSQL, `incident-cmd serve` (one uvicorn process) serves 200 SSE clients, all on
+one incident room (GET /live/incidents/{id}), while an `incident-cmd worker` process sends a
+100,000-message recall campaign of that incident with no rate limit to the Twilio-compatible
+server (its own process, 50 ms latency), so the room also hears the campaign's progress. A
+third process appends an entry to the incident's timeline every 100 ms and notes when each
+commit returned. The latency of an entry is from its commit to its arrival at a client, for
+every entry and every client (all processes on this machine, one wall clock).
+
+Prints one JSON object as its last line with live_latency_p50_ms, live_latency_p99_ms,
+live_latency_max_ms, clients, entries, deliveries, missed, resyncs,
+progress_events_per_client and campaign_msgs_per_s_during."""
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+from sqlalchemy import update
+
+from benchmarks._support import percentile, throwaway_database
+from benchmarks.recall import (
+    ACCOUNT,
+    SENDER,
+    TOKEN,
+    campaign_for,
+    configure,
+    fake_server,
+    fake_state,
+    populate,
+    start_campaign,
+)
+from incident_cmd import aio, db
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import TokenKind
+from incident_cmd.campaigns.models import Campaign
+from incident_cmd.demo import seed
+from incident_cmd.deps import SESSION_COOKIE
+from incident_cmd.devtools.local_server import free_port
+from incident_cmd.incidents import flows
+from incident_cmd.incidents.schemas import IncidentDeclare, Scope
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.timeline import service as timeline
+
+BENCH_SECRET = "benchmark-secret-not-for-production-0123456789"
+ENTRY_INTERVAL_SECONDS = 0.1
+ENTRY_KIND = "bench.entry."
+# How long after the last entry a client may still be waiting for it.
+DRAIN_SECONDS = 10.0
+
+
+def write_entries(incident_id: int, count: int) -> None:
+    """Run in a process of its own: appends ``count`` entries to the incident's timeline, one
+    transaction each, and prints {entry number: wall time its commit returned} as JSON."""
+    import incident_cmd.models  # noqa: F401 (every table, for the foreign keys)
+
+    committed: dict[int, float] = {}
+    for n in range(count):
+        with db.session_scope() as session:
+            timeline.append(
+                session,
+                subject_type="incident",
+                subject_id=incident_id,
+                kind=f"{ENTRY_KIND}{n}",
+                summary=f"benchmark entry {n}",
+                actor_id=None,
+            )
+        committed[n] = time.time()
+        time.sleep(ENTRY_INTERVAL_SECONDS)  # pacing between entries, outside what is measured
+    print(json.dumps(committed))
+
+
+def declare() -> int:
+    with db.session_scope() as session:
+        duty = auth_service.get_user_by_username(session, username="duty")
+        incident = flows.declare(
+            session,
+            registry=PlaybookRegistry.from_settings(),
+            actor=duty,
+            data=IncidentDeclare(
+                playbook="product-recall",
+                title="Benchmark recall",
+                severity="sev1",
+                scope=Scope(batches=["BLIVE"]),
+            ),
+        )
+        return incident.id
+
+
+def sending_campaign(incident_id: int) -> int:
+    """The big campaign, as the incident's: its progress reaches the room's viewers too."""
+    campaign_id = campaign_for("BULK")
+    with db.session_scope() as session:
+        session.execute(
+            update(Campaign).where(Campaign.id == campaign_id).values(incident_id=incident_id)
+        )
+    start_campaign(campaign_id)
+    return campaign_id
+
+
+def session_cookie() -> dict[str, str]:
+    with db.session_scope() as session:
+        duty = auth_service.get_user_by_username(session, username="duty")
+        _, secret = auth_service.issue_token(
+            session,
+            user=duty,
+            name="benchmark viewers",
+            kind=TokenKind.session,
+            expires_in=None,
+            actor_id=duty.id,
+        )
+    return {SESSION_COOKIE: secret}
+
+
+def process(*arguments: str, output: int | None = subprocess.DEVNULL) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, *arguments],
+        env=os.environ.copy(),
+        stdout=output,
+        stderr=subprocess.DEVNULL,
+    )
+
+
+@contextmanager
+def server() -> Iterator[str]:
+    port = free_port()
+    serving = process("-m", "incident_cmd.cli", "serve", "--port", str(port))
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                httpx.get(f"{url}/healthz")
+                break
+            except httpx.ConnectError:
+                time.sleep(0.05)  # waiting for the server to listen, not measuring
+        else:
+            raise RuntimeError("the server did not start")
+        yield url
+    finally:
+        serving.terminate()
+        serving.wait(timeout=30)
+
+
+class Viewer:
+    """One browser on the incident room: when each entry arrived, and what else it heard."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[int, float] = {}
+        self.progress = 0
+        self.resyncs = 0
+        self.open = asyncio.Event()
+
+    async def watch(self, client: httpx.AsyncClient, path: str, last: int) -> None:
+        async with client.stream("GET", path) as response:
+            response.raise_for_status()
+            self.open.set()
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                arrived = time.time()
+                kind = json.loads(line.removeprefix("data:"))["kind"]
+                if kind.startswith(ENTRY_KIND):
+                    number = int(kind.removeprefix(ENTRY_KIND))
+                    self.arrivals[number] = arrived
+                    if number == last:
+                        return
+                elif kind == "campaign.progress":
+                    self.progress += 1
+                elif kind == "live.resync":
+                    self.resyncs += 1
+
+
+async def watch_room(
+    url: str, cookies: dict[str, str], incident_id: int, clients: int, entries: int, fake: str
+) -> tuple[list[Viewer], dict[int, float], float, int]:
+    """Opens the viewers, has another process write the entries, and waits for them to
+    arrive; returns the viewers, the commit times, and the window's length and sends."""
+    viewers = [Viewer() for _ in range(clients)]
+    limits = httpx.Limits(max_connections=clients + 10)
+    timeout = httpx.Timeout(30.0, read=DRAIN_SECONDS + entries * ENTRY_INTERVAL_SECONDS * 4)
+    async with httpx.AsyncClient(
+        base_url=url, cookies=cookies, limits=limits, timeout=timeout
+    ) as client:
+        path = f"/live/incidents/{incident_id}"
+        watching = [
+            asyncio.create_task(viewer.watch(client, path, entries - 1)) for viewer in viewers
+        ]
+        await asyncio.wait_for(asyncio.gather(*(viewer.open.wait() for viewer in viewers)), 60)
+        sent_before, started = (await asyncio.to_thread(fake_state, fake))["count"], time.time()
+        writer = process(
+            "-c",
+            f"from benchmarks.live import write_entries; write_entries({incident_id}, {entries})",
+            output=subprocess.PIPE,
+        )
+        output, _ = await asyncio.to_thread(writer.communicate)
+        window = time.time() - started
+        sent_during = (await asyncio.to_thread(fake_state, fake))["count"] - sent_before
+        committed = {int(n): at for n, at in json.loads(output).items()}
+        _, pending = await asyncio.wait(watching, timeout=DRAIN_SECONDS)
+        for task in pending:
+            task.cancel()
+    return viewers, committed, window, sent_during
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smaller sizes, same keys")
+    args = parser.parse_args()
+    customers = 20_000 if args.quick else 100_000
+    clients = 50 if args.quick else 200
+    entries = 30 if args.quick else 100
+    configure(
+        send_rate_per_second="0",
+        public_base_url="http://127.0.0.1:9",
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token=TOKEN,
+        twilio_sender=SENDER,
+        secret_key=BENCH_SECRET,
+        sweep_interval_seconds="1",
+    )
+    fake, fake_url = fake_server(latency_ms=50)
+    worker = None
+    try:
+        configure(twilio_api_base=fake_url)
+        with throwaway_database("postgres"):
+            with db.session_scope() as session:
+                seed(session)
+            populate("postgres", customers, {"BULK": customers})
+            incident_id = declare()
+            cookies = session_cookie()
+            with server() as url:
+                sending_campaign(incident_id)
+                worker = process("-m", "incident_cmd.cli", "worker")
+                while fake_state(fake_url)["count"] < min(2_000, customers // 10):
+                    time.sleep(0.1)  # wait for the campaign to be in full flow
+                viewers, committed, window, sent_during = aio.run(
+                    watch_room(url, cookies, incident_id, clients, entries, fake_url)
+                )
+                campaign_left = customers - fake_state(fake_url)["count"]
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        fake.terminate()
+        fake.wait(timeout=10)
+    latencies = [
+        (viewer.arrivals[n] - at) * 1000
+        for viewer in viewers
+        for n, at in committed.items()
+        if n in viewer.arrivals
+    ]
+    results = {
+        "mode": "quick" if args.quick else "full",
+        "campaign_size": customers,
+        "clients": clients,
+        "entries": entries,
+        "deliveries": len(latencies),
+        "missed": clients * entries - len(latencies),
+        "resyncs": sum(viewer.resyncs for viewer in viewers),
+        "live_latency_p50_ms": round(percentile(latencies, 0.50), 1),
+        "live_latency_p99_ms": round(percentile(latencies, 0.99), 1),
+        "live_latency_max_ms": round(max(latencies), 1),
+        "progress_events_per_client": round(
+            sum(viewer.progress for viewer in viewers) / clients, 1
+        ),
+        "campaign_msgs_per_s_during": round(sent_during / window, 1),
+        "campaign_still_sending_after": campaign_left > 0,
+    }
+    print(json.dumps(results))
+
+
+if __name__ == "__main__":
+    main()
