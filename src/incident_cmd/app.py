@@ -28,6 +28,8 @@ from incident_cmd.web import translations
 from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
 from incident_cmd.web.assets import STATIC_PATH, StaticAssets
+from incident_cmd.web.board import router as board_router
+from incident_cmd.web.declare import router as declare_router
 from incident_cmd.web.incident_room import router as incident_room_router
 from incident_cmd.web.live import router as live_router
 from incident_cmd.web.queue import router as queue_router
@@ -90,6 +92,8 @@ def create_app(
         paging_public_router,
         tickets_router,
         web_router,
+        board_router,
+        declare_router,
         incident_room_router,
         live_router,
         queue_router,

@@ -1,5 +1,5 @@
-"""Server-rendered pages for people: login, the landing page of active incidents, a
-campaign's delivery figures with the retry of its failed messages, and the language switch.
+"""Server-rendered pages for people: login, a campaign's delivery figures with the retry of
+its failed messages, and the language switch (the landing page, the board, is web.board).
 
 Every form here is CSRF-checked (the router's ``csrf_protect``); templates put
 ``{{ csrf_field() }}`` in each form. Page text is translated through the catalogs in
@@ -24,7 +24,6 @@ from incident_cmd.config import get_settings
 from incident_cmd.deps import SESSION_COOKIE, ClientAddress, SessionDep, Throttle
 from incident_cmd.errors import Unauthorized
 from incident_cmd.i18n import Locale
-from incident_cmd.incidents import service as incident_service
 from incident_cmd.web import translations
 from incident_cmd.web.security import csrf_protect, register_template_helpers
 
@@ -200,19 +199,6 @@ def switch_locale(
         secure=get_settings().public_base_url.startswith("https://"),
     )
     return response
-
-
-@router.get("/", response_class=HTMLResponse)
-def landing(request: Request, session: SessionDep, user: PageUser) -> Response:
-    return templates().TemplateResponse(
-        request,
-        "index.html",
-        {
-            "organisation": get_settings().organisation_name,
-            "user": user,
-            "incidents": incident_service.open_incidents(session),
-        },
-    )
 
 
 @router.get("/campaigns/{campaign_id}", response_class=HTMLResponse)

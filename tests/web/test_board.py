@@ -1,0 +1,280 @@
+"""The board: every open incident with its clocks and figures, drills apart, complaint
+clusters waiting for a decision, declared from the board in a real browser."""
+
+import re
+import shutil
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlmodel import select
+
+from incident_cmd import db
+from incident_cmd.auth.models import Role
+from incident_cmd.campaigns.models import Campaign
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.models import Incident, IncidentStatus
+from incident_cmd.incidents.schemas import Scope, StatusChange
+from incident_cmd.paging.answers import acknowledge
+from incident_cmd.paging.models import AnswerRoute, PageStatus
+from incident_cmd.paging.queries import pages_of, targets_of
+from incident_cmd.tickets.models import Signal
+from tests.factories import make_incident, make_playbook_teams, make_user
+from tests.plugins.web import PASSWORD, chromium, login, needs_chromium
+
+QUALITY = "PX-200 冒烟"  # counted by the recall playbook's batch trigger (20 in 24 hours)
+SHOTS = Path("/tmp/shots")
+
+
+def sign_in(client, session, role=Role.duty_manager, locale="en"):
+    user = make_user(session, role, password=PASSWORD, locale=locale, timezone="Asia/Shanghai")
+    response = login(client, user.username)
+    assert response.status_code == 303
+    client.cookies.set("icmd_session", response.cookies["icmd_session"])
+    return user
+
+
+def row_of(page: str, number: str) -> str:
+    match = re.search(rf'<tr data-number="{number}".*?</tr>', page, re.S)
+    assert match, f"{number} is not on the board"
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(0)))
+
+
+def section(page: str, element_id: str) -> str:
+    start = page.index(f'id="{element_id}"')
+    return page[start : page.index("</table>", start)]
+
+
+def complaints(queue, count: int, batch: str = "B9") -> None:
+    for _ in range(count):
+        queue.take_in(QUALITY, product_model="PX-200", batch=batch)
+
+
+@pytest.fixture
+def recall(session, shipped_playbooks):
+    """A sev1 recall with one seat acknowledged and its notices drafted."""
+    incident = make_incident(session, registry=shipped_playbooks, title="PX-200 电池过热")
+    first_page = pages_of(session, incident=incident)[0]
+    acknowledge(
+        session, target=targets_of(session, page_ids=[first_page.id])[0], via=AnswerRoute.api
+    )
+    return incident
+
+
+def test_the_board_shows_each_open_incident_with_its_figures(
+    client, session, shipped_playbooks, queue, frozen_clock, recall
+):
+    complaints(queue, 2, batch="B7")  # in the recall's scope: linked to it as they come in
+    frozen_clock.advance(timedelta(minutes=150))
+    outage = make_incident(
+        session, registry=shipped_playbooks, playbook="service-outage", severity="sev2"
+    )
+    incident_service.transition(
+        session,
+        incident=outage,
+        actor=make_user(session, Role.duty_manager),
+        change=StatusChange(status=IncidentStatus.active),
+    )
+    closed = make_incident(session, registry=shipped_playbooks, playbook="service-outage")
+    incident_service.transition(
+        session,
+        incident=closed,
+        actor=make_user(session, Role.duty_manager),
+        change=StatusChange(status=IncidentStatus.resolved),
+    )
+    sign_in(client, session)
+
+    page = client.get("/")
+    assert page.status_code == 200
+    text = row_of(page.text, recall.number)
+    seats = incident_service.current_roster(session, incident=recall)
+    tasks = incident_service.tasks_of(session, incident=recall)
+    pages = [p for p in pages_of(session, incident=recall) if p.status != PageStatus.cancelled]
+    acknowledged = sum(p.status == PageStatus.acknowledged for p in pages)
+    overdue = sum(task.due_at <= frozen_clock() for task in tasks)
+    drafts = len(session.exec(select(Campaign).where(Campaign.incident_id == recall.id)).all())
+    assert acknowledged == 1 and overdue > 0 and drafts > 0
+    assert "PX-200 电池过热" in text and "Product recall" in text and "SEV1" in text
+    assert f"{sum(s.user_id is not None for s in seats)}/{len(seats)} seats filled" in text
+    assert f"{acknowledged}/{len(pages)} acknowledged" in text
+    assert f"{len(tasks)} open" in text and f"{overdue} overdue" in text
+    assert f"{drafts} awaiting approval" in text
+    assert "2 linked" in text
+    # Declared at 09:00 in Shanghai; sev1 recall: respond within 30 min, resolve within 24 h.
+    assert "2026-11-23 09:00 CST" in text and "2 h 30 min ago" in text
+    assert "Respond ⚠ overdue 2 h 0 min" in text and "Resolve 21 h 30 min left" in text
+    outage_row = row_of(page.text, outage.number)
+    assert "Respond ✓ met" in outage_row and "0 linked" in outage_row
+    assert closed.number not in page.text
+    # sev1 before sev2, whatever the order they were declared in.
+    assert page.text.index(recall.number) < page.text.index(outage.number)
+    # The fragment is the same body, for the live refresh.
+    fragment = client.get("/board/fragment")
+    assert fragment.text.lstrip().startswith('<section id="board"')
+    assert 'hx-trigger="sse:board' in fragment.text
+    assert row_of(fragment.text, recall.number) == text
+    assert 'sse-connect="/live/board"' in page.text
+
+
+def test_drills_are_shown_apart(client, session, shipped_playbooks):
+    real = make_incident(session, registry=shipped_playbooks, title="真实事件")
+    drill = make_incident(
+        session,
+        registry=shipped_playbooks,
+        playbook="natural-disaster",
+        scope=Scope(regions=["Fujian"]),
+        title="台风演练",
+        drill=True,
+    )
+    sign_in(client, session, locale="zh-CN")
+    page = client.get("/").text
+    assert real.number in section(page, "incidents")
+    assert drill.number not in section(page, "incidents")
+    drills = section(page, "drill-incidents")
+    assert drill.number in drills and "台风演练" in drills and "演练" in drills
+    assert "演练——仅为演习,不是真实事件" in page
+
+
+def test_signals_wait_on_the_board_for_a_duty_manager(client, session, queue):
+    complaints(queue, 20)
+    [signal] = session.exec(select(Signal)).all()
+    sign_in(client, session)
+    page = client.get("/").text
+    assert "Complaint clusters waiting for a decision" in page
+    assert "20 complaints in 1 d 0 h" in page and "PX-200" in page and "B9" in page
+    assert f'href="/signals/{signal.id}"' in page
+    assert f'action="/signals/{signal.id}/dismiss"' in page
+    assert 'href="/declare"' in page
+
+
+@pytest.mark.parametrize("role", [Role.viewer, Role.responder])
+def test_others_see_no_actions_only_that_signals_wait(
+    client, session, shipped_playbooks, queue, role
+):
+    elsewhere = Scope(products=["PX-900"], batches=["Z1"], regions=["Fujian"])
+    recall = make_incident(session, registry=shipped_playbooks, scope=elsewhere)
+    complaints(queue, 20)
+    sign_in(client, session, role=role)
+    page = client.get("/").text
+    assert recall.number in page
+    assert 'href="/declare"' not in page and "/dismiss" not in page and "/signals/" not in page
+    assert "1 complaint cluster is waiting for a duty manager's decision." in page
+    assert client.get("/declare").status_code == 403
+
+
+def test_the_board_speaks_chinese(client, session, recall):
+    sign_in(client, session, locale="zh-CN")
+    page = client.get("/").text
+    text = row_of(page, recall.number)
+    assert "产品召回" in text and "席位已安排" in text and "剩余" in text
+    assert "进行中的事件" in page and "宣布事件" in page
+
+
+def test_the_board_is_one_query_per_kind_of_figure(client, session, shipped_playbooks):
+    for _ in range(3):
+        make_incident(session, registry=shipped_playbooks)
+    sign_in(client, session)
+
+    def count(extra: int) -> int:
+        for _ in range(extra):
+            make_incident(session, registry=shipped_playbooks)
+        # The first read caches the pinned playbook (and, in a test that shares the app's
+        # session, refreshes what the factories left expired).
+        client.get("/board/fragment")
+        statements: list[str] = []
+
+        def record(conn, cursor, statement, *args):
+            statements.append(statement)
+
+        event.listen(session.get_bind(), "before_cursor_execute", record)
+        try:
+            assert client.get("/board/fragment").status_code == 200
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", record)
+        return len(statements)
+
+    assert count(0) == count(5)
+
+
+def test_the_linked_complaint_count_reads_the_incident_index_on_postgres(session, recall):
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("the plan that matters is PostgreSQL's")
+    from sqlalchemy import text
+
+    session.execute(text("SET LOCAL enable_seqscan = off"))  # a test table is tiny
+    plan = "\n".join(
+        row[0]
+        for row in session.execute(
+            text(
+                "EXPLAIN SELECT incident_id, count(*) FROM tickets "
+                "WHERE incident_id IN (:a, :b) GROUP BY incident_id"
+            ),
+            {"a": recall.id, "b": recall.id + 1},
+        )
+    )
+    assert "ix_tickets_incident_id" in plan, plan
+
+
+# --- in a browser ---------------------------------------------------------------------------
+
+
+def _shot(page, tmp_path: Path, name: str) -> None:
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    SHOTS.mkdir(exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
+
+
+def _browser_login(page, base: str, username: str) -> None:
+    page.goto(f"{base}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_selector("#board")
+
+
+@needs_chromium
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_a_duty_manager_declares_a_recall_from_the_board(
+    live_server, shipped_playbooks, tmp_path, locale
+):
+    with db.session_scope() as session:
+        make_playbook_teams(session, shipped_playbooks.get("product-recall").playbook)
+        make_incident(
+            session,
+            registry=shipped_playbooks,
+            playbook="natural-disaster",
+            scope=Scope(regions=["Fujian"]),
+            title="台风演练 / Typhoon drill",
+            drill=True,
+        )
+        duty = make_user(
+            session, Role.duty_manager, password=PASSWORD, locale=locale, timezone="Asia/Shanghai"
+        )
+        username = duty.username
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _browser_login(page, live_server, username)
+        page.click("a[href='/declare']")
+        page.wait_for_url("**/declare")
+        page.check("input[name=severity][value='product-recall:sev1']")  # picks its playbook
+        assert page.is_checked("input[name=playbook][value='product-recall']")
+        page.fill("#title", "PX-300 充电器起火")
+        page.fill("#batches_other", "B12, B13")
+        _shot(page, tmp_path, f"declare-{locale}-1280")
+        page.click(".declare-form button[type=submit]")
+        page.wait_for_url(re.compile(r"/incidents/\d+$"))
+        incident_id = int(page.url.rsplit("/", 1)[1])
+        page.goto(f"{live_server}/")
+        with db.session_scope() as session:
+            incident = session.get(Incident, incident_id)
+            assert incident is not None and incident.scope["batches"] == ["B12", "B13"]
+            number = incident.number
+        row = page.locator(f"#incidents tr[data-number='{number}']")
+        assert "PX-300 充电器起火" in row.inner_text()
+        assert page.locator("#drill-incidents tbody tr").count() == 1
+        _shot(page, tmp_path, f"board-{locale}-1280")
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        _browser_login(phone, live_server, username)
+        _shot(phone, tmp_path, f"board-{locale}-390")
