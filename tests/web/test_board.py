@@ -20,7 +20,7 @@ from incident_cmd.paging.answers import acknowledge
 from incident_cmd.paging.models import AnswerRoute, PageStatus
 from incident_cmd.paging.queries import pages_of, targets_of
 from incident_cmd.tickets.models import Signal
-from tests.factories import make_incident, make_playbook_teams, make_user
+from tests.factories import make_incident, make_playbook_teams, make_ticket, make_user
 from tests.plugins.web import PASSWORD, chromium, login, needs_chromium
 
 QUALITY = "PX-200 冒烟"  # counted by the recall playbook's batch trigger (20 in 24 hours)
@@ -278,3 +278,32 @@ def test_a_duty_manager_declares_a_recall_from_the_board(
         phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
         _browser_login(phone, live_server, username)
         _shot(phone, tmp_path, f"board-{locale}-390")
+
+
+@needs_chromium
+def test_a_duty_manager_reviews_a_complaint_cluster(live_server, shipped_playbooks, tmp_path):
+    with db.session_scope() as session:
+        for _ in range(20):
+            make_ticket(
+                session,
+                registry=shipped_playbooks,
+                description=QUALITY,
+                product_model="PX-200",
+                batch="B9",
+            )
+        [signal] = session.exec(select(Signal)).all()
+        signal_id = signal.id
+        duty = make_user(session, Role.duty_manager, password=PASSWORD, timezone="Asia/Shanghai")
+        username = duty.username
+    with chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        _browser_login(page, live_server, username)
+        page.click(f"a[href='/signals/{signal_id}']")
+        page.wait_for_selector("#signal-chart svg")  # ECharts drew under the CSP
+        assert page.locator("#evidence tbody tr").count() == 20
+        _shot(page, tmp_path, "signal-zh-CN-1280")
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+        _browser_login(phone, live_server, username)
+        phone.goto(f"{live_server}/signals/{signal_id}")
+        phone.wait_for_selector("#signal-chart svg")
+        _shot(phone, tmp_path, "signal-zh-CN-390")
