@@ -1,6 +1,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -290,3 +291,96 @@ def team_read(session: Session, team: Team) -> TeamRead:
         members=list(members),
         rotations=rotations,
     )
+
+
+@dataclass(frozen=True)
+class OnCallSpan:
+    rotation: Rotation
+    user: User
+    source: str  # "rotation" or "override"
+    start: datetime
+    end: datetime
+
+
+def on_call_spans(
+    session: Session, *, team: Team, start: datetime, end: datetime
+) -> list[OnCallSpan]:
+    """Who is on call for each rotation of the team from ``start`` to ``end``, as ``on_call``
+    would answer at every moment of it (the newest override wins): one span per person and
+    stretch, cut at handoffs and at overrides' starts and ends. Each rotation's members and
+    overrides are read once, whatever the length of the period."""
+    zone = ZoneInfo(team.timezone)
+    spans: list[OnCallSpan] = []
+    for rotation in _rotations(session, team, None):
+        members = _rotation_users(session, rotation)
+        if not members:
+            continue
+        overrides = session.exec(
+            select(RotationOverride)
+            .where(
+                RotationOverride.rotation_id == rotation.id,
+                col(RotationOverride.starts_at) < end,
+                col(RotationOverride.ends_at) > start,
+            )
+            .order_by(col(RotationOverride.id).desc())
+        ).all()
+        covering = {o.id: session.get_one(User, o.user_id) for o in overrides}
+        cuts = {start, end}
+        moment = start
+        while moment < end:
+            moment = shift_at(rotation, zone, moment).end
+            cuts.add(min(moment, end))
+        for override in overrides:
+            cuts |= {max(override.starts_at, start), min(override.ends_at, end)}
+        ordered = sorted(cuts)
+        for begin, finish in pairwise(ordered):
+            swap = next((o for o in overrides if o.starts_at <= begin < o.ends_at), None)
+            if swap is not None:
+                user, source = covering[swap.id], "override"
+            else:
+                shift = shift_at(rotation, zone, begin)
+                user, source = members[shift.index % len(members)], "rotation"
+            last = spans[-1] if spans else None
+            same = (rotation.id, user.id, source)
+            if last is not None and (last.rotation.id, last.user.id, last.source) == same:
+                spans[-1] = OnCallSpan(rotation, user, source, last.start, finish)
+            else:
+                spans.append(OnCallSpan(rotation, user, source, begin, finish))
+    return spans
+
+
+def overrides_of(
+    session: Session, *, team: Team, ending_after: datetime
+) -> list[tuple[RotationOverride, Rotation]]:
+    """The team's overrides that have not ended by ``ending_after``, soonest first."""
+    return [
+        (override, rotation)
+        for override, rotation in session.exec(
+            select(RotationOverride, Rotation)
+            .join(Rotation, col(Rotation.id) == RotationOverride.rotation_id)
+            .where(Rotation.team_id == team.id, col(RotationOverride.ends_at) > ending_after)
+            .order_by(col(RotationOverride.starts_at), col(RotationOverride.id))
+        ).all()
+    ]
+
+
+def remove_override(session: Session, *, override_id: int, actor_id: int | None) -> Team:
+    """Takes a swap back: the rotation's turn applies again. Returns the override's team."""
+    override = session.get(RotationOverride, override_id)
+    if override is None:
+        raise NotFound(f"no override with id {override_id}", field="override")
+    rotation = session.get_one(Rotation, override.rotation_id)
+    team = session.get_one(Team, rotation.team_id)
+    user = session.get_one(User, override.user_id)
+    session.delete(override)
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="rotation.override_removed",
+        summary=f"{user.username} no longer covers {rotation.name!r} "
+        f"from {override.starts_at.isoformat()} to {override.ends_at.isoformat()}",
+        actor_id=actor_id,
+        data={"override_id": override_id, "reason": override.reason},
+    )
+    return team
