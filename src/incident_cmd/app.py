@@ -25,10 +25,13 @@ from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams.api import router as teams_router
 from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web import translations
+from incident_cmd.web.admin import router as admin_router
+from incident_cmd.web.admin_oncall import router as admin_oncall_router
 from incident_cmd.web.api import LoginRequired
 from incident_cmd.web.api import router as web_router
 from incident_cmd.web.assets import STATIC_PATH, StaticAssets
 from incident_cmd.web.board import router as board_router
+from incident_cmd.web.customers import router as customers_page_router
 from incident_cmd.web.declare import router as declare_router
 from incident_cmd.web.incident_room import router as incident_room_router
 from incident_cmd.web.live import router as live_router
@@ -92,6 +95,9 @@ def create_app(
         paging_public_router,
         tickets_router,
         web_router,
+        customers_page_router,
+        admin_router,
+        admin_oncall_router,
         board_router,
         declare_router,
         incident_room_router,
