@@ -63,6 +63,9 @@ class Deliveries:
         by_rate = int(rate * self.lease.total_seconds() / 4) if rate > 0 else None
         self.batch_size = max(1, min(settings.dispatch_batch_size, by_rate or 10**9))
         self.templates = templates_for(settings.template_dir)
+        # (campaign id, incident id) of each delivery claimed here until its outcome is
+        # written, so that announcing progress costs no query.
+        self._campaign_of: dict[int, tuple[int, int | None]] = {}
 
     def due(self, now: datetime) -> Select:
         return (
@@ -110,6 +113,7 @@ class Deliveries:
                 batch=delivery.batch,
                 notice=notices[campaign.id],
             )
+            self._campaign_of[delivery.id] = (campaign.id, campaign.incident_id)
             ready.append(
                 Claimed(
                     id=delivery.id,
@@ -176,13 +180,10 @@ class Deliveries:
     retry_after = staticmethod(backoff)
 
     def also_record(self, session: Session, settled: Sequence[Settled[CampaignMessage]]) -> None:
-        # The funnel moves on every viewer's page once per batch, not once per message.
-        campaigns = session.execute(
-            sa_select(col(Campaign.id), col(Campaign.incident_id))
-            .distinct()
-            .join(Delivery, col(Delivery.campaign_id) == Campaign.id)
-            .where(col(Delivery.id).in_([item.result.claimed.id for item in settled]))
-        ).all()
+        # The funnel moves on every viewer's page once per batch, not once per message. (A
+        # batch written only on a second try goes unannounced; the next one covers it.)
+        ids = (item.result.claimed.id for item in settled)
+        campaigns = {self._campaign_of.pop(id_) for id_ in ids if id_ in self._campaign_of}
         for campaign_id, incident_id in campaigns:
             live.announce(
                 session, live.LiveEvent("campaign", campaign_id, PROGRESS_EVENT, incident_id)
