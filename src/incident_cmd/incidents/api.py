@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from sqlmodel import Session
 
 from incident_cmd import clock
@@ -37,6 +37,7 @@ from incident_cmd.incidents.schemas import (
 )
 from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.timeline import service as timeline
+from incident_cmd.timeline.schemas import TimelineStarRead
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["incidents"])
 
@@ -260,3 +261,40 @@ def complete_task(
     )
     read = incident_read(session, incident, actor.locale)
     return next(item for item in read.tasks if item.id == task.id)
+
+
+# Starring marks an entry for the post-incident review; whoever may post an internal update
+# may star and unstar.
+@router.post(
+    "/{incident_id}/timeline/{event_id}/star",
+    response_model=TimelineStarRead,
+    responses=error_responses(404),
+)
+def star_entry(
+    incident_id: DbId, event_id: DbId, session: SessionDep, actor: Responder
+) -> TimelineStarRead:
+    incident = service.get_incident(session, incident_id=incident_id)
+    event = timeline.entry_of(
+        session, subject_type=service.SUBJECT, subject_id=incident.id, event_id=event_id
+    )
+    marked = timeline.star(session, event=event, actor_id=actor.id)
+    names = auth_service.usernames(session, ids={marked.starred_by})
+    return TimelineStarRead(
+        event_id=event.id, starred_by=names[marked.starred_by], starred_at=marked.starred_at
+    )
+
+
+@router.delete(
+    "/{incident_id}/timeline/{event_id}/star",
+    status_code=status.HTTP_204_NO_CONTENT,
+    responses=error_responses(404),
+)
+def unstar_entry(
+    incident_id: DbId, event_id: DbId, session: SessionDep, actor: Responder
+) -> Response:
+    incident = service.get_incident(session, incident_id=incident_id)
+    event = timeline.entry_of(
+        session, subject_type=service.SUBJECT, subject_id=incident.id, event_id=event_id
+    )
+    timeline.unstar(session, event=event, actor_id=actor.id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

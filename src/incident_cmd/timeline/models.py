@@ -22,3 +22,15 @@ class TimelineEvent(SQLModel, table=True):
     summary: str
     public: bool = False
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class TimelineStar(SQLModel, table=True):
+    """A timeline entry marked for the post-incident review. The entry itself is append-only,
+    so the mark lives beside it and can be taken back."""
+
+    __tablename__ = "timeline_stars"
+
+    id: int = Field(default=None, primary_key=True)
+    event_id: int = Field(foreign_key="timeline_events.id", unique=True)
+    starred_by: int = Field(foreign_key="users.id")
+    starred_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

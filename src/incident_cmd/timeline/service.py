@@ -1,11 +1,18 @@
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
+from incident_cmd.errors import Invalid, NotFound
 from incident_cmd.live import events as live
-from incident_cmd.timeline.models import TimelineEvent
+from incident_cmd.timeline.models import TimelineEvent, TimelineStar
+
+STARRED = "timeline.starred"
+UNSTARRED = "timeline.unstarred"
+# How much of a starred entry's summary the star's own entry quotes.
+QUOTED_CHARS = 80
 
 
 def append(
@@ -47,3 +54,93 @@ def events_for(
     if public_only:
         query = query.where(TimelineEvent.public)
     return session.exec(query).all()
+
+
+# --- stars: entries marked for the post-incident review ---------------------------------------
+
+
+def entry_of(
+    session: Session, *, subject_type: str, subject_id: int, event_id: int
+) -> TimelineEvent:
+    """One entry of that subject's timeline (another subject's entry is not found here)."""
+    event = session.get(TimelineEvent, event_id)
+    if event is None or (event.subject_type, event.subject_id) != (subject_type, subject_id):
+        raise NotFound(f"no timeline entry {event_id} on this {subject_type}'s timeline")
+    return event
+
+
+def star_of(session: Session, *, event_id: int) -> TimelineStar | None:
+    return session.exec(select(TimelineStar).where(TimelineStar.event_id == event_id)).first()
+
+
+def stars_among(session: Session, *, event_ids: Collection[int]) -> dict[int, TimelineStar]:
+    """The stars of those entries, by entry id."""
+    if not event_ids:
+        return {}
+    stars = session.exec(select(TimelineStar).where(col(TimelineStar.event_id).in_(event_ids)))
+    return {star.event_id: star for star in stars}
+
+
+def starred_events(
+    session: Session, *, subject_type: str, subject_id: int
+) -> Sequence[TimelineEvent]:
+    """A subject's starred entries, oldest first."""
+    return session.exec(
+        select(TimelineEvent)
+        .join(TimelineStar, col(TimelineStar.event_id) == col(TimelineEvent.id))
+        .where(TimelineEvent.subject_type == subject_type, TimelineEvent.subject_id == subject_id)
+        .order_by(col(TimelineEvent.id))
+    ).all()
+
+
+def _quoted(event: TimelineEvent) -> str:
+    summary = event.summary
+    if len(summary) > QUOTED_CHARS:
+        summary = summary[: QUOTED_CHARS - 1] + "…"
+    return f"entry {event.id} “{summary}”"
+
+
+def star(session: Session, *, event: TimelineEvent, actor_id: int) -> TimelineStar:
+    """Marks the entry for the review, on its subject's timeline. An entry already starred
+    keeps its first star: two people starring it at once both get what they wanted."""
+    if event.kind in (STARRED, UNSTARRED):
+        raise Invalid("a star's own timeline entry cannot be starred", field="event_id")
+    existing = star_of(session, event_id=event.id)
+    if existing is not None:
+        return existing
+    marked = TimelineStar(event_id=event.id, starred_by=actor_id, starred_at=clock.now())
+    try:
+        with session.begin_nested():
+            session.add(marked)
+    except IntegrityError:
+        # Starred by someone else between the look and the insert; theirs stands.
+        return session.exec(select(TimelineStar).where(TimelineStar.event_id == event.id)).one()
+    append(
+        session,
+        subject_type=event.subject_type,
+        subject_id=event.subject_id,
+        kind=STARRED,
+        summary=f"{_quoted(event)} starred for the review",
+        actor_id=actor_id,
+        data={"event_id": event.id},
+    )
+    return marked
+
+
+def unstar(session: Session, *, event: TimelineEvent, actor_id: int) -> bool:
+    """Takes the entry's star back (whoever gave it), on its subject's timeline; False when
+    it had none."""
+    existing = star_of(session, event_id=event.id)
+    if existing is None:
+        return False
+    session.delete(existing)
+    append(
+        session,
+        subject_type=event.subject_type,
+        subject_id=event.subject_id,
+        kind=UNSTARRED,
+        summary=f"{_quoted(event)} no longer starred for the review",
+        actor_id=actor_id,
+        data={"event_id": event.id, "starred_by": existing.starred_by},
+    )
+    return True
