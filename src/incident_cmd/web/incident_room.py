@@ -174,6 +174,7 @@ class Permissions:
     post_public: bool  # public wording is the communications staff's call
     communicate: bool  # preview and move campaigns
     see_contacts: bool  # a viewer reads the room, not people's phone numbers
+    star: bool  # mark timeline entries for the review: whoever may post an internal update
 
     @classmethod
     def of(cls, user: User) -> "Permissions":
@@ -183,6 +184,7 @@ class Permissions:
             post_public=_allowed(user, UPDATERS) and _allowed(user, COMMUNICATORS),
             communicate=_allowed(user, COMMUNICATORS),
             see_contacts=user.role != Role.viewer,
+            star=_allowed(user, UPDATERS),
         )
 
 
@@ -267,6 +269,11 @@ TIMELINE_GROUPS: Mapping[TimelineGroup, tuple[str, tuple[str, ...]]] = {
 }
 
 
+# ?timeline=starred: only the entries marked for the post-incident review.
+STARRED = "starred"
+STARRED_LABEL = N_("Starred for the review")
+
+
 def _group_of(kind: str) -> TimelineGroup | None:
     for group, (_, prefixes) in TIMELINE_GROUPS.items():
         if kind.startswith(prefixes):
@@ -279,6 +286,13 @@ class TimelineItem:
     event: TimelineEvent
     actor: str | None
     group: TimelineGroup | None
+    starred_by: str | None  # who starred it for the review, if anyone did
+    starred: bool
+    may_star: bool  # a star's own entry is not starred
+
+    @property
+    def star_action(self) -> str:
+        return "unstar" if self.starred else "star"
 
 
 @dataclass
@@ -292,6 +306,7 @@ class Room:
     may: Permissions
     preview_id: int | None = None
     timeline_group: TimelineGroup | None = None
+    timeline_starred: bool = False
     error: FormError | None = None
     values: dict[str, Any] = field(default_factory=dict)
 
@@ -522,20 +537,36 @@ def _campaigns(session: Session, room: Room) -> dict[str, Any]:
 
 
 def _timeline(session: Session, room: Room) -> dict[str, Any]:
-    events = timeline.events_for(
-        session, subject_type=incident_service.SUBJECT, subject_id=room.incident.id
-    )
+    read = timeline.starred_events if room.timeline_starred else timeline.events_for
+    events = read(session, subject_type=incident_service.SUBJECT, subject_id=room.incident.id)
     chosen = [
         event
         for event in reversed(events)
         if room.timeline_group is None or _group_of(event.kind) == room.timeline_group
     ][:TIMELINE_LIMIT]
-    names = auth_service.usernames(session, ids={event.actor_id for event in chosen})
+    stars = timeline.stars_among(session, event_ids=[event.id for event in chosen])
+    names = auth_service.usernames(
+        session,
+        ids={event.actor_id for event in chosen} | {star.starred_by for star in stars.values()},
+    )
+    items = []
+    for event in chosen:
+        star = stars.get(event.id)
+        items.append(
+            TimelineItem(
+                event,
+                names.of(event.actor_id),
+                _group_of(event.kind),
+                starred_by=names.of(star.starred_by) if star else None,
+                starred=star is not None,
+                may_star=event.kind not in (timeline.STARRED, timeline.UNSTARRED),
+            )
+        )
     return {
-        "timeline": [
-            TimelineItem(event, names.of(event.actor_id), _group_of(event.kind)) for event in chosen
-        ],
+        "timeline": items,
         "timeline_groups": [(group, label) for group, (label, _) in TIMELINE_GROUPS.items()],
+        "timeline_filter": STARRED if room.timeline_starred else room.timeline_group or "",
+        "starred_label": STARRED_LABEL,
     }
 
 
@@ -577,7 +608,7 @@ def _room(
     incident_id: int,
     *,
     preview: int | None = None,
-    timeline_group: TimelineGroup | None = None,
+    timeline_filter: str | None = None,
     error: FormError | None = None,
 ) -> Room:
     incident = incident_service.get_incident(session, incident_id=incident_id)
@@ -588,7 +619,8 @@ def _room(
         wording=Wording(Locale(user.locale), clock.now()),
         may=Permissions.of(user),
         preview_id=preview,
-        timeline_group=timeline_group,
+        timeline_group=_timeline_group(timeline_filter),
+        timeline_starred=timeline_filter == STARRED,
         error=error,
     )
 
@@ -625,9 +657,7 @@ def incident_room(
     preview: int | None = None,
     timeline: str | None = None,
 ) -> Response:
-    room = _room(
-        session, user, incident_id, preview=preview, timeline_group=_timeline_group(timeline)
-    )
+    room = _room(session, user, incident_id, preview=preview, timeline_filter=timeline)
     return _render(request, session, room, template="incident.html", sections=SECTIONS)
 
 
@@ -643,9 +673,7 @@ def incident_room_section(
 ) -> Response:
     if section not in SECTIONS:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"no section {section!r}")
-    room = _room(
-        session, user, incident_id, preview=preview, timeline_group=_timeline_group(timeline)
-    )
+    room = _room(session, user, incident_id, preview=preview, timeline_filter=timeline)
     return _render(request, session, room, template=f"room_{section}.html", sections=[section])
 
 
@@ -672,6 +700,7 @@ def _act(
     form: str,
     section: str,
     action: Callable[[Incident], object],
+    query: str = "",
 ) -> Response:
     """Runs ``action`` on the incident; on success back to the room (redirect-after-post),
     on a refusal the room again with the reason in the form, and nothing changed."""
@@ -687,7 +716,7 @@ def _act(
             request, session, room, template="incident.html", sections=SECTIONS, status_code=code
         )
     return RedirectResponse(
-        f"/incidents/{incident_id}#room-{section}", status_code=status.HTTP_303_SEE_OTHER
+        f"/incidents/{incident_id}{query}#room-{section}", status_code=status.HTTP_303_SEE_OTHER
     )
 
 
@@ -850,4 +879,43 @@ def campaign_action(
         form=f"campaign-{campaign_id}",
         section="campaigns",
         action=action,
+    )
+
+
+@router.post("/incidents/{incident_id}/timeline/{event_id}/{verb}")
+def star_entry(
+    incident_id: int,
+    event_id: int,
+    verb: Literal["star", "unstar"],
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    shown: Annotated[str, Form(alias="timeline", max_length=32)] = "",
+) -> Response:
+    """Stars an entry for the post-incident review, or takes its star back; back to the
+    timeline as it was filtered."""
+
+    def action(incident: Incident) -> None:
+        _require(user, UPDATERS)
+        event = timeline.entry_of(
+            session,
+            subject_type=incident_service.SUBJECT,
+            subject_id=incident.id,
+            event_id=event_id,
+        )
+        mark = timeline.star if verb == "star" else timeline.unstar
+        mark(session, event=event, actor_id=user.id)
+
+    known = shown == STARRED or _timeline_group(shown) is not None
+    return _act(
+        request,
+        session,
+        user,
+        incident_id,
+        # Every refusal here (no such entry, a star's own entry) concerns an entry that has
+        # no toggle to show it beside.
+        form=PAGE_FORM,
+        section="timeline",
+        action=action,
+        query=f"?timeline={shown}" if known else "",
     )
