@@ -1,8 +1,8 @@
 from fastapi.routing import APIRoute
 
 from incident_cmd.app import create_app
-from incident_cmd.deps import bearer_token
-from incident_cmd.web.api import page_session
+from incident_cmd.deps import bearer_token, current_user
+from incident_cmd.web.api import page_session, page_user
 from incident_cmd.web.security import SAFE_METHODS, csrf_protect, is_link_path
 
 # Routes without a login, on purpose. Twilio's webhooks are guarded by the request
@@ -46,7 +46,8 @@ def test_every_route_declares_who_may_call_it():
     for route in routes:
         for method in route.methods:
             calls = set(_dependencies(route.dependant))
-            guarded = bearer_token in calls or page_session in calls
+            # Each guard reads the credential (and its user) in one dependency.
+            guarded = bool(calls & {bearer_token, current_user, page_session, page_user})
             if not guarded and (method, route.path) not in PUBLIC:
                 unguarded.append(f"{method} {route.path}")
     assert unguarded == []

@@ -7,7 +7,8 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse
 
-from incident_cmd import api_contract, migrate, wiring
+from incident_cmd import api_contract, db, migrate, wiring
+from incident_cmd.admission import AdmissionLimit
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.campaigns.api import public as campaigns_public_router
@@ -80,6 +81,7 @@ def create_app(
     app.state.twilio_handlers = wiring.twilio_handlers(playbooks)
     app.state.login_throttle = LoginThrottle.from_settings()
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(AdmissionLimit, limit=db.POOL_CAPACITY)
     api_contract.install(app)
     app.exception_handler(LoginRequired)(_login_required)
     for router in (

@@ -14,13 +14,23 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from incident_cmd.config import get_settings
 
+# Connections a process may hold at once; the web app admits no more requests at a time than
+# this (admission.py), so a request never waits for a connection that only a waiting request
+# could give back.
+POOL_SIZE, MAX_OVERFLOW = 10, 20
+POOL_CAPACITY = POOL_SIZE + MAX_OVERFLOW
+
 
 def make_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         database = url.split("///", 1)[-1]
+        pool: dict[str, Any] = {}
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+            pool = {"pool_size": POOL_SIZE, "max_overflow": MAX_OVERFLOW}
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **pool
+        )
         _use_sqlite_transactions(engine)
         return engine
     # JIT compilation pays off for long analytical queries; for this application's short
@@ -28,8 +38,8 @@ def make_engine(url: str) -> Engine:
     return create_engine(
         url,
         pool_pre_ping=True,
-        pool_size=10,
-        max_overflow=20,
+        pool_size=POOL_SIZE,
+        max_overflow=MAX_OVERFLOW,
         connect_args={"options": "-c jit=off"},
     )
 

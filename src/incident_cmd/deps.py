@@ -61,7 +61,9 @@ def bearer_token(request: Request, session: SessionDep) -> ApiToken:
 BearerToken = Annotated[ApiToken, Depends(bearer_token)]
 
 
-def current_user(token: BearerToken, session: SessionDep) -> User:
+def current_user(request: Request, session: SessionDep) -> User:
+    # The token and its user in one dependency: one worker-thread step, not two.
+    token = bearer_token(request, session)
     return auth_service.get_user(session, user_id=token.user_id)
 
 

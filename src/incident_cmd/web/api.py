@@ -68,7 +68,9 @@ def page_session(request: Request, session: SessionDep) -> ApiToken:
 PageSession = Annotated[ApiToken, Depends(page_session)]
 
 
-def page_user(token: PageSession, session: SessionDep) -> User:
+def page_user(request: Request, session: SessionDep) -> User:
+    # The session and its user in one dependency: one worker-thread step, not two.
+    token = page_session(request, session)
     return auth_service.get_user(session, user_id=token.user_id)
 
 
