@@ -135,4 +135,3 @@ def test_a_stream_is_refused_to_someone_not_signed_in(client):
         assert response.status_code == 303
         assert response.headers["location"] == "/login"
         assert not response.headers.get("content-type", "").startswith("text/event-stream")
-
