@@ -627,31 +627,52 @@ IN_FLIGHT = (CampaignStatus.sending, CampaignStatus.paused)
 
 
 def notice_progress(session: Session, *, incident_ids: Sequence[int]) -> dict[int, NoticeProgress]:
-    """``campaign_counts`` for many incidents at once, in two grouped queries. Only campaigns
+    """``campaign_counts`` for many incidents at once, in at most two queries. Only campaigns
     in flight have their messages counted: a finished campaign's figures are on its page, and
-    counting them here would read every delivery ever made for an open incident."""
+    counting them here would read every delivery ever made for an open incident.
+
+    The board asks this on every refresh, while a campaign of 100,000 messages sends, so
+    nothing counts what is already known: a started campaign's messages are its
+    ``audience_size`` (its delivery rows, counted when they were made, and none is made after),
+    and only those still unfinished are counted, for these campaigns by id, on the (campaign,
+    customer) and (status, due) indexes. Joining campaigns to deliveries instead let the planner
+    walk the (campaign, customer) index through other campaigns' finished messages."""
     if not incident_ids:
         return {}
     by_status: dict[int, dict[CampaignStatus, int]] = {}
-    for incident_id, campaign_status, count in session.exec(
-        select(Campaign.incident_id, Campaign.status, func.count())
-        .where(col(Campaign.incident_id).in_(incident_ids))
-        .group_by(col(Campaign.incident_id), col(Campaign.status))
+    sizes: dict[int, int] = {}
+    incident_of: dict[int, int] = {}  # of each campaign in flight
+    for campaign_id, incident_id, campaign_status, size in session.exec(
+        select(Campaign.id, Campaign.incident_id, Campaign.status, Campaign.audience_size).where(
+            col(Campaign.incident_id).in_(incident_ids)
+        )
     ).all():
-        if incident_id is not None:
-            by_status.setdefault(incident_id, {})[CampaignStatus(campaign_status)] = count
-    done = func.sum(case((col(Delivery.status).in_(UNFINISHED), 0), else_=1))
-    flight = {
-        incident_id: (total, int(finished or 0))
-        for incident_id, total, finished in session.exec(
-            select(Campaign.incident_id, func.count(), done)
-            .join(Delivery, col(Delivery.campaign_id) == Campaign.id)
-            .where(col(Campaign.incident_id).in_(incident_ids), col(Campaign.status).in_(IN_FLIGHT))
-            .group_by(col(Campaign.incident_id))
-        ).all()
-        if incident_id is not None
-    }
+        if incident_id is None:
+            continue
+        statuses = by_status.setdefault(incident_id, {})
+        status = CampaignStatus(campaign_status)
+        statuses[status] = statuses.get(status, 0) + 1
+        # A campaign paused before it started has no messages yet, and no size.
+        if status in IN_FLIGHT and size:
+            incident_of[campaign_id] = incident_id
+            sizes[incident_id] = sizes.get(incident_id, 0) + size
+    unfinished: dict[int, int] = {}
+    if incident_of:
+        for campaign_id, count in session.exec(
+            select(Delivery.campaign_id, func.count())
+            .where(
+                col(Delivery.campaign_id).in_(list(incident_of)),
+                col(Delivery.status).in_(UNFINISHED),
+            )
+            .group_by(col(Delivery.campaign_id))
+        ).all():
+            incident_id = incident_of[campaign_id]
+            unfinished[incident_id] = unfinished.get(incident_id, 0) + count
     return {
-        incident_id: NoticeProgress(statuses, *flight.get(incident_id, (0, 0)))
+        incident_id: NoticeProgress(
+            statuses,
+            sizes.get(incident_id, 0),
+            sizes.get(incident_id, 0) - unfinished.get(incident_id, 0),
+        )
         for incident_id, statuses in by_status.items()
     }
