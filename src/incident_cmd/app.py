@@ -28,7 +28,7 @@ from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web import translations
 from incident_cmd.web.admin import router as admin_router
 from incident_cmd.web.admin_oncall import router as admin_oncall_router
-from incident_cmd.web.api import LoginRequired
+from incident_cmd.web.api import LoginRequired, remember_return_path
 from incident_cmd.web.api import router as web_router
 from incident_cmd.web.assets import STATIC_PATH, StaticAssets
 from incident_cmd.web.board import router as board_router
@@ -40,8 +40,11 @@ from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.security import SecurityHeaders
 
 
-async def _login_required(_: Request, __: LoginRequired) -> RedirectResponse:
-    return RedirectResponse("/login", status_code=303)
+async def _login_required(request: Request, _: LoginRequired) -> RedirectResponse:
+    response = RedirectResponse("/login", status_code=303)
+    if request.method == "GET" and not request.url.path.startswith("/live/"):
+        remember_return_path(response, request)
+    return response
 
 
 def create_app(

@@ -10,7 +10,7 @@ from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
 from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
 from incident_cmd.tickets.models import CalendarRun, Signal, SlaTimer, Ticket, TicketTask
-from incident_cmd.timeline.models import TimelineEvent
+from incident_cmd.timeline.models import TimelineEvent, TimelineStar
 
 __all__ = [
     "ApiToken",
@@ -39,6 +39,7 @@ __all__ = [
     "Ticket",
     "TicketTask",
     "TimelineEvent",
+    "TimelineStar",
     "User",
     "sequence_counters",
 ]

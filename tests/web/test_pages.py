@@ -12,6 +12,23 @@ def test_landing_page_requires_login(client):
     assert response.headers["location"] == "/login"
 
 
+def test_logging_in_returns_to_the_page_that_asked_for_it(client, session):
+    make_user(session, Role.responder, username="paged.person", password=PASSWORD)
+    asked = client.get("/tickets?status=new", follow_redirects=False)
+    assert (asked.status_code, asked.headers["location"]) == (303, "/login")
+    response = login(client, "paged.person")
+    assert (response.status_code, response.headers["location"]) == (303, "/tickets?status=new")
+    # Used once: the next login lands on the board.
+    client.cookies.delete("icmd_session")
+    assert login(client, "paged.person").headers["location"] == "/"
+
+
+def test_a_return_path_to_another_site_is_not_followed(client, session):
+    make_user(session, Role.responder, username="paged.other", password=PASSWORD)
+    client.cookies.set("icmd_return", "//evil.example.com/phish")
+    assert login(client, "paged.other").headers["location"] == "/"
+
+
 def test_wrong_password_shows_the_form_again(client, session):
     make_user(session, Role.viewer, username="page.user", password=PASSWORD)
     response = login(client, "page.user", "not the password")

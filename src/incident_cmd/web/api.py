@@ -47,6 +47,22 @@ def templates() -> Jinja2Templates:
     return _templates_in(Path(get_settings().template_dir) / "web")
 
 
+# Where a page sent to log in returns to afterwards (the room a paged person's link led to).
+RETURN_COOKIE = "icmd_return"
+
+
+def remember_return_path(response: Response, request: Request) -> None:
+    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    response.set_cookie(
+        RETURN_COOKIE,
+        path[:2000],
+        max_age=15 * 60,
+        httponly=True,
+        samesite="lax",
+        secure=get_settings().public_base_url.startswith("https://"),
+    )
+
+
 class LoginRequired(Exception):
     """Raised by page dependencies; the app answers with a redirect to the login page."""
 
@@ -146,7 +162,11 @@ def login(
         expires_in=lifetime,
         actor_id=user.id,
     )
-    response = RedirectResponse("/", status_code=status.HTTP_303_SEE_OTHER)
+    response = RedirectResponse(
+        _same_site_path(request.cookies.get(RETURN_COOKIE, "/")),
+        status_code=status.HTTP_303_SEE_OTHER,
+    )
+    response.delete_cookie(RETURN_COOKIE)
     response.set_cookie(
         SESSION_COOKIE,
         secret,

@@ -104,7 +104,7 @@ WORDS: Mapping[tuple[str, str], str] = {
     ("task", TaskStatus.open): N_("Open"),
     ("task", TaskStatus.done): N_("Done"),
     ("page", PageStatus.open): N_("Paging"),
-    ("page", PageStatus.acknowledged): N_("Acknowledged"),
+    ("page", PageStatus.acknowledged): N_("Page acknowledged"),
     ("page", PageStatus.exhausted): N_("No answer"),
     ("page", PageStatus.cancelled): N_("Page cancelled"),
     ("public", PublicStatus.investigating): N_("Investigating"),
