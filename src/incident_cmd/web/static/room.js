@@ -1,7 +1,8 @@
 /* The incident room (templates/web/incident.html). Everything works without this file; it
-   draws each campaign's delivery funnel from the JSON block next to it, lets a refusal (a
-   4xx answer to a form) be swapped in so its reason shows next to the form, and keeps what
-   someone is typing from being wiped by a live refresh of its section. */
+   draws each campaign's delivery funnel from the stages its box carries, lets a refusal (a
+   4xx answer to a form) be swapped in so its reason shows next to the form, keeps what
+   someone is typing from being wiped by a live refresh of its section, and makes sure the
+   last change announced is shown. */
 (function () {
   "use strict";
 
@@ -17,18 +18,19 @@
     cancelled: "#6b7280"
   };
   var ALWAYS_SHOWN = ["pending", "delivered", "failed"];
+  // The live refresh's throttle: a catch-up waits as long, so it never adds to a burst.
+  var CATCH_UP_MS = 1000;
   var openBoxes = {};
+  // By section id: announcements heard, and how many of them its last fetch began after.
+  var announced = {};
+  var fetchedAsOf = {};
 
   function drawFunnels(root) {
     if (typeof echarts === "undefined" || !root.querySelectorAll) {
       return;
     }
     root.querySelectorAll("[data-funnel]").forEach(function (box) {
-      var source = document.getElementById(box.getAttribute("data-funnel"));
-      if (!source) {
-        return;
-      }
-      var stages = JSON.parse(source.textContent).stages.filter(function (stage) {
+      var stages = JSON.parse(box.getAttribute("data-funnel")).stages.filter(function (stage) {
         return stage.value > 0 || ALWAYS_SHOWN.indexOf(stage.key) >= 0;
       });
       box.style.height = stages.length * 32 + 16 + "px";
@@ -85,13 +87,41 @@
     );
   }
 
+  // Counted before htmx acts on it (capture runs before the section's own listener), so a
+  // fetch it starts counts it as seen.
+  document.addEventListener("sse:incident", function (event) {
+    if (isSection(event.target)) {
+      announced[event.target.id] = (announced[event.target.id] || 0) + 1;
+    }
+  }, true);
+
   // A live refresh waits while someone is filling in a form in that section.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var element = event.detail.elt;
-    if (isSection(element) && event.detail.requestConfig.verb === "get" && isBeingEdited(element)) {
-      event.preventDefault();
+    if (!isSection(element) || event.detail.requestConfig.verb !== "get") {
+      return;
     }
+    if (isBeingEdited(element)) {
+      event.preventDefault();
+      return;
+    }
+    fetchedAsOf[element.id] = announced[element.id] || 0;
   });
+
+  // htmx drops an announcement that arrives while its section is being fetched (the request
+  // it queues belongs to the element the answer replaces), so a burst's last change (a
+  // notice's final batch, its completion) could stay unseen: a section whose fetch began
+  // before the latest announcement fetches once more.
+  function catchUp(section) {
+    if ((announced[section.id] || 0) <= (fetchedAsOf[section.id] || 0)) {
+      return;
+    }
+    window.setTimeout(function () {
+      if (document.body.contains(section)) {
+        htmx.trigger(section, "sse:incident");
+      }
+    }, CATCH_UP_MS);
+  }
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
@@ -129,6 +159,9 @@
         }
       });
       delete openBoxes[element.id];
+    }
+    if (isSection(element)) {
+      catchUp(element);
     }
     drawFunnels(element);
   });
