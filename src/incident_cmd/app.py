@@ -5,7 +5,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
-from fastapi.responses import RedirectResponse
+from fastapi.responses import RedirectResponse, Response
 
 from incident_cmd import api_contract, db, migrate, wiring
 from incident_cmd.admission import AdmissionLimit
@@ -16,6 +16,7 @@ from incident_cmd.campaigns.api import router as campaigns_router
 from incident_cmd.config import get_settings
 from incident_cmd.customers.api import router as customers_router
 from incident_cmd.db import get_engine
+from incident_cmd.errors import Forbidden, NotFound
 from incident_cmd.incidents.api import router as incidents_router
 from incident_cmd.integrations.twilio.api import router as twilio_router
 from incident_cmd.live.hub import Hub
@@ -37,7 +38,13 @@ from incident_cmd.web.declare import router as declare_router
 from incident_cmd.web.incident_room import router as incident_room_router
 from incident_cmd.web.live import router as live_router
 from incident_cmd.web.queue import router as queue_router
-from incident_cmd.web.security import SecurityHeaders
+from incident_cmd.web.refused import error_page
+from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
+
+# Paths whose refusals are the API's ErrorBody whoever asks: the API, the providers' webhooks,
+# the live streams, static files, and the signed link pages (the API document states their
+# 403). Every other path is a page, and refuses with a page.
+ERROR_BODY_PATHS = ("/api/", "/webhooks/", "/live/", "/static/", *LINK_PATH_PREFIXES)
 
 
 async def _login_required(request: Request, _: LoginRequired) -> RedirectResponse:
@@ -45,6 +52,12 @@ async def _login_required(request: Request, _: LoginRequired) -> RedirectRespons
     if request.method == "GET" and not request.url.path.startswith("/live/"):
         remember_return_path(response, request)
     return response
+
+
+async def _not_found_or_forbidden(request: Request, exc: NotFound | Forbidden) -> Response:
+    if request.url.path.startswith(ERROR_BODY_PATHS):
+        return api_contract.error_answer(exc.status_code, exc.message, field=exc.field)
+    return error_page(request, exc)
 
 
 def create_app(
@@ -87,6 +100,9 @@ def create_app(
     app.add_middleware(AdmissionLimit, limit=db.POOL_CAPACITY)
     api_contract.install(app)
     app.exception_handler(LoginRequired)(_login_required)
+    # Chosen over api_contract's DomainError handler: Starlette takes the closest class's.
+    app.exception_handler(NotFound)(_not_found_or_forbidden)
+    app.exception_handler(Forbidden)(_not_found_or_forbidden)
     for router in (
         auth_router,
         teams_router,

@@ -26,16 +26,18 @@ from incident_cmd.i18n import LOCALES
 from incident_cmd.playbooks.loader import PlaybookInvalid, Problem, load_file
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.web.api import PageUser, templates
-from incident_cmd.web.labels import N_
-from incident_cmd.web.security import csrf_protect
-from incident_cmd.web.ticket_display import (
+from incident_cmd.web.forms import (
     FieldErrors,
     FormInvalid,
     error_status,
+    field_errors,
     filled,
     gettext_for,
     validated,
 )
+from incident_cmd.web.labels import N_
+from incident_cmd.web.refused import refused_page
+from incident_cmd.web.security import csrf_protect
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -69,12 +71,7 @@ def is_admin(user: User) -> bool:
 
 def refused(request: Request, user: User) -> Response:
     """The page a non-admin gets instead of an admin page (403)."""
-    return templates().TemplateResponse(
-        request,
-        "admin_refused.html",
-        {"organisation": get_settings().organisation_name, "user": user, "why": NOT_ALLOWED},
-        status_code=status.HTTP_403_FORBIDDEN,
-    )
+    return refused_page(request, user, NOT_ALLOWED)
 
 
 def admin_context(user: User, section: str) -> dict[str, Any]:
@@ -141,7 +138,7 @@ async def create_user(request: Request, session: SessionDep, user: PageUser) -> 
         created = auth_service.create_user(session, data=data, actor_id=user.id)
     except (FormInvalid, DomainError) as exc:
         session.rollback()
-        errors = exc.errors if isinstance(exc, FormInvalid) else {exc.field or "": exc.message}
+        errors = field_errors(exc)
         values.pop("password", None)
         return _people_page(
             request, session, user, values=values, errors=errors, status_code=error_status(exc)
@@ -165,12 +162,11 @@ async def change_user(
         auth_service.update_user(session, user=person, data=data, actor_id=user.id)
     except (FormInvalid, DomainError) as exc:
         session.rollback()
-        errors = exc.errors if isinstance(exc, FormInvalid) else {exc.field or "": exc.message}
         return _people_page(
             request,
             session,
             user,
-            errors=errors,
+            errors=field_errors(exc),
             failed_user=username,
             status_code=error_status(exc),
         )
@@ -269,14 +265,13 @@ async def issue_token(
         )
     except (FormInvalid, DomainError) as exc:
         session.rollback()
-        errors = exc.errors if isinstance(exc, FormInvalid) else {exc.field or "": exc.message}
         return _person_page(
             request,
             session,
             user,
             username,
             values=values,
-            errors=errors,
+            errors=field_errors(exc),
             status_code=error_status(exc),
         )
     return _person_page(

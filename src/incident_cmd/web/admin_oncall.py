@@ -23,16 +23,17 @@ from incident_cmd.teams.schemas import OverrideCreate, RotationRead, TeamRead
 from incident_cmd.teams.service import OnCallSpan
 from incident_cmd.web.admin import admin_context, is_admin, refused
 from incident_cmd.web.api import PageUser, templates
-from incident_cmd.web.labels import N_
-from incident_cmd.web.security import csrf_protect
-from incident_cmd.web.ticket_display import (
+from incident_cmd.web.forms import (
     FieldErrors,
     FormInvalid,
     error_status,
+    field_errors,
     filled,
     gettext_for,
     validated,
 )
+from incident_cmd.web.labels import N_
+from incident_cmd.web.security import csrf_protect
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -207,11 +208,8 @@ async def add_override(key: str, request: Request, session: SessionDep, user: Pa
         )
     except (FormInvalid, DomainError) as exc:
         session.rollback()
-        if isinstance(exc, FormInvalid):
-            errors = exc.errors
-        else:
-            # The service names a person by position in its list ("user[0]").
-            errors = {(exc.field or "").split("[")[0]: exc.message}
+        # The service names a person by position in its list ("user[0]").
+        errors = {name.split("[")[0]: message for name, message in field_errors(exc).items()}
         for field in ("starts_at", "ends_at"):
             if field in errors and errors[field].startswith("Input should"):
                 errors[field] = gettext(NOT_A_TIME)

@@ -5,6 +5,7 @@ Every form here is CSRF-checked (the router's ``csrf_protect``); templates put
 ``{{ csrf_field() }}`` in each form. Page text is translated through the catalogs in
 ``web/locales`` (see ``web.translations``)."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from pathlib import Path
@@ -16,7 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import ApiToken, TokenKind, User
+from incident_cmd.auth.models import ApiToken, Role, TokenKind, User
 from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.auth.throttle import LoginThrottled
 from incident_cmd.campaigns import service as campaign_service
@@ -84,10 +85,23 @@ def page_session(request: Request, session: SessionDep) -> ApiToken:
 PageSession = Annotated[ApiToken, Depends(page_session)]
 
 
+@dataclass(frozen=True)
+class Reader:
+    """Who a page is for, as the layout shows them and the page's language follows them."""
+
+    display_name: str
+    role: Role
+    locale: Locale
+
+
 def page_user(request: Request, session: SessionDep) -> User:
     # The session and its user in one dependency: one worker-thread step, not two.
     token = page_session(request, session)
-    return auth_service.get_user(session, user_id=token.user_id)
+    user = auth_service.get_user(session, user_id=token.user_id)
+    # An error page is rendered after the request's session has ended, its rows expired: it
+    # reads the reader from here (web.refused).
+    request.state.reader = Reader(user.display_name, user.role, Locale(user.locale))
+    return user
 
 
 PageUser = Annotated[User, Depends(page_user)]

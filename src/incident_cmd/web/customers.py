@@ -29,11 +29,12 @@ from incident_cmd.tickets.masking import mask_contact
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.notices import SOURCE as TICKET_SOURCE
 from incident_cmd.web.api import PageUser, templates
+from incident_cmd.web.forms import gettext_for
 from incident_cmd.web.labels import N_
+from incident_cmd.web.refused import refused_page
 from incident_cmd.web.security import csrf_protect
 from incident_cmd.web.ticket_display import (
     customer_shown,
-    gettext_for,
     masks_contacts,
     text_shown,
     ticket_label,
@@ -90,15 +91,6 @@ def may_read_customers(user: User) -> bool:
     return user.role in {Role.admin, *COMMS_ROLES}
 
 
-def _refused(request: Request, user: User) -> Response:
-    return templates().TemplateResponse(
-        request,
-        "customer_refused.html",
-        {"organisation": get_settings().organisation_name, "user": user, "why": NOT_ALLOWED},
-        status_code=status.HTTP_403_FORBIDDEN,
-    )
-
-
 def _search(
     session: Session, key: SearchKey, value: str, after_id: int | None
 ) -> Sequence[Customer]:
@@ -142,7 +134,7 @@ def customer_search(
     after: Annotated[int | None, Query(ge=0)] = None,
 ) -> Response:
     if not may_read_customers(user):
-        return _refused(request, user)
+        return refused_page(request, user, NOT_ALLOWED)
     gettext = gettext_for(user)
     value = q.strip()
     errors: dict[str, str] = {}
@@ -271,7 +263,7 @@ def customer_page(
     customer_id: int, request: Request, session: SessionDep, user: PageUser
 ) -> Response:
     if not may_read_customers(user):
-        return _refused(request, user)
+        return refused_page(request, user, NOT_ALLOWED)
     customer = customer_service.get_customer(session, customer_id=customer_id)
     purchases = _purchases_of(session, [customer.id])[customer.id]
     messages = sorted(

@@ -17,11 +17,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from pydantic import ValidationError
 from sqlmodel import Session
 
-from incident_cmd.auth.models import Role, User
+from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
-from incident_cmd.deps import SessionDep, ensure_role
-from incident_cmd.errors import Conflict, DomainError, Invalid
+from incident_cmd.deps import SessionDep
+from incident_cmd.errors import Conflict, DomainError, Forbidden, Invalid
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.playbooks.schema import Playbook
@@ -30,7 +30,8 @@ from incident_cmd.tickets import detection
 from incident_cmd.tickets import flows as ticket_flows
 from incident_cmd.tickets.models import Signal, SignalStatus, Ticket
 from incident_cmd.web.api import PageUser, templates
-from incident_cmd.web.board import bilingual
+from incident_cmd.web.board import bilingual, may_declare
+from incident_cmd.web.forms import error_status
 from incident_cmd.web.labels import N_
 from incident_cmd.web.security import csrf_protect
 
@@ -51,9 +52,11 @@ FIELD_MESSAGES: Mapping[str, str] = {
 HOURS_SHOWN = 72
 
 
-def _manager(user: User) -> User:
-    """Who may declare and decide on signals: the API's Manager (duty managers, admins)."""
-    return ensure_role(user, Role.duty_manager)
+def _manager(user: User) -> None:
+    """Who may declare and decide on signals: the API's Manager (duty managers, admins); the
+    others get the refusal page."""
+    if not may_declare(user):
+        raise Forbidden(f"role {user.role!r} may not declare or decide on signals")
 
 
 def _registry(request: Request) -> PlaybookRegistry:
@@ -119,12 +122,6 @@ def _errors_of(exc: DomainError | ValidationError) -> dict[str, str]:
         name = "scope" if name in SCOPE_FIELDS else name
         errors.setdefault(name, FIELD_MESSAGES.get(name, error["msg"]))
     return errors
-
-
-def _status_of(exc: DomainError | ValidationError) -> int:
-    if isinstance(exc, DomainError) and exc.status_code in (403, 404, 409):
-        return exc.status_code
-    return status.HTTP_400_BAD_REQUEST
 
 
 def _scope_values(typed: Sequence[str], other: str) -> list[str]:
@@ -216,7 +213,7 @@ def declare(
     except (DomainError, ValidationError) as exc:
         session.rollback()
         return _declare_page(
-            request, session, user, form=form, errors=_errors_of(exc), status_code=_status_of(exc)
+            request, session, user, form=form, errors=_errors_of(exc), status_code=error_status(exc)
         )
     return RedirectResponse(f"/incidents/{incident.id}", status_code=status.HTTP_303_SEE_OTHER)
 
@@ -288,6 +285,29 @@ def _signal_page(
     )
 
 
+def _signal_refused(
+    request: Request,
+    session: Session,
+    user: User,
+    signal_id: int,
+    exc: DomainError | ValidationError,
+    typed: Mapping[str, str],
+) -> Response:
+    """The signal's page again, nothing of the request kept, with the reason next to its field
+    and what was typed."""
+    session.rollback()
+    signal = detection.get_signal(session, signal_id=signal_id)
+    return _signal_page(
+        request,
+        session,
+        user,
+        signal=signal,
+        errors=_errors_of(exc),
+        typed=typed,
+        status_code=error_status(exc),
+    )
+
+
 @router.get("/signals/{signal_id}", response_class=HTMLResponse)
 def signal_page(signal_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
     _manager(user)
@@ -318,17 +338,8 @@ def signal_declare(
             actor=user,
         )
     except (DomainError, ValidationError) as exc:
-        session.rollback()
-        signal = detection.get_signal(session, signal_id=signal_id)
-        return _signal_page(
-            request,
-            session,
-            user,
-            signal=signal,
-            errors=_errors_of(exc),
-            typed={"severity": severity, "title": title},
-            status_code=_status_of(exc),
-        )
+        typed = {"severity": severity, "title": title}
+        return _signal_refused(request, session, user, signal_id, exc, typed)
     return RedirectResponse(f"/incidents/{incident.id}", status_code=status.HTTP_303_SEE_OTHER)
 
 
@@ -347,15 +358,5 @@ def signal_dismiss(
             raise Conflict(f"signal {signal.id} is {signal.status}", field="signal")
         detection.dismiss(session, signal=signal, reason=reason.strip(), actor=user)
     except DomainError as exc:
-        session.rollback()
-        signal = detection.get_signal(session, signal_id=signal_id)
-        return _signal_page(
-            request,
-            session,
-            user,
-            signal=signal,
-            errors=_errors_of(exc),
-            typed={"reason": reason},
-            status_code=_status_of(exc),
-        )
+        return _signal_refused(request, session, user, signal_id, exc, {"reason": reason})
     return RedirectResponse(f"/signals/{signal_id}", status_code=status.HTTP_303_SEE_OTHER)

@@ -26,23 +26,21 @@ from incident_cmd.tickets.policy import CATEGORIES, PRIORITIES
 from incident_cmd.tickets.schemas import TicketCreate
 from incident_cmd.web import ticket_page
 from incident_cmd.web.api import PageUser, templates
-from incident_cmd.web.labels import N_
-from incident_cmd.web.security import csrf_protect
-from incident_cmd.web.ticket_display import (
+from incident_cmd.web.forms import (
     NOT_ALLOWED,
     NUMBER,
-    WORKERS,
     FieldErrors,
     FormInvalid,
     Gettext,
-    countdown,
-    customer_shown,
     error_status,
+    field_errors,
     filled,
     gettext_for,
-    ticket_label,
     validated,
 )
+from incident_cmd.web.labels import N_
+from incident_cmd.web.security import csrf_protect
+from incident_cmd.web.ticket_display import WORKERS, countdown, customer_shown, ticket_label
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -265,10 +263,7 @@ async def take_in(
         ticket = intake.take_in(session, data=data, actor=user, registry=registry)
     except (FormInvalid, DomainError) as exc:
         session.rollback()
-        if isinstance(exc, FormInvalid):
-            errors = exc.errors
-        else:
-            errors = {exc.field if exc.field in INTAKE_FIELDS else "": exc.message}
+        errors = field_errors(exc, fields=INTAKE_FIELDS)
         # The schema checks the contact only once every field is valid; the agent hears of
         # every missing field at once.
         if not (values.get("phone") or values.get("email")):

@@ -1,21 +1,17 @@
 """How the complaint pages show a ticket: names of its values in the reader's language, its
-SLA countdown worked out from the project clock, contact details as the reader's role may see
-them, and a form's errors next to their fields."""
+SLA countdown worked out from the project clock, and contact details as the reader's role may
+see them (the forms' general rules are in ``web.forms``)."""
 
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
 from sqlmodel import Session
 
 from incident_cmd import clock
 from incident_cmd.auth.models import Role, User
 from incident_cmd.customers.models import Customer
-from incident_cmd.errors import DomainError, Invalid
-from incident_cmd.i18n import Locale
 from incident_cmd.tickets import access
 from incident_cmd.tickets.masking import mask_contact, mask_text
 from incident_cmd.tickets.models import (
@@ -26,7 +22,7 @@ from incident_cmd.tickets.models import (
     TicketStatus,
     TimerKind,
 )
-from incident_cmd.web import translations
+from incident_cmd.web.forms import Gettext
 from incident_cmd.web.labels import N_
 
 # Who works the complaint queue, as the API's ``Agent`` dependency admits them.
@@ -108,13 +104,6 @@ def ticket_label(value: str | None, kind: str) -> str:
     if value is None:
         return ""
     return TICKET_LABELS[kind].get(value, value.replace("_", " "))
-
-
-Gettext = Callable[[str], str]
-
-
-def gettext_for(user: User) -> Gettext:
-    return translations.translations(Locale(user.locale)).gettext
 
 
 # --- the SLA countdown ----------------------------------------------------------------------
@@ -209,71 +198,3 @@ def text_shown(text: str | None, reader: User) -> str | None:
 
 def may_work(session: Session, *, ticket: Ticket, user: User) -> bool:
     return user.role in WORKERS and access.may_work_on(session, ticket=ticket, actor=user)
-
-
-# --- forms ----------------------------------------------------------------------------------
-
-REQUIRED = N_("Fill this in.")
-TOO_LONG = N_("Too long: at most %(max)s characters.")
-CHOOSE = N_("Choose one of the options.")
-NUMBER = N_("Enter a number.")
-AMOUNT = N_("Enter an amount such as 120.50 (at most two decimals).")
-NOT_ALLOWED = N_("Your role may not do this.")
-
-FieldErrors = dict[str, str]
-Model = TypeVar("Model", bound=BaseModel)
-
-
-class FormInvalid(Exception):
-    """A form that does not validate: the message for each field (``""`` for the form)."""
-
-    def __init__(self, errors: FieldErrors) -> None:
-        super().__init__(errors)
-        self.errors = errors
-
-
-def filled(form: Mapping[str, Any], names: Sequence[str]) -> dict[str, str]:
-    """The named fields the form gives, trimmed, left out when empty (the schema's default)."""
-    values = {}
-    for name in names:
-        value = form.get(name)
-        if isinstance(value, str) and value.strip():
-            values[name] = value.strip()
-    return values
-
-
-def _worded(error: Mapping[str, Any], gettext: Gettext) -> str:
-    kind = error["type"]
-    if kind in ("missing", "string_too_short"):
-        return gettext(REQUIRED)
-    if kind == "string_too_long":
-        return gettext(TOO_LONG) % {"max": error.get("ctx", {}).get("max_length", "")}
-    if kind in ("enum", "literal_error"):
-        return gettext(CHOOSE)
-    if kind.startswith(("int_", "decimal_", "greater_than", "less_than")):
-        return gettext(NUMBER)
-    message = str(error["msg"])
-    return message.removeprefix("Value error, ")
-
-
-def validated(
-    schema: type[Model], values: Mapping[str, Any], gettext: Gettext, *, whole_form_field: str = ""
-) -> Model:
-    """``values`` as ``schema``, or FormInvalid naming each field at fault; an error of the
-    whole model (a rule across fields) is put next to ``whole_form_field``."""
-    try:
-        return schema.model_validate(values)
-    except ValidationError as exc:
-        errors: FieldErrors = {}
-        for error in exc.errors():
-            field = str(error["loc"][0]) if error["loc"] else whole_form_field
-            errors.setdefault(field, _worded(error, gettext))
-        raise FormInvalid(errors) from None
-
-
-def error_status(exc: DomainError | FormInvalid) -> int:
-    """A form that is wrong is a 400, as are the domain's own refusals of a value; a refusal
-    of the person (403) or of the ticket's state (409) keeps its own code."""
-    if isinstance(exc, FormInvalid | Invalid):
-        return 400
-    return exc.status_code

@@ -32,26 +32,28 @@ from incident_cmd.tickets.schemas import (
 )
 from incident_cmd.timeline import service as timeline
 from incident_cmd.web.api import PageUser, templates
-from incident_cmd.web.labels import N_
-from incident_cmd.web.security import csrf_protect
-from incident_cmd.web.ticket_display import (
-    AMOUNT,
+from incident_cmd.web.forms import (
     NOT_ALLOWED,
     NUMBER,
-    WORKERS,
     FieldErrors,
     FormInvalid,
     Gettext,
+    error_status,
+    field_errors,
+    filled,
+    gettext_for,
+    validated,
+)
+from incident_cmd.web.labels import N_
+from incident_cmd.web.security import csrf_protect
+from incident_cmd.web.ticket_display import (
+    WORKERS,
     contact_shown,
     countdown,
     customer_shown,
-    error_status,
-    filled,
-    gettext_for,
     may_work,
     text_shown,
     ticket_label,
-    validated,
 )
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -78,6 +80,7 @@ FORM_FIELDS: Mapping[str, tuple[str, ...]] = {
 }
 # Where the domain names a field differently from the form.
 DOMAIN_FIELDS = {"plan": "note"}
+AMOUNT = N_("Enter an amount such as 120.50 (at most two decimals).")
 
 
 def _may_supervise(session: Session, ticket: Ticket, user: User) -> bool:
@@ -234,12 +237,8 @@ def _act(
         action(ticket, gettext)
     except (FormInvalid, DomainError) as exc:
         session.rollback()
-        if isinstance(exc, FormInvalid):
-            errors = exc.errors
-        else:
-            field = DOMAIN_FIELDS.get(exc.field or "", exc.field or "")
-            in_form = field in FORM_FIELDS[form_name] and field != "status"
-            errors = {field if in_form else "": exc.message}
+        # The ticket's status, when the domain names it, is not the status form's field.
+        in_form = [field for field in FORM_FIELDS[form_name] if field != "status"]
         return _page(
             request,
             session,
@@ -248,7 +247,7 @@ def _act(
             failed=form_name,
             task_id=task_id,
             values=values,
-            errors=errors,
+            errors=field_errors(exc, fields=in_form, aliases=DOMAIN_FIELDS),
             status_code=error_status(exc),
         )
     return RedirectResponse(
@@ -318,26 +317,28 @@ async def resolve(
     )
 
 
-@router.post("/tickets/{ticket_id:int}/reopen")
-async def reopen(ticket_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
-    values = await _values(request, "reopen")
+async def _again(
+    ticket_id: int, request: Request, session: Session, user: User, *, form_name: str
+) -> Response:
+    """A resolved ticket reopened, or a closed one appealed: the same form, with a reason."""
+    values = await _values(request, form_name)
+    take_up = lifecycle.reopen if form_name == "reopen" else lifecycle.appeal
 
     def again(ticket: Ticket, gettext: Gettext) -> None:
         body = validated(TicketReopen, values, gettext)
-        lifecycle.reopen(session, ticket=ticket, reason=body.reason, actor=user)
+        take_up(session, ticket=ticket, reason=body.reason, actor=user)
 
-    return _act(request, session, user, ticket_id, form_name="reopen", values=values, action=again)
+    return _act(request, session, user, ticket_id, form_name=form_name, values=values, action=again)
+
+
+@router.post("/tickets/{ticket_id:int}/reopen")
+async def reopen(ticket_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
+    return await _again(ticket_id, request, session, user, form_name="reopen")
 
 
 @router.post("/tickets/{ticket_id:int}/appeal")
 async def appeal(ticket_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
-    values = await _values(request, "appeal")
-
-    def again(ticket: Ticket, gettext: Gettext) -> None:
-        body = validated(TicketReopen, values, gettext)
-        lifecycle.appeal(session, ticket=ticket, reason=body.reason, actor=user)
-
-    return _act(request, session, user, ticket_id, form_name="appeal", values=values, action=again)
+    return await _again(ticket_id, request, session, user, form_name="appeal")
 
 
 @router.post("/tickets/{ticket_id:int}/assign")
