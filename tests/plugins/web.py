@@ -1,22 +1,30 @@
-"""Logging in through the web form, with the CSRF token and Origin a browser would send; the
-app on a real server and Debian's Chromium for browser tests."""
+"""Logging in through the web form, with the CSRF token and Origin a browser would send, and
+posting a page's forms; the app on a real server, Debian's Chromium for browser tests, and
+their screenshots."""
 
 import os
 import re
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 
 from incident_cmd.app import create_app
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role, User
 from incident_cmd.devtools.local_server import running_server
+from incident_cmd.i18n import Locale
+from tests.factories import make_user
 
 PASSWORD = "a password long enough"
 ORIGIN = {"Origin": "http://testserver"}
 # The login form is posted as from a browser set to English: what the login page says
 # before anyone is signed in follows the browser's language (tests/web/test_i18n.py).
 ENGLISH_BROWSER = {**ORIGIN, "Accept-Language": "en-GB,en;q=0.9"}
+# Where every browser test leaves a copy of its screenshots for review.
+SHOTS = Path("/tmp/shots")
 CHROMIUM = shutil.which("chromium")
 # CI installs Chromium (scripts/test-services): there a missing browser is a failure.
 needs_chromium = pytest.mark.skipif(
@@ -37,6 +45,40 @@ def login(client, username, password=PASSWORD):
         "/login",
         data={"username": username, "password": password, "csrf_token": csrf_token(client)},
         headers=ENGLISH_BROWSER,
+        follow_redirects=False,
+    )
+
+
+def sign_in(
+    client,
+    session,
+    role: Role = Role.duty_manager,
+    locale: Locale | str = Locale.en,
+    timezone: str = "Asia/Shanghai",
+) -> User:
+    """A new person with ``role``, reading ``locale``, logged in on ``client``."""
+    user = make_user(session, role, password=PASSWORD, locale=locale, timezone=timezone)
+    assert login(client, user.username).status_code == 303
+    return user
+
+
+def sign_in_as(client, session, username: str, locale: Locale | str = Locale.en) -> User:
+    """Someone who exists already, given the password and ``locale``, logged in on ``client``."""
+    user = auth_service.get_user_by_username(session, username=username)
+    auth_service.set_password(session, user=user, password=PASSWORD, actor_id=None)
+    user.locale = Locale(locale)
+    session.add(user)
+    session.flush()
+    assert login(client, username).status_code == 303
+    return user
+
+
+def post_form(client, path: str, data: dict, token_from: str):
+    """Posts ``data`` to ``path`` as the form on the page ``token_from`` would."""
+    return client.post(
+        path,
+        data={**data, "csrf_token": csrf_token(client, token_from)},
+        headers=ORIGIN,
         follow_redirects=False,
     )
 
@@ -69,3 +111,20 @@ def chromium():
             yield browser
         finally:
             browser.close()
+
+
+def browser_login(page, base_url: str, username: str) -> None:
+    """Logs ``page`` in through the login form, as a person would."""
+    page.goto(f"{base_url}/login")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("form[action='/login'] button[type=submit]")
+    page.wait_for_url(lambda url: not url.endswith("/login"))
+
+
+def shot(page, tmp_path: Path, name: str, *, full_page: bool = True) -> None:
+    """``name``.png among the test's artifacts, and a copy in /tmp/shots for review."""
+    path = tmp_path / f"{name}.png"
+    page.screenshot(path=str(path), full_page=full_page)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)

@@ -13,7 +13,7 @@ from incident_cmd.auth.models import Role
 from incident_cmd.tickets.models import Ticket, TicketStatus
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_customer, make_ticket, make_user
-from tests.plugins.web import PASSWORD, chromium, needs_chromium
+from tests.plugins.web import PASSWORD, browser_login, chromium, needs_chromium
 
 # The accessible name as the checks here need it: aria-labelledby, aria-label, the wrapping
 # or pointing <label>'s own text, a control's text without what is hidden from assistive
@@ -88,11 +88,7 @@ def _org(world) -> Org:
 
 def _signed_in(browser, base_url, username):
     page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    page.goto(f"{base_url}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_url(lambda url: not url.endswith("/login"))
+    browser_login(page, base_url, username)
     return page
 
 

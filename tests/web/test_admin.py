@@ -5,7 +5,6 @@ reader's zone with the swaps that change it, and the playbook files with their p
 import re
 import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -17,29 +16,21 @@ from incident_cmd.config import get_settings
 from incident_cmd.i18n import Locale
 from incident_cmd.teams.models import RotationOverride
 from tests.factories import make_team, make_user
-from tests.plugins.web import ORIGIN, PASSWORD, chromium, login, needs_chromium
+from tests.plugins.web import (
+    PASSWORD,
+    browser_login,
+    chromium,
+    needs_chromium,
+    post_form,
+    shot,
+    sign_in,
+)
 
-SHOTS = Path("/tmp/shots")
 ADMIN_PAGES = ("/admin", "/admin/on-call", "/admin/playbooks")
 
 
-def _sign_in(client, session, role=Role.admin, locale=Locale.en, timezone="Asia/Shanghai"):
-    user = make_user(session, role, timezone=timezone)
-    auth_service.set_password(session, user=user, password=PASSWORD, actor_id=None)
-    user.locale = locale
-    session.add(user)
-    session.flush()
-    assert login(client, user.username).status_code == 303
-    return user
-
-
 def _post(client, path: str, data: dict, token_from: str = "/admin"):
-    page = client.get(token_from)
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page.text)
-    assert match, page.text
-    return client.post(
-        path, data={**data, "csrf_token": match.group(1)}, headers=ORIGIN, follow_redirects=False
-    )
+    return post_form(client, path, data, token_from)
 
 
 def _users(session) -> set[str]:
@@ -49,7 +40,7 @@ def _users(session) -> set[str]:
 @pytest.mark.parametrize("role", [Role.duty_manager, Role.comms, Role.viewer])
 def test_a_non_admin_is_refused_every_admin_page(client, session, role):
     person = make_user(session, Role.agent)
-    _sign_in(client, session, role)
+    sign_in(client, session, role)
     for path in (*ADMIN_PAGES, f"/admin/users/{person.username}"):
         page = client.get(path)
         assert page.status_code == 403, path
@@ -62,7 +53,7 @@ def test_a_non_admin_is_refused_every_admin_page(client, session, role):
 
 
 def test_an_admin_creates_a_user(client, session):
-    _sign_in(client, session)
+    sign_in(client, session, Role.admin)
     answer = _post(
         client,
         "/admin/users",
@@ -97,7 +88,7 @@ def test_an_admin_creates_a_user(client, session):
     ],
 )
 def test_a_bad_field_is_shown_next_to_it_and_nothing_is_created(client, session, field, data):
-    _sign_in(client, session)
+    sign_in(client, session, Role.admin)
     before = _users(session)
     answer = _post(client, "/admin/users", data)
     assert answer.status_code == 400
@@ -112,7 +103,7 @@ def test_a_bad_field_is_shown_next_to_it_and_nothing_is_created(client, session,
 
 def test_a_taken_username_is_a_conflict_next_to_it(client, session):
     existing = make_user(session, Role.agent)
-    _sign_in(client, session)
+    sign_in(client, session, Role.admin)
     answer = _post(client, "/admin/users", {"username": existing.username, "role": "agent"})
     assert answer.status_code == 409
     assert 'id="new-username-error"' in answer.text and "already exists" in answer.text
@@ -122,7 +113,7 @@ def test_the_last_admin_cannot_step_down(client, session):
     for other in session.exec(select(User).where(User.role == Role.admin)).all():
         other.active = False
         session.add(other)
-    admin = _sign_in(client, session)
+    admin = sign_in(client, session, Role.admin)
     answer = _post(client, f"/admin/users/{admin.username}", {"role": "viewer", "active": "on"})
     assert answer.status_code == 409
     row = re.search(rf'<tr id="user-{re.escape(admin.username)}".*?</tr>', answer.text, re.S)
@@ -139,7 +130,7 @@ def test_the_last_admin_cannot_step_down(client, session):
 def test_changing_a_role_and_deactivating(client, session):
     person = make_user(session, Role.agent)
     auth_service.issue_token(session, user=person, name="script", expires_in=None, actor_id=None)
-    _sign_in(client, session)
+    sign_in(client, session, Role.admin)
     assert (
         _post(
             client, f"/admin/users/{person.username}", {"role": "responder", "active": "on"}
@@ -159,7 +150,7 @@ def test_changing_a_role_and_deactivating(client, session):
 
 def test_a_token_is_shown_once_and_can_be_revoked(client, session):
     person = make_user(session, Role.comms)
-    _sign_in(client, session)
+    sign_in(client, session, Role.admin)
     path = f"/admin/users/{person.username}"
     bad = _post(client, f"{path}/tokens", {"name": "", "expires_in_hours": "soon"}, path)
     assert bad.status_code == 400
@@ -199,7 +190,7 @@ def test_the_on_call_view_shows_two_weeks_and_the_swaps(client, session, frozen_
         session.add(person)
     # Daily turns handing over at 09:00 Shanghai, from today (2026-11-23).
     make_team(session, key="warehouse", rotations={"primary": [first, second]})
-    _sign_in(client, session)
+    sign_in(client, session, Role.admin)
 
     page = client.get("/admin/on-call")
     assert page.status_code == 200
@@ -245,7 +236,7 @@ def test_the_on_call_view_is_in_the_reader_s_zone(client, session):
     first, second = (make_user(session, Role.responder) for _ in range(2))
     first.display_name, second.display_name = "First", "Second"
     make_team(session, key="night-desk", rotations={"primary": [first, second]})
-    _sign_in(client, session, timezone="America/New_York")
+    sign_in(client, session, Role.admin, timezone="America/New_York")
     page = client.get("/admin/on-call").text
     # 09:00 in Shanghai is 20:00 the evening before in New York; today there is 2026-11-22.
     row = _day_row(page, "night-desk", "2026-11-22")
@@ -255,7 +246,7 @@ def test_the_on_call_view_is_in_the_reader_s_zone(client, session):
 def test_a_swap_with_a_bad_field_is_shown_next_to_it_and_nothing_changes(client, session):
     person = make_user(session, Role.responder)
     make_team(session, key="field-team", rotations={"primary": [person]})
-    _sign_in(client, session)
+    sign_in(client, session, Role.admin)
     answer = _post(
         client,
         "/admin/teams/field-team/overrides",
@@ -295,7 +286,7 @@ def test_playbooks_are_listed_with_their_validation(client, session, monkeypatch
     (tmp_path / "notes.yaml").write_text("key: [unclosed\n", encoding="utf-8")
     monkeypatch.setenv("INCIDENT_CMD_PLAYBOOK_DIR", str(tmp_path))
     get_settings.cache_clear()
-    _sign_in(client, session)
+    sign_in(client, session, Role.admin)
     page = client.get("/admin/playbooks")
     assert page.status_code == 200
     rows = dict(re.findall(r'<tr data-file="([^"]+)" class="([^"]+)"', page.text))
@@ -322,20 +313,13 @@ def test_playbooks_are_listed_with_their_validation(client, session, monkeypatch
 def test_the_admin_pages_speak_the_reader_s_language(client, session, locale, words):
     person = make_user(session, Role.responder)
     make_team(session, key="lang-team", rotations={"primary": [person]})
-    _sign_in(client, session, locale=locale)
+    sign_in(client, session, Role.admin, locale=locale)
     text = "".join(client.get(path).text for path in ADMIN_PAGES)
     for word in words:
         assert word in text
 
 
 # --- in a browser ---------------------------------------------------------------------------
-
-
-def _shot(page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / f"{name}.png")
 
 
 @needs_chromium
@@ -364,11 +348,7 @@ def test_an_admin_adds_a_person_and_a_swap_in_chromium(live_server, frozen_clock
     with chromium() as browser:
         for locale, username in admins.items():
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_server}/login")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("form[action='/login'] button[type=submit]")
-            page.wait_for_url(f"{live_server}/")
+            browser_login(page, live_server, username)
             page.click("nav.site-nav a[href='/admin']")
             page.fill("#new-user input[name=username]", f"bad name {locale}")
             page.select_option("#new-user select[name=role]", "agent")
@@ -378,7 +358,7 @@ def test_an_admin_adds_a_person_and_a_swap_in_chromium(live_server, frozen_clock
             page.fill("#new-user input[name=display_name]", "客服 " + locale.value)
             page.click("#new-user button[type=submit]")
             page.wait_for_selector(f"#user-agent\\.{locale.value.lower()}")
-            _shot(page, tmp_path, f"admin-{locale}-1280")
+            shot(page, tmp_path, f"admin-{locale}-1280")
             page.goto(f"{live_server}/admin/on-call")
             form = page.locator("#team-duty-managers form.override-form")
             form.locator("select[name=user]").select_option(cover)
@@ -388,14 +368,14 @@ def test_an_admin_adds_a_person_and_a_swap_in_chromium(live_server, frozen_clock
             form.locator("button[type=submit]").click()
             page.wait_for_selector("#team-duty-managers .overrides li")
             assert page.locator("#team-duty-managers .turn-override").count() >= 1
-            _shot(page, tmp_path, f"admin-oncall-{locale}-1280")
+            shot(page, tmp_path, f"admin-oncall-{locale}-1280")
             page.set_viewport_size({"width": 390, "height": 844})
             page.reload()
-            _shot(page, tmp_path, f"admin-oncall-{locale}-390")
+            shot(page, tmp_path, f"admin-oncall-{locale}-390")
             page.goto(f"{live_server}/admin")
-            _shot(page, tmp_path, f"admin-{locale}-390")
+            shot(page, tmp_path, f"admin-{locale}-390")
             page.goto(f"{live_server}/admin/playbooks")
-            _shot(page, tmp_path, f"admin-playbooks-{locale}-390")
+            shot(page, tmp_path, f"admin-playbooks-{locale}-390")
             # Remove the swap again so the next language's run starts from the same week.
             page.goto(f"{live_server}/admin/on-call")
             page.locator("#team-duty-managers .overrides button").first.click()

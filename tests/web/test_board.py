@@ -2,9 +2,7 @@
 clusters waiting for a decision, declared from the board in a real browser."""
 
 import re
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlalchemy import event
@@ -21,18 +19,16 @@ from incident_cmd.paging.models import AnswerRoute, PageStatus
 from incident_cmd.paging.queries import pages_of, targets_of
 from incident_cmd.tickets.models import Signal
 from tests.factories import make_incident, make_playbook_teams, make_ticket, make_user
-from tests.plugins.web import PASSWORD, chromium, login, needs_chromium
+from tests.plugins.web import (
+    PASSWORD,
+    browser_login,
+    chromium,
+    needs_chromium,
+    shot,
+    sign_in,
+)
 
 QUALITY = "PX-200 冒烟"  # counted by the recall playbook's batch trigger (20 in 24 hours)
-SHOTS = Path("/tmp/shots")
-
-
-def sign_in(client, session, role=Role.duty_manager, locale="en"):
-    user = make_user(session, role, password=PASSWORD, locale=locale, timezone="Asia/Shanghai")
-    response = login(client, user.username)
-    assert response.status_code == 303
-    client.cookies.set("icmd_session", response.cookies["icmd_session"])
-    return user
 
 
 def row_of(page: str, number: str) -> str:
@@ -219,21 +215,6 @@ def test_the_linked_complaint_count_reads_the_incident_index_on_postgres(session
 # --- in a browser ---------------------------------------------------------------------------
 
 
-def _shot(page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    SHOTS.mkdir(exist_ok=True)
-    shutil.copy(path, SHOTS / path.name)
-
-
-def _browser_login(page, base: str, username: str) -> None:
-    page.goto(f"{base}/login")
-    page.fill("input[name=username]", username)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("form[action='/login'] button[type=submit]")
-    page.wait_for_selector("#board")
-
-
 @needs_chromium
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_a_duty_manager_declares_a_recall_from_the_board(
@@ -255,14 +236,14 @@ def test_a_duty_manager_declares_a_recall_from_the_board(
         username = duty.username
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        _browser_login(page, live_server, username)
+        browser_login(page, live_server, username)
         page.click("a[href='/declare']")
         page.wait_for_url("**/declare")
         page.check("input[name=severity][value='product-recall:sev1']")  # picks its playbook
         assert page.is_checked("input[name=playbook][value='product-recall']")
         page.fill("#title", "PX-300 充电器起火")
         page.fill("#batches_other", "B12, B13")
-        _shot(page, tmp_path, f"declare-{locale}-1280")
+        shot(page, tmp_path, f"declare-{locale}-1280")
         page.click(".declare-form button[type=submit]")
         page.wait_for_url(re.compile(r"/incidents/\d+$"))
         incident_id = int(page.url.rsplit("/", 1)[1])
@@ -274,10 +255,10 @@ def test_a_duty_manager_declares_a_recall_from_the_board(
         row = page.locator(f"#incidents tr[data-number='{number}']")
         assert "PX-300 充电器起火" in row.inner_text()
         assert page.locator("#drill-incidents tbody tr").count() == 1
-        _shot(page, tmp_path, f"board-{locale}-1280")
+        shot(page, tmp_path, f"board-{locale}-1280")
         phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-        _browser_login(phone, live_server, username)
-        _shot(phone, tmp_path, f"board-{locale}-390")
+        browser_login(phone, live_server, username)
+        shot(phone, tmp_path, f"board-{locale}-390")
 
 
 @needs_chromium
@@ -297,13 +278,13 @@ def test_a_duty_manager_reviews_a_complaint_cluster(live_server, shipped_playboo
         username = duty.username
     with chromium() as browser:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
-        _browser_login(page, live_server, username)
+        browser_login(page, live_server, username)
         page.click(f"a[href='/signals/{signal_id}']")
         page.wait_for_selector("#signal-chart svg")  # ECharts drew under the CSP
         assert page.locator("#evidence tbody tr").count() == 20
-        _shot(page, tmp_path, "signal-zh-CN-1280")
+        shot(page, tmp_path, "signal-zh-CN-1280")
         phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
-        _browser_login(phone, live_server, username)
+        browser_login(phone, live_server, username)
         phone.goto(f"{live_server}/signals/{signal_id}")
         phone.wait_for_selector("#signal-chart svg")
-        _shot(phone, tmp_path, "signal-zh-CN-390")
+        shot(phone, tmp_path, "signal-zh-CN-390")

@@ -3,9 +3,7 @@ customer's purchases, complaints and the messages sent to them, for the customer
 only (comms, duty managers, admins)."""
 
 import re
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -20,19 +18,7 @@ from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.tickets.notices import SOURCE as TICKET_SOURCE
 from incident_cmd.web.customers import PAGE_SIZE
 from tests.factories import make_customer, make_ticket, make_user
-from tests.plugins.web import PASSWORD, chromium, login, needs_chromium
-
-SHOTS = Path("/tmp/shots")
-
-
-def _sign_in(client, session, role: Role = Role.comms, locale: Locale = Locale.en):
-    user = make_user(session, role, timezone="Asia/Shanghai")
-    auth_service.set_password(session, user=user, password=PASSWORD, actor_id=None)
-    user.locale = locale
-    session.add(user)
-    session.flush()
-    assert login(client, user.username).status_code == 303
-    return user
+from tests.plugins.web import PASSWORD, browser_login, chromium, needs_chromium, shot, sign_in
 
 
 def _found(page_text: str) -> list[int]:
@@ -76,7 +62,7 @@ def test_search_finds_by_each_key(client, session):
         session, name="王秀英", phone="+8613800138000", purchases=[("RC-310", "B2026-11")]
     )
     other = make_customer(session, name="李明", purchases=[("PX-200", "B7")])
-    _sign_in(client, session)
+    sign_in(client, session, Role.comms)
 
     # A phone as people say it: without +86, with spaces.
     assert _found(client.get("/customers?by=phone&q=138 0013 8000").text) == [wanted.id]
@@ -92,7 +78,7 @@ def test_search_finds_by_each_key(client, session):
 
 def test_a_phone_that_is_not_one_is_shown_next_to_the_field(client, session):
     make_customer(session, phone="+8613800138000")
-    _sign_in(client, session)
+    sign_in(client, session, Role.comms)
     page = client.get("/customers?by=phone&q=call-me")
     assert page.status_code == 400
     assert re.search(r'aria-invalid="true" aria-describedby="q-error"', page.text)
@@ -103,7 +89,7 @@ def test_a_phone_that_is_not_one_is_shown_next_to_the_field(client, session):
 def test_results_come_a_page_at_a_time(client, session):
     batch = "B-PAGED"
     made = [make_customer(session, purchases=[("PX-200", batch)]) for _ in range(PAGE_SIZE + 3)]
-    _sign_in(client, session)
+    sign_in(client, session, Role.comms)
     first = client.get(f"/customers?by=batch&q={batch}")
     assert _found(first.text) == [customer.id for customer in made[:PAGE_SIZE]]
     next_url = re.search(r'rel="next" href="([^"]+)"', first.text)
@@ -144,7 +130,7 @@ def test_the_customer_page_shows_purchases_complaints_and_messages(
         )
     )
     session.flush()
-    _sign_in(client, session, Role.duty_manager)
+    sign_in(client, session, Role.duty_manager)
 
     page = client.get(f"/customers/{person.id}")
     assert page.status_code == 200
@@ -162,7 +148,7 @@ def test_the_customer_page_shows_purchases_complaints_and_messages(
 @pytest.mark.parametrize("role", [Role.admin, Role.duty_manager, Role.comms])
 def test_the_customers_api_roles_read_contacts_whole(client, session, role):
     customer = make_customer(session, phone="+8613800138000", email="wang@example.com")
-    _sign_in(client, session, role)
+    sign_in(client, session, role)
     listed = client.get("/customers?by=phone&q=13800138000")
     assert "+8613800138000" in listed.text and "wang@example.com" in listed.text
     page = client.get(f"/customers/{customer.id}")
@@ -173,7 +159,7 @@ def test_the_customers_api_roles_read_contacts_whole(client, session, role):
 @pytest.mark.parametrize("role", [Role.viewer, Role.agent, Role.responder])
 def test_other_roles_are_refused_and_see_no_contact(client, session, role):
     customer = make_customer(session, phone="+8613800138000", email="wang@example.com")
-    _sign_in(client, session, role)
+    sign_in(client, session, role)
     for path in ("/customers?by=phone&q=13800138000", f"/customers/{customer.id}"):
         page = client.get(path)
         assert page.status_code == 403
@@ -202,7 +188,7 @@ def test_customer_pages_need_a_login(client, session):
 def test_the_customer_pages_speak_the_reader_s_language(client, session, locale, words):
     customer = make_customer(session, phone="+8613800138000")
     _delivery(session, _campaign(session), customer, DeliveryStatus.delivered, sent_at=clock.now())
-    _sign_in(client, session, Role.comms, locale)
+    sign_in(client, session, Role.comms, locale)
     text = (
         client.get("/customers?by=phone&q=13800138000").text
         + client.get(f"/customers/{customer.id}").text
@@ -212,13 +198,6 @@ def test_the_customer_pages_speak_the_reader_s_language(client, session, locale,
 
 
 # --- in a browser ---------------------------------------------------------------------------
-
-
-def _shot(page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / f"{name}.png")
 
 
 @needs_chromium
@@ -265,29 +244,25 @@ def test_comms_finds_a_customer_by_phone_in_chromium(
     with chromium() as browser:
         for locale, username in people.items():
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_server}/login")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("form[action='/login'] button[type=submit]")
-            page.wait_for_url(f"{live_server}/")
+            browser_login(page, live_server, username)
             page.click("nav.site-nav a[href='/customers']")
             page.select_option("select[name=by]", "batch")
             page.fill("input[name=q]", "B7")
             page.click("form.customer-search button[type=submit]")
             page.wait_for_selector("#customers")
             assert page.locator("#customers tbody tr").count() == 4
-            _shot(page, tmp_path, f"customers-{locale}-1280")
+            shot(page, tmp_path, f"customers-{locale}-1280")
             page.select_option("select[name=by]", "phone")
             page.fill("input[name=q]", "138 0013 8000")
             page.click("form.customer-search button[type=submit]")
             page.click(f"tr[data-customer='{customer_id}'] a")
             page.wait_for_selector("#messages")
             assert "PX-200 召回通知" in page.inner_text("#messages")
-            _shot(page, tmp_path, f"customer-{locale}-1280")
+            shot(page, tmp_path, f"customer-{locale}-1280")
             page.set_viewport_size({"width": 390, "height": 844})
             page.reload()
-            _shot(page, tmp_path, f"customer-{locale}-390")
+            shot(page, tmp_path, f"customer-{locale}-390")
             page.go_back()
             page.wait_for_selector("#customers")
-            _shot(page, tmp_path, f"customers-{locale}-390")
+            shot(page, tmp_path, f"customers-{locale}-390")
             page.close()

@@ -12,17 +12,10 @@ from incident_cmd.campaigns.models import Campaign
 from incident_cmd.incidents.models import Incident
 from incident_cmd.paging.models import Page
 from incident_cmd.tickets.models import Signal, SignalStatus, Ticket
-from tests.factories import make_customer, make_playbook_teams, make_user
-from tests.plugins.web import ORIGIN, PASSWORD, csrf_token, login
+from tests.factories import make_customer, make_playbook_teams
+from tests.plugins.web import ORIGIN, csrf_token, post_form, sign_in
 
 QUALITY = "PX-200 冒烟"
-
-
-def sign_in(client, session, role=Role.duty_manager, locale="en"):
-    user = make_user(session, role, password=PASSWORD, locale=locale, timezone="Asia/Shanghai")
-    response = login(client, user.username)
-    client.cookies.set("icmd_session", response.cookies["icmd_session"])
-    return user
 
 
 def incidents(session) -> int:
@@ -41,8 +34,7 @@ def recall_teams(session, shipped_playbooks):
 
 
 def post_declare(client, **fields):
-    data = {"csrf_token": csrf_token(client, "/declare"), **fields}
-    return client.post("/declare", data=data, headers=ORIGIN, follow_redirects=False)
+    return post_form(client, "/declare", fields, "/declare")
 
 
 def test_the_form_offers_the_playbooks_and_what_customers_bought(client, session):

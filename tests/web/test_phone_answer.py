@@ -2,9 +2,6 @@
 answer page, a tap acknowledges, and the page leads into the incident room, where their seat
 shows the page acknowledged. In Chromium at 390 x 844, as a touch screen."""
 
-import shutil
-from pathlib import Path
-
 from sqlmodel import col, select
 
 from incident_cmd import db
@@ -12,22 +9,14 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.paging import links
 from incident_cmd.paging.models import Page, PageStatus, PageTarget
-from tests.plugins.web import PASSWORD, chromium, needs_chromium
+from tests.plugins.web import PASSWORD, chromium, needs_chromium, shot
 
-SHOTS = Path("/tmp/shots")
 PHONE = {
     "viewport": {"width": 390, "height": 844},
     "is_mobile": True,
     "has_touch": True,
     "device_scale_factor": 2,
 }
-
-
-def _shot(page, tmp_path, name, full_page=True):
-    path = tmp_path / f"page-answer-{name}.png"
-    page.screenshot(path=str(path), full_page=full_page)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / path.name)
 
 
 def _commanders_link(incident_id: int) -> tuple[str, str]:
@@ -66,7 +55,7 @@ def test_a_responder_acknowledges_through_the_link_on_a_phone(world, live_server
         # Opening the link changes nothing: a mail scanner may have opened it first.
         assert _commanders_page(incident_id) == PageStatus.open
         assert "总指挥" in phone.inner_text("main")  # paged as commander, in their language
-        _shot(phone, tmp_path, "link")
+        shot(phone, tmp_path, "page-answer-link")
 
         phone.tap("button[value=acknowledge]")
         confirmation = phone.wait_for_selector("p.notice[role=status]")
@@ -77,7 +66,7 @@ def test_a_responder_acknowledges_through_the_link_on_a_phone(world, live_server
         assert room_link.is_visible()
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the answer page scrolls sideways ({width}px)"
-        _shot(phone, tmp_path, "acknowledged")
+        shot(phone, tmp_path, "page-answer-acknowledged")
 
         room_link.tap()
         phone.wait_for_url(f"{live_server}/login")
@@ -97,4 +86,4 @@ def test_a_responder_acknowledges_through_the_link_on_a_phone(world, live_server
         width = phone.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"the room scrolls sideways ({width}px)"
         # What the phone shows: the room's top and the commander's seat just under it.
-        _shot(phone, tmp_path, "room", full_page=False)
+        shot(phone, tmp_path, "page-answer-room", full_page=False)

@@ -2,9 +2,7 @@
 cursor), a ticket's page with its actions, and the phone agents' intake form."""
 
 import re
-import shutil
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from sqlmodel import func, select
@@ -15,31 +13,15 @@ from incident_cmd.auth.models import Role
 from incident_cmd.i18n import Locale
 from incident_cmd.tickets.models import Ticket, TicketStatus, TimerKind
 from tests.factories import make_customer, make_service_desk, make_ticket, make_user
-from tests.plugins.web import ORIGIN, PASSWORD, chromium, login, needs_chromium
-
-SHOTS = Path("/tmp/shots")
-
-
-def _sign_in(client, session, username: str, locale: Locale = Locale.en) -> None:
-    user = auth_service.get_user_by_username(session, username=username)
-    auth_service.set_password(session, user=user, password=PASSWORD, actor_id=None)
-    user.locale = locale
-    session.add(user)
-    session.flush()
-    assert login(client, username).status_code == 303
-
-
-def _token(page_text: str) -> str:
-    match = re.search(r'name="csrf_token" value="([^"]+)"', page_text)
-    assert match, page_text
-    return match.group(1)
-
-
-def _post(client, path: str, data: dict, token_from: str):
-    token = _token(client.get(token_from).text)
-    return client.post(
-        path, data={**data, "csrf_token": token}, headers=ORIGIN, follow_redirects=False
-    )
+from tests.plugins.web import (
+    PASSWORD,
+    browser_login,
+    chromium,
+    needs_chromium,
+    post_form,
+    shot,
+    sign_in_as,
+)
 
 
 def _numbers(page_text: str) -> list[str]:
@@ -56,7 +38,7 @@ def test_my_tickets_and_my_teams(client, session, queue):
     elsewhere = tickets[-1]
     elsewhere.team_key = "warranty-desk"
     session.add(elsewhere)
-    _sign_in(client, session, queue.agent)
+    sign_in_as(client, session, queue.agent)
 
     own = client.get("/tickets?tab=mine")
     assert own.status_code == 200
@@ -79,7 +61,7 @@ def test_filters_as_the_api_offers_them(client, session, queue, frozen_clock):
         pass
     session.refresh(smoke)
     assert smoke.breach_state == "breached"
-    _sign_in(client, session, queue.desk.lead)
+    sign_in_as(client, session, queue.desk.lead)
 
     def shown(query: str) -> set[str]:
         page = client.get(f"/tickets?tab=all&{query}")
@@ -107,10 +89,10 @@ def test_filters_as_the_api_offers_them(client, session, queue, frozen_clock):
 def test_contacts_masked_for_viewers_only(client, session, queue):
     ticket = queue.take_in(phone="+8613912345678")
     make_user(session, Role.viewer, username=f"watch.{ticket.id}")
-    _sign_in(client, session, queue.agent)
+    sign_in_as(client, session, queue.agent)
     assert "+8613912345678" in client.get("/tickets?tab=all").text
-    client.post("/logout", data={"csrf_token": _token(client.get("/").text)}, headers=ORIGIN)
-    _sign_in(client, session, f"watch.{ticket.id}")
+    post_form(client, "/logout", {}, "/")
+    sign_in_as(client, session, f"watch.{ticket.id}")
     listed = client.get("/tickets?tab=all").text
     assert "+8613912345678" not in listed and "+86 139****5678" in listed
     page = client.get(f"/tickets/{ticket.id}").text
@@ -122,7 +104,7 @@ def test_contacts_masked_for_viewers_only(client, session, queue):
 
 def test_next_page_by_the_apis_cursor(client, session, queue):
     oldest, middle, newest = (queue.take_in() for _ in range(3))
-    _sign_in(client, session, queue.desk.lead)
+    sign_in_as(client, session, queue.desk.lead)
     first = client.get("/tickets?tab=all&status=new&limit=2")
     assert _numbers(first.text) == [newest.number, middle.number]
     next_url = re.search(r'<a rel="next" href="([^"]+)"', first.text).group(1).replace("&amp;", "&")
@@ -139,18 +121,18 @@ def test_an_agent_works_a_ticket_to_resolution(client, session, queue):
     customer = make_customer(session, phone="+8613955550000", purchases=[("PX-200", "B7")])
     earlier = queue.take_in("快递没收到", phone=customer.phone)
     ticket = queue.take_in("电饭煲不工作了", phone=customer.phone, product_model="PX-200")
-    _sign_in(client, session, queue.agent)
+    sign_in_as(client, session, queue.agent)
     path = f"/tickets/{ticket.id}"
     page = client.get(path)
     assert page.status_code == 200
     assert earlier.number in page.text and "PX-200" in page.text and "B7" in page.text
     assert "Taken in" in page.text  # the history
 
-    acknowledged = _post(client, f"{path}/status", {"status": "acknowledged"}, path)
+    acknowledged = post_form(client, f"{path}/status", {"status": "acknowledged"}, path)
     assert acknowledged.status_code == 303
-    planned = _post(client, f"{path}/plan", {"note": "上门检测，三天内换新"}, path)
+    planned = post_form(client, f"{path}/plan", {"note": "上门检测，三天内换新"}, path)
     assert planned.status_code == 303
-    resolved = _post(
+    resolved = post_form(
         client,
         f"{path}/resolve",
         {
@@ -177,16 +159,16 @@ def test_an_agent_works_a_ticket_to_resolution(client, session, queue):
 
 def test_a_refused_action_shows_why_next_to_the_field_and_changes_nothing(client, session, queue):
     ticket = queue.take_in()
-    _sign_in(client, session, queue.agent)
+    sign_in_as(client, session, queue.agent)
     path = f"/tickets/{ticket.id}"
-    empty = _post(
+    empty = post_form(
         client, f"{path}/resolve", {"resolution": " ", "compensation_amount": "12.345"}, path
     )
     assert empty.status_code == 400
     assert re.search(r'id="resolve-resolution-error"[^>]*>Fill this in\.', empty.text)
     assert re.search(r'id="resolve-compensation_amount-error"[^>]*>Enter an amount', empty.text)
     assert 'value="12.345"' in empty.text  # what was typed stays
-    wrong_state = _post(client, f"{path}/reopen", {"reason": "客户不满意"}, path)
+    wrong_state = post_form(client, f"{path}/reopen", {"reason": "客户不满意"}, path)
     assert wrong_state.status_code == 409
     assert re.search(
         r'id="reopen-form-error"[^>]*>[^<]*only a resolved ticket reopens', wrong_state.text
@@ -201,9 +183,9 @@ def test_only_the_ticket_s_people_act_on_it(client, session, queue):
     outsider = make_user(session, Role.agent)
     watcher = make_user(session, Role.viewer)
     for person in (outsider, watcher):
-        _sign_in(client, session, person.username)
+        sign_in_as(client, session, person.username)
         path = f"/tickets/{ticket.id}"
-        refused = _post(client, f"{path}/status", {"status": "acknowledged"}, path)
+        refused = post_form(client, f"{path}/status", {"status": "acknowledged"}, path)
         assert refused.status_code == 403
         client.cookies.clear()
     session.refresh(ticket)
@@ -218,11 +200,11 @@ def _ticket_count(session) -> int:
 
 
 def test_intake_takes_a_complaint_in_and_opens_it(client, session, queue):
-    _sign_in(client, session, queue.agent)
+    sign_in_as(client, session, queue.agent)
     form = client.get("/tickets/new")
     assert form.status_code == 200
     assert re.search(r'<textarea name="description"[^>]*maxlength="10000" required', form.text)
-    taken = _post(
+    taken = post_form(
         client,
         "/tickets/new",
         {
@@ -246,9 +228,9 @@ def test_intake_takes_a_complaint_in_and_opens_it(client, session, queue):
 
 
 def test_intake_with_a_missing_field_shows_it_and_takes_nothing_in(client, session, queue):
-    _sign_in(client, session, queue.agent)
+    sign_in_as(client, session, queue.agent)
     before = _ticket_count(session)
-    missing = _post(
+    missing = post_form(
         client,
         "/tickets/new",
         {"customer_name": "李先生", "channel": "phone", "description": "", "requested": "repair"},
@@ -263,9 +245,9 @@ def test_intake_with_a_missing_field_shows_it_and_takes_nothing_in(client, sessi
 
 def test_a_viewer_cannot_take_complaints_in(client, session, queue):
     watcher = make_user(session, Role.viewer)
-    _sign_in(client, session, watcher.username)
+    sign_in_as(client, session, watcher.username)
     before = _ticket_count(session)
-    refused = _post(
+    refused = post_form(
         client,
         "/tickets/new",
         {"phone": "13900002222", "channel": "phone", "description": "坏了"},
@@ -287,7 +269,7 @@ def test_a_viewer_cannot_take_complaints_in(client, session, queue):
 )
 def test_the_queue_speaks_the_reader_s_language(client, session, queue, locale, words):
     ticket = queue.take_in("电饭煲不工作了")
-    _sign_in(client, session, queue.agent, locale)
+    sign_in_as(client, session, queue.agent, locale)
     listed = client.get("/tickets?tab=all").text
     for word in words:
         assert word in listed
@@ -296,13 +278,6 @@ def test_the_queue_speaks_the_reader_s_language(client, session, queue, locale, 
 
 
 # --- in a browser ---------------------------------------------------------------------------
-
-
-def _shot(page, tmp_path: Path, name: str) -> None:
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / f"{name}.png")
 
 
 @needs_chromium
@@ -340,11 +315,7 @@ def test_an_agent_takes_a_call_through_to_resolution_in_chromium(
     with chromium() as browser:
         for locale, username in agents.items():
             page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.goto(f"{live_server}/login")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("form[action='/login'] button[type=submit]")
-            page.wait_for_url(f"{live_server}/")
+            browser_login(page, live_server, username)
             page.goto(f"{live_server}/tickets/new")
             page.fill(
                 "input[name=customer_name]", "王女士" if locale == Locale.zh_CN else "Ms Wang"
@@ -354,7 +325,7 @@ def test_an_agent_takes_a_call_through_to_resolution_in_chromium(
             page.fill("input[name=product_model]", "PX-200")
             page.fill("input[name=batch]", "B7")
             page.select_option("select[name=requested]", "repair")
-            _shot(page, tmp_path, f"ticket-new-{locale}-1280")
+            shot(page, tmp_path, f"ticket-new-{locale}-1280")
             page.click("form#intake button[type=submit]")
             page.wait_for_selector("#countdown")
             page.click("form#status button[value=acknowledged]")
@@ -368,13 +339,13 @@ def test_an_agent_takes_a_call_through_to_resolution_in_chromium(
             page.wait_for_selector("form#reopen")
             history = page.inner_text("#history")
             assert ("已解决" if locale == Locale.zh_CN else "Resolved") in history
-            _shot(page, tmp_path, f"ticket-{locale}-1280")
+            shot(page, tmp_path, f"ticket-{locale}-1280")
             page.goto(f"{live_server}/tickets?tab=all")
             page.wait_for_selector("#tickets")
-            _shot(page, tmp_path, f"queue-{locale}-1280")
+            shot(page, tmp_path, f"queue-{locale}-1280")
             page.set_viewport_size({"width": 390, "height": 844})
             page.reload()
-            _shot(page, tmp_path, f"queue-{locale}-390")
+            shot(page, tmp_path, f"queue-{locale}-390")
             page.goto(page.url.replace("/tickets?tab=all", "/tickets/new"))
-            _shot(page, tmp_path, f"ticket-new-{locale}-390")
+            shot(page, tmp_path, f"ticket-new-{locale}-390")
             page.close()

@@ -3,7 +3,6 @@ update, the starred filter, refusals with nothing changed, both languages, and i
 
 import re
 import shutil
-from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -15,9 +14,16 @@ from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.timeline import service as timeline
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_incident, make_user
-from tests.plugins.web import ORIGIN, PASSWORD, chromium, login, needs_chromium
-
-SHOTS = Path("/tmp/shots")
+from tests.plugins.web import (
+    ORIGIN,
+    PASSWORD,
+    SHOTS,
+    browser_login,
+    chromium,
+    login,
+    needs_chromium,
+    shot,
+)
 
 
 @pytest.fixture
@@ -178,13 +184,6 @@ def test_stars_speak_chinese(client, session, recall):
 # --- in Chromium ---------------------------------------------------------------------------
 
 
-def _shot(page, tmp_path, name):
-    path = tmp_path / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copy(path, SHOTS / path.name)
-
-
 @needs_chromium
 def test_starring_and_the_starred_filter_in_chromium(world, live_server, tmp_path):
     incident_id = world.declare_recall()
@@ -208,11 +207,7 @@ def test_starring_and_the_starred_filter_in_chromium(world, live_server, tmp_pat
     ):
         with chromium() as browser:
             page = browser.new_page(locale=locale, viewport=viewport)
-            page.goto(f"{live_server}/login")
-            page.fill("input[name=username]", username)
-            page.fill("input[name=password]", PASSWORD)
-            page.click("form[action='/login'] button[type=submit]")
-            page.wait_for_url(lambda url: not url.endswith("/login"))
+            browser_login(page, live_server, username)
             page.goto(room)
             page.click(f"{entry} .star-toggle")
             page.wait_for_selector(f'{entry} .star-toggle[aria-pressed="true"]')
@@ -224,7 +219,7 @@ def test_starring_and_the_starred_filter_in_chromium(world, live_server, tmp_pat
             assert kinds == ["incident.declared"]
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= viewport["width"], f"{name} scrolls sideways ({width}px)"
-            _shot(page, tmp_path, name)
+            shot(page, tmp_path, name)
             section = tmp_path / f"{name}-timeline.png"
             page.locator("#room-timeline").screenshot(path=str(section))
             shutil.copy(section, SHOTS / section.name)
