@@ -6,9 +6,19 @@ import re
 
 import pytest
 
+from incident_cmd import db
 from incident_cmd.auth.models import Role
 from incident_cmd.i18n import Locale
-from tests.plugins.web import post_form, sign_in
+from tests.factories import make_user
+from tests.plugins.web import (
+    PASSWORD,
+    browser_login,
+    chromium,
+    needs_chromium,
+    post_form,
+    shot,
+    sign_in,
+)
 
 MISSING = 999999
 NOTHING_THERE = {
@@ -93,3 +103,24 @@ def test_a_signed_link_keeps_its_json_refusal(client):
     assert answer.status_code == 403
     assert answer.headers["content-type"] == "application/json"
     assert answer.json()["detail"]
+
+
+@needs_chromium
+def test_the_not_found_page_in_chromium(live_server, tmp_path):
+    with db.session_scope() as session:
+        readers = {
+            locale: make_user(session, Role.agent, password=PASSWORD, locale=locale).username
+            for locale in (Locale.zh_CN, Locale.en)
+        }
+    with chromium() as browser:
+        for locale, username in readers.items():
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            browser_login(page, live_server, username)
+            for width in (1280, 390):
+                page.set_viewport_size({"width": width, "height": 800})
+                page.goto(f"{live_server}/tickets/{MISSING}")
+                assert NOTHING_THERE[locale][0] in page.inner_text("h1")
+                shot(page, tmp_path, f"not-found-{locale}-{width}")
+            page.click("main a[href='/']")
+            page.wait_for_selector("#board")
+            page.close()
