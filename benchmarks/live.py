@@ -17,41 +17,32 @@ progress_events_per_client and campaign_msgs_per_s_during."""
 import argparse
 import asyncio
 import json
-import os
 import subprocess
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 from sqlalchemy import update
 
-from benchmarks._support import percentile, throwaway_database
-from benchmarks.recall import (
-    ACCOUNT,
-    SENDER,
-    TOKEN,
-    campaign_for,
-    configure,
-    fake_server,
+from benchmarks._support import (
     fake_state,
-    populate,
-    start_campaign,
+    percentile,
+    process,
+    running_server,
+    running_worker,
+    sending_world,
+    wait_for_full_flow,
 )
+from benchmarks.recall import campaign_for, start_campaign
 from incident_cmd import aio, db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import TokenKind
 from incident_cmd.campaigns.models import Campaign
-from incident_cmd.demo import seed
 from incident_cmd.deps import SESSION_COOKIE
-from incident_cmd.devtools.local_server import free_port
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.timeline import service as timeline
 
-BENCH_SECRET = "benchmark-secret-not-for-production-0123456789"
 ENTRY_INTERVAL_SECONDS = 0.1
 ENTRY_KIND = "bench.entry."
 # How long after the last entry a client may still be waiting for it.
@@ -119,35 +110,6 @@ def session_cookie() -> dict[str, str]:
             actor_id=duty.id,
         )
     return {SESSION_COOKIE: secret}
-
-
-def process(*arguments: str, output: int | None = subprocess.DEVNULL) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, *arguments],
-        env=os.environ.copy(),
-        stdout=output,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-@contextmanager
-def server() -> Iterator[str]:
-    port = free_port()
-    serving = process("-m", "incident_cmd.cli", "serve", "--port", str(port))
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                httpx.get(f"{url}/healthz")
-                break
-            except httpx.ConnectError:
-                time.sleep(0.05)  # waiting for the server to listen, not measuring
-        else:
-            raise RuntimeError("the server did not start")
-        yield url
-    finally:
-        serving.terminate()
-        serving.wait(timeout=30)
 
 
 class Viewer:
@@ -218,40 +180,17 @@ def main() -> None:
     customers = 20_000 if args.quick else 100_000
     clients = 50 if args.quick else 200
     entries = 30 if args.quick else 100
-    configure(
-        send_rate_per_second="0",
-        public_base_url="http://127.0.0.1:9",
-        twilio_account_sid=ACCOUNT,
-        twilio_auth_token=TOKEN,
-        twilio_sender=SENDER,
-        secret_key=BENCH_SECRET,
-        sweep_interval_seconds="1",
-    )
-    fake, fake_url = fake_server(latency_ms=50)
-    worker = None
-    try:
-        configure(twilio_api_base=fake_url)
-        with throwaway_database("postgres"):
-            with db.session_scope() as session:
-                seed(session)
-            populate("postgres", customers, {"BULK": customers})
-            incident_id = declare()
-            cookies = session_cookie()
-            with server() as url:
-                sending_campaign(incident_id)
-                worker = process("-m", "incident_cmd.cli", "worker")
-                while fake_state(fake_url)["count"] < min(2_000, customers // 10):
-                    time.sleep(0.1)  # wait for the campaign to be in full flow
+    with sending_world(customers) as fake_url:
+        incident_id = declare()
+        cookies = session_cookie()
+        with running_server() as url:
+            sending_campaign(incident_id)
+            with running_worker():
+                wait_for_full_flow(fake_url, customers)
                 viewers, committed, window, sent_during = aio.run(
                     watch_room(url, cookies, incident_id, clients, entries, fake_url)
                 )
                 campaign_left = customers - fake_state(fake_url)["count"]
-    finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
-        fake.terminate()
-        fake.wait(timeout=10)
     latencies = [
         (viewer.arrivals[n] - at) * 1000
         for viewer in viewers

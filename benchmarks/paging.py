@@ -14,37 +14,27 @@ page_latency_max_ms, pages, campaign_messages_during and campaign_msgs_per_s_dur
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import datetime
 
 import httpx
 from sqlmodel import Session, col, select
 
-from benchmarks._support import percentile, throwaway_database
-from benchmarks.recall import (
-    ACCOUNT,
-    SENDER,
-    TOKEN,
-    campaign_for,
-    configure,
-    fake_server,
+from benchmarks._support import (
     fake_state,
-    populate,
-    start_campaign,
+    percentile,
+    running_worker,
+    sending_world,
+    wait_for_full_flow,
 )
+from benchmarks.recall import campaign_for, start_campaign
 from incident_cmd import db
 from incident_cmd.auth import service as auth_service
-from incident_cmd.demo import seed
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.service import PlaybookRegistry
-
-BENCH_SECRET = "benchmark-secret-not-for-production-0123456789"
 
 
 def declare(registry: PlaybookRegistry, n: int) -> int:
@@ -93,54 +83,23 @@ def arrivals(url: str, addresses: set[str]) -> dict[str, float]:
     return found
 
 
-def worker(url: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "INCIDENT_CMD_SECRET_KEY": BENCH_SECRET,
-        "INCIDENT_CMD_TWILIO_API_BASE": url,
-        "INCIDENT_CMD_SWEEP_INTERVAL_SECONDS": "1",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "incident_cmd.cli", "worker"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="smaller sizes, same keys")
     args = parser.parse_args()
     customers = 20_000 if args.quick else 100_000
     incidents = 5 if args.quick else 20
-    configure(
-        send_rate_per_second="0",
-        public_base_url="http://127.0.0.1:9",
-        twilio_account_sid=ACCOUNT,
-        twilio_auth_token=TOKEN,
-        twilio_sender=SENDER,
-        secret_key=BENCH_SECRET,
-    )
-    fake, url = fake_server(latency_ms=50)
-    process = None
-    try:
-        configure(twilio_api_base=url)
-        with throwaway_database("postgres"):
-            with db.session_scope() as session:
-                seed(session)
-            populate("postgres", customers, {"BULK": customers})
-            campaign = campaign_for("BULK")
-            start_campaign(campaign)
-            registry = PlaybookRegistry.from_settings()
-            # A server declares warm; the first declaration of a process (templates, query
-            # compilation) is timed apart.
-            began = time.time()
-            declare(registry, -1)
-            cold_declare_ms = (time.time() - began) * 1000
-            process = worker(url)
-            while fake_state(url)["count"] < min(2_000, customers // 10):
-                time.sleep(0.1)  # wait for the campaign to be in full flow
+    with sending_world(customers) as url:
+        campaign = campaign_for("BULK")
+        start_campaign(campaign)
+        registry = PlaybookRegistry.from_settings()
+        # A server declares warm; the first declaration of a process (templates, query
+        # compilation) is timed apart.
+        began = time.time()
+        declare(registry, -1)
+        cold_declare_ms = (time.time() - began) * 1000
+        with running_worker():
+            wait_for_full_flow(url, customers)
             window_start, sent_before = time.time(), fake_state(url)["count"]
             started: dict[int, float] = {}
             committed: dict[int, float] = {}
@@ -175,12 +134,6 @@ def main() -> None:
             ]
             assert len(latencies) == len(rows), f"{len(rows) - len(latencies)} pages not sent"
             campaign_left = customers - fake_state(url)["count"] + len(rows)
-    finally:
-        if process is not None:
-            process.terminate()
-            process.wait(timeout=30)
-        fake.terminate()
-        fake.wait(timeout=10)
     results = {
         "mode": "quick" if args.quick else "full",
         "campaign_size": customers,

@@ -10,81 +10,35 @@ rate_limit_accuracy and peak_rss_mb. The fake Twilio server runs in its own proc
 import argparse
 import asyncio
 import json
-import os
 import resource
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
 import httpx
-from sqlalchemy import text
 from sqlmodel import Session, func, select
 from twilio.rest import Client
 
-from benchmarks._support import throwaway_database
+from benchmarks._support import (
+    ACCOUNT,
+    SENDER,
+    TOKEN,
+    configure,
+    fake_server,
+    fake_state,
+    populate,
+    send_at_full_speed,
+    throwaway_database,
+)
 from incident_cmd import aio, db
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import Role
-from incident_cmd.auth.schemas import UserCreate
 from incident_cmd.campaigns import service
 from incident_cmd.campaigns.models import UNFINISHED, Delivery
 from incident_cmd.campaigns.schemas import Audience, CampaignCreate
 from incident_cmd.campaigns.sending import bulk_sender
-from incident_cmd.config import get_settings
-from incident_cmd.devtools.local_server import free_port
-
-ACCOUNT = "AC" + "b" * 32
-TOKEN = "bench-token"
-SENDER = "+15005550006"
-
-SQLITE_CUSTOMERS = """
-WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
-INSERT INTO customers (external_ref, name, phone, locale, timezone, region, created_at,
-                       updated_at)
-SELECT 'B' || i, 'Customer ' || i, printf('+8613%09d', i), 'zh-CN', 'Asia/Shanghai',
-       'R' || (i % 30), '2026-11-01 00:00:00.000000', '2026-11-01 00:00:00.000000' FROM n
-"""
-POSTGRES_CUSTOMERS = """
-INSERT INTO customers (external_ref, name, phone, locale, timezone, region, created_at,
-                       updated_at)
-SELECT 'B' || i, 'Customer ' || i, '+8613' || lpad(i::text, 9, '0'), 'zh-CN', 'Asia/Shanghai',
-       'R' || (i % 30), now(), now() FROM generate_series(1, :count) AS i
-"""
-PURCHASES = """
-INSERT INTO purchases (customer_id, purchase_key, product_model, batch)
-SELECT id, 'PX-200|' || :batch || '|', 'PX-200', :batch FROM customers WHERE id <= :count
-"""
 
 
 def rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def configure(**settings: str) -> None:
-    for name, value in settings.items():
-        os.environ[f"INCIDENT_CMD_{name.upper()}"] = value
-    get_settings.cache_clear()
-
-
-def populate(backend: str, customers: int, batches: dict[str, int]) -> None:
-    with db.session_scope() as session:
-        statement = SQLITE_CUSTOMERS if backend == "sqlite" else POSTGRES_CUSTOMERS
-        session.execute(text(statement), {"count": customers})
-        for batch, count in batches.items():
-            session.execute(text(PURCHASES), {"batch": batch, "count": count})
-        if backend == "postgres":
-            session.execute(text("ANALYZE"))
-        auth_service.create_user(
-            session, data=UserCreate(username="bench.duty", role=Role.duty_manager), actor_id=None
-        )
-        auth_service.create_user(
-            session, data=UserCreate(username="approver", role=Role.comms), actor_id=None
-        )
-    if backend == "postgres":
-        # Flush the set-up's own writes, so that its checkpoint is not timed as ours.
-        with db.get_engine().connect() as connection:
-            connection.execute(text("CHECKPOINT"))
 
 
 def campaign_for(batch: str) -> int:
@@ -155,41 +109,6 @@ async def dispatch_all() -> float:
     return elapsed
 
 
-def fake_server(latency_ms: int) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "incident_cmd.cli",
-            "fake-twilio",
-            "--port",
-            str(port),
-            "--latency-ms",
-            str(latency_ms),
-            "--no-callbacks",
-            "--account-sid",
-            ACCOUNT,
-            "--auth-token",
-            TOKEN,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            httpx.post(f"{url}/_fake/reset?keep_requests=0")
-            return process, url
-        except httpx.ConnectError:
-            time.sleep(0.05)
-    raise RuntimeError("fake Twilio server did not start")
-
-
-def fake_state(url: str) -> dict:
-    return httpx.get(f"{url}/_fake/messages", params={"full": "0"}, timeout=30).json()
-
-
 def naive_rate(url: str, count: int) -> float:
     client = Client(ACCOUNT, TOKEN)
     client.api.base_url = url
@@ -215,13 +134,7 @@ def main() -> None:
     dispatch_count = 5_000 if args.quick else 20_000
     naive_count = 40 if args.quick else 200
     rate_count = 300 if args.quick else 1_000
-    configure(
-        send_rate_per_second="0",
-        public_base_url="http://127.0.0.1:9",
-        twilio_account_sid=ACCOUNT,
-        twilio_auth_token=TOKEN,
-        twilio_sender=SENDER,
-    )
+    send_at_full_speed()
 
     results: dict[str, float | int | str] = {
         "mode": "quick" if args.quick else "full",
