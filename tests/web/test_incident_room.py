@@ -136,7 +136,7 @@ def test_the_room_shows_every_section(client, session, recall):
     assert stages["pending"] == 2 and stages["delivered"] == 0
     assert '<script src="/static/room.js" defer></script>' in text
     assert f'sse-connect="/live/incidents/{incident.id}"' in text
-    assert 'hx-trigger="sse:incident throttle:1s' in text
+    assert 'hx-trigger="sse:incident, room-refresh' in text
     for section in SECTIONS:
         fragment = client.get(f"/incidents/{incident.id}/fragments/{section}")
         assert fragment.status_code == 200

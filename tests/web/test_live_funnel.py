@@ -6,6 +6,7 @@ reaches the page through LISTEN/NOTIFY. And the last change of a burst is shown 
 is announced while the funnel is being fetched."""
 
 import asyncio
+import itertools
 import os
 import re
 import shutil
@@ -254,3 +255,32 @@ def test_a_batch_announced_while_the_funnel_is_fetched_is_still_shown(world, liv
         expect(sent).to_have_attribute("data-value", "5")
         expect(sent).to_have_attribute("data-value", "12")
         expect(page.locator(f"#campaign-{sms_id} [data-funnel] canvas")).to_be_attached()
+
+
+@needs_chromium
+def test_a_burst_of_announcements_refreshes_a_section_at_most_once_a_second(world, live_server):
+    """A sending notice announces progress several times a second; each viewer refetches a
+    section no more than once a second, and still ends on the last figure."""
+    world.import_customers(shanghai_customers(20))
+    incident_id = world.declare_recall()
+    sms_id = world.campaign_for(incident_id, "recall_sms")
+    world.approve_and_start(sms_id)
+    with chromium() as browser:
+        page = _comms_in_the_room(browser, world, live_server, incident_id)
+        sent = page.locator(f"#campaign-{sms_id} [data-stage=sent]")
+        expect(page.locator(f"#campaign-{sms_id} [data-funnel] canvas")).to_be_attached()
+        page.evaluate(
+            """() => {
+                window.fetchedAt = [];
+                document.addEventListener("htmx:beforeSend", (event) => {
+                    if (event.detail.elt.id === "room-campaigns") window.fetchedAt.push(Date.now());
+                });
+            }"""
+        )
+        for _ in range(8):
+            _sent(sms_id, incident_id, 1)
+        expect(sent).to_have_attribute("data-value", "8")
+        fetched_at = page.evaluate("() => window.fetchedAt")
+        assert fetched_at
+        gaps = [later - earlier for earlier, later in itertools.pairwise(fetched_at)]
+        assert all(gap >= 950 for gap in gaps), gaps

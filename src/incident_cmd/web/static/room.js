@@ -1,8 +1,8 @@
 /* The incident room (templates/web/incident.html). Everything works without this file; it
    draws each campaign's delivery funnel from the stages its box carries, lets a refusal (a
    4xx answer to a form) be swapped in so its reason shows next to the form, keeps what
-   someone is typing from being wiped by a live refresh of its section, and makes sure the
-   last change announced is shown. */
+   someone is typing from being wiped by a live refresh of its section, and refreshes each
+   section at most once a second, always after the last change announced. */
 (function () {
   "use strict";
 
@@ -18,12 +18,18 @@
     cancelled: "#6b7280"
   };
   var ALWAYS_SHOWN = ["pending", "delivered", "failed"];
-  // The live refresh's throttle: a catch-up waits as long, so it never adds to a burst.
-  var CATCH_UP_MS = 1000;
+  // A section is refetched at most once a second, and always after the last announcement
+  // it heard: announcements only schedule a refresh (htmx would drop one that arrives while
+  // its section is being fetched, and its own throttle starts afresh on each swapped-in
+  // section, so it could neither space refreshes out nor keep the last change).
+  var SPACING_MS = 1000;
   var openBoxes = {};
-  // By section id: announcements heard, and how many of them its last fetch began after.
-  var announced = {};
-  var fetchedAsOf = {};
+  // By section id: when its last refresh began, its scheduled refresh, whether one is in
+  // flight, and whether something was announced since that one began.
+  var lastFetchAt = {};
+  var timers = {};
+  var inFlight = {};
+  var stale = {};
 
   function drawFunnels(root) {
     if (typeof echarts === "undefined" || !root.querySelectorAll) {
@@ -87,41 +93,68 @@
     );
   }
 
-  // Counted before htmx acts on it (capture runs before the section's own listener), so a
-  // fetch it starts counts it as seen.
+  function schedule(id) {
+    if (timers[id]) {
+      return;
+    }
+    var delay = Math.max(0, (lastFetchAt[id] || 0) + SPACING_MS - Date.now());
+    timers[id] = window.setTimeout(function () {
+      timers[id] = null;
+      var section = document.getElementById(id);
+      if (!section) {
+        return;
+      }
+      if (inFlight[id]) {
+        stale[id] = true;  // fetched again once this one has landed
+        return;
+      }
+      htmx.trigger(section, "room-refresh");
+    }, delay);
+  }
+
   document.addEventListener("sse:incident", function (event) {
     if (isSection(event.target)) {
-      announced[event.target.id] = (announced[event.target.id] || 0) + 1;
+      schedule(event.target.id);
     }
   }, true);
 
-  // A live refresh waits while someone is filling in a form in that section.
   document.addEventListener("htmx:beforeRequest", function (event) {
     var element = event.detail.elt;
     if (!isSection(element) || event.detail.requestConfig.verb !== "get") {
       return;
     }
-    if (isBeingEdited(element)) {
-      event.preventDefault();
+    var cause = event.detail.requestConfig.triggeringEvent;
+    if (cause && cause.type === "sse:incident") {
+      event.preventDefault();  // scheduled instead, above
       return;
     }
-    fetchedAsOf[element.id] = announced[element.id] || 0;
+    if (isBeingEdited(element)) {
+      // A live refresh waits while someone is filling in a form in that section.
+      event.preventDefault();
+      window.setTimeout(function () { schedule(element.id); }, SPACING_MS);
+      return;
+    }
+    lastFetchAt[element.id] = Date.now();
+    inFlight[element.id] = true;
+    stale[element.id] = false;
   });
 
-  // htmx drops an announcement that arrives while its section is being fetched (the request
-  // it queues belongs to the element the answer replaces), so a burst's last change (a
-  // notice's final batch, its completion) could stay unseen: a section whose fetch began
-  // before the latest announcement fetches once more.
-  function catchUp(section) {
-    if ((announced[section.id] || 0) <= (fetchedAsOf[section.id] || 0)) {
-      return;
+  function landed(id) {
+    inFlight[id] = false;
+    if (stale[id]) {
+      stale[id] = false;
+      schedule(id);
     }
-    window.setTimeout(function () {
-      if (document.body.contains(section)) {
-        htmx.trigger(section, "sse:incident");
-      }
-    }, CATCH_UP_MS);
   }
+
+  // A refresh lands either as its new section (which htmx loads; the old one is detached,
+  // so its own events no longer reach the document) or, failing, on the section it left.
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var element = event.detail.elt;
+    if (isSection(element) && event.detail.requestConfig.verb === "get") {
+      landed(element.id);
+    }
+  });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
     var detail = event.detail;
@@ -161,7 +194,7 @@
       delete openBoxes[element.id];
     }
     if (isSection(element)) {
-      catchUp(element);
+      landed(element.id);
     }
     drawFunnels(element);
   });
