@@ -20,7 +20,7 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from incident_cmd.deps import bearer_token
+from incident_cmd.deps import bearer_token, current_user
 from incident_cmd.errors import ERROR_MEANINGS, DomainError, ErrorBody, FieldError
 
 # A JSON body is small; the customer import, a CSV file, may be large (a million rows is
@@ -198,7 +198,7 @@ def _error_codes(route: RouteContext) -> set[int]:
         for part in parts
     )
     codes = set()
-    if bearer_token in calls:
+    if calls & {bearer_token, current_user}:
         codes |= {401, 403}
     if path_params - _NOT_LOOKED_UP:
         codes.add(404)
