@@ -16,10 +16,11 @@ from sqlalchemy.engine import make_url
 
 from incident_cmd import db, migrate
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import Role
+from incident_cmd.auth.models import Role, TokenKind
 from incident_cmd.auth.schemas import UserCreate
 from incident_cmd.config import get_settings
 from incident_cmd.demo import seed
+from incident_cmd.deps import SESSION_COOKIE
 from incident_cmd.devtools.local_server import free_port
 
 POSTGRES_URL = os.environ.get(
@@ -219,3 +220,18 @@ def fake_server(latency_ms: int) -> tuple[subprocess.Popen, str]:
 
 def fake_state(url: str) -> dict:
     return httpx.get(f"{url}/_fake/messages", params={"full": "0"}, timeout=30).json()
+
+
+def duty_manager_cookie(purpose: str) -> dict[str, str]:
+    """The page session cookie of the demo organisation's duty manager."""
+    with db.session_scope() as session:
+        duty = auth_service.get_user_by_username(session, username="duty")
+        _, secret = auth_service.issue_token(
+            session,
+            user=duty,
+            name=purpose,
+            kind=TokenKind.session,
+            expires_in=None,
+            actor_id=duty.id,
+        )
+    return {SESSION_COOKIE: secret}

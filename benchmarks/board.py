@@ -25,29 +25,27 @@ goal_met."""
 import argparse
 import gc
 import json
-import os
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 import httpx
 from fastapi.testclient import TestClient
 from sqlalchemy import event, text, update
 from sqlmodel import Session
 
-from benchmarks._support import percentile, throwaway_database
+from benchmarks._support import (
+    duty_manager_cookie,
+    percentile,
+    running_server,
+    throwaway_database,
+)
 from benchmarks.recall import campaign_for, configure, populate, start_campaign
 from incident_cmd import clock, db
 from incident_cmd.app import create_app
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import TokenKind
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.models import Campaign
 from incident_cmd.demo import seed
-from incident_cmd.deps import SESSION_COOKIE
-from incident_cmd.devtools.local_server import free_port
 from incident_cmd.incidents import flows
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
@@ -168,46 +166,6 @@ def fill(incident_ids: list[int], tickets: int, recipients: int, finished: int) 
         connection.execute(text("VACUUM ANALYZE"))
 
 
-def session_cookie() -> dict[str, str]:
-    with db.session_scope() as session:
-        duty = auth_service.get_user_by_username(session, username="duty")
-        _, secret = auth_service.issue_token(
-            session,
-            user=duty,
-            name="benchmark board",
-            kind=TokenKind.session,
-            expires_in=None,
-            actor_id=duty.id,
-        )
-    return {SESSION_COOKIE: secret}
-
-
-@contextmanager
-def server() -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, "INCIDENT_CMD_RUN_WORKER_IN_PROCESS": "false"}
-    serving = subprocess.Popen(
-        [sys.executable, "-m", "incident_cmd.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(600):
-            try:
-                httpx.get(f"{url}/healthz")
-                break
-            except httpx.ConnectError:
-                time.sleep(0.05)  # waiting for the server to listen, not measuring
-        else:
-            raise RuntimeError("the server did not start")
-        yield url
-    finally:
-        serving.terminate()
-        serving.wait(timeout=30)
-
-
 def timed(get: Callable[[str], httpx.Response], requests: int) -> dict[str, list[float]]:
     """Each path read ``requests`` times, taking turns, so that whatever else this machine
     does at the time weighs on both alike."""
@@ -294,7 +252,10 @@ def main() -> None:
     finished = 50_000 if args.quick else 500_000
     requests = 200 if args.quick else 400
     configure(
-        send_rate_per_second="0", public_base_url="http://127.0.0.1:9", secret_key=BENCH_SECRET
+        send_rate_per_second="0",
+        public_base_url="http://127.0.0.1:9",
+        secret_key=BENCH_SECRET,
+        run_worker_in_process="false",
     )
     results: dict[str, object] = {
         "mode": "quick" if args.quick else "full",
@@ -312,9 +273,9 @@ def main() -> None:
         incident_ids = declare_incidents(50)
         results["declare_50_s"] = round(time.perf_counter() - began, 1)
         fill(incident_ids, tickets, recipients, finished)
-        cookies = session_cookie()
+        cookies = duty_manager_cookie("benchmark board")
         results["reads_p50_ms"] = read_functions(incident_ids)
-        with server() as url:
+        with running_server() as url:
             http = over_http(url, cookies, requests)
         results.update(http)
         results.update(in_process(cookies, requests))

@@ -24,6 +24,7 @@ import httpx
 from sqlalchemy import update
 
 from benchmarks._support import (
+    duty_manager_cookie,
     fake_state,
     percentile,
     process,
@@ -35,9 +36,7 @@ from benchmarks._support import (
 from benchmarks.recall import campaign_for, start_campaign
 from incident_cmd import aio, db
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import TokenKind
 from incident_cmd.campaigns.models import Campaign
-from incident_cmd.deps import SESSION_COOKIE
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.playbooks.service import PlaybookRegistry
@@ -96,20 +95,6 @@ def sending_campaign(incident_id: int) -> int:
         )
     start_campaign(campaign_id)
     return campaign_id
-
-
-def session_cookie() -> dict[str, str]:
-    with db.session_scope() as session:
-        duty = auth_service.get_user_by_username(session, username="duty")
-        _, secret = auth_service.issue_token(
-            session,
-            user=duty,
-            name="benchmark viewers",
-            kind=TokenKind.session,
-            expires_in=None,
-            actor_id=duty.id,
-        )
-    return {SESSION_COOKIE: secret}
 
 
 class Viewer:
@@ -182,7 +167,7 @@ def main() -> None:
     entries = 30 if args.quick else 100
     with sending_world(customers) as fake_url:
         incident_id = declare()
-        cookies = session_cookie()
+        cookies = duty_manager_cookie("benchmark viewers")
         with running_server() as url:
             sending_campaign(incident_id)
             with running_worker():
