@@ -92,6 +92,8 @@ TICKET_LABELS: Mapping[str, Mapping[str, str]] = {
         "ticket.task_overdue": N_("Task overdue"),
         "ticket.linked": N_("Linked to incident"),
         "ticket.customer_message": N_("Customer message"),
+        "message.sent": N_("Message sent"),
+        "message.failed": N_("Message failed"),
         "sla.warned": N_("Deadline near"),
         "sla.breached": N_("Deadline missed"),
         "sla.breached_twice": N_("Deadline missed twice"),
