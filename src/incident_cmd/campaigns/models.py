@@ -82,6 +82,7 @@ class Delivery(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("campaign_id", "customer_id"),
         Index("ix_deliveries_due", "status", "due_at"),
+        Index("ix_deliveries_campaign_status", "campaign_id", "status"),
         # Only sent messages are looked up by address (replies); leaving the rest out keeps
         # the index off the materialisation's path.
         Index(
