@@ -95,6 +95,10 @@ Responder = Annotated[User, Depends(allow(Role.duty_manager, Role.responder, Rol
 Agent = Annotated[User, Depends(allow(Role.agent, Role.responder, Role.duty_manager))]
 COMMS_ROLES = (Role.duty_manager, Role.comms)
 Communicator = Annotated[User, Depends(allow(*COMMS_ROLES))]
+# Whoever answers a customer looks them up (首问负责制: the first to take a complaint owns it);
+# viewers never read the customer directory.
+CUSTOMER_READER_ROLES = (Role.agent, Role.responder, *COMMS_ROLES)
+CustomerReader = Annotated[User, Depends(allow(*CUSTOMER_READER_ROLES))]
 
 
 def login_throttle(request: Request) -> LoginThrottle:

@@ -122,6 +122,15 @@ def test_api_upload_reports_rejects(client, headers):
     assert [item["external_ref"] for item in listed["items"]] == ["C001", "C002"]
 
 
+@pytest.mark.parametrize(("role", "status"), [("agent", 200), ("responder", 200), ("viewer", 403)])
+def test_agents_read_the_customer_directory_and_viewers_do_not(client, headers, role, status):
+    files = {"file": ("customers.csv", (HEADER + GOOD).encode("utf-8-sig"), "text/csv")}
+    client.post("/api/v1/customers/import", files=files, headers=headers("comms"))
+    listed = client.get("/api/v1/customers", headers=headers(role))
+    assert listed.status_code == status
+    assert ("+86" in listed.text) is (status == 200)
+
+
 def test_api_upload_refuses_non_utf8(client, headers):
     files = {"file": ("c.csv", (HEADER + "C1,Jos\xe9\n").encode("latin-1"), "text/csv")}
     response = client.post("/api/v1/customers/import", files=files, headers=headers("comms"))

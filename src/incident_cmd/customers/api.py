@@ -5,7 +5,7 @@ from fastapi import APIRouter, File, Query, UploadFile
 
 from incident_cmd.customers import service
 from incident_cmd.customers.schemas import ImportReport
-from incident_cmd.deps import Communicator, SessionDep
+from incident_cmd.deps import Communicator, CustomerReader, SessionDep
 from incident_cmd.fields import DbId
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
@@ -25,7 +25,7 @@ def import_customers(
 @router.get("")
 def list_customers(
     session: SessionDep,
-    _: Communicator,
+    _: CustomerReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: DbId | None = None,
 ) -> dict:

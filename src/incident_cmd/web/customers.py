@@ -22,7 +22,7 @@ from incident_cmd.campaigns.models import Campaign, Delivery, DeliveryStatus
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer, Purchase
-from incident_cmd.deps import COMMS_ROLES, SessionDep
+from incident_cmd.deps import CUSTOMER_READER_ROLES, SessionDep
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.tickets import queries as ticket_queries
 from incident_cmd.tickets.masking import mask_contact
@@ -87,8 +87,8 @@ MESSAGE_TONES: Mapping[str, str] = {
 
 
 def may_read_customers(user: User) -> bool:
-    """The customers API's ``Communicator``: comms, duty managers and admins."""
-    return user.role in {Role.admin, *COMMS_ROLES}
+    """The customers API's ``CustomerReader``: everyone but viewers."""
+    return user.role in {Role.admin, *CUSTOMER_READER_ROLES}
 
 
 def _search(
