@@ -24,6 +24,7 @@ from incident_cmd.paging.api import public as paging_public_router
 from incident_cmd.paging.api import router as paging_router
 from incident_cmd.playbooks.api import router as playbooks_router
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.statements.api import router as statements_router
 from incident_cmd.teams.api import router as teams_router
 from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web import translations
@@ -108,6 +109,7 @@ def create_app(
         teams_router,
         playbooks_router,
         incidents_router,
+        statements_router,
         customers_router,
         campaigns_router,
         twilio_router,

@@ -8,6 +8,7 @@ from incident_cmd.messaging.models import DirectMessage, SinkMessage, Suppressio
 from incident_cmd.numbering import sequence_counters
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
+from incident_cmd.statements.models import Statement
 from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
 from incident_cmd.tickets.models import CalendarRun, Signal, SlaTimer, Ticket, TicketTask
 from incident_cmd.timeline.models import TimelineEvent, TimelineStar
@@ -33,6 +34,7 @@ __all__ = [
     "Signal",
     "SinkMessage",
     "SlaTimer",
+    "Statement",
     "Suppression",
     "Team",
     "TeamMember",
