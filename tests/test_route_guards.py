@@ -21,6 +21,10 @@ PUBLIC = {
     ("POST", "/page/{token}"),
     ("GET", "/unsubscribe/{token}"),
     ("POST", "/unsubscribe/{token}"),
+    # The public status pages and their language switch: what anyone may read.
+    ("GET", "/status"),
+    ("GET", "/status/language"),
+    ("GET", "/status/{number}"),
 }
 
 

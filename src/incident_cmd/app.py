@@ -41,6 +41,7 @@ from incident_cmd.web.live import router as live_router
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
+from incident_cmd.web.status_pages import router as status_pages_router
 
 # Paths whose refusals are the API's ErrorBody whoever asks: the API, the providers' webhooks,
 # the live streams, static files, and the signed link pages (the API document states their
@@ -126,6 +127,7 @@ def create_app(
         incident_room_router,
         live_router,
         queue_router,
+        status_pages_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")
