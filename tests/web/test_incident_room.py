@@ -18,10 +18,15 @@ from incident_cmd.auth.models import Role
 from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
-from incident_cmd.incidents.models import IncidentTask, TaskStatus
+from incident_cmd.incidents.models import Incident, IncidentTask, TaskStatus
 from incident_cmd.incidents.schemas import Scope
+from incident_cmd.paging import jobs
+from incident_cmd.paging.answers import acknowledge
+from incident_cmd.paging.models import AnswerRoute, PageStatus, TargetStatus
+from incident_cmd.paging.queries import pages_of, targets_of
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import (
+    bearer,
     make_customer,
     make_incident,
     make_ticket,
@@ -29,7 +34,8 @@ from tests.factories import (
     new_york_customers,
     shanghai_customers,
 )
-from tests.plugins.web import ORIGIN, PASSWORD, chromium, login, needs_chromium
+from tests.plugins.paging import declare_recall
+from tests.plugins.web import ORIGIN, PASSWORD, chromium, login, needs_chromium, sign_in
 
 SHOTS = Path("/tmp/shots")
 SECTIONS = ("header", "roster", "tasks", "campaigns", "timeline", "tickets")
@@ -301,6 +307,165 @@ def test_the_room_speaks_chinese(client, session, recall):
     assert "Roster" not in text and "Commander" not in text
 
 
+# --- the complaint curve ---------------------------------------------------------------------
+
+# The scope the curve is drawn for: batch B7 (so a PX-200 of another batch is not in it) and
+# the region Fujian (whatever the product).
+CURVE_SCOPE = Scope(products=["PX-200"], batches=["B7"], regions=["Fujian"])
+
+
+def _curve(page_text: str) -> dict:
+    data = re.search(r"data-curve='([^']*)'", page_text)
+    assert data, page_text
+    return json.loads(data.group(1).replace("&#39;", "'"))
+
+
+def _per_label(curve: dict) -> dict[str, int]:
+    return dict(zip(curve["labels"], curve["counts"], strict=True))
+
+
+def _complaint(session, registry, **where) -> None:
+    make_ticket(session, registry=registry, description="充电时电池发烫", **where)
+
+
+def _complaints_around_a_declaration(session, registry, frozen_clock) -> Incident:
+    """Complaints in and out of the scope over the day before a recall declared on 24
+    November at 03:10 UTC (11:10 in Shanghai), and one after it; the clock left at 04:20 UTC
+    (12:20 in Shanghai)."""
+    # 26 hours before the declaration: earlier than the curve starts.
+    _complaint(session, registry, product_model="PX-200", batch="B7")
+    frozen_clock.advance(timedelta(hours=24))  # 24 Nov 01:00 UTC, 09:00 in Shanghai
+    _complaint(session, registry, product_model="PX-200", batch="B7")
+    frozen_clock.advance(timedelta(minutes=30))
+    _complaint(session, registry, product_model="PX-200", batch="B7")
+    _complaint(session, registry, product_model="PX-900", region="Fujian")
+    _complaint(session, registry, product_model="PX-200", batch="B8")  # not in the scope
+    _complaint(session, registry, product_model="PX-900", batch="Z1", region="Hubei")
+    frozen_clock.advance(timedelta(minutes=100))
+    incident = make_incident(session, registry=registry, scope=CURVE_SCOPE, title="PX-200 B7 过热")
+    frozen_clock.advance(timedelta(minutes=70))
+    _complaint(session, registry, product_model="PX-200", batch="B7")
+    return incident
+
+
+@pytest.fixture
+def curve_incident(session, shipped_playbooks, frozen_clock) -> Incident:
+    return _complaints_around_a_declaration(session, shipped_playbooks, frozen_clock)
+
+
+def test_the_complaint_curve_counts_the_scope_per_hour_in_the_readers_zone(
+    client, session, curve_incident
+):
+    sign_in(client, session, timezone="Asia/Shanghai")
+    text = _room(client, curve_incident.id)
+    curve = _curve(text)
+    # From the hour 24 hours before the declaration to this hour, every hour shown.
+    assert curve["labels"][0] == "11-23 11:00" and curve["labels"][-1] == "11-24 12:00"
+    assert len(curve["labels"]) == 26
+    hours = _per_label(curve)
+    assert hours["11-24 09:00"] == 3  # B7 twice and Fujian; B8 and Hubei are not in it
+    assert hours["11-24 12:00"] == 1
+    assert sum(curve["counts"]) == 4
+    assert curve["declared"] == "11-24 11:00" and hours["11-24 11:00"] == 0
+    assert curve["series"] == "Complaints" and curve["declaredName"] == "Declared at"
+    assert "4 complaints since 2026-11-23 11:10 CST" in text
+    assert "Complaints per hour in the scope" in text
+
+    client.cookies.clear()
+    sign_in(client, session, timezone="America/New_York")
+    new_york = _curve(client.get(f"/incidents/{curve_incident.id}/fragments/tickets").text)
+    assert new_york["counts"] == curve["counts"]
+    assert new_york["labels"][0] == "11-22 22:00"  # 03:00 UTC, the day before, in New York
+    assert new_york["declared"] == "11-23 22:00"
+    assert _per_label(new_york)["11-23 20:00"] == 3
+
+
+def test_the_complaint_curve_speaks_chinese_and_stops_when_the_incident_ends(
+    client, session, curve_incident, frozen_clock
+):
+    sign_in(client, session, locale="zh-CN")
+    text = _room(client, curve_incident.id)
+    assert "范围内每小时投诉量" in text and "自 2026-11-23 11:10 CST 起共 4 件投诉" in text
+    curve = _curve(text)
+    assert curve["series"] == "投诉工单" and curve["declaredName"] == "启动时间"
+    assert _post(client, curve_incident.id, "/status", {"status": "resolved"}).status_code == 303
+    frozen_clock.advance(timedelta(hours=5))
+    later = _curve(client.get(f"/incidents/{curve_incident.id}/fragments/tickets").text)
+    assert later["labels"][-1] == "11-24 12:00", "the curve went on after the resolution"
+
+
+def test_a_long_incident_shows_its_last_week(client, session, curve_incident, frozen_clock):
+    frozen_clock.advance(timedelta(days=9))
+    sign_in(client, session)
+    curve = _curve(_room(client, curve_incident.id))
+    assert len(curve["labels"]) == 7 * 24 + 1
+    assert curve["declared"] is None  # the declaration is before the week shown
+    assert sum(curve["counts"]) == 0
+
+
+# --- paging figures ---------------------------------------------------------------------------
+
+
+def _paging_figures(page_text: str) -> str:
+    match = re.search(r'<dl class="paging-figures">(.*?)</dl>', page_text, re.S)
+    assert match, page_text
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", match.group(1))).strip()
+
+
+def _acknowledge_every_page(session, incident) -> None:
+    for page in pages_of(session, incident=incident):
+        if page.status != PageStatus.open:
+            continue
+        target = next(
+            target
+            for target in reversed(targets_of(session, page_ids=[page.id]))
+            if target.status == TargetStatus.open
+        )
+        acknowledge(session, target=target, via=AnswerRoute.api)
+    session.flush()
+
+
+def test_the_roster_shows_the_paging_figures_of_the_api(
+    client, session, shipped_playbooks, frozen_clock
+):
+    incident = declare_recall(session, shipped_playbooks)
+    standing = pages_of(session, incident=incident)
+    duty = sign_in(client, session)
+    figures = _paging_figures(_room(client, incident.id))
+    # The slowest of the seats paged (the technical and communications leads) has 15 minutes.
+    assert f"0 of {len(standing)} acknowledged, waiting 0 min target 15 min" in figures
+    assert f"Pages sent {len(standing)}" in figures and "Escalations 0" in figures
+
+    frozen_clock.advance(timedelta(minutes=6))  # the commander had 5 minutes
+    jobs.escalate_due_pages(session)
+    session.flush()
+    figures = _paging_figures(_room(client, incident.id))
+    assert "waiting 6 min" in figures and "Escalations 1" in figures
+    assert f"Pages sent {len(standing)}" in figures  # an escalation is not a new page
+
+    frozen_clock.advance(timedelta(minutes=1))
+    _acknowledge_every_page(session, incident)
+    text = _room(client, incident.id)
+    figures = _paging_figures(text)
+    assert "complete in 7 min target 15 min" in figures
+    assert re.search(r'<div class="whole-roster met">\s*<dt>Whole roster', text)
+    api = client.get(f"/api/v1/incidents/{incident.id}/paging", headers=bearer(session, duty))
+    assert api.json()["seconds_to_full_roster"] == 7 * 60
+
+
+def test_a_roster_not_acknowledged_within_its_target_is_marked_late(
+    client, session, shipped_playbooks, frozen_clock
+):
+    incident = declare_recall(session, shipped_playbooks)
+    frozen_clock.advance(timedelta(minutes=14))
+    sign_in(client, session, locale="zh-CN")
+    assert re.search(r'<div class="whole-roster">\s*<dt>全员到位', _room(client, incident.id))
+    frozen_clock.advance(timedelta(minutes=2))
+    text = _room(client, incident.id)
+    assert re.search(r'<div class="whole-roster late">\s*<dt>全员到位', text)
+    assert "6 个席位中 0 个已确认,已等待 16 分钟" in _paging_figures(text)
+
+
 # --- in Chromium ---------------------------------------------------------------------------
 
 
@@ -317,6 +482,14 @@ def _browser_login(browser, base_url, username, **context):
 def _shot(page, tmp_path, name):
     path = tmp_path / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    shutil.copy(path, SHOTS / path.name)
+
+
+def _section_shot(page, tmp_path, section, name):
+    """One section of the room, at the size it is read, for a closer look than the page's."""
+    path = tmp_path / f"{name}.png"
+    page.locator(f"#room-{section}").screenshot(path=str(path))
     SHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, SHOTS / path.name)
 
@@ -400,3 +573,79 @@ def test_comms_previews_and_a_second_person_approves_in_chromium(world, live_ser
             width = small.evaluate("document.documentElement.scrollWidth")
             assert width <= 390, f"{name} scrolls sideways ({width}px)"
             _shot(small, tmp_path, name)
+
+
+def _curve_drawn(page) -> dict:
+    """What the complaint curve's chart draws: each hour's label and bar, and where the
+    declaration is marked."""
+    return page.evaluate(
+        """() => {
+            const box = document.querySelector("#room-tickets [data-curve]");
+            const option = echarts.getInstanceByDom(box).getOption();
+            const series = option.series[0];
+            return {
+                labels: option.xAxis[0].data,
+                counts: series.data,
+                marked: series.markLine.data.map((mark) => mark.xAxis),
+            };
+        }"""
+    )
+
+
+@needs_chromium
+def test_the_complaint_curve_is_drawn_and_counts_new_complaints_live_in_chromium(
+    live_server, shipped_playbooks, frozen_clock, tmp_path
+):
+    with db.session_scope() as session:
+        incident_id = _complaints_around_a_declaration(session, shipped_playbooks, frozen_clock).id
+        readers = {
+            locale: make_user(session, Role.duty_manager, password=PASSWORD, locale=locale).username
+            for locale in ("en", "zh-CN")
+        }
+    room = f"{live_server}/incidents/{incident_id}"
+    chart = "#room-tickets [data-curve] canvas"
+    with chromium() as browser:
+        page = _browser_login(
+            browser, live_server, readers["en"], viewport={"width": 1280, "height": 900}
+        )
+        page.goto(room)
+        page.wait_for_selector(chart)
+        drawn = _curve_drawn(page)
+        hours = dict(zip(drawn["labels"], drawn["counts"], strict=True))
+        assert drawn["labels"][0] == "11-23 11:00" and drawn["labels"][-1] == "11-24 12:00"
+        assert hours["11-24 09:00"] == 3 and hours["11-24 12:00"] == 1 and sum(hours.values()) == 4
+        assert drawn["marked"] == ["11-24 11:00"]
+        page.evaluate("window.curveWatched = true")
+        _shot(page, tmp_path, "room-curve-en-1280")
+        _section_shot(page, tmp_path, "roster", "room-roster-en-1280")
+
+        with db.session_scope() as session:
+            _complaint(session, shipped_playbooks, product_model="PX-200", batch="B7")
+            _complaint(session, shipped_playbooks, product_model="PX-900", region="Hubei")
+        page.wait_for_function(
+            """() => {
+                const box = document.querySelector("#room-tickets [data-curve]");
+                const chart = box && echarts.getInstanceByDom(box);
+                return chart && chart.getOption().series[0].data.at(-1) === 2;
+            }"""
+        )
+        assert sum(_curve_drawn(page)["counts"]) == 5, "a complaint outside the scope counted"
+        assert page.evaluate("window.curveWatched") is True, "the room was reloaded"
+        assert "5 complaints since" in page.inner_text("#room-tickets")
+        _section_shot(page, tmp_path, "tickets", "room-tickets-en-1280")
+
+        for username, locale, width in (
+            (readers["zh-CN"], "zh-CN", 1280),
+            (readers["zh-CN"], "zh-CN", 390),
+            (readers["en"], "en", 390),
+        ):
+            size = {"viewport": {"width": width, "height": 900 if width > 390 else 844}}
+            reader = _browser_login(browser, live_server, username, **size)
+            reader.goto(room)
+            reader.wait_for_selector(chart)
+            assert sum(_curve_drawn(reader)["counts"]) == 5
+            scrolled = reader.evaluate("document.documentElement.scrollWidth")
+            assert scrolled <= width, f"{locale} at {width} px scrolls sideways ({scrolled} px)"
+            _shot(reader, tmp_path, f"room-curve-{locale}-{width}")
+            for section in ("tickets", "roster"):
+                _section_shot(reader, tmp_path, section, f"room-{section}-{locale}-{width}")

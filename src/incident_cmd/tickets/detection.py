@@ -5,9 +5,9 @@ evidence; a duty manager declares the incident from it in one action or dismisse
 
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, false, func, or_
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
@@ -15,6 +15,7 @@ from incident_cmd.auth.models import User
 from incident_cmd.db import table_of, upsert_insert
 from incident_cmd.errors import Conflict, Invalid, NotFound
 from incident_cmd.incidents.models import OPEN_STATUSES, Incident
+from incident_cmd.live import events as live
 from incident_cmd.playbooks.schema import Playbook, Trigger
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets.models import Signal, SignalStatus, Ticket
@@ -24,6 +25,10 @@ from incident_cmd.workdays import UNITS, parse_offset
 SUBJECT = "signal"
 # The baseline is the average count of this many windows before the current one.
 BASELINE_WINDOWS = 7
+# Counts by hour are keyed by the hour's start in UTC.
+HOUR_KEY = "%Y-%m-%dT%H:00Z"
+# Told to the room of every open incident whose scope takes a new ticket in.
+IN_SCOPE_EVENT = "incident.complaint_in_scope"
 
 
 def _window(trigger: Trigger) -> timedelta:
@@ -91,8 +96,11 @@ def _triggers(registry: PlaybookRegistry) -> list[tuple[Playbook, Trigger]]:
 
 
 def detect(session: Session, *, ticket: Ticket, registry: PlaybookRegistry) -> Signal | None:
-    """Counts the new ticket; raises a signal when its cluster crosses a trigger and no
-    signal is open for that cluster yet."""
+    """Counts the new ticket: in the complaint curve of every open incident whose scope takes
+    it in (their rooms are told), and against the triggers, raising a signal when its cluster
+    crosses one and no signal is open for that cluster yet."""
+    for incident in incidents_covering(session, ticket=ticket):
+        live.announce(session, live.LiveEvent("incident", incident.id, IN_SCOPE_EVENT, incident.id))
     now = clock.now()
     for playbook, trigger in _triggers(registry):
         cluster = cluster_of(ticket, trigger)
@@ -202,8 +210,28 @@ def evidence(session: Session, *, signal: Signal) -> tuple[list[Ticket], dict[st
             .limit(500)
         ).all()
     )
-    by_hour = Counter(ticket.created_at.strftime("%Y-%m-%dT%H:00Z") for ticket in tickets)
+    by_hour = Counter(ticket.created_at.strftime(HOUR_KEY) for ticket in tickets)
     return tickets, dict(sorted(by_hour.items()))
+
+
+def complaints_by_hour(
+    session: Session, *, scope: dict[str, list[str]], since: datetime, until: datetime
+) -> dict[str, int]:
+    """Tickets in an incident's scope taken in each hour from ``since`` to ``until`` (keyed
+    as ``evidence`` keys them), every hour between included, quiet ones as 0."""
+    taken_in = session.exec(
+        select(Ticket.created_at).where(
+            _in_scope(scope), col(Ticket.created_at) >= since, col(Ticket.created_at) <= until
+        )
+    ).all()
+    by_hour = Counter(moment.strftime(HOUR_KEY) for moment in taken_in)
+    hours: dict[str, int] = {}
+    hour = since.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    while hour <= until:
+        key = hour.strftime(HOUR_KEY)
+        hours[key] = by_hour.get(key, 0)
+        hour += timedelta(hours=1)
+    return hours
 
 
 def mark_declared(session: Session, *, signal: Signal, incident: Incident, actor: User) -> None:
@@ -249,23 +277,41 @@ def _decide(
     )
 
 
+def _scope_fields(scope: dict[str, list[str]]) -> list[tuple[str, list[str]]]:
+    """Which of a ticket's fields place it in an incident's scope, and the values that do:
+    its batch (its product when the scope names no batch) or its region."""
+    fields = []
+    if scope.get("batches"):
+        fields.append(("batch", scope["batches"]))
+    elif scope.get("products"):
+        fields.append(("product_model", scope["products"]))
+    if scope.get("regions"):
+        fields.append(("region", scope["regions"]))
+    return fields
+
+
+def _in_scope(scope: dict[str, list[str]]) -> ColumnElement[bool]:
+    fields = _scope_fields(scope)
+    if not fields:
+        return false()
+    return or_(*(col(getattr(Ticket, name)).in_(values) for name, values in fields))
+
+
+def incidents_covering(session: Session, *, ticket: Ticket) -> list[Incident]:
+    """The active incidents whose scope takes in this ticket, the newest first."""
+    return [
+        incident
+        for incident in session.exec(
+            select(Incident)
+            .where(col(Incident.status).in_(OPEN_STATUSES))
+            .order_by(col(Incident.id).desc())
+            .limit(50)
+        ).all()
+        if any(getattr(ticket, name) in values for name, values in _scope_fields(incident.scope))
+    ]
+
+
 def incident_for(session: Session, *, ticket: Ticket) -> Incident | None:
-    """An active incident whose scope takes in this ticket: same batch, product or region."""
-    for incident in session.exec(
-        select(Incident)
-        .where(col(Incident.status).in_(OPEN_STATUSES))
-        .order_by(col(Incident.id).desc())
-        .limit(50)
-    ).all():
-        scope = incident.scope
-        if (
-            (ticket.batch and ticket.batch in scope.get("batches", []))
-            or (
-                not scope.get("batches")
-                and ticket.product_model
-                and ticket.product_model in scope.get("products", [])
-            )
-            or (ticket.region and ticket.region in scope.get("regions", []))
-        ):
-            return incident
-    return None
+    """The newest active incident whose scope takes in this ticket: same batch (product, when
+    the scope names no batch) or region."""
+    return next(iter(incidents_covering(session, ticket=ticket)), None)

@@ -5,7 +5,6 @@ query per incident. Drills are shown apart, so no one mistakes one for the real 
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
@@ -32,14 +31,13 @@ from incident_cmd.tickets import detection
 from incident_cmd.tickets import queries as ticket_queries
 from incident_cmd.tickets.models import Signal, SignalStatus
 from incident_cmd.web.api import PageUser, templates
+from incident_cmd.web.deadlines import Deadline, deadline
 from incident_cmd.web.security import csrf_protect
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
 # Who declares incidents and decides on complaint clusters: the API's Manager (and admins).
 DECLARER_ROLES = (Role.admin, Role.duty_manager)
-
-Urgency = Literal["met", "overdue", "soon", "running"]
 
 
 def may_declare(user: User) -> bool:
@@ -55,27 +53,6 @@ def playbook_of_key(registry: PlaybookRegistry, key: str) -> dict[str, str] | No
     """The name of a playbook this process serves, or None for one it no longer does."""
     loaded = next((item for item in registry.all() if item.playbook.key == key), None)
     return bilingual(loaded.playbook.name) if loaded else None
-
-
-@dataclass(frozen=True)
-class Deadline:
-    due: datetime
-    seconds_left: int  # negative once passed
-    urgency: Urgency
-
-
-def deadline(*, start: datetime, due: datetime, now: datetime, met: bool) -> Deadline:
-    left = int((due - now).total_seconds())
-    if met:
-        urgency: Urgency = "met"
-    elif left < 0:
-        urgency = "overdue"
-    # The last quarter of the time allowed (at least a quarter of an hour) is shown as close.
-    elif left <= max((due - start).total_seconds() / 4, 900):
-        urgency = "soon"
-    else:
-        urgency = "running"
-    return Deadline(due, left, urgency)
 
 
 @dataclass(frozen=True)

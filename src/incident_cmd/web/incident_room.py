@@ -11,9 +11,10 @@ that the page fetches again when ``/live/incidents/{id}`` announces a change."""
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -52,12 +53,14 @@ from incident_cmd.paging import mobilisation
 from incident_cmd.paging import queries as paging_queries
 from incident_cmd.paging.models import Page, PageStatus
 from incident_cmd.playbooks.schema import Playbook, PublicStatus
+from incident_cmd.tickets import detection as ticket_detection
 from incident_cmd.tickets import queries as ticket_queries
 from incident_cmd.tickets.models import Ticket, TicketStatus
 from incident_cmd.timeline import service as timeline
 from incident_cmd.timeline.models import TimelineEvent
-from incident_cmd.web import translations
+from incident_cmd.web import deadlines, translations
 from incident_cmd.web.api import PageUser, templates
+from incident_cmd.web.deadlines import Urgency
 from incident_cmd.web.labels import N_
 from incident_cmd.web.security import csrf_protect
 
@@ -73,8 +76,10 @@ COMMUNICATORS = COMMS_ROLES
 SECTIONS = ("header", "roster", "tasks", "campaigns", "timeline", "tickets")
 TIMELINE_LIMIT = 200
 LATEST_TICKETS = 5
-# A deadline this close is shown as urgent.
-SOON_SECONDS = 30 * 60
+# The complaint curve starts this long before the declaration (how the rise began) and shows
+# at most the last week.
+CURVE_BEFORE = timedelta(hours=24)
+CURVE_LONGEST = timedelta(days=7)
 
 
 def _allowed(user: User, roles: Iterable[Role]) -> bool:
@@ -123,7 +128,7 @@ WORDS: Mapping[tuple[str, str], str] = {
 @dataclass(frozen=True)
 class Countdown:
     text: str
-    state: Literal["ok", "soon", "overdue"]
+    state: Urgency
 
 
 @dataclass(frozen=True)
@@ -146,12 +151,15 @@ class Wording:
             return self.gettext(SPAN_HOURS) % {"hours": hours, "minutes": minutes}
         return self.gettext(SPAN_MINUTES) % {"minutes": minutes}
 
-    def countdown(self, deadline: datetime) -> Countdown:
-        seconds = (deadline - self.now).total_seconds()
-        if seconds < 0:
-            return Countdown(self.gettext(OVERDUE_BY) % {"span": self.span(-seconds)}, "overdue")
-        state: Literal["ok", "soon"] = "soon" if seconds <= SOON_SECONDS else "ok"
-        return Countdown(self.gettext(TIME_LEFT) % {"span": self.span(seconds)}, state)
+    def countdown(self, *, start: datetime, due: datetime) -> Countdown:
+        """Time left until ``due`` (or past it), coloured by the board's rule for a deadline
+        set at ``start``."""
+        clock = deadlines.deadline(start=start, due=due, now=self.now)
+        if clock.seconds_left < 0:
+            text = self.gettext(OVERDUE_BY) % {"span": self.span(-clock.seconds_left)}
+        else:
+            text = self.gettext(TIME_LEFT) % {"span": self.span(clock.seconds_left)}
+        return Countdown(text, clock.urgency)
 
     def age(self, since: datetime) -> str:
         return self.span((self.now - since).total_seconds())
@@ -215,6 +223,21 @@ class SeatView:
     ack_target: str | None
     ack_took: str | None
     may_hand_over: bool  # a playbook seat (an extra seat is ended, not handed over)
+
+
+@dataclass(frozen=True)
+class PagingFigures:
+    """The roster's paging as ``/api/v1/incidents/{id}/paging`` reports it, in words: how long
+    the whole paged roster took (or has been waiting) to acknowledge, against the playbook."""
+
+    standing: int  # pages not cancelled by a handover or a stand-down
+    acknowledged: int
+    full_roster_took: str | None
+    waiting: str | None  # since the declaration, while someone has not acknowledged
+    target: str | None
+    within_target: bool | None  # None while the target can still be met
+    pages_sent: int
+    escalations: int  # further people paged when a page went unanswered or was declined
 
 
 @dataclass(frozen=True)
@@ -324,10 +347,12 @@ def _header(session: Session, room: Room) -> dict[str, Any]:
             for item in room.playbook.severities
         ],
         "age": wording.age(incident.declared_at),
-        "respond_countdown": wording.countdown(incident.respond_by)
+        "respond_countdown": wording.countdown(start=incident.declared_at, due=incident.respond_by)
         if incident.status == IncidentStatus.declared
         else None,
-        "resolve_countdown": wording.countdown(incident.resolve_by) if still_open else None,
+        "resolve_countdown": wording.countdown(start=incident.declared_at, due=incident.resolve_by)
+        if still_open
+        else None,
         "transitions": TRANSITIONS[incident.status],
         "public_statuses": list(PublicStatus),
         "status_templates": {
@@ -359,11 +384,10 @@ def _roster(session: Session, room: Room) -> dict[str, Any]:
             for user_id in {seat.user_id for seat in seats if seat.user_id is not None}
         )
     }
-    pages = _latest_page_by_seat(paging_queries.pages_of(session, incident=incident))
-    figures = {
-        (figure.role, figure.slot): figure
-        for figure in mobilisation.mobilisation(session, incident=incident).roles
-    }
+    all_pages = paging_queries.pages_of(session, incident=incident)
+    pages = _latest_page_by_seat(all_pages)
+    paged = mobilisation.mobilisation(session, incident=incident)
+    figures = {(figure.role, figure.slot): figure for figure in paged.roles}
     views = []
     for seat in seats:
         figure = figures.get((seat.role_key, seat.slot))
@@ -371,7 +395,10 @@ def _roster(session: Session, room: Room) -> dict[str, Any]:
         page = pages.get(seat.id)
         waiting = None
         if page is not None and figure is not None and page.status == PageStatus.open:
-            waiting = wording.countdown(figure.paged_at + timedelta(seconds=figure.target_seconds))
+            waiting = wording.countdown(
+                start=figure.paged_at,
+                due=figure.paged_at + timedelta(seconds=figure.target_seconds),
+            )
         views.append(
             SeatView(
                 seat=seat,
@@ -399,12 +426,38 @@ def _roster(session: Session, room: Room) -> dict[str, Any]:
         ]
     return {
         "seats": views,
+        "paging": _paging_figures(session, room, paged, all_pages),
         "candidates": candidates,
         "playbook_roles": [
             (role.key, wording.pick(role.title.model_dump(by_alias=True)))
             for role in room.playbook.roles
         ],
     }
+
+
+def _paging_figures(
+    session: Session, room: Room, paged: mobilisation.Mobilisation, pages: Sequence[Page]
+) -> PagingFigures | None:
+    if not pages:
+        return None
+    wording = room.wording
+    standing = [figure for figure in paged.roles if figure.status != PageStatus.cancelled]
+    targets = paging_queries.targets_of(session, page_ids=[page.id for page in pages])
+    complete = paged.seconds_to_full_roster is not None
+    return PagingFigures(
+        standing=len(standing),
+        acknowledged=sum(1 for figure in standing if figure.acknowledged_at is not None),
+        full_roster_took=wording.span(paged.seconds_to_full_roster)
+        if paged.seconds_to_full_roster is not None
+        else None,
+        waiting=None if complete or not standing else wording.age(room.incident.declared_at),
+        target=wording.span(paged.full_roster_target_seconds)
+        if paged.full_roster_target_seconds is not None
+        else None,
+        within_target=paged.within_target,
+        pages_sent=len(pages),
+        escalations=sum(1 for target in targets if target.level or target.round),
+    )
 
 
 def _tasks(session: Session, room: Room) -> dict[str, Any]:
@@ -423,7 +476,10 @@ def _tasks(session: Session, room: Room) -> dict[str, Any]:
                 task=task,
                 title=wording.pick(task.title),
                 role_title=_role_title(room.playbook, task.role_key, wording),
-                due=wording.countdown(task.due_at) if still_open else None,
+                # Tasks are set when the incident is declared, due at offsets from then.
+                due=wording.countdown(start=incident.declared_at, due=task.due_at)
+                if still_open
+                else None,
                 waits_for=wording.pick(dependency.title) if dependency and waits else None,
                 may_complete=still_open
                 and may_hold
@@ -579,7 +635,58 @@ def _tickets(session: Session, room: Room) -> dict[str, Any]:
         before_id=None,
     )
     count = ticket_queries.linked_counts(session, incident_ids=[incident_id]).get(incident_id, 0)
-    return {"tickets": latest, "ticket_count": count}
+    return {"tickets": latest, "ticket_count": count, "curve": _complaint_curve(session, room)}
+
+
+@dataclass(frozen=True)
+class ComplaintCurve:
+    """Complaints per hour in the incident's scope, each hour labelled in the reader's zone,
+    and which hour it was declared in."""
+
+    labels: list[str]
+    counts: list[int]
+    declared: str | None  # the declaration hour's label, when it is on the chart
+    since: datetime
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts)
+
+    def chart_json(self, wording: Wording) -> dict[str, Any]:
+        return {
+            "labels": self.labels,
+            "counts": self.counts,
+            "declared": self.declared,
+            "series": wording.gettext(CURVE_SERIES),
+            "declaredName": wording.gettext(CURVE_DECLARED),
+        }
+
+
+CURVE_SERIES = N_("Complaints")
+CURVE_DECLARED = N_("Declared at")
+
+
+def _complaint_curve(session: Session, room: Room) -> ComplaintCurve:
+    incident = room.incident
+    ended = None if incident.status in OPEN_STATUSES else incident.closed_at or incident.resolved_at
+    until = ended or room.wording.now
+    since = max(incident.declared_at - CURVE_BEFORE, until - CURVE_LONGEST)
+    by_hour = ticket_detection.complaints_by_hour(
+        session, scope=incident.scope, since=since, until=until
+    )
+    zone = ZoneInfo(room.user.timezone)
+
+    def label(key: str) -> str:
+        hour = datetime.strptime(key, ticket_detection.HOUR_KEY).replace(tzinfo=UTC)
+        return hour.astimezone(zone).strftime("%m-%d %H:%M")
+
+    declared_key = incident.declared_at.strftime(ticket_detection.HOUR_KEY)
+    return ComplaintCurve(
+        labels=[label(key) for key in by_hour],
+        counts=list(by_hour.values()),
+        declared=label(declared_key) if declared_key in by_hour else None,
+        since=since,
+    )
 
 
 BUILDERS: Mapping[str, Callable[[Session, Room], dict[str, Any]]] = {

@@ -1,8 +1,9 @@
 /* The incident room (templates/web/incident.html). Everything works without this file; it
-   draws each campaign's delivery funnel from the stages its box carries, lets a refusal (a
-   4xx answer to a form) be swapped in so its reason shows next to the form, keeps what
-   someone is typing from being wiped by a live refresh of its section, and refreshes each
-   section at most once a second, always after the last change announced. */
+   draws each campaign's delivery funnel from the stages its box carries and the complaint
+   curve from the hours its box carries, lets a refusal (a 4xx answer to a form) be swapped
+   in so its reason shows next to the form, keeps what someone is typing from being wiped by
+   a live refresh of its section, and refreshes each section at most once a second, always
+   after the last change announced. */
 (function () {
   "use strict";
 
@@ -66,11 +67,52 @@
     });
   }
 
+  // Complaints per hour in the incident's scope, the declaration hour marked.
+  function drawCurves(root) {
+    if (typeof echarts === "undefined" || !root.querySelectorAll) {
+      return;
+    }
+    root.querySelectorAll("[data-curve]").forEach(function (box) {
+      var curve = JSON.parse(box.getAttribute("data-curve"));
+      var chart = echarts.getInstanceByDom(box) || echarts.init(box);
+      chart.resize();
+      var declared = curve.declared === null ? [] : [{
+        xAxis: curve.declared,
+        label: { formatter: curve.declaredName, color: "#111827", fontWeight: "bold" },
+        lineStyle: { color: "#111827", type: "dashed", width: 2 }
+      }];
+      chart.setOption({
+        animation: false,
+        grid: { left: 8, right: 16, top: 28, bottom: 8, containLabel: true },
+        tooltip: { trigger: "axis" },
+        xAxis: {
+          type: "category",
+          data: curve.labels,
+          // The first and last hours' labels stay inside a phone-wide chart.
+          axisLabel: {
+            hideOverlap: true,
+            color: "#111827",
+            alignMinLabel: "left",
+            alignMaxLabel: "right"
+          }
+        },
+        yAxis: { type: "value", minInterval: 1, axisLabel: { color: "#111827" } },
+        series: [{
+          name: curve.series,
+          type: "bar",
+          data: curve.counts,
+          itemStyle: { color: "#b42318" },
+          markLine: { symbol: "none", silent: true, data: declared }
+        }]
+      }, true);
+    });
+  }
+
   function disposeCharts(root) {
     if (typeof echarts === "undefined" || !root.querySelectorAll) {
       return;
     }
-    root.querySelectorAll("[data-funnel]").forEach(function (box) {
+    root.querySelectorAll("[data-funnel], [data-curve]").forEach(function (box) {
       var chart = echarts.getInstanceByDom(box);
       if (chart) {
         chart.dispose();
@@ -197,13 +239,14 @@
       landed(element.id);
     }
     drawFunnels(element);
+    drawCurves(element);
   });
 
   window.addEventListener("resize", function () {
     if (typeof echarts === "undefined") {
       return;
     }
-    document.querySelectorAll("[data-funnel]").forEach(function (box) {
+    document.querySelectorAll("[data-funnel], [data-curve]").forEach(function (box) {
       var chart = echarts.getInstanceByDom(box);
       if (chart) {
         chart.resize();
