@@ -41,6 +41,7 @@ from incident_cmd.web.live import router as live_router
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
+from incident_cmd.web.statements import router as statements_page_router
 from incident_cmd.web.status_pages import router as status_pages_router
 
 # Paths whose refusals are the API's ErrorBody whoever asks: the API, the providers' webhooks,
@@ -128,6 +129,7 @@ def create_app(
         live_router,
         queue_router,
         status_pages_router,
+        statements_page_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

@@ -4,6 +4,7 @@ statements service does the rest. Publishing is where a statement goes out to su
 and customers in scope."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlmodel import Session
 
@@ -25,6 +26,26 @@ def _speaks_for(session: Session, incident: Incident, actor: User) -> bool:
 
 def _commands(session: Session, incident: Incident, actor: User) -> bool:
     return _holds(session, incident, actor, incident_service.COMMANDER_ROLE)
+
+
+@dataclass(frozen=True)
+class Permissions:
+    """What the person may do with the incident's statements (the same rules the steps
+    enforce), for a page to offer only those."""
+
+    draft: bool
+    approve: bool
+    publish: bool
+
+
+def permissions(session: Session, *, incident: Incident, actor: User) -> Permissions:
+    speaks = _speaks_for(session, incident, actor)
+    commands = _commands(session, incident, actor)
+    return Permissions(
+        draft=service.may_draft(actor, speaks_for_incident=speaks),
+        approve=service.may_approve(actor, commands=commands),
+        publish=service.may_publish(actor, speaks_for_incident=speaks, commands=commands),
+    )
 
 
 def statements(session: Session, *, incident_id: int) -> tuple[Incident, Sequence[Statement]]:

@@ -83,8 +83,25 @@ def _record(
     )
 
 
+def may_draft(actor: User, *, speaks_for_incident: bool) -> bool:
+    """``speaks_for_incident``: the actor holds the spokesperson's seat on the roster."""
+    return actor.role in SPOKESPERSON_ROLES or speaks_for_incident
+
+
+def may_approve(actor: User, *, commands: bool) -> bool:
+    """``commands``: the actor holds the commander's seat on the roster. Whoever drafted a
+    statement may still not approve that one."""
+    return actor.role in APPROVER_ROLES or commands
+
+
+def may_publish(actor: User, *, speaks_for_incident: bool, commands: bool) -> bool:
+    return may_draft(actor, speaks_for_incident=speaks_for_incident) or may_approve(
+        actor, commands=commands
+    )
+
+
 def _ensure_spokesperson(actor: User, *, speaks_for_incident: bool, incident: Incident) -> None:
-    if actor.role not in SPOKESPERSON_ROLES and not speaks_for_incident:
+    if not may_draft(actor, speaks_for_incident=speaks_for_incident):
         raise Forbidden(
             f"only the spokesperson drafts statements: the {SPOKESPERSON_SEAT} seat on the "
             f"roster of {incident.number} or someone of the comms role"
@@ -213,8 +230,7 @@ def _advance(
 def approve(
     session: Session, *, incident: Incident, statement: Statement, actor: User, commands: bool
 ) -> Statement:
-    """``commands``: the actor holds the commander's seat on the incident's roster."""
-    if actor.role not in APPROVER_ROLES and not commands:
+    if not may_approve(actor, commands=commands):
         raise Forbidden(
             f"only the commander of {incident.number} or a duty manager approves statements"
         )
@@ -248,9 +264,11 @@ def publish(
 ) -> Statement:
     """Publishes an approved statement as the incident's next version. The spokesperson
     publishes, or whoever may approve."""
-    may_approve = actor.role in APPROVER_ROLES or commands
-    if not may_approve:
-        _ensure_spokesperson(actor, speaks_for_incident=speaks_for_incident, incident=incident)
+    if not may_publish(actor, speaks_for_incident=speaks_for_incident, commands=commands):
+        raise Forbidden(
+            f"only the spokesperson, the commander of {incident.number} or a duty manager "
+            "publishes statements"
+        )
     if statement.status != StatementStatus.approved:
         raise Conflict(
             f"statement {statement.id} is {statement.status.value}; it is published once approved",
