@@ -6,10 +6,20 @@ import re
 import pytest
 from sqlmodel import select
 
+from incident_cmd import db
 from incident_cmd.auth.models import Role
+from incident_cmd.i18n import Locale
 from incident_cmd.statements.models import Statement, StatementStatus
-from tests.factories import make_incident
-from tests.plugins.web import post_form, sign_in
+from tests.factories import make_incident, make_user
+from tests.plugins.web import (
+    PASSWORD,
+    browser_login,
+    chromium,
+    needs_chromium,
+    post_form,
+    shot,
+    sign_in,
+)
 
 INVESTIGATING_ZH = "我们收到部分产品存在质量隐患的反馈,正在紧急调查。请暂停使用相关产品。"
 IDENTIFIED_EN = "The affected models and batches are confirmed and the recall has started"
@@ -153,3 +163,32 @@ def test_a_correction_starts_from_the_published_version(client, session, recall)
     assert correction.text["en"] == "Corrected: batch B8 too." and correction.version is None
     session.refresh(first)
     assert first.text["zh-CN"] == INVESTIGATING_ZH
+
+
+@needs_chromium
+def test_the_statements_page_in_chromium(live_server, shipped_playbooks, tmp_path):
+    with db.session_scope() as session:
+        incident = make_incident(session, registry=shipped_playbooks)
+        readers = {
+            locale: make_user(session, Role.comms, password=PASSWORD, locale=locale).username
+            for locale in (Locale.zh_CN, Locale.en)
+        }
+    path = f"{live_server}{page_path(incident)}"
+    from playwright.sync_api import expect
+
+    with chromium() as browser:
+        for locale, username in readers.items():
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            browser_login(page, live_server, username)
+            page.goto(path)
+            page.select_option("select[name=stage]", "identified")
+            # htmx fills the form again with the stage's template, without a page load.
+            expect(page.locator("textarea[name=text_en]")).to_have_value(
+                re.compile("^" + re.escape(IDENTIFIED_EN))
+            )
+            page.click(".statement-form button[type=submit]")
+            page.wait_for_selector(".statement-item")
+            for width in (1280, 390):
+                page.set_viewport_size({"width": width, "height": 900})
+                shot(page, tmp_path, f"status-statements-{locale}-{width}")
+            page.close()
