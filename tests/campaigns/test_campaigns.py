@@ -87,7 +87,7 @@ def test_sink_channel_records_what_it_would_have_sent(world):
     [
         ({"rule": "scope_purchasers"}, "audience"),
         ({"rule": "everyone"}, "audience.rule"),
-        ({"rule": "open_tickets"}, "audience.rule"),
+        ({"rule": "open_tickets"}, "audience"),
     ],
 )
 def test_bad_campaigns_are_refused(api, audience, field):

@@ -5,7 +5,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, FromClause, and_, case, exists, func, literal, update
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Table,
+    and_,
+    case,
+    exists,
+    func,
+    literal,
+    or_,
+    update,
+)
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
@@ -38,6 +49,7 @@ from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging import quiet_hours, suppression
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import sms_shape
+from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, Ticket
 from incident_cmd.timeline import service as timeline
 
 SUBJECT = "campaign"
@@ -71,7 +83,12 @@ def _record(
             kind=kind,
             summary=f"campaign {campaign.name!r}: {summary}",
             actor_id=actor_id,
-            data={"campaign_id": campaign.id, **(data or {})},
+            data={
+                "campaign_id": campaign.id,
+                "notice": campaign.name,
+                "plan_key": campaign.plan_key,
+                **(data or {}),
+            },
         )
 
 
@@ -95,10 +112,12 @@ def create_campaign(
     plan_key: str | None = None,
     skip_if_replied_to: int | None = None,
 ) -> Campaign:
-    if data.audience.rule == "open_tickets":
+    audience = data.audience
+    if audience.rule == "open_tickets" and data.incident_id is None and not _scoped(audience):
         raise Invalid(
-            "the open_tickets audience needs the ticket queue, which is not built yet",
-            field="audience.rule",
+            "open_tickets needs an incident (its linked complaints) or products, batches or "
+            "regions to match complaints by",
+            field="audience",
         )
     incident = _incident(session, data.incident_id)
     _check_notice_class(data, incident, actor, from_plan=plan_key is not None)
@@ -276,6 +295,7 @@ def cancel(session: Session, *, campaign: Campaign, actor: User, note: str = "")
         "campaign.deliveries_cancelled",
         f"{cancelled} messages not yet handed to the provider cancelled",
         actor.id,
+        {"cancelled": cancelled},
     )
     return campaign
 
@@ -363,7 +383,7 @@ def retry_failed(session: Session, *, campaign: Campaign, actor: User, note: str
 
 def _audience_query(campaign: Campaign, due: datetime, now: datetime):
     customers, purchases = table_of(Customer), table_of(Purchase)
-    deliveries = table_of(Delivery)
+    deliveries, tickets = table_of(Delivery), table_of(Ticket)
     audience = Audience.model_validate(campaign.audience)
     address = customers.c.phone if campaign.channel == ChannelName.sms else customers.c.email
     suppressed = suppression.covering_suppression(
@@ -386,6 +406,10 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
         conditions.append(customers.c.region.in_(audience.regions))
     elif audience.rule == "explicit":
         conditions.append(customers.c.external_ref.in_(audience.customers))
+    elif audience.rule == "open_tickets":
+        source = customers.join(tickets, tickets.c.customer_id == customers.c.id)
+        conditions.append(_open_complaint(tickets, campaign.incident_id, audience))
+        product, batch = func.min(tickets.c.product_model), func.min(tickets.c.batch)
     if campaign.skip_if_replied_to is not None:
         earlier = deliveries.alias("earlier")
         conditions.append(
@@ -414,11 +438,35 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
         .select_from(source)
         .where(*conditions)
     )
-    if audience.rule == "scope_purchasers":
-        # One row per customer however many matching purchases: the insert then needs no
-        # ON CONFLICT, whose speculative insertion costs a third more on PostgreSQL.
+    if audience.rule in ("scope_purchasers", "open_tickets"):
+        # One row per customer however many matching purchases or complaints: the insert then
+        # needs no ON CONFLICT, whose speculative insertion costs a third more on PostgreSQL.
         query = query.group_by(customers.c.id)
     return query
+
+
+def _scoped(audience: Audience) -> bool:
+    return bool(audience.products or audience.batches or audience.regions)
+
+
+def _open_complaint(
+    tickets: Table, incident_id: int | None, audience: Audience
+) -> ColumnElement[bool]:
+    """A complaint still open that belongs to the incident: linked to it, or about what its
+    scope names (every dimension given must match) and linked to no other incident."""
+    belongs: list[ColumnElement[bool]] = []
+    if incident_id is not None:
+        belongs.append(tickets.c.incident_id == incident_id)
+    if _scoped(audience):
+        matches = [tickets.c.incident_id.is_(None)]
+        if audience.products:
+            matches.append(tickets.c.product_model.in_(audience.products))
+        if audience.batches:
+            matches.append(tickets.c.batch.in_(audience.batches))
+        if audience.regions:
+            matches.append(tickets.c.region.in_(audience.regions))
+        belongs.append(and_(*matches))
+    return and_(tickets.c.status.in_(OPEN_TICKET_STATUSES), or_(*belongs))
 
 
 def materialize(session: Session, *, campaign: Campaign) -> int:
@@ -475,6 +523,7 @@ def start_due_campaigns(session: Session) -> int:
                     "campaign.scheduled",
                     f"scheduled for {campaign.send_at.isoformat()}",
                     None,
+                    {"send_at": campaign.send_at.isoformat()},
                 )
             continue
         size = materialize(session, campaign=campaign)

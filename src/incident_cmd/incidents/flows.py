@@ -90,6 +90,13 @@ def campaign_from_plan(
         )
     elif plan.audience == "scope_regions":
         audience = Audience(rule="scope_regions", regions=scope["regions"])
+    elif plan.audience == "open_tickets":
+        audience = Audience(
+            rule="open_tickets",
+            products=scope["products"],
+            batches=scope["batches"],
+            regions=scope["regions"],
+        )
     else:
         raise Invalid(
             f"plan {plan.key!r} needs its audience chosen by hand ({plan.audience})", field="plan"
@@ -125,14 +132,19 @@ def _plan_offset(offset: str) -> timedelta:
     return timedelta(**{UNITS[unit]: amount})
 
 
+# What of the incident's scope an audience needs before its notice can be drafted.
+SCOPE_NEEDED = {"scope_purchasers": ("products", "batches"), "scope_regions": ("regions",)}
+
+
 def _draft_campaigns(
     session: Session, *, incident: Incident, playbook: Playbook, actor: User
 ) -> list[Campaign]:
-    """Draft campaigns for every plan whose audience follows from the incident's scope."""
+    """Draft campaigns for every plan whose audience follows from the incident: its scope, or
+    the complaints linked to it (which a mass complaint brings and any incident may gain)."""
     drafts = []
     for plan in playbook.notifications:
-        needs = {"scope_purchasers": ("products", "batches"), "scope_regions": ("regions",)}
-        fields = needs.get(plan.audience)
-        if fields and any(incident.scope.get(name) for name in fields):
+        if plan.audience == "open_tickets" or any(
+            incident.scope.get(name) for name in SCOPE_NEEDED.get(plan.audience, ())
+        ):
             drafts.append(campaign_from_plan(session, incident=incident, plan=plan, actor=actor))
     return drafts
