@@ -5,6 +5,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import event
 from sqlmodel import select
 
@@ -212,13 +213,65 @@ def test_the_linked_complaint_count_reads_the_incident_index_on_postgres(session
     assert "ix_tickets_incident_id" in plan, plan
 
 
+BOARD_CLOCK = re.compile(r'<div class="clock deadline-(\w+)"><span class="clock-label">(\w+)')
+ROOM_CLOCK = re.compile(r'<div class="deadline deadline-(\w+)">\s*<dt>(\w+) by</dt>')
+
+
+def _board_clocks(page: str, number: str) -> dict[str, str]:
+    match = re.search(rf'<tr data-number="{number}".*?</tr>', page, re.S)
+    assert match, f"{number} is not on the board"
+    return {label: urgency for urgency, label in BOARD_CLOCK.findall(match.group(0))}
+
+
+def _room_clocks(page: str) -> dict[str, str]:
+    return {label: urgency for urgency, label in ROOM_CLOCK.findall(page)}
+
+
+# A sev1 recall: respond within 30 minutes, resolve within 24 hours. The last quarter of the
+# time allowed (at least 15 minutes) is close.
+@pytest.mark.parametrize(
+    ("minutes", "respond", "resolve"),
+    [(10, "ok", "ok"), (20, "soon", "ok"), (150, "overdue", "ok"), (19 * 60, "overdue", "soon")],
+)
+def test_the_board_colours_deadlines_as_the_room_does(
+    client, session, recall, frozen_clock, minutes, respond, resolve
+):
+    frozen_clock.advance(timedelta(minutes=minutes))
+    sign_in(client, session)
+    board = _board_clocks(client.get("/").text, recall.number)
+    room = _room_clocks(client.get(f"/incidents/{recall.id}").text)
+    assert board == room == {"Respond": respond, "Resolve": resolve}
+
+
+def test_a_met_response_is_shown_done(client, session, recall, frozen_clock):
+    incident_service.transition(
+        session,
+        incident=recall,
+        actor=make_user(session, Role.duty_manager),
+        change=StatusChange(status=IncidentStatus.active),
+    )
+    frozen_clock.advance(timedelta(hours=2))
+    sign_in(client, session)
+    page = client.get("/").text
+    assert _board_clocks(page, recall.number) == {"Respond": "done", "Resolve": "ok"}
+    assert "countdown countdown-done" in page
+
+
+def _fits_sideways(page) -> None:
+    overflow = page.evaluate(
+        "() => [...document.querySelectorAll('.board-scroll')]"
+        ".map((box) => box.scrollWidth - box.clientWidth)"
+    )
+    assert overflow and max(overflow) <= 0, f"a board table overflows by {overflow} px"
+
+
 # --- in a browser ---------------------------------------------------------------------------
 
 
 @needs_chromium
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_a_duty_manager_declares_a_recall_from_the_board(
-    live_server, shipped_playbooks, tmp_path, locale
+    live_server, shipped_playbooks, tmp_path, locale, frozen_clock
 ):
     with db.session_scope() as session:
         make_playbook_teams(session, shipped_playbooks.get("product-recall").playbook)
@@ -256,8 +309,16 @@ def test_a_duty_manager_declares_a_recall_from_the_board(
         assert "PX-300 充电器起火" in row.inner_text()
         assert page.locator("#drill-incidents tbody tr").count() == 1
         shot(page, tmp_path, f"board-{locale}-1280")
+        _fits_sideways(page)
+        # Hours later every clock is overdue and at its widest: the tables still fit.
+        frozen_clock.advance(timedelta(hours=2, minutes=50))
+        page.reload()
+        expect(row.locator(".clock.deadline-overdue")).to_have_count(1)
+        _fits_sideways(page)
+        shot(page, tmp_path, f"board-{locale}-1280-overdue")
         phone = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
         browser_login(phone, live_server, username)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390
         shot(phone, tmp_path, f"board-{locale}-390")
 
 
