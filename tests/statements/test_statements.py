@@ -71,7 +71,11 @@ def test_drafted_from_the_playbook_template_approved_and_published(client, cast,
         ("statement.approved", False),
         ("statement.published", True),
     ]
-    last = entries(session, cast)[-1]
+    drafted_entry, approved_entry, last = entries(session, cast)
+    assert drafted_entry.data["template"] == "identified"
+    assert approved_entry.actor_id == cast.commander.id
+    assert approved_entry.data["statement_id"] == statement["id"]
+    assert approved_entry.data["title"] == statement["title"]
     assert last.actor_id == cast.spokesperson.id
     assert last.data["version"] == 1 and last.data["stage"] == "identified"
     assert last.data["title"]["en"] == "Product quality recall · PX-200"

@@ -249,7 +249,14 @@ def approve(
         approved_by=actor.id,
         approved_at=clock.now(),
     )
-    _record(session, statement, "statement.approved", "statement approved", actor, {})
+    _record(
+        session,
+        statement,
+        "statement.approved",
+        "statement approved",
+        actor,
+        {"title": statement.title},
+    )
     return statement
 
 
