@@ -155,7 +155,14 @@ def declare(
         f"{drill}incident {incident.number} declared from playbook {playbook.key} "
         f"at severity {severity.key}",
         actor.id,
-        {"playbook_hash": version.content_hash, "scope": incident.scope},
+        {
+            "playbook_hash": version.content_hash,
+            "scope": incident.scope,
+            "number": incident.number,
+            "playbook": playbook.key,
+            "severity": severity.key,
+            "drill": data.drill,
+        },
     )
     seats = [pair for role in playbook.roles for pair in _fill_role(session, incident, role, now)]
     session.add_all([seat for seat, _ in seats])
@@ -174,7 +181,12 @@ def declare(
         )
     if playbook.tasks:
         _record(
-            session, incident, "tasks.created", f"{len(playbook.tasks)} tasks created", actor.id
+            session,
+            incident,
+            "tasks.created",
+            f"{len(playbook.tasks)} tasks created",
+            actor.id,
+            {"count": len(playbook.tasks)},
         )
     session.flush()
     return incident
@@ -537,7 +549,7 @@ def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
             "task.overdue",
             f"task {task.key!r} is overdue (due {task.due_at.isoformat()})",
             None,
-            {"task": task.key, "role": task.role_key},
+            {"task": task.key, "role": task.role_key, "due": task.due_at.isoformat()},
         )
     return len(tasks)
 

@@ -79,6 +79,7 @@ def acknowledge(session: Session, *, target: PageTarget, via: AnswerRoute) -> An
             "page": page.id,
             "target": target.id,
             "user": user.username,
+            "role": page.role_key,
             "via": via,
             "seconds": seconds,
         },
@@ -106,7 +107,13 @@ def decline(session: Session, *, target: PageTarget, via: AnswerRoute) -> Answer
         incident_id=page.incident_id,
         kind="page.declined",
         summary=f"{user.username} declined role {page.role_key} by {via}",
-        data={"page": page.id, "target": target.id, "user": user.username, "via": via},
+        data={
+            "page": page.id,
+            "target": target.id,
+            "user": user.username,
+            "role": page.role_key,
+            "via": via,
+        },
         actor_id=user.id,
     )
     current = target.level == page.level and target.round == page.round

@@ -244,7 +244,12 @@ def choose(session: Session, *, context: PageContext, fresh: bool) -> Reach | No
                 kind="page.exhausted",
                 summary=f"nobody acknowledged role {page.role_key} "
                 f"after {escalation.rounds} round(s)",
-                data={"page": page.id, "role": page.role_key, "skipped": skipped},
+                data={
+                    "page": page.id,
+                    "role": page.role_key,
+                    "skipped": skipped,
+                    "rounds": escalation.rounds,
+                },
             )
             return None
         level = levels[page.level]
@@ -299,6 +304,7 @@ def open_targets(
                 "page": page.id,
                 "target": target.id,
                 "user": reach.person.username,
+                "role": page.role_key,
                 "level": reach.level,
                 "round": page.round + 1,
                 "skipped": reach.skipped,

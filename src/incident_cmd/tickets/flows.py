@@ -70,7 +70,7 @@ def from_sms(
             kind="ticket.customer_message",
             summary=f"customer by SMS: {text}",
             actor_id=None,
-            data={"inbound": inbound.id},
+            data={"inbound": inbound.id, "text": text},
         )
         inbound.ticket_id = open_ticket.id
         session.add(inbound)

@@ -163,7 +163,12 @@ def _create(session: Session, *, data: TicketCreate, actor: User | None) -> Tick
         + (", safety" if safety else "")
         + f" ({how})",
         actor_id=actor.id if actor else None,
-        data={"category": category, "priority": priority, "safety": safety},
+        data={
+            "category": category,
+            "priority": priority,
+            "safety": safety,
+            "channel": data.channel,
+        },
     )
     if agent is not None:
         record(

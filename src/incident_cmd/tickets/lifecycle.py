@@ -91,7 +91,7 @@ def record_handling_plan(session: Session, *, ticket: Ticket, plan: str, actor: 
         kind="ticket.plan",
         summary=f"handling plan: {plan}",
         actor_id=actor.id,
-        data={"in_time": timer.met_in_time},
+        data={"in_time": timer.met_in_time, "plan": plan},
     )
     return ticket
 
@@ -123,7 +123,11 @@ def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: Use
         kind="ticket.resolved",
         summary=f"resolved: {data.resolution}",
         actor_id=actor.id,
-        data={"department": data.responsible_department, "compensation": compensation},
+        data={
+            "department": data.responsible_department,
+            "compensation": compensation,
+            "resolution": data.resolution,
+        },
     )
     customer = session.get_one(Customer, ticket.customer_id)
     attempt = ticket.reopened_count

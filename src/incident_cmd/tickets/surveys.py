@@ -128,6 +128,6 @@ def complete_task(
             kind="ticket.task_done",
             summary=f"{task.key.replace('_', ' ')} done: {note}",
             actor_id=actor.id,
-            data={"task": task.key},
+            data={"task": task.key, "note": note},
         )
     return task
