@@ -26,6 +26,7 @@ from incident_cmd.deps import SESSION_COOKIE, ClientAddress, SessionDep, Throttl
 from incident_cmd.errors import Unauthorized
 from incident_cmd.i18n import Locale
 from incident_cmd.web import translations
+from incident_cmd.web.event_text import event_text_filter
 from incident_cmd.web.security import csrf_protect, register_template_helpers
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
@@ -39,6 +40,7 @@ def _local(moment: datetime, zone: str) -> str:
 def _templates_in(directory: Path) -> Jinja2Templates:
     pages = Jinja2Templates(directory=directory)
     pages.env.filters["local"] = _local
+    pages.env.filters["event_text"] = event_text_filter
     register_template_helpers(pages.env)
     translations.install(pages.env)
     return pages

@@ -3,7 +3,7 @@
 Each label is a catalog message id (``N_`` marks it for ``pybabel extract``); the ``label``
 template filter translates it into the page's language."""
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from incident_cmd.auth.models import Role
 from incident_cmd.campaigns.models import CampaignStatus
@@ -63,6 +63,104 @@ NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
         "service_outage": N_("Service outage"),
         "complaint_escalation": N_("Complaint escalation"),
     },
+    # The seed organisation's teams (a ticket keeps its team by key).
+    "team": {
+        "executives": N_("Emergency headquarters"),
+        "customer-service": N_("Customer service"),
+        "technical-support": N_("Technical support"),
+        "quality": N_("Quality"),
+        "communications": N_("Communications department"),
+        "logistics": N_("HR and logistics"),
+        "finance": N_("Finance"),
+        "duty-managers": N_("Duty managers"),
+    },
+    # Who approves compensation, as config/service-levels.yaml names them.
+    "department": {
+        "administration department": N_("Administration department"),
+        "general manager": N_("General manager"),
+    },
+    # Regions as the customer data spells them: China's provinces in pinyin.
+    "region": {
+        "Anhui": N_("Anhui"),
+        "Beijing": N_("Beijing"),
+        "Chongqing": N_("Chongqing"),
+        "Fujian": N_("Fujian"),
+        "Gansu": N_("Gansu"),
+        "Guangdong": N_("Guangdong"),
+        "Guangxi": N_("Guangxi"),
+        "Guizhou": N_("Guizhou"),
+        "Hainan": N_("Hainan"),
+        "Hebei": N_("Hebei"),
+        "Heilongjiang": N_("Heilongjiang"),
+        "Henan": N_("Henan"),
+        "Hong Kong": N_("Hong Kong"),
+        "Hubei": N_("Hubei"),
+        "Hunan": N_("Hunan"),
+        "Inner Mongolia": N_("Inner Mongolia"),
+        "Jiangsu": N_("Jiangsu"),
+        "Jiangxi": N_("Jiangxi"),
+        "Jilin": N_("Jilin"),
+        "Liaoning": N_("Liaoning"),
+        "Macau": N_("Macau"),
+        "Ningxia": N_("Ningxia"),
+        "Qinghai": N_("Qinghai"),
+        "Shaanxi": N_("Shaanxi"),
+        "Shandong": N_("Shandong"),
+        "Shanghai": N_("Shanghai"),
+        "Shanxi": N_("Shanxi"),
+        "Sichuan": N_("Sichuan"),
+        "Taiwan": N_("Taiwan"),
+        "Tianjin": N_("Tianjin"),
+        "Tibet": N_("Tibet"),
+        "Xinjiang": N_("Xinjiang"),
+        "Yunnan": N_("Yunnan"),
+        "Zhejiang": N_("Zhejiang"),
+        "New York": N_("New York"),
+    },
+    # The levels a page climbs (playbooks' escalation chain).
+    "page_level": {
+        "seat_holder": N_("seat holder"),
+        "next_in_rotation": N_("next on the rotation"),
+        "team_lead": N_("team lead"),
+        "duty_manager": N_("duty manager"),
+    },
+    # How a page was answered.
+    "answer": {
+        "api": N_("the API"),
+        "link": N_("the link in the page"),
+        "sms": N_("SMS reply"),
+        "voice": N_("phone keypad"),
+    },
+    # Why paging moved on, as the paging code words it.
+    "page_reason": {
+        "paged": N_("paged"),
+        "no acknowledgement in time": N_("no acknowledgement in time"),
+        "incident stood down": N_("incident stood down"),
+    },
+    # Who calls a dissatisfied customer back, and the ticket's task for it.
+    "callback": {
+        "agent": N_("Agent"),
+        "supervisor": N_("Supervisor"),
+        "senior_manager": N_("Senior manager"),
+    },
+    "ticket_task": {
+        "callback_agent": N_("Agent callback"),
+        "callback_supervisor": N_("Supervisor callback"),
+        "callback_senior_manager": N_("Senior manager callback"),
+    },
+}
+
+# The notices the shipped playbooks draft, by notification plan key (playbooks/*.yaml).
+NOTICE_NAMES: Mapping[str, str] = {
+    "recall_sms": N_("Recall SMS notice"),
+    "recall_email": N_("Recall email notice"),
+    "recall_reminder": N_("Recall reminder SMS"),
+    "apology_sms": N_("Apology SMS"),
+    "apology_email": N_("Apology email"),
+    "disruption_sms": N_("Service disruption SMS"),
+    "disruption_email": N_("Service disruption email"),
+    "outage_sms": N_("Outage SMS notice"),
+    "callback_sms": N_("Callback SMS"),
 }
 
 
@@ -71,3 +169,10 @@ def label_of(value: str, kind: str | None = None) -> str:
     as spaces, rather than failing the page."""
     labels = NAMED_LABELS.get(kind, {}) if kind else ENUM_LABELS.get(type(value), {})
     return labels.get(value, value.replace("_", " "))
+
+
+def notice_name(plan_key: str | None, stored: str, gettext: Callable[[str], str]) -> str:
+    """A notice as a reader calls it: the playbook's plan named in their language (stored
+    names are ``<incident number> <plan key>``), else the name a person gave it."""
+    message = NOTICE_NAMES.get(plan_key) if plan_key else None
+    return gettext(message) if message else stored

@@ -19,6 +19,8 @@ from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.deps import SessionDep
 from incident_cmd.errors import DomainError, Forbidden
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.teams.models import Team
 from incident_cmd.tickets import access, history, lifecycle, queries, sla, surveys
 from incident_cmd.tickets.models import TICKET_TRANSITIONS, Ticket, TicketStatus, TimerKind
 from incident_cmd.tickets.policy import service_levels
@@ -44,13 +46,14 @@ from incident_cmd.web.forms import (
     gettext_for,
     validated,
 )
-from incident_cmd.web.labels import N_
+from incident_cmd.web.labels import N_, NAMED_LABELS
 from incident_cmd.web.security import csrf_protect
 from incident_cmd.web.ticket_display import (
     WORKERS,
     contact_shown,
     countdown,
     customer_shown,
+    masks_contacts,
     may_work,
     text_shown,
     ticket_label,
@@ -85,6 +88,21 @@ AMOUNT = N_("Enter an amount such as 120.50 (at most two decimals).")
 
 def _may_supervise(session: Session, ticket: Ticket, user: User) -> bool:
     return user.role in WORKERS and access.is_supervisor(session, ticket=ticket, actor=user)
+
+
+def _team_name(session: Session, key: str, gettext: Gettext) -> str:
+    """The team in the reader's language where the catalogs name it, else as it is named."""
+    label = NAMED_LABELS["team"].get(key)
+    if label is not None:
+        return gettext(label)
+    team = session.exec(select(Team).where(Team.key == key)).first()
+    return team.name if team else key
+
+
+def _incident_number(session: Session, ticket: Ticket) -> str | None:
+    if ticket.incident_id is None:
+        return None
+    return incident_service.get_incident(session, incident_id=ticket.incident_id).number
 
 
 def _timers(session: Session, ticket: Ticket, gettext: Gettext) -> list[dict]:
@@ -180,13 +198,11 @@ def _page(
                 for task in tasks
             ],
             "events": [
-                {
-                    "event": event,
-                    "actor": names.of(event.actor_id),
-                    "summary": text_shown(event.summary, user),
-                }
-                for event in reversed(events)
+                {"event": event, "actor": names.of(event.actor_id)} for event in reversed(events)
             ],
+            "masked": masks_contacts(user),
+            "team": _team_name(session, ticket.team_key, gettext),
+            "incident_number": _incident_number(session, ticket),
             "other_tickets": queries.of_customer(
                 session, customer_id=ticket.customer_id, other_than=ticket.id
             ),

@@ -25,7 +25,7 @@ from starlette.requests import Request
 
 from incident_cmd.config import get_settings
 from incident_cmd.i18n import LOCALES, Locale
-from incident_cmd.web.labels import N_, label_of
+from incident_cmd.web.labels import N_, label_of, notice_name
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 LOCALE_COOKIE = "icmd_locale"
@@ -141,9 +141,17 @@ def _label(context: Context, value: str, kind: str | None = None) -> str:
     return translations(page_locale_of(context)).gettext(label_of(value, kind))
 
 
+@pass_context
+def _notice_name(context: Context, campaign: Any) -> str:
+    """A campaign's name in the page's language (see ``labels.notice_name``)."""
+    gettext = translations(page_locale_of(context)).gettext
+    return notice_name(campaign.plan_key, campaign.name, gettext)
+
+
 def install(env: Environment) -> None:
     """``{% trans %}`` and ``_()`` in the language of the page; ``page_locale()`` for
-    ``<html lang>``; ``value | label`` for enum values; ``bilingual(N_("..."))``."""
+    ``<html lang>``; ``value | label`` for enum values; ``campaign | notice_name``;
+    ``bilingual(N_("..."))``."""
     env.add_extension("jinja2.ext.i18n")
     # Jinja's i18n extension calls these through the template context, so a pass_context
     # function sees the page being rendered (and so its language).
@@ -155,3 +163,4 @@ def install(env: Environment) -> None:
     env.globals["N_"] = N_
     env.globals["language_names"] = LANGUAGE_NAMES
     env.filters["label"] = _label
+    env.filters["notice_name"] = _notice_name
