@@ -17,6 +17,7 @@ from incident_cmd.incidents.schemas import Scope, UpdatePost
 from incident_cmd.statements import flows as statement_flows
 from incident_cmd.statements.models import Statement
 from incident_cmd.statements.schemas import StatementCorrection, StatementDraft
+from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.web import translations
 from tests.factories import make_customer, make_incident, make_ticket, make_user
 from tests.plugins.web import chromium, needs_chromium, shot
@@ -138,7 +139,9 @@ def test_an_incident_without_a_statement_yet_is_a_holding_page(client, session, 
 
     assert page.status_code == 200
     assert "We have not published a statement about this yet." in page.text
-    assert "Guangdong" not in page.text
+    assert "You do not need to do anything now." in page.text
+    # Nothing the company has not said yet: not even that it is a recall.
+    assert "Guangdong" not in page.text and "recall" not in page.text.lower()
     assert incident.title not in page.text
     assert incident.number not in client.get("/status", headers=ENGLISH).text
 
@@ -223,6 +226,12 @@ def test_drills_never_appear(client, session, shipped_playbooks, speakers):
     assert "Drill statement" not in board.text and "DRILL-9" not in board.text
     assert drill.number not in board.text
     assert client.get(f"/status/{drill.number}", headers=ENGLISH).status_code == 404
+    published = session.exec(
+        select(TimelineEvent).where(
+            TimelineEvent.subject_id == drill.id, TimelineEvent.kind == "statement.published"
+        )
+    ).one()
+    assert published.public is False
 
 
 def test_no_personal_data_on_any_public_page(client, session, shipped_playbooks, recall, speakers):

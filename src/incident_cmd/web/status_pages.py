@@ -81,7 +81,11 @@ def advice_for(incident: PublicIncident, locale: Locale) -> str | None:
 
 
 def default_advice(incident: PublicIncident) -> str:
-    """A message id: what the kind of incident asks of a customer, or nothing once closed."""
+    """A message id: what the kind of incident asks of a customer, or nothing once closed.
+    Before the first statement, nothing that would say what kind of incident it is: the
+    company has not said anything yet."""
+    if incident.latest is None:
+        return ADVICE_ONGOING
     if not incident.ongoing:
         return ADVICE_CLOSED
     return ADVICE_BY_KIND.get(incident.kind, ADVICE_ONGOING)
