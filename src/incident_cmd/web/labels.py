@@ -76,8 +76,8 @@ NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
     },
     # Who approves compensation, as config/service-levels.yaml names them.
     "department": {
-        "administration department": N_("Administration department"),
-        "general manager": N_("General manager"),
+        "administration department": N_("administration department"),
+        "general manager": N_("general manager"),
     },
     # Regions as the customer data spells them: China's provinces in pinyin.
     "region": {
