@@ -18,8 +18,9 @@ from incident_cmd.auth.models import Role
 from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.models import Campaign, CampaignStatus, Delivery, DeliveryStatus
+from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident, IncidentTask, TaskStatus
-from incident_cmd.incidents.schemas import Scope
+from incident_cmd.incidents.schemas import Scope, UpdatePost
 from incident_cmd.paging import jobs
 from incident_cmd.paging.answers import acknowledge
 from incident_cmd.paging.models import AnswerRoute, PageStatus, TargetStatus
@@ -133,7 +134,7 @@ def test_the_room_shows_every_section(client, session, recall):
     assert "Paging" in text and "target 5 min" in text  # the commander's page, ack_within 5m
     assert "recall_email" in text and "needs a second person to approve" in text
     assert "充电时电池发烫" in text and "Linked tickets" in text
-    assert f"incident {incident.number} declared" in text
+    assert f"Incident {incident.number} declared" in text
     # The funnel's data on its chart's box (a live refresh swaps it in with the box; htmx
     # drops script elements), its code in a static file.
     data = re.search(r"data-funnel='([^']*)'", text)
@@ -245,7 +246,7 @@ def test_status_change_and_internal_update_appear_on_the_timeline(client, sessio
     posted = _post(client, incident.id, "/updates", {"body": "Warehouse B7 stock frozen"})
     assert posted.status_code == 303
     text = _room(client, incident.id)
-    assert "status declared → active: all hands" in text
+    assert "Status Declared → Responding: all hands" in text
     assert "Warehouse B7 stock frozen" in text
     newest = re.findall(r'data-kind="([a-z_.]+)"', text)
     assert newest[:2] == ["update.internal", "incident.status"]  # newest first
@@ -649,3 +650,71 @@ def test_the_complaint_curve_is_drawn_and_counts_new_complaints_live_in_chromium
             _shot(reader, tmp_path, f"room-curve-{locale}-{width}")
             for section in ("tickets", "roster"):
                 _section_shot(reader, tmp_path, section, f"room-{section}-{locale}-{width}")
+
+
+def _post_internal_update(incident_id: int, username: str, body: str) -> None:
+    """A change made elsewhere (another person, another process), announced on commit."""
+    with db.session_scope() as session:
+        incident = session.get(Incident, incident_id)
+        actor = auth_service.get_user_by_username(session, username=username)
+        incident_service.post_update(
+            session, incident=incident, update=UpdatePost(body=body), actor=actor
+        )
+
+
+@needs_chromium
+def test_a_change_announced_while_the_stream_was_down_is_shown_once_it_is_back(world, live_server):
+    incident_id = world.declare_recall()
+    with db.session_scope() as session:
+        reader = make_user(session, Role.duty_manager, password=PASSWORD).username
+    live_path = f"/live/incidents/{incident_id}"
+    connections: list[str] = []
+
+    def first_stream_ends_at_once(route):
+        connections.append(route.request.url)
+        if len(connections) == 1:
+            # The stream opens and drops; the browser is told to come back in two seconds.
+            route.fulfill(
+                status=200, headers={"Content-Type": "text/event-stream"}, body="retry: 2000\n\n"
+            )
+        else:
+            route.continue_()
+
+    with chromium() as browser:
+        page = _browser_login(browser, live_server, reader, viewport={"width": 1280, "height": 900})
+        page.route(f"**{live_path}", first_stream_ends_at_once)
+        page.goto(f"{live_server}/incidents/{incident_id}")
+        page.wait_for_function("() => document.querySelector('#room-timeline') !== null")
+        _post_internal_update(incident_id, world.duty_manager, "Warehouse 3 sealed off")
+        page.wait_for_function(
+            "() => document.querySelector('#room-timeline').innerText"
+            ".includes('Warehouse 3 sealed off')"
+        )
+        assert len(connections) >= 2, "the update arrived without the stream coming back"
+
+
+@needs_chromium
+def test_a_refresh_the_server_could_not_answer_is_tried_again(world, live_server):
+    incident_id = world.declare_recall()
+    with db.session_scope() as session:
+        reader = make_user(session, Role.duty_manager, password=PASSWORD).username
+    refused: set[str] = set()
+
+    def each_section_busy_once(route):
+        url = route.request.url
+        if route.request.headers.get("hx-request") and url not in refused:
+            refused.add(url)
+            route.fulfill(status=503, body="busy")
+        else:
+            route.continue_()
+
+    with chromium() as browser:
+        page = _browser_login(browser, live_server, reader, viewport={"width": 1280, "height": 900})
+        page.goto(f"{live_server}/incidents/{incident_id}")
+        page.wait_for_function("() => document.querySelector('#room-timeline') !== null")
+        page.route(f"**/incidents/{incident_id}**", each_section_busy_once)
+        _post_internal_update(incident_id, world.duty_manager, "Hotline staffed")
+        page.wait_for_function(
+            "() => document.querySelector('#room-timeline').innerText.includes('Hotline staffed')"
+        )
+        assert any("timeline" in url for url in refused), refused

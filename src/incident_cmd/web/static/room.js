@@ -31,6 +31,8 @@
   var timers = {};
   var inFlight = {};
   var stale = {};
+  var failures = {};
+  var MAX_RETRY_MS = 30000;
 
   function drawFunnels(root) {
     if (typeof echarts === "undefined" || !root.querySelectorAll) {
@@ -181,8 +183,17 @@
     stale[element.id] = false;
   });
 
-  function landed(id) {
+  function landed(id, failed) {
     inFlight[id] = false;
+    if (failed) {
+      // A refresh the server could not answer (busy, restarting) is tried again, later each
+      // time, so the last change is still shown once it answers.
+      failures[id] = (failures[id] || 0) + 1;
+      var wait = Math.min(SPACING_MS * Math.pow(2, failures[id]), MAX_RETRY_MS);
+      window.setTimeout(function () { schedule(id); }, wait);
+      return;
+    }
+    failures[id] = 0;
     if (stale[id]) {
       stale[id] = false;
       schedule(id);
@@ -194,8 +205,20 @@
   document.addEventListener("htmx:afterRequest", function (event) {
     var element = event.detail.elt;
     if (isSection(element) && event.detail.requestConfig.verb === "get") {
-      landed(element.id);
+      landed(element.id, !event.detail.successful);
     }
+  });
+
+  // Announcements made while the stream was down were never heard: once it is back, every
+  // section is fetched again.
+  var streamOpened = false;
+  document.addEventListener("htmx:sseOpen", function () {
+    if (streamOpened) {
+      document.querySelectorAll(".room-section[id]").forEach(function (section) {
+        schedule(section.id);
+      });
+    }
+    streamOpened = true;
   });
 
   document.addEventListener("htmx:beforeSwap", function (event) {
