@@ -183,8 +183,8 @@ def test_customer_pages_need_a_login(client, session):
 @pytest.mark.parametrize(
     ("locale", "words"),
     [
-        (Locale.zh_CN, ["客户", "查找方式", "购买记录", "已送达", "投诉"]),
-        (Locale.en, ["Customers", "Search by", "Purchases", "Delivered", "Complaints"]),
+        (Locale.zh_CN, ["客户", "查找方式", "购买记录", "已送达", "投诉", "广东"]),
+        (Locale.en, ["Customers", "Search by", "Purchases", "Delivered", "Complaints", "Guangdong"]),
     ],
 )
 def test_the_customer_pages_speak_the_reader_s_language(client, session, locale, words):

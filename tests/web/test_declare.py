@@ -45,8 +45,9 @@ def test_the_form_offers_the_playbooks_and_what_customers_bought(client, session
     assert "Level 1 (threat to life or property)" in page
     assert "respond within 30m, resolve within 24h" in page
     assert 'value="product-recall:sev1"' in page
-    assert "<option>PX-500</option>" in page and "<option>B21</option>" in page
-    assert "<option>Zhejiang</option>" in page
+    assert '<option value="PX-500">PX-500</option>' in page
+    assert '<option value="B21">B21</option>' in page
+    assert '<option value="Zhejiang">Zhejiang</option>' in page
 
 
 def test_a_duty_manager_declares_through_the_flow(client, session, recall_teams):
@@ -229,3 +230,11 @@ def test_others_cannot_see_or_decide_a_signal(client, session, signal, role):
     assert response.status_code == 403
     session.refresh(signal)
     assert signal.status == SignalStatus.open
+
+
+def test_a_chinese_duty_manager_picks_regions_by_their_chinese_names(client, session):
+    make_customer(session, region="Zhejiang", purchases=[("PX-500", "B21")])
+    sign_in(client, session, locale="zh-CN")
+    page = client.get("/declare").text
+    # Chosen by its Chinese name, sent as the region the purchases name.
+    assert '<option value="Zhejiang">浙江</option>' in page
