@@ -238,6 +238,7 @@ class DirectMessages:
                     "source_id": message.source_id,
                     "channel": message.channel,
                     "provider_id": item.result.outcome.provider_id if sent else None,
+                    "error": None if sent else item.error_message,
                 },
             )
 

@@ -129,7 +129,7 @@ def declare_from_signal(
                 kind="ticket.linked",
                 summary=f"linked to incident {incident.number}",
                 actor_id=actor.id,
-                data={"incident": incident.number},
+                data={"incident": incident.number, "incident_id": incident.id},
             )
     detection.mark_declared(session, signal=signal, incident=incident, actor=actor)
     return incident

@@ -190,7 +190,7 @@ def _create(session: Session, *, data: TicketCreate, actor: User | None) -> Tick
             kind="ticket.linked",
             summary=f"linked to incident {incident.number}",
             actor_id=None,
-            data={"incident": incident.number},
+            data={"incident": incident.number, "incident_id": incident.id},
         )
     return ticket
 
