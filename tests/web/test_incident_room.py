@@ -182,23 +182,17 @@ def test_a_responder_posts_updates_and_a_duty_manager_runs_the_incident(client, 
     assert f'action="/incidents/{incident.id}/updates"' in text
     assert f'action="/incidents/{incident.id}/status"' not in text
     assert f'action="/incidents/{incident.id}/roster"' not in text
-    assert 'name="public"' not in text  # public wording is for comms and duty managers
+    assert 'name="public"' not in text  # public wording is a statement, approved apart
+    assert f'href="/incidents/{incident.id}/statements"' in text
+    assert "Nothing published yet" in text
     assert "tel:" in text  # a responder may call the people on the roster
-    refused = _post(
-        client,
-        incident.id,
-        "/updates",
-        {"body": "hello", "public": "true", "status": "investigating"},
-    )
-    assert refused.status_code == 403
-    assert "update.public" not in _kinds(session, incident)
 
     client.cookies.clear()
     _sign_in(client, duty)
     text = _room(client, incident.id)
     for action in ("status", "severity", "updates", "roster", "roster/add"):
         assert f'action="/incidents/{incident.id}/{action}"' in text
-    assert 'name="public"' in text
+    assert f'href="/incidents/{incident.id}/statements"' in text
 
 
 def test_a_task_waiting_for_another_cannot_be_completed(client, session, recall):

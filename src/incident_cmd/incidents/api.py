@@ -7,13 +7,11 @@ from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
 from incident_cmd.deps import (
-    COMMS_ROLES,
     AnyUser,
     Manager,
     Responder,
     SessionDep,
     allow,
-    ensure_role,
 )
 from incident_cmd.errors import error_responses
 from incident_cmd.fields import DbId
@@ -230,9 +228,6 @@ def add_responder(
 def post_update(
     incident_id: DbId, body: UpdatePost, session: SessionDep, actor: Responder
 ) -> TimelineEntry:
-    if body.public:
-        # Public wording is the communications staff's call (seeds: 市场部 publishes).
-        ensure_role(actor, *COMMS_ROLES)
     incident = service.get_incident(session, incident_id=incident_id)
     event = service.post_update(session, incident=incident, update=body, actor=actor)
     session.flush()

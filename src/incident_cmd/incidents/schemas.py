@@ -78,11 +78,12 @@ class ResponderAdd(BaseModel):
 
 
 class UpdatePost(BaseModel):
+    """An update for the command center. What the public reads is a statement: drafted by the
+    spokesperson, approved by a second person and published (/incidents/{id}/statements)."""
+
     model_config = ConfigDict(extra="forbid")
 
     body: str = Field(min_length=1, max_length=5000)
-    public: Flag = False
-    status: PublicStatus | None = None
 
 
 class TaskComplete(BaseModel):

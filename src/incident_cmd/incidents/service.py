@@ -397,25 +397,6 @@ def assign_role(
 def post_update(
     session: Session, *, incident: Incident, update: UpdatePost, actor: User
 ) -> TimelineEvent:
-    if update.public and update.status is None:
-        raise Invalid(
-            "a public update needs a status (investigating, identified, monitoring, resolved)",
-            field="status",
-        )
-    if not update.public and update.status is not None:
-        raise Invalid("only public updates carry a status", field="status")
-    if update.public:
-        incident.public_status = update.status
-        session.add(incident)
-        return _record(
-            session,
-            incident,
-            "update.public",
-            update.body,
-            actor.id,
-            {"status": update.status},
-            public=True,
-        )
     return _record(session, incident, "update.internal", update.body, actor.id)
 
 

@@ -52,7 +52,9 @@ from incident_cmd.incidents.schemas import (
 from incident_cmd.paging import mobilisation
 from incident_cmd.paging import queries as paging_queries
 from incident_cmd.paging.models import Page, PageStatus
-from incident_cmd.playbooks.schema import Playbook, PublicStatus
+from incident_cmd.playbooks.schema import Playbook
+from incident_cmd.statements import service as statements_service
+from incident_cmd.statements.models import StatementStatus
 from incident_cmd.tickets import detection as ticket_detection
 from incident_cmd.tickets import queries as ticket_queries
 from incident_cmd.tickets.models import Ticket, TicketStatus
@@ -63,6 +65,7 @@ from incident_cmd.web.api import PageUser, templates
 from incident_cmd.web.deadlines import Urgency
 from incident_cmd.web.labels import N_
 from incident_cmd.web.security import csrf_protect
+from incident_cmd.web.status_pages import STAGES
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -112,10 +115,6 @@ WORDS: Mapping[tuple[str, str], str] = {
     ("page", PageStatus.acknowledged): N_("Page acknowledged"),
     ("page", PageStatus.exhausted): N_("No answer"),
     ("page", PageStatus.cancelled): N_("Page cancelled"),
-    ("public", PublicStatus.investigating): N_("Investigating"),
-    ("public", PublicStatus.identified): N_("Identified"),
-    ("public", PublicStatus.monitoring): N_("Monitoring"),
-    ("public", PublicStatus.resolved): N_("Resolved"),
     ("ticket", TicketStatus.new): N_("New"),
     ("ticket", TicketStatus.acknowledged): N_("First response given"),
     ("ticket", TicketStatus.in_progress): N_("In progress"),
@@ -179,7 +178,6 @@ class Wording:
 class Permissions:
     manage: bool  # status, severity, handover, reinforcement: duty managers
     post_internal: bool
-    post_public: bool  # public wording is the communications staff's call
     communicate: bool  # preview and move campaigns
     see_contacts: bool  # a viewer reads the room, not people's phone numbers
     star: bool  # mark timeline entries for the review: whoever may post an internal update
@@ -189,7 +187,6 @@ class Permissions:
         return cls(
             manage=_allowed(user, MANAGERS),
             post_internal=_allowed(user, UPDATERS),
-            post_public=_allowed(user, UPDATERS) and _allowed(user, COMMUNICATORS),
             communicate=_allowed(user, COMMUNICATORS),
             see_contacts=user.role != Role.viewer,
             star=_allowed(user, UPDATERS),
@@ -354,11 +351,19 @@ def _header(session: Session, room: Room) -> dict[str, Any]:
         if still_open
         else None,
         "transitions": TRANSITIONS[incident.status],
-        "public_statuses": list(PublicStatus),
-        "status_templates": {
-            item.status.value: wording.pick(item.body.model_dump(by_alias=True))
-            for item in room.playbook.status_templates
-        },
+        **_statements_at_a_glance(session, incident),
+    }
+
+
+def _statements_at_a_glance(session: Session, incident: Incident) -> dict[str, Any]:
+    """What the public was last told, and how many statements wait for a second person or
+    for publishing."""
+    statements = statements_service.statements_of(session, incident=incident)
+    published = [item for item in statements if item.status == StatementStatus.published]
+    return {
+        "last_statement": max(published, key=lambda item: item.version or 0, default=None),
+        "statements_waiting": len(statements) - len(published),
+        "stages": STAGES,
     }
 
 
@@ -873,20 +878,15 @@ def post_update(
     session: SessionDep,
     user: PageUser,
     body: Text = "",
-    public: Annotated[bool, Form()] = False,
-    public_status: Annotated[str, Form(alias="status", max_length=32)] = "",
 ) -> Response:
     def action(incident: Incident) -> None:
         _require(user, UPDATERS)
-        if public:
-            _require(user, COMMUNICATORS)
-        update = UpdatePost.model_validate(
-            {"body": body.strip(), "public": public, "status": public_status or None}
-        )
+        update = UpdatePost.model_validate({"body": body.strip()})
         incident_service.post_update(session, incident=incident, update=update, actor=user)
 
-    form = "update-public" if public else "update-internal"
-    return _act(request, session, user, incident_id, form=form, section="header", action=action)
+    return _act(
+        request, session, user, incident_id, form="update-internal", section="header", action=action
+    )
 
 
 @router.post("/incidents/{incident_id}/roster")
