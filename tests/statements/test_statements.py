@@ -6,7 +6,8 @@ import pytest
 from sqlmodel import select
 
 from incident_cmd.playbooks.schema import PublicStatus
-from incident_cmd.statements.models import Statement
+from incident_cmd.statements import service
+from incident_cmd.statements.models import Statement, StatementStage
 from incident_cmd.timeline.models import TimelineEvent
 
 RECALL_IDENTIFIED_ZH = (
@@ -95,12 +96,29 @@ def test_written_text_is_kept_and_not_called_the_template(client, cast, auth):
     assert statement["advice"] == texts["advice"] and statement["template"] is None
 
 
-def test_a_recall_stage_takes_the_template_of_its_status_page_stage(client, cast, auth):
+def test_a_recall_stage_takes_the_playbooks_template_for_it(client, cast, auth):
     drafted = draft(client, cast, auth, cast.spokesperson, stage="recall_announced")
 
     assert drafted.status_code == 201
-    assert drafted.json()["text"]["zh-CN"] == RECALL_IDENTIFIED_ZH
+    assert drafted.json()["text"]["zh-CN"].startswith("我们决定主动召回")
     assert drafted.json()["stage"] == "recall_announced"
+
+
+def test_a_stage_without_a_template_of_its_own_takes_its_status_page_stages(shipped_playbooks):
+    recall = shipped_playbooks.get("product-recall").playbook
+    without_recall_stages = recall.model_copy(
+        update={
+            "status_templates": [
+                item for item in recall.status_templates if not item.key.startswith("recall_")
+            ]
+        }
+    )
+
+    chosen = service.template_for(without_recall_stages, StatementStage.recall_announced)
+
+    assert chosen is not None and chosen.body.model_dump(by_alias=True)["zh-CN"] == (
+        RECALL_IDENTIFIED_ZH
+    )
 
 
 def test_the_responder_in_the_spokespersons_seat_drafts_and_publishes(client, cast, auth):
