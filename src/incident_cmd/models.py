@@ -9,6 +9,7 @@ from incident_cmd.numbering import sequence_counters
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
 from incident_cmd.statements.models import Statement
+from incident_cmd.subscriptions.models import Subscription, SubscriptionRequest
 from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
 from incident_cmd.tickets.models import CalendarRun, Signal, SlaTimer, Ticket, TicketTask
 from incident_cmd.timeline.models import TimelineEvent, TimelineStar
@@ -35,6 +36,8 @@ __all__ = [
     "SinkMessage",
     "SlaTimer",
     "Statement",
+    "Subscription",
+    "SubscriptionRequest",
     "Suppression",
     "Team",
     "TeamMember",
