@@ -6,14 +6,20 @@ and customers in scope."""
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from pydantic import ValidationError
 from sqlmodel import Session
 
 from incident_cmd.auth.models import User
+from incident_cmd.campaigns import service as campaign_service
+from incident_cmd.campaigns.models import Campaign
+from incident_cmd.campaigns.schemas import Audience, CampaignCreate
+from incident_cmd.errors import Invalid
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
 from incident_cmd.statements import service
 from incident_cmd.statements.models import Statement
 from incident_cmd.statements.schemas import StatementCorrection, StatementDraft
+from incident_cmd.subscriptions import service as subscriptions
 
 
 def _holds(session: Session, incident: Incident, actor: User, seat: str) -> bool:
@@ -98,10 +104,79 @@ def approve(session: Session, *, incident_id: int, statement_id: int, actor: Use
     )
 
 
-def publish(session: Session, *, incident_id: int, statement_id: int, actor: User) -> Statement:
+# The playbook's audiences that name customers from the incident (not a hand-picked list).
+IN_SCOPE_AUDIENCES = ("scope_purchasers", "scope_regions", "open_tickets")
+CUSTOMER_NOTICE_TEMPLATE = "statement_notice"
+
+
+def _audiences_in_scope(session: Session, incident: Incident) -> list[tuple[str, Audience]]:
+    """(channel, audience) of each of the playbook's notices whose audience follows from the
+    incident (its scope, or the complaints linked to it), once each."""
+    scope = incident.scope or {}
+    found: list[tuple[str, Audience]] = []
+    for plan in incident_service.playbook_of(session, incident).notifications:
+        if plan.audience not in IN_SCOPE_AUDIENCES:
+            continue
+        try:
+            audience = Audience(
+                rule=plan.audience,
+                products=scope.get("products") or [],
+                batches=scope.get("batches") or [],
+                regions=scope.get("regions") or [],
+            )
+        except ValidationError:
+            continue  # the scope does not name what this audience is drawn by
+        if all((plan.channel, audience) != item for item in found):
+            found.append((plan.channel, audience))
+    return found
+
+
+def customers_in_scope(session: Session, *, incident: Incident) -> bool:
+    """Whether publishing may also draft a notice to the customers in the incident's scope."""
+    return bool(_audiences_in_scope(session, incident))
+
+
+def _notify_customers(
+    session: Session, *, incident: Incident, statement: Statement, actor: User, audiences
+) -> list[Campaign]:
+    """Drafts a notice pointing to the statement for the customers in scope: campaigns
+    that wait for the usual approval (a drill's go to the sink channels)."""
+    return [
+        campaign_service.create_campaign(
+            session,
+            data=CampaignCreate(
+                name=f"第{statement.version}次通报 · Statement update {statement.version}",
+                channel=channel,
+                template=CUSTOMER_NOTICE_TEMPLATE,
+                audience=audience,
+                incident_id=incident.id,
+            ),
+            actor=actor,
+        )
+        for channel, audience in audiences
+    ]
+
+
+def publish(
+    session: Session,
+    *,
+    incident_id: int,
+    statement_id: int,
+    actor: User,
+    notify_customers: bool = False,
+) -> Statement:
+    """Publishes the statement and queues it for the confirmed subscribers of the incident
+    and its products (never for a drill); ``notify_customers`` also drafts a notice to the
+    customers in scope, refused before anything is published when the playbook names none."""
     incident = incident_service.get_incident(session, incident_id=incident_id)
     statement = service.get_statement(session, incident=incident, statement_id=statement_id)
-    return service.publish(
+    audiences = _audiences_in_scope(session, incident) if notify_customers else []
+    if notify_customers and not audiences:
+        raise Invalid(
+            f"the playbook of {incident.number} names no customers in its scope to notify",
+            field="notify_customers",
+        )
+    published = service.publish(
         session,
         incident=incident,
         statement=statement,
@@ -109,3 +184,9 @@ def publish(session: Session, *, incident_id: int, statement_id: int, actor: Use
         speaks_for_incident=_speaks_for(session, incident, actor),
         commands=_commands(session, incident, actor),
     )
+    subscriptions.send_statement(session, incident=incident, statement=published)
+    if audiences:
+        _notify_customers(
+            session, incident=incident, statement=published, actor=actor, audiences=audiences
+        )
+    return published

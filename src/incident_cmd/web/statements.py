@@ -117,6 +117,7 @@ def _page(
             "user": user,
             "incident": incident,
             "may": flows.permissions(session, incident=incident, actor=user),
+            "customers_in_scope": flows.customers_in_scope(session, incident=incident),
             "stages": STAGES,
             "statuses": STATUSES,
             "stage": chosen,
@@ -222,9 +223,6 @@ def draft_statement(
     )
 
 
-STEPS = {"approve": flows.approve, "publish": flows.publish}
-
-
 @router.post("/incidents/{incident_id}/statements/{statement_id}/{verb}")
 def statement_step(
     incident_id: int,
@@ -233,9 +231,20 @@ def statement_step(
     request: Request,
     session: SessionDep,
     user: PageUser,
+    notify_customers: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """Publishing also drafts a notice to the customers in scope when the box is ticked."""
     try:
-        STEPS[verb](session, incident_id=incident_id, statement_id=statement_id, actor=user)
+        if verb == "publish":
+            flows.publish(
+                session,
+                incident_id=incident_id,
+                statement_id=statement_id,
+                actor=user,
+                notify_customers=bool(notify_customers),
+            )
+        else:
+            flows.approve(session, incident_id=incident_id, statement_id=statement_id, actor=user)
         session.flush()
     except DomainError as exc:
         session.rollback()
