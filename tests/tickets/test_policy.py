@@ -56,6 +56,13 @@ def test_rules_set_category_priority_and_safety(levels, form, expected):
             ("  - channels: [social]\n    priority: important", "  - channels: [social]"),
             "classification.5",
         ),
+        (
+            ("respond: {within: 8h, clock: calendar}", "respond: {within: 25h, clock: calendar}"),
+            "priorities.routine.respond.within",
+        ),
+        (("respond_at_latest: 24h", "respond_at_latest: 1wd"), "respond_at_latest"),
+        (("respond_at_latest: 24h\n", ""), "respond_at_latest"),
+        (("verification: {within: 3wd}", "verification: {within: 72h}"), "verification.within"),
     ],
 )
 def test_a_bad_file_is_refused_naming_the_field(change, named):
@@ -63,3 +70,42 @@ def test_a_bad_file_is_refused_naming_the_field(change, named):
     assert old in SHIPPED
     with pytest.raises(ConfigurationError, match=named.replace(".", r"\.")):
         policy.parse(SHIPPED.replace(old, new, 1), "service-levels.yaml")
+
+
+def _comment(priority: str, target: str) -> tuple[str, str]:
+    """The value and the comment of a priority's respond or resolve line in the shipped file."""
+    lines = SHIPPED.splitlines()
+    start = lines.index(next(line for line in lines if line.startswith(f"  {priority}:")))
+    line = next(line for line in lines[start + 1 :] if line.strip().startswith(f"{target}:"))
+    value, _, comment = line.partition("#")
+    return value.strip(), comment
+
+
+@pytest.mark.parametrize(
+    ("priority", "target", "within", "sources"),
+    [
+        ("urgent", "respond", "30m", ["003", "30分钟", "stricter", "004", "2小时"]),
+        ("urgent", "resolve", "24h", ["004", "24小时"]),
+        ("important", "respond", "2h", ["003", "一般类", "2小时", "stricter", "004", "4小时"]),
+        ("important", "resolve", "48h", ["004", "48小时"]),
+        ("routine", "respond", "8h", ["004", "8小时", "clock hours"]),
+        ("routine", "resolve", "72h", ["004", "72小时"]),
+        ("consultation", "respond", "1h", ["003", "1小时"]),
+        ("consultation", "resolve", "72h", ["no seed"]),
+    ],
+)
+def test_each_shipped_target_follows_the_seed_it_cites(levels, priority, target, within, sources):
+    shipped = getattr(levels.tier(priority), target)
+    assert (shipped.within, shipped.clock) == (within, "calendar")
+    value, comment = _comment(priority, target)
+    assert value == f"{target}: {{within: {within}, clock: calendar}}"
+    for source in sources:
+        assert source in comment, f"{priority}.{target} does not cite {source!r}"
+
+
+def test_the_ceiling_verification_and_plan_follow_seed_001(levels):
+    assert (levels.respond_at_latest, levels.verification.within) == ("24h", "3wd")
+    assert levels.handling_plan.within.within == "9h"
+    assert levels.close_within.within == "14d"
+    for phrase in ("最迟不超过24小时", "3个工作日内进行初步核实", "一个工作日内", "14天内结案"):
+        assert phrase in SHIPPED

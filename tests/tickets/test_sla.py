@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from incident_cmd.auth.models import User
+from incident_cmd.config import PROJECT_ROOT, get_settings
 from incident_cmd.tickets import lifecycle
 from incident_cmd.tickets.models import TimerKind
 
@@ -120,3 +121,106 @@ def test_the_handling_plan_target_is_met_or_missed(queue, frozen_clock, met_afte
         queue.session, ticket=ticket, plan="replace the unit", actor=queue.user(queue.agent)
     )
     assert queue.timer(ticket, TimerKind.handling_plan).met_in_time is in_time
+
+
+@pytest.fixture
+def service_levels_with(monkeypatch, tmp_path):
+    """Points the settings at the shipped service-level file with some lines replaced."""
+
+    def write(*replacements: tuple[str, str]) -> None:
+        text = (PROJECT_ROOT / "config" / "service-levels.yaml").read_text(encoding="utf-8")
+        for old, new in replacements:
+            assert old in text
+            text = text.replace(old, new, 1)
+        custom = tmp_path / "service-levels.yaml"
+        custom.write_text(text, encoding="utf-8")
+        monkeypatch.setenv("INCIDENT_CMD_SERVICE_LEVELS_FILE", str(custom))
+        get_settings.cache_clear()
+
+    return write
+
+
+ROUTINE_RESPONSE = "respond: {within: 8h, clock: calendar}    # 004"
+
+
+def routine_response(within: str) -> tuple[str, str]:
+    return ROUTINE_RESPONSE, f"respond: {{within: {within}, clock: business}}  # 004"
+
+
+@pytest.mark.parametrize(
+    ("intake", "within", "due", "clock", "why"),
+    [
+        (
+            "2026-11-27 19:30",
+            "8h",
+            "2026-11-28 19:30",
+            "calendar",
+            "Friday evening: Monday 17:00 on working hours, so 24 hours after intake",
+        ),
+        (
+            "2026-09-30 17:00",
+            "2h",
+            "2026-10-01 17:00",
+            "calendar",
+            "eve of National Day: 8 October on working hours, so 24 hours after intake",
+        ),
+        (
+            "2026-11-23 18:00",
+            "9h",
+            "2026-11-24 18:00",
+            "business",
+            "Monday after closing: a full working day ends exactly 24 hours later",
+        ),
+        (
+            "2026-11-23 18:00",
+            "10h",
+            "2026-11-24 18:00",
+            "calendar",
+            "one working hour more would be Wednesday 10:00",
+        ),
+        (
+            "2026-11-23 09:00",
+            "8h",
+            "2026-11-23 17:00",
+            "business",
+            "Monday morning: working hours answer first",
+        ),
+    ],
+)
+def test_no_response_is_due_later_than_24_hours_after_intake(
+    queue, frozen_clock, service_levels_with, intake, within, due, clock, why
+):
+    service_levels_with(routine_response(within))
+    frozen_clock.set(local(intake))
+    ticket = queue.take_in("说明", category="logistics", priority="routine")
+    response = queue.timer(ticket, TimerKind.response)
+    assert (response.due_at, response.clock) == (local(due), clock), why
+    ack = queue.messages(ticket)[0]
+    assert local(due).strftime("%Y-%m-%d %H:%M") in ack.body
+
+
+def test_the_ceiling_warns_and_breaches_on_its_own_24_hours(
+    queue, frozen_clock, service_levels_with
+):
+    service_levels_with(routine_response("8h"))
+    frozen_clock.set(local("2026-11-27 20:00"))  # Friday evening
+    ticket = queue.take_in("说明", category="logistics", priority="routine")
+    frozen_clock.advance(timedelta(hours=19))  # 80 % of 24 hours is 19.2 hours
+    queue.sweep()
+    assert "sla.warned" not in queue.events(ticket, "sla.")
+    frozen_clock.advance(timedelta(minutes=12))
+    queue.sweep()
+    assert queue.events(ticket, "sla.") == ["sla.warned"]
+    frozen_clock.set(local("2026-11-28 20:00"))  # Saturday evening, not Monday
+    queue.sweep()
+    assert queue.events(ticket, "sla.") == ["sla.warned", "sla.breached"]
+
+
+@pytest.mark.parametrize("priority", ["urgent", "important", "routine", "consultation"])
+@pytest.mark.parametrize(
+    "intake", ["2026-11-27 17:59", "2026-11-28 03:00", "2026-09-30 17:30", "2026-11-23 09:00"]
+)
+def test_every_shipped_priority_answers_within_24_hours(queue, frozen_clock, priority, intake):
+    frozen_clock.set(local(intake))
+    ticket = queue.take_in("说明", category="logistics", priority=priority)
+    assert queue.timer(ticket, TimerKind.response).due_at <= local(intake) + timedelta(hours=24)

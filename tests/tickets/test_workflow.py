@@ -57,7 +57,7 @@ def test_intake_numbers_classifies_assigns_and_acknowledges(client, agent, queue
     ticket = queries.get_ticket(queue.session, ticket_id=body["id"])
     ack = queue.messages(ticket)[0]
     assert ack.key == f"ticket-{ticket.id}-ack" and ticket.number in ack.body
-    assert "2026-11-23 13:00" in ack.body  # 4 hours, in the customer's time zone
+    assert "2026-11-23 11:00" in ack.body  # 2 hours (003 一般类), in the customer's time zone
     second = client.post("/api/v1/tickets", json=form(description="again"), headers=agent)
     assert second.json()["number"] == "TKT-2026-000002"
 

@@ -39,6 +39,16 @@ def _duration(value: str) -> str:
 Duration = Annotated[str, AfterValidator(_duration)]
 
 
+def _working_days(value: str) -> str:
+    _, unit = parse_offset(value)
+    if unit != "wd":
+        raise ValueError("write this in working days, e.g. 3wd")
+    return value
+
+
+WorkingDays = Annotated[str, AfterValidator(_working_days)]
+
+
 def seconds(value: str) -> float:
     amount, unit = parse_offset(value)
     return timedelta(**{UNITS[unit]: amount}).total_seconds()
@@ -70,6 +80,13 @@ class WorkingHours(Strict):
 class HandlingPlan(Strict):
     categories: list[Category]
     within: Target
+
+
+class Verification(Strict):
+    """The initial verification of what the customer says, within working days of intake on
+    the organisation's holiday calendar."""
+
+    within: WorkingDays
 
 
 class Callback(Strict):
@@ -127,7 +144,9 @@ class ServiceLevels(Strict):
     working_hours: WorkingHours
     warn_at: float = Field(default=0.8, gt=0, lt=1)
     priorities: dict[Priority, Tier]
+    respond_at_latest: Duration
     close_within: Target
+    verification: Verification
     handling_plan: HandlingPlan
     reopen_within: Duration
     appeal_within: Duration
@@ -143,6 +162,19 @@ class ServiceLevels(Strict):
 
     def tier(self, priority: Priority) -> Tier:
         return self.priorities[priority]
+
+    @model_validator(mode="after")
+    def _responses_within_the_ceiling(self) -> "ServiceLevels":
+        # A business-clock target is capped when it is due (see sla.start_timer); a calendar
+        # one longer than the ceiling could never apply.
+        ceiling = seconds(self.respond_at_latest)
+        for priority, tier in self.priorities.items():
+            if tier.respond.clock == "calendar" and tier.respond.seconds > ceiling:
+                raise ValueError(
+                    f"priorities.{priority}.respond.within: {tier.respond.within} is later "
+                    f"than respond_at_latest ({self.respond_at_latest})"
+                )
+        return self
 
 
 def parse(text: str, source: str) -> ServiceLevels:

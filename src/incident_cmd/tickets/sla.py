@@ -48,10 +48,22 @@ def _next_action(timer: SlaTimer) -> datetime | None:
     return (timer.warn_at, timer.due_at, timer.second_at, None)[timer.stage]
 
 
+def response_target(levels: ServiceLevels, target: Target, start: datetime) -> Target:
+    """Seeds 001 「对于用户的投诉,相关部门应及时给予回应,最迟不超过24小时」: whatever the
+    priority and its clock, the response is due at most ``respond_at_latest`` of calendar
+    time after intake; the priority's own target applies when it falls earlier (a business
+    clock can otherwise carry a Friday-evening complaint into Monday, or past a holiday)."""
+    ceiling = Target(within=levels.respond_at_latest, clock="calendar")
+    own_due = clock_for(levels, target.clock).add(start, target.seconds)
+    return target if own_due <= CalendarClock.add(start, ceiling.seconds) else ceiling
+
+
 def start_timer(
     session: Session, *, ticket: Ticket, kind: TimerKind, target: Target, levels: ServiceLevels
 ) -> SlaTimer:
     now = clock.now()
+    if kind == TimerKind.response:
+        target = response_target(levels, target, now)
     timer = SlaTimer(
         ticket_id=ticket.id,
         kind=kind,
