@@ -25,6 +25,13 @@ PUBLIC = {
     ("GET", "/status"),
     ("GET", "/status/language"),
     ("GET", "/status/{number}"),
+    # The public feeds and Statuspage's read API.
+    ("GET", "/status/feed.atom"),
+    ("GET", "/status/{number}/feed.atom"),
+    ("GET", "/api/v2/summary.json"),
+    ("GET", "/api/v2/status.json"),
+    ("GET", "/api/v2/incidents.json"),
+    ("GET", "/api/v2/incidents/unresolved.json"),
 }
 
 

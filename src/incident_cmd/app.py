@@ -42,6 +42,7 @@ from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
 from incident_cmd.web.statements import router as statements_page_router
+from incident_cmd.web.status_feeds import router as status_feeds_router
 from incident_cmd.web.status_pages import router as status_pages_router
 
 # Paths whose refusals are the API's ErrorBody whoever asks: the API, the providers' webhooks,
@@ -128,6 +129,8 @@ def create_app(
         incident_room_router,
         live_router,
         queue_router,
+        # Before the status pages: /status/feed.atom is not a number.
+        status_feeds_router,
         status_pages_router,
         statements_page_router,
     ):
