@@ -25,13 +25,14 @@ PUBLIC = {
     ("GET", "/status"),
     ("GET", "/status/language"),
     ("GET", "/status/{number}"),
-    # The public feeds and Statuspage's read API.
+    # The public feeds, Statuspage's read API and "is my product affected?" (rate-limited).
     ("GET", "/status/feed.atom"),
     ("GET", "/status/{number}/feed.atom"),
     ("GET", "/api/v2/summary.json"),
     ("GET", "/api/v2/status.json"),
     ("GET", "/api/v2/incidents.json"),
     ("GET", "/api/v2/incidents/unresolved.json"),
+    ("GET", "/status/lookup"),
 }
 
 

@@ -43,6 +43,7 @@ from incident_cmd.web.refused import error_page
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
 from incident_cmd.web.statements import router as statements_page_router
 from incident_cmd.web.status_feeds import router as status_feeds_router
+from incident_cmd.web.status_lookup import router as status_lookup_router
 from incident_cmd.web.status_pages import router as status_pages_router
 
 # Paths whose refusals are the API's ErrorBody whoever asks: the API, the providers' webhooks,
@@ -129,8 +130,9 @@ def create_app(
         incident_room_router,
         live_router,
         queue_router,
-        # Before the status pages: /status/feed.atom is not a number.
+        # Before the status pages: /status/lookup and /status/feed.atom are not numbers.
         status_feeds_router,
+        status_lookup_router,
         status_pages_router,
         statements_page_router,
     ):
