@@ -38,6 +38,7 @@ from incident_cmd.web.customers import router as customers_page_router
 from incident_cmd.web.declare import router as declare_router
 from incident_cmd.web.incident_room import router as incident_room_router
 from incident_cmd.web.live import router as live_router
+from incident_cmd.web.public_cache import PublicResponseCache
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
@@ -45,6 +46,7 @@ from incident_cmd.web.statements import router as statements_page_router
 from incident_cmd.web.status_feeds import router as status_feeds_router
 from incident_cmd.web.status_lookup import router as status_lookup_router
 from incident_cmd.web.status_pages import router as status_pages_router
+from incident_cmd.web.status_subscriptions import router as status_subscriptions_router
 
 # Paths whose refusals are the API's ErrorBody whoever asks: the API, the providers' webhooks,
 # the live streams, static files, and the signed link pages (the API document states their
@@ -104,6 +106,8 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AdmissionLimit, limit=db.POOL_CAPACITY)
     api_contract.install(app)
+    # Outermost: a public page kept for a second or two is answered before anything else runs.
+    app.add_middleware(PublicResponseCache)
     app.exception_handler(LoginRequired)(_login_required)
     # Chosen over api_contract's DomainError handler: Starlette takes the closest class's.
     app.exception_handler(NotFound)(_not_found_or_forbidden)
@@ -134,6 +138,7 @@ def create_app(
         status_feeds_router,
         status_lookup_router,
         status_pages_router,
+        status_subscriptions_router,
         statements_page_router,
     ):
         app.include_router(router)
