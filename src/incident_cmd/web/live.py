@@ -4,13 +4,17 @@
   a campaign.
 - ``GET /live/incidents/{incident_id}``: an event named ``incident`` for every change to that
   incident or its campaigns.
+- ``GET /live/queue``: an event named ``queue`` for every change to a complaint ticket (taken
+  in, assigned, moved on, warned or breached), for the complaint queue.
 
 Each event's data is the ``LiveEvent`` as JSON (subject_type, subject_id, kind, incident_id);
 ``kind`` ``live.resync`` means events may have been missed and everything shown may be stale.
 A page listens with ``hx-ext="sse" sse-connect="/live/board"`` and re-fetches its parts on
 ``hx-trigger="sse:board"``. A comment line every ``HEARTBEAT_SECONDS`` keeps proxies from
 closing a quiet stream; the stream ends when the browser goes away. Only signed-in people get
-a stream (the session cookie, as for every page)."""
+a stream (the session cookie, as for every page): every role may read the board, the rooms and
+the complaint queue. An event names what changed and nothing of it, so it tells no one more
+than the page they then fetch, which checks the reader as it always does."""
 
 from collections.abc import AsyncIterator
 
@@ -19,6 +23,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 
 from incident_cmd.live.events import LiveEvent
 from incident_cmd.live.hub import Filter, Hub, Subscription
+from incident_cmd.tickets.history import SUBJECT as TICKET_SUBJECT
 from incident_cmd.web.api import page_session
 
 # The session cookie's token is checked and nothing more (not ``PageUser``): that is one trip
@@ -30,6 +35,8 @@ router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(
 
 HEARTBEAT_SECONDS = 15
 BOARD_SUBJECTS = frozenset({"incident", "signal", "campaign"})
+# What changes a ticket's row in the queue; not the messages sent about it.
+QUEUE_KINDS = ("ticket.", "sla.")
 
 
 def hub_of(request: Request) -> Hub:
@@ -39,6 +46,10 @@ def hub_of(request: Request) -> Hub:
 
 def _on_board(live_event: LiveEvent) -> bool:
     return live_event.subject_type in BOARD_SUBJECTS or live_event.incident_id is not None
+
+
+def _in_queue(live_event: LiveEvent) -> bool:
+    return live_event.subject_type == TICKET_SUBJECT and live_event.kind.startswith(QUEUE_KINDS)
 
 
 def _of_incident(incident_id: int) -> Filter:
@@ -70,3 +81,8 @@ async def board_events(request: Request) -> EventSourceResponse:
 @router.get("/live/incidents/{incident_id}")
 async def incident_events(request: Request, incident_id: int) -> EventSourceResponse:
     return _stream(request, _of_incident(incident_id), "incident")
+
+
+@router.get("/live/queue")
+async def queue_events(request: Request) -> EventSourceResponse:
+    return _stream(request, _in_queue, "queue")

@@ -2,6 +2,8 @@
 filters them and paged by the API's cursor; and the intake form phone agents fill in while the
 customer is on the line, taken in through ``tickets.intake.take_in`` as the API takes it."""
 
+import dataclasses
+import itertools
 from collections.abc import Sequence
 from typing import Annotated
 from urllib.parse import urlencode
@@ -16,12 +18,19 @@ from incident_cmd.auth.models import Role, User
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer
 from incident_cmd.deps import SessionDep
-from incident_cmd.errors import DomainError
+from incident_cmd.errors import DomainError, Invalid
 from incident_cmd.fields import INT4_MAX
 from incident_cmd.i18n import LOCALES
 from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.tickets import intake, queries
-from incident_cmd.tickets.models import BreachState, IntakeChannel, SlaTimer, Ticket, TicketStatus
+from incident_cmd.tickets.models import (
+    OPEN_TICKET_STATUSES,
+    BreachState,
+    IntakeChannel,
+    SlaTimer,
+    Ticket,
+    TicketStatus,
+)
 from incident_cmd.tickets.policy import CATEGORIES, PRIORITIES
 from incident_cmd.tickets.schemas import TicketCreate
 from incident_cmd.web import ticket_page
@@ -45,6 +54,10 @@ from incident_cmd.web.ticket_display import WORKERS, countdown, customer_shown, 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
 PAGE_SIZE = 50
+# The countdown's text is in whole minutes; its colour changes at its ticket's warning and
+# deadline, when the list is fetched again once the server's clock has passed them.
+REFRESH_AT_LEAST_EVERY_SECONDS = 60.0
+CHANGE_MARGIN_SECONDS = 0.5
 TABS = {"mine": N_("My tickets"), "team": N_("My team's"), "all": N_("All tickets")}
 REQUESTS = ("return", "exchange", "repair", "refund", "compensation", "information")
 INTAKE_FIELDS = (
@@ -65,6 +78,7 @@ INTAKE_FIELDS = (
 UNKNOWN_USER = N_("No one has this username.")
 BAD_VALUE = N_("Not one of the options.")
 CONTACT_NEEDED = N_("Give the customer's phone or email.")
+STALE_CURSOR = N_("That page link is not valid; here is the first page.")
 
 
 def _default_tab(user: User) -> str:
@@ -136,9 +150,17 @@ def _filters(
     return filters, chosen, errors
 
 
-def _rows(session: Session, tickets: Sequence[Ticket], reader: User) -> list[dict]:
+@dataclasses.dataclass(frozen=True)
+class Rows:
+    rows: list[dict]
+    next_change_seconds: float | None
+
+
+def _rows(session: Session, placed: Sequence[tuple[Ticket, queries.Place]], reader: User) -> Rows:
     """Each ticket with its customer (as the reader may see them), its assignee and the
-    countdown of its most pressing target; three queries for the whole page."""
+    countdown of its most pressing target; three queries for the whole page. Also how soon
+    a countdown shown changes colour, or its minutes, when the page should be fetched again."""
+    tickets = [ticket for ticket, _ in placed]
     gettext = gettext_for(reader)
     names = auth_service.usernames(session, ids={ticket.assignee_id for ticket in tickets})
     customer_ids = {ticket.customer_id for ticket in tickets}
@@ -152,15 +174,27 @@ def _rows(session: Session, tickets: Sequence[Ticket], reader: User) -> list[dic
     ):
         timers.setdefault(timer.ticket_id, []).append(timer)
     now = clock.now()
-    return [
+    rows = [
         {
             "ticket": ticket,
             "customer": customer_shown(customers.get(ticket.customer_id), reader),
             "assignee": names.of(ticket.assignee_id),
             "countdown": countdown(timers.get(ticket.id, []), gettext, now),
         }
-        for ticket in tickets
+        for ticket, _ in placed
     ]
+    changes = [
+        moment
+        for timer in itertools.chain.from_iterable(timers.values())
+        if timer.met_at is None and timer.paused_at is None
+        for moment in (timer.warn_at, timer.due_at)
+        if moment > now
+    ]
+    return Rows(rows, (min(changes) - now).total_seconds() if changes else None)
+
+
+def _queue_url(params: Sequence[tuple[str, str]]) -> str:
+    return f"/tickets?{urlencode(params)}"
 
 
 @router.get("/tickets", response_class=HTMLResponse)
@@ -169,24 +203,40 @@ def queue_page(
     session: SessionDep,
     user: PageUser,
     tab: Annotated[str | None, Query(pattern="^(mine|team|all)$")] = None,
-    cursor: Annotated[int | None, Query(ge=1, le=INT4_MAX)] = None,
+    cursor: Annotated[str | None, Query(max_length=80)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = PAGE_SIZE,
 ) -> Response:
+    """What must be done first at the top (see ``queries.Place``); open tickets unless the
+    reader chose statuses. The list refreshes itself (static/queue.js) when ``/live/queue``
+    announces a ticket's change and when a countdown shown is due to change."""
     tab = tab or _default_tab(user)
-    filters, chosen, errors = _filters(request, session, gettext_for(user))
-    if tab == "mine":
-        filters = queries.QueueFilter(**{**vars(filters), "assignee_id": user.id})
-        tickets = queries.queue(session, filters=filters, limit=limit, before_id=cursor)
-    elif tab == "team":
-        tickets = queries.team_queue(
-            session, member=user, filters=filters, limit=limit, before_id=cursor
-        )
-    else:
-        tickets = queries.queue(session, filters=filters, limit=limit, before_id=cursor)
-    next_cursor = tickets[-1].id if len(tickets) == limit else None
+    gettext = gettext_for(user)
+    filters, chosen, errors = _filters(request, session, gettext)
+    after = None
+    if cursor:
+        try:
+            after = queries.Place.from_cursor(cursor)
+        except Invalid:
+            errors["cursor"] = gettext(STALE_CURSOR)
+    filters = dataclasses.replace(
+        filters,
+        statuses=filters.statuses or OPEN_TICKET_STATUSES,
+        assignee_id=user.id if tab == "mine" else filters.assignee_id,
+    )
+    placed = queries.by_deadline(
+        session,
+        filters=filters,
+        limit=limit,
+        after=after,
+        team_member=user if tab == "team" else None,
+    )
+    shown = _rows(session, placed, user)
+    next_cursor = placed[-1][1].cursor() if len(placed) == limit else None
     kept = [(key, value) for key, value in request.query_params.multi_items() if key != "cursor"]
     if "tab" not in request.query_params:
         kept.append(("tab", tab))
+    here = [*kept, ("cursor", cursor)] if cursor and after else kept
+    explicit_statuses = set(chosen["status"]) != set(OPEN_TICKET_STATUSES) and chosen["status"]
     return templates().TemplateResponse(
         request,
         "tickets.html",
@@ -195,14 +245,18 @@ def queue_page(
             "user": user,
             "tab": tab,
             "tabs": TABS,
-            "rows": _rows(session, tickets, user),
-            "chosen": chosen,
-            "active_filters": sum(1 for value in chosen.values() if value),
+            "rows": shown.rows,
+            "refresh_in": _refresh_in(shown.next_change_seconds),
+            "chosen": {**chosen, "status": chosen["status"] or list(OPEN_TICKET_STATUSES)},
+            "active_filters": sum(
+                1
+                for name, value in chosen.items()
+                if value and (name != "status" or explicit_statuses)
+            ),
             "errors": errors,
-            "next_url": f"/tickets?{urlencode([*kept, ('cursor', next_cursor)])}"
-            if next_cursor
-            else None,
-            "first_url": f"/tickets?{urlencode(kept)}" if cursor else None,
+            "self_url": _queue_url(here),
+            "next_url": _queue_url([*kept, ("cursor", next_cursor)]) if next_cursor else None,
+            "first_url": _queue_url(kept) if cursor else None,
             "statuses": tuple(TicketStatus),
             "priorities": PRIORITIES,
             "categories": CATEGORIES,
@@ -211,6 +265,16 @@ def queue_page(
             "tl": ticket_label,
         },
         status_code=400 if errors else 200,
+    )
+
+
+def _refresh_in(next_change_seconds: float | None) -> float:
+    """Seconds until the list is fetched again on its own: just after the next countdown
+    changes colour, and at least once a minute so its minutes stay true."""
+    if next_change_seconds is None:
+        return REFRESH_AT_LEAST_EVERY_SECONDS
+    return round(
+        min(next_change_seconds + CHANGE_MARGIN_SECONDS, REFRESH_AT_LEAST_EVERY_SECONDS), 1
     )
 
 
