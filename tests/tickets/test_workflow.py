@@ -53,6 +53,7 @@ def test_intake_numbers_classifies_assigns_and_acknowledges(client, agent, queue
         "resolution",
         "close",
         "handling_plan",
+        "verification",
     }
     ticket = queries.get_ticket(queue.session, ticket_id=body["id"])
     ack = queue.messages(ticket)[0]

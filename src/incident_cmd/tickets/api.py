@@ -37,10 +37,12 @@ from incident_cmd.tickets.schemas import (
     TicketAssign,
     TicketCreate,
     TicketPage,
+    TicketPlan,
     TicketRead,
     TicketReopen,
     TicketResolve,
     TicketSummary,
+    TicketVerification,
     TimerRead,
 )
 from incident_cmd.timeline import service as timeline
@@ -215,11 +217,31 @@ def assign(ticket_id: DbId, body: TicketAssign, session: SessionDep, actor: Agen
     )
 
 
-@router.post("/tickets/{ticket_id}/plan", response_model=TicketRead, responses=error_responses(409))
-def handling_plan(ticket_id: DbId, body: TaskDone, session: SessionDep, actor: Agent) -> TicketRead:
+@router.post(
+    "/tickets/{ticket_id}/verification", response_model=TicketRead, responses=error_responses(409)
+)
+def verification(
+    ticket_id: DbId, body: TicketVerification, session: SessionDep, actor: Agent
+) -> TicketRead:
+    """The initial verification: substantiated or not, with what was checked."""
     ticket = _workable(session, ticket_id, actor)
     return ticket_read(
-        session, lifecycle.record_handling_plan(session, ticket=ticket, plan=body.note, actor=actor)
+        session,
+        lifecycle.record_verification(session, ticket=ticket, verification=body, actor=actor),
+    )
+
+
+@router.post("/tickets/{ticket_id}/plan", response_model=TicketRead, responses=error_responses(409))
+def handling_plan(
+    ticket_id: DbId, body: TicketPlan, session: SessionDep, actor: Agent
+) -> TicketRead:
+    """The handling plan; with ``resolve_by`` the customer is told that date."""
+    ticket = _workable(session, ticket_id, actor)
+    return ticket_read(
+        session,
+        lifecycle.record_handling_plan(
+            session, ticket=ticket, plan=body.note, actor=actor, resolve_by=body.resolve_by
+        ),
     )
 
 

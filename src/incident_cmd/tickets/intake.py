@@ -232,6 +232,13 @@ def _start_timers(session: Session, ticket: Ticket, levels: ServiceLevels) -> No
     sla.start_timer(
         session, ticket=ticket, kind=TimerKind.close, target=levels.close_within, levels=levels
     )
+    sla.start_timer(
+        session,
+        ticket=ticket,
+        kind=TimerKind.verification,
+        target=levels.verification_target,
+        levels=levels,
+    )
     if ticket.category in levels.handling_plan.categories:
         sla.start_timer(
             session,

@@ -21,6 +21,7 @@ TIMER_NAMES = {
     TimerKind.resolution: "resolution",
     TimerKind.handling_plan: "handling plan",
     TimerKind.close: "close",
+    TimerKind.verification: "verification",
 }
 
 

@@ -1,7 +1,7 @@
-"""Working a ticket: assignment, status changes, the handling plan, resolving, reopening and
-appealing, each moving the SLA timers that depend on it."""
+"""Working a ticket: assignment, status changes, the initial verification, the handling plan,
+resolving, reopening and appealing, each moving the SLA timers that depend on it."""
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -12,11 +12,18 @@ from incident_cmd.customers.models import Customer
 from incident_cmd.errors import Conflict, Invalid, NotFound
 from incident_cmd.messaging import direct
 from incident_cmd.tickets import sla
-from incident_cmd.tickets.history import record
-from incident_cmd.tickets.models import TICKET_TRANSITIONS, Ticket, TicketStatus, TimerKind
+from incident_cmd.tickets.history import SUBJECT, record
+from incident_cmd.tickets.models import (
+    OPEN_TICKET_STATUSES,
+    TICKET_TRANSITIONS,
+    Ticket,
+    TicketStatus,
+    TimerKind,
+)
 from incident_cmd.tickets.notices import SOURCE, out_of_quiet_hours, to_customer
 from incident_cmd.tickets.policy import ServiceLevels, seconds, service_levels
-from incident_cmd.tickets.schemas import TicketAction, TicketResolve
+from incident_cmd.tickets.schemas import TicketAction, TicketResolve, TicketVerification
+from incident_cmd.timeline import service as timeline
 
 
 def assign(session: Session, *, ticket: Ticket, username: str, actor: User) -> Ticket:
@@ -81,19 +88,97 @@ def change_status(session: Session, *, ticket: Ticket, change: TicketAction, act
     return ticket
 
 
-def record_handling_plan(session: Session, *, ticket: Ticket, plan: str, actor: User) -> Ticket:
-    timer = sla.meet(session, ticket=ticket, kind=TimerKind.handling_plan)
+def _ensure_open(ticket: Ticket, *, doing: str) -> None:
+    if ticket.status not in OPEN_TICKET_STATUSES:
+        raise Conflict(
+            f"{ticket.number} is {ticket.status}; {doing} an open ticket", field="status"
+        )
+
+
+def record_verification(
+    session: Session, *, ticket: Ticket, verification: TicketVerification, actor: User
+) -> Ticket:
+    """Seeds 001 「相关部门接到投诉后,应在接到投诉的3个工作日内进行初步核实。如果投诉属实……」:
+    the initial verification, once, substantiated or not, meets its working-days target."""
+    _ensure_open(ticket, doing="verify")
+    timer = sla.meet(session, ticket=ticket, kind=TimerKind.verification)
     if timer is None:
-        raise Conflict(f"{ticket.number} has no open handling-plan target", field="plan")
+        raise Conflict(f"{ticket.number} has been verified already", field="outcome")
+    outcome = verification.outcome
+    record(
+        session,
+        ticket=ticket,
+        kind="ticket.verified",
+        summary=f"verified: {outcome.replace('_', ' ')}: {verification.note}",
+        actor_id=actor.id,
+        data={"outcome": outcome, "note": verification.note, "in_time": timer.met_in_time},
+    )
+    return ticket
+
+
+def record_handling_plan(
+    session: Session, *, ticket: Ticket, plan: str, actor: User, resolve_by: date | None = None
+) -> Ticket:
+    """Meets the handling-plan target where the ticket has one. With ``resolve_by`` the
+    customer is told that date: seeds 001 「如果不能立即解决,应告知用户解决方案的时间表」."""
+    levels = service_levels()
+    if resolve_by is not None:
+        _ensure_open(ticket, doing="plan")
+        today = clock.now().astimezone(levels.zone).date()
+        if resolve_by < today:
+            raise Invalid(
+                f"resolve_by {resolve_by} is in the past (today is {today})", field="resolve_by"
+            )
+    timer = sla.meet(session, ticket=ticket, kind=TimerKind.handling_plan)
+    if timer is None and resolve_by is None:
+        raise Conflict(
+            f"{ticket.number} has no open handling-plan target; give resolve_by to tell the "
+            "customer when it will be resolved",
+            field="plan",
+        )
     record(
         session,
         ticket=ticket,
         kind="ticket.plan",
         summary=f"handling plan: {plan}",
         actor_id=actor.id,
-        data={"in_time": timer.met_in_time, "plan": plan},
+        data={
+            "in_time": timer.met_in_time if timer else None,
+            "plan": plan,
+            "resolve_by": resolve_by.isoformat() if resolve_by else None,
+        },
     )
+    if resolve_by is not None:
+        _tell_the_timetable(session, ticket=ticket, resolve_by=resolve_by, actor=actor)
     return ticket
+
+
+def _tell_the_timetable(session: Session, *, ticket: Ticket, resolve_by: date, actor: User) -> None:
+    told = [
+        event.data["resolve_by"]
+        for event in timeline.events_for(session, subject_type=SUBJECT, subject_id=ticket.id)
+        if event.kind == "ticket.timetable"
+    ]
+    if told and told[-1] == resolve_by.isoformat():
+        return  # the date the customer was last told: nothing new to tell
+    customer = session.get_one(Customer, ticket.customer_id)
+    to_customer(
+        session,
+        ticket=ticket,
+        customer=customer,
+        template="ticket_plan",
+        key=f"ticket-{ticket.id}-plan-{len(told) + 1}",
+        values={"resolve_by": resolve_by.isoformat()},
+        due_at=out_of_quiet_hours(clock.now(), customer),
+    )
+    record(
+        session,
+        ticket=ticket,
+        kind="ticket.timetable",
+        summary=f"the customer is told it will be resolved by {resolve_by.isoformat()}",
+        actor_id=actor.id,
+        data={"resolve_by": resolve_by.isoformat()},
+    )
 
 
 def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: User) -> Ticket:
@@ -108,6 +193,9 @@ def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: Use
         ticket.first_response_at = now
         sla.meet(session, ticket=ticket, kind=TimerKind.response)
     sla.meet(session, ticket=ticket, kind=TimerKind.resolution)
+    # Resolved before it was verified: the resolution answered the complaint, and the
+    # verification clock must not alert on a resolved ticket.
+    sla.meet(session, ticket=ticket, kind=TimerKind.verification)
     ticket.status = TicketStatus.resolved
     ticket.resolved_at = now
     ticket.resolution = data.resolution

@@ -114,6 +114,7 @@ class TimerKind(StrEnum):
     resolution = "resolution"
     handling_plan = "handling_plan"
     close = "close"
+    verification = "verification"
 
 
 class SlaTimer(SQLModel, table=True):

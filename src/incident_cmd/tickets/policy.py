@@ -76,6 +76,20 @@ class WorkingHours(Strict):
     start: str = Field(pattern=CLOCK_TIME)
     end: str = Field(pattern=CLOCK_TIME)
 
+    @property
+    def minutes(self) -> int:
+        """The length of a working day."""
+        (start_hour, start_minute), (end_hour, end_minute) = (
+            map(int, moment.split(":")) for moment in (self.start, self.end)
+        )
+        return (end_hour - start_hour) * 60 + end_minute - start_minute
+
+    @model_validator(mode="after")
+    def _ends_after_it_starts(self) -> "WorkingHours":
+        if self.minutes <= 0:
+            raise ValueError(f"end ({self.end}) must be later than start ({self.start})")
+        return self
+
 
 class HandlingPlan(Strict):
     categories: list[Category]
@@ -162,6 +176,13 @@ class ServiceLevels(Strict):
 
     def tier(self, priority: Priority) -> Tier:
         return self.priorities[priority]
+
+    @property
+    def verification_target(self) -> Target:
+        """``verification.within`` working days as that many days of working hours on the
+        business clock: due at the same time of day that many working days on."""
+        days, _ = parse_offset(self.verification.within)
+        return Target(within=f"{days * self.working_hours.minutes}m", clock="business")
 
     @model_validator(mode="after")
     def _responses_within_the_ceiling(self) -> "ServiceLevels":

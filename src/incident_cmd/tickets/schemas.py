@@ -1,4 +1,4 @@
-from datetime import datetime
+from datetime import date, datetime
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
@@ -97,6 +97,26 @@ class TaskDone(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     note: str = Field(min_length=1, max_length=5000)
+
+
+class TicketVerification(BaseModel):
+    """The initial verification (seeds 001 初步核实): whether the complaint is substantiated,
+    and what was checked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: Literal["substantiated", "not_substantiated"]
+    note: str = Field(min_length=1, max_length=5000)
+
+
+class TicketPlan(BaseModel):
+    """The handling plan; ``resolve_by``, when it cannot be solved at once, is the date the
+    customer is told it will be (seeds 001 告知用户解决方案的时间表)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=5000)
+    resolve_by: date | None = None
 
 
 class TimerRead(BaseModel):

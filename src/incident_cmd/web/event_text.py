@@ -437,6 +437,20 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "rotation.created": (Sentence(N_("Rotation created")),),
     "rotation.override": (Sentence(N_("Cover added: %(reason)s")),),
     "rotation.override_removed": (Sentence(N_("Cover removed")),),
+    # --- a complaint's verification and timetable (seeds 001) ---
+    "ticket.verified": (
+        Sentence(
+            N_("Verified: the complaint is substantiated: %(note)s"),
+            when=lambda data: data.get("outcome") == "substantiated",
+        ),
+        Sentence(
+            N_("Verified: the complaint is not substantiated: %(note)s"),
+            when=lambda data: data.get("outcome") == "not_substantiated",
+        ),
+    ),
+    "ticket.timetable": (
+        Sentence(N_("The customer is told it will be resolved by %(resolve_by)s")),
+    ),
 }
 
 
