@@ -2,17 +2,21 @@
 language) and Statuspage's read API (its shapes), cacheable until a statement is published,
 and never a person, an internal update or a drill."""
 
+import asyncio
 import json
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta
 
 import pytest
-from sqlmodel import select
+from fastapi.testclient import TestClient
+from sqlalchemy import event, update
+from sqlmodel import col, select
 
 from incident_cmd.auth.models import Role, User
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import Scope, UpdatePost
 from incident_cmd.statements.models import Statement
+from incident_cmd.web import public_cache
 from tests.factories import make_customer, make_incident, make_ticket, make_user
 from tests.web.test_status_pages import ADVICE, CHINESE, ENGLISH, TEXT, TITLE, Speakers, publish
 
@@ -222,10 +226,10 @@ def test_the_summary_has_statuspages_shape(client, recall, outage):
     assert incident["monitoring_at"] == incident["updated_at"] and incident["resolved_at"] is None
     assert incident["shortlink"].endswith(f"/status/{recall.number}")
     updates = incident["incident_updates"]
-    for update in updates:
-        _shaped(update, UPDATE_KEYS)
-    assert [update["status"] for update in updates] == ["monitoring", "identified"]
-    assert [update["id"] for update in updates] == [f"{recall.number}-2", f"{recall.number}-1"]
+    for item in updates:
+        _shaped(item, UPDATE_KEYS)
+    assert [item["status"] for item in updates] == ["monitoring", "identified"]
+    assert [item["id"] for item in updates] == [f"{recall.number}-2", f"{recall.number}-1"]
     assert TEXT["en"] in updates[1]["body"] and ADVICE["en"] in updates[1]["body"]
     [component] = body["components"]
     _shaped(component, COMPONENT_KEYS)
@@ -362,3 +366,157 @@ def test_no_personal_data_in_any_feed(client, session, shipped_playbooks, recall
         )
         found = sorted(secret for secret in secrets if secret in text)
         assert found == [], answer.url
+
+
+# --- the short-lived copy ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def selects(database):
+    """The SELECTs the application sends (not the live announcements of what tests commit)."""
+    seen: list[str] = []
+
+    def count(connection, cursor, statement, *_):
+        if statement.startswith("SELECT") and "pg_notify" not in statement:
+            seen.append(statement)
+
+    event.listen(database.engine, "before_cursor_execute", count)
+    yield seen
+    event.remove(database.engine, "before_cursor_execute", count)
+
+
+@pytest.mark.parametrize("path", ["/status", "/status/{number}", "/api/v2/summary.json"])
+def test_a_public_answer_is_kept_for_a_few_seconds(client, recall, frozen_clock, selects, path):
+    path = path.format(number=recall.number)
+    first = client.get(path, headers=ENGLISH)
+    assert first.status_code == 200 and selects
+
+    selects.clear()
+    again = client.get(path, headers=ENGLISH)
+    assert again.content == first.content and again.headers["etag"] == first.headers["etag"]
+    assert selects == []
+    chinese = client.get(path, headers=CHINESE)
+    assert selects and chinese.content != first.content
+
+    frozen_clock.advance(timedelta(seconds=public_cache.SECONDS))
+    selects.clear()
+    assert client.get(path, headers=ENGLISH).status_code == 200
+    assert selects
+
+
+def test_a_statement_written_here_is_seen_at_once(client, session, recall, speakers):
+    assert "Collection has started." in client.get(f"/status/{recall.number}", headers=ENGLISH).text
+
+    publish(
+        session,
+        recall,
+        speakers,
+        stage="recall_in_progress",
+        text={"zh-CN": "已回收一半。", "en": "Half are collected."},
+    )
+
+    assert "Half are collected." in client.get(f"/status/{recall.number}", headers=ENGLISH).text
+
+
+def test_a_statement_written_elsewhere_is_seen_within_seconds(
+    client, session, recall, frozen_clock
+):
+    path = f"/status/{recall.number}"
+    assert TEXT["en"] in client.get(path, headers=ENGLISH).text
+    # As another process would: no object of this one is written.
+    session.execute(
+        update(Statement)
+        .where(col(Statement.incident_id) == recall.id, col(Statement.version) == 1)
+        .values(text={"zh-CN": "另一进程写入。", "en": "Written by another process."})
+    )
+    session.flush()
+
+    assert "Written by another process." not in client.get(path, headers=ENGLISH).text
+    frozen_clock.advance(timedelta(seconds=public_cache.SECONDS))
+    assert "Written by another process." in client.get(path, headers=ENGLISH).text
+
+
+def test_what_is_not_for_everyone_is_never_kept(client, recall, selects):
+    for _ in range(2):
+        selects.clear()
+        answer = client.get("/status/lookup?model=PX-200&batch=B7", headers=ENGLISH)
+        assert answer.headers["cache-control"] == "no-store" and selects
+    switched = client.get("/status/language?to=en&next=/status", follow_redirects=False)
+    assert "set-cookie" in switched.headers
+    assert (
+        "set-cookie"
+        in client.get("/status/language?to=en&next=/status", follow_redirects=False).headers
+    )
+    first = client.get("/status", headers=ENGLISH)
+    revalidated = client.get("/status", headers={**ENGLISH, "If-None-Match": first.headers["etag"]})
+    assert revalidated.status_code == 304
+
+
+def test_the_copies_are_bounded():
+    async def page(scope, receive, send):
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"cache-control", b"public, max-age=30")],
+            }
+        )
+        await send({"type": "http.response.body", "body": scope["query_string"]})
+
+    cache = public_cache.PublicResponseCache(page, entries=3)
+    client = TestClient(cache)
+    for n in range(5):
+        assert client.get(f"/status?n={n}").content == f"n={n}".encode()
+
+    assert [key[1] for key in cache._copies] == [b"n=2", b"n=3", b"n=4"]
+
+
+def test_one_render_at_a_time_the_others_wait_or_take_the_last_copy(frozen_clock):
+    renders: list[int] = []
+    gate = asyncio.Event()
+
+    async def page(scope, receive, send):
+        renders.append(len(renders) + 1)
+        number = len(renders)
+        await gate.wait()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"cache-control", b"public, max-age=30")],
+            }
+        )
+        await send({"type": "http.response.body", "body": f"render {number}".encode()})
+
+    cache = public_cache.PublicResponseCache(page)
+
+    async def get() -> bytes:
+        scope = {"type": "http", "method": "GET", "path": "/status", "query_string": b""}
+        scope["headers"] = []
+        sent: list[bytes] = []
+
+        async def send(message):
+            if message["type"] == "http.response.body":
+                sent.append(message["body"])
+
+        await cache(scope, None, send)
+        return b"".join(sent)
+
+    async def scenario() -> None:
+        readers = [asyncio.create_task(get()) for _ in range(5)]
+        await asyncio.sleep(0)
+        gate.set()
+        assert await asyncio.gather(*readers) == [b"render 1"] * 5
+        assert renders == [1]
+
+        frozen_clock.advance(timedelta(seconds=public_cache.SECONDS))
+        gate.clear()
+        renderer = asyncio.create_task(get())
+        await asyncio.sleep(0)
+        # While the successor renders, the expired copy answers.
+        assert await get() == b"render 1"
+        gate.set()
+        assert await renderer == b"render 2"
+        assert renders == [1, 2]
+
+    asyncio.run(scenario())
