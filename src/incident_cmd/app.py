@@ -39,7 +39,6 @@ from incident_cmd.web.declare import router as declare_router
 from incident_cmd.web.incident_room import router as incident_room_router
 from incident_cmd.web.live import router as live_router
 from incident_cmd.web.public_cache import PublicResponseCache
-from incident_cmd.web.public_cache import PublicResponseCache
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
@@ -107,8 +106,6 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(AdmissionLimit, limit=db.POOL_CAPACITY)
     api_contract.install(app)
-    # Outermost: a public page kept for a second or two is answered before anything else runs.
-    app.add_middleware(PublicResponseCache)
     # Outermost: a public page kept for a second or two is answered before anything else runs.
     app.add_middleware(PublicResponseCache)
     app.exception_handler(LoginRequired)(_login_required)
