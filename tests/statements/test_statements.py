@@ -65,6 +65,8 @@ def test_drafted_from_the_playbook_template_approved_and_published(client, cast,
     done = step(client, cast, auth, cast.spokesperson, statement["id"], "publish")
     assert done.status_code == 200, done.text
     assert done.json()["status"] == "published" and done.json()["version"] == 1
+    session.refresh(cast.incident)
+    assert cast.incident.public_status == PublicStatus.identified  # what the public was told
 
     kinds = [(entry.kind, entry.public) for entry in entries(session, cast)]
     assert kinds == [

@@ -289,7 +289,7 @@ def test_the_room_tells_a_chinese_reader_the_notice_s_figures(client, session, s
     incident_service.post_update(
         session,
         incident=incident,
-        update=UpdatePost(body="仓库 3 已封存 (as written)", public=False),
+        update=UpdatePost(body="仓库 3 已封存 (as written)"),
         actor=make_user(session, Role.duty_manager),
     )
     sign_in(client, session, Role.duty_manager, locale=Locale.zh_CN)
@@ -407,7 +407,7 @@ def _seen_world(world) -> tuple[int, int, str]:
         incident_service.post_update(
             session,
             incident=incident,
-            update=UpdatePost(body="B7 批次已全部下架，仓库 3 已封存", public=False),
+            update=UpdatePost(body="B7 批次已全部下架，仓库 3 已封存"),
             actor=duty,
         )
         ticket = make_ticket(

@@ -31,7 +31,7 @@ from incident_cmd.incidents.schemas import (
     UpdatePost,
 )
 from incident_cmd.playbooks import service as playbook_service
-from incident_cmd.playbooks.schema import Playbook, RosterRole
+from incident_cmd.playbooks.schema import Playbook, PublicStatus, RosterRole
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.teams import service as team_service
 from incident_cmd.timeline import service as timeline
@@ -392,6 +392,13 @@ def assign_role(
     session.flush()
     _record_seat(session, incident, seat, actor.id)
     return seat
+
+
+def set_public_status(session: Session, *, incident: Incident, status: PublicStatus) -> None:
+    """What the incident's API and board say the public was told: the status of its latest
+    published statement (the statement's own timeline entry records the change)."""
+    incident.public_status = status
+    session.add(incident)
 
 
 def post_update(

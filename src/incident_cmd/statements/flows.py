@@ -184,6 +184,9 @@ def publish(
         speaks_for_incident=_speaks_for(session, incident, actor),
         commands=_commands(session, incident, actor),
     )
+    incident_service.set_public_status(
+        session, incident=incident, status=published.stage.public_status
+    )
     subscriptions.send_statement(session, incident=incident, statement=published)
     if audiences:
         _notify_customers(

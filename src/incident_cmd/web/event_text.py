@@ -337,6 +337,13 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
         ),
         Sentence(N_("Statement version %(version)s published")),
     ),
+    "statement.sent_to_subscribers": (
+        Sentence(N_("Statement version %(version)s sent to %(count)s subscribers")),
+    ),
+    # --- a subscription to public statements (its address is never on the timeline) ---
+    "subscription.requested": (Sentence(N_("Subscription asked for; waiting for confirmation")),),
+    "subscription.confirmed": (Sentence(N_("Subscription confirmed")),),
+    "subscription.ended": (Sentence(N_("Unsubscribed")),),
     # --- the review ---
     "timeline.starred": (Sentence(N_("An entry starred for the review")),),
     "timeline.unstarred": (Sentence(N_("An entry no longer starred for the review")),),
