@@ -251,9 +251,10 @@ def test_an_expired_or_forged_confirmation_link_is_refused_with_a_clear_page(
     frozen_clock.advance(service.CONFIRM_WITHIN + timedelta(seconds=1))
     expired = client.get(path, headers=CHINESE)
     assert expired.status_code == 410 and "确认链接已过期" in expired.text
-    token = CSRF.search(client.get("/status/subscriptions/new").text).group(1)
-    late = client.post(path, data={"csrf_token": token}, headers=same_site(client))
+    late = client.post(path, headers=same_site(client))
     assert late.status_code == 410
+    elsewhere = client.post(path, headers={"Origin": "https://attacker.example"})
+    assert elsewhere.status_code == 403
     session.expire_all()
     assert subscription_of(session, READER).status == SubscriptionStatus.pending
 
