@@ -33,6 +33,15 @@ PUBLIC = {
     ("GET", "/api/v2/incidents.json"),
     ("GET", "/api/v2/incidents/unresolved.json"),
     ("GET", "/status/lookup"),
+    # Subscribing from the status pages: the form (CSRF-checked), its answer, and the signed
+    # links that confirm (a button) and end a subscription (one-click POST).
+    ("GET", "/status/subscriptions/new"),
+    ("POST", "/status/subscriptions/new"),
+    ("GET", "/status/subscriptions/sent"),
+    ("GET", "/status/subscriptions/confirm/{token}"),
+    ("POST", "/status/subscriptions/confirm/{token}"),
+    ("GET", "/unsubscribe/subscriptions/{token}"),
+    ("POST", "/unsubscribe/subscriptions/{token}"),
 }
 
 
