@@ -43,9 +43,9 @@ from incident_cmd.web.status_pages import (
     CACHE_CONTROL,
     STAGES,
     VARY,
-    _cache_headers,
-    _etag,
-    _not_modified,
+    cache_headers,
+    etag_of,
+    not_modified,
 )
 
 router = APIRouter(tags=["status"])
@@ -79,7 +79,7 @@ def _base_url() -> str:
 def _board_etag(freshness: Freshness, locale: Locale, kind: str) -> str:
     # The listed incidents change as a closed one passes the history's 90 days: the day is
     # part of the tag, as on the status page.
-    return _etag(freshness, locale, kind, clock.now().date().isoformat())
+    return etag_of(freshness, locale, kind, clock.now().date().isoformat())
 
 
 def _cached(
@@ -89,8 +89,8 @@ def _cached(
     media_type: str,
     render: Callable[[], str | bytes],
 ) -> Response:
-    headers = _cache_headers(etag, last_modified)
-    if _not_modified(request, etag, last_modified):
+    headers = cache_headers(etag, last_modified)
+    if not_modified(request, etag, last_modified):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     return Response(render(), media_type=media_type, headers=headers)
 
@@ -179,7 +179,7 @@ def incident_feed(
             headers={"Cache-Control": CACHE_CONTROL, "Vary": VARY},
         )
     freshness = public.incident_freshness(incident)
-    etag = _etag(freshness, locale, "atom")
+    etag = etag_of(freshness, locale, "atom")
     title = translations.translations(locale).gettext(INCIDENT_FEED_TITLE) % {
         "organisation": get_settings().organisation_name,
         "number": incident.number,

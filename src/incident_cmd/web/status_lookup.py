@@ -21,7 +21,13 @@ from incident_cmd.web import translations
 from incident_cmd.web.forms import FormInvalid, filled, validated
 from incident_cmd.web.labels import N_
 from incident_cmd.web.lookup_limit import LookupLimit, LookupsExhausted, lookup_limit
-from incident_cmd.web.status_pages import CACHE_CONTROL, VARY, _page, advice_for, default_advice
+from incident_cmd.web.status_pages import (
+    CACHE_CONTROL,
+    VARY,
+    advice_for,
+    default_advice,
+    public_page,
+)
 
 router = APIRouter(tags=["status"], include_in_schema=False)
 
@@ -70,7 +76,7 @@ def _form_page(
             for item in (answer.affected if answer else ())
         },
     }
-    return _page(
+    return public_page(
         request,
         "status_lookup.html",
         context,

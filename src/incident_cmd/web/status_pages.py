@@ -38,7 +38,13 @@ router = APIRouter(tags=["status"], include_in_schema=False)
 # Short: a published statement reaches a cache-respecting reader within half a minute.
 CACHE_CONTROL = "public, max-age=30"
 VARY = "Accept-Language, Cookie"
-TEMPLATES = ("status_base.html", "status_board.html", "status_incident.html", "status_missing.html")
+TEMPLATES = (
+    "status_base.html",
+    "status_board.html",
+    "status_incident.html",
+    "status_missing.html",
+    "status_lookup_form.html",
+)
 
 STAGES: Mapping[StatementStage, str] = {
     StatementStage.investigating: N_("Investigating"),
@@ -117,12 +123,12 @@ def _rendering_fingerprint() -> str:
     return digest.hexdigest()[:16]
 
 
-def _etag(freshness: Freshness, locale: Locale, *extra: str) -> str:
+def etag_of(freshness: Freshness, locale: Locale, *extra: str) -> str:
     source = "|".join((freshness.tag, locale.value, _rendering_fingerprint(), *extra))
     return '"' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'
 
 
-def _not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
+def not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
     """RFC 9110: If-None-Match decides when sent (weak comparison); If-Modified-Since only
     without it."""
     if_none_match = request.headers.get("if-none-match")
@@ -141,14 +147,14 @@ def _not_modified(request: Request, etag: str, last_modified: datetime | None) -
     return last_modified.replace(microsecond=0) <= since
 
 
-def _cache_headers(etag: str, last_modified: datetime | None) -> dict[str, str]:
+def cache_headers(etag: str, last_modified: datetime | None) -> dict[str, str]:
     headers = {"ETag": etag, "Cache-Control": CACHE_CONTROL, "Vary": VARY}
     if last_modified is not None:
         headers["Last-Modified"] = format_datetime(last_modified.astimezone(UTC), usegmt=True)
     return headers
 
 
-def _page(
+def public_page(
     request: Request,
     template: str,
     context: dict[str, Any],
@@ -204,12 +210,12 @@ def status_board(request: Request, session: SessionDep) -> Response:
     now = clock.now()
     freshness = public.board_freshness(session)
     # The history loses an incident as it passes 90 days: the day is part of the tag.
-    etag = _etag(freshness, locale, now.date().isoformat())
-    headers = _cache_headers(etag, freshness.last_modified)
-    if _not_modified(request, etag, freshness.last_modified):
+    etag = etag_of(freshness, locale, now.date().isoformat())
+    headers = cache_headers(etag, freshness.last_modified)
+    if not_modified(request, etag, freshness.last_modified):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
     incidents = public.status_board(session, now=now)
-    return _page(
+    return public_page(
         request,
         "status_board.html",
         {
@@ -227,7 +233,7 @@ def status_incident(number: str, request: Request, session: SessionDep) -> Respo
     locale = _reader_locale(request)
     incident = public.incident_by_number(session, number=number)
     if incident is None:
-        return _page(
+        return public_page(
             request,
             "status_missing.html",
             {"number": number},
@@ -236,11 +242,11 @@ def status_incident(number: str, request: Request, session: SessionDep) -> Respo
             status_code=status.HTTP_404_NOT_FOUND,
         )
     freshness = public.incident_freshness(incident)
-    etag = _etag(freshness, locale)
-    headers = _cache_headers(etag, freshness.last_modified)
-    if _not_modified(request, etag, freshness.last_modified):
+    etag = etag_of(freshness, locale)
+    headers = cache_headers(etag, freshness.last_modified)
+    if not_modified(request, etag, freshness.last_modified):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
-    return _page(
+    return public_page(
         request,
         "status_incident.html",
         {
