@@ -26,6 +26,7 @@ from incident_cmd.teams.models import Team, TeamMember
 from incident_cmd.teams.schemas import RotationCreate, TeamCreate
 from incident_cmd.tickets import intake as ticket_intake
 from incident_cmd.tickets.models import Ticket
+from incident_cmd.tickets.policy import service_levels
 from incident_cmd.tickets.schemas import TicketCreate
 
 _serial = itertools.count(1)
@@ -268,6 +269,29 @@ class ServiceDesk:
     duty_manager: str
 
 
+def _make_complaint_teams(session: Session, desk: Team) -> None:
+    """The teams the service-level file routes categories to (technical support, quality),
+    where the test has not made them: led by the desk's lead, the desk's agents members (so
+    they work those complaints too), paged through a rotation of two responders as
+    make_playbook_teams would make it."""
+    agents = session.exec(
+        select(User)
+        .join(TeamMember, col(TeamMember.user_id) == User.id)
+        .where(TeamMember.team_id == desk.id, User.role == Role.agent)
+    ).all()
+    lead = session.get(User, desk.lead_user_id) if desk.lead_user_id else None
+    for key in sorted(set(service_levels().assignment.teams.values()) - {SERVICE_DESK}):
+        if _team(session, key) is None:
+            responders = [make_user(session, Role.responder, contactable=True) for _ in range(2)]
+            make_team(
+                session,
+                key=key,
+                lead=lead,
+                members=agents,
+                rotations={FIRST_ROTATION: responders},
+            )
+
+
 def make_service_desk(session: Session, *, agents: int = 2) -> ServiceDesk:
     """The complaint desk the service-level file assigns tickets to, and the duty managers'
     team tickets escalate to, where the test has not made them."""
@@ -279,6 +303,7 @@ def make_service_desk(session: Session, *, agents: int = 2) -> ServiceDesk:
             session, key=SERVICE_DESK, lead=lead, rotations={"lead": [lead], "agents": people}
         )
     make_duty_managers(session)
+    _make_complaint_teams(session, desk)
     session.flush()
     desk_agents = session.exec(
         select(User.username)

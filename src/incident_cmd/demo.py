@@ -45,6 +45,8 @@ PEOPLE = [
     ("tech.lin", "技术支持 林峰", Role.responder, "+8613800000013", CHINESE, "Asia/Shanghai"),
     ("qa.he", "质量经理 何琳", Role.responder, "+8613800000014", CHINESE, "Asia/Shanghai"),
     ("qa.guo", "质量工程师 郭明", Role.responder, "+8613800000015", CHINESE, "Asia/Shanghai"),
+    ("agent.tang", "技术支持专员 唐磊", Role.agent, "+8613800000019", CHINESE, "Asia/Shanghai"),
+    ("agent.feng", "质量投诉专员 冯雪", Role.agent, "+8613800000020", CHINESE, "Asia/Shanghai"),
     ("comms.ma", "市场部 马超", Role.comms, "+8613800000016", CHINESE, "Asia/Shanghai"),
     ("comms.lee", "Comms Jamie Lee", Role.comms, "+12125550188", ENGLISH, "America/New_York"),
     ("hr.xu", "人力后勤 徐刚", Role.responder, "+8613800000017", CHINESE, "Asia/Shanghai"),
@@ -80,6 +82,8 @@ TEAMS = [
         "tech.huang",
         {
             "primary": (DAILY, "09:00", ["tech.huang", "tech.lin"]),
+            # Technical complaints are routed here (config/service-levels.yaml, seeds 002).
+            "agents": (DAILY, "09:00", ["agent.tang"]),
         },
     ),
     (
@@ -88,6 +92,8 @@ TEAMS = [
         "qa.he",
         {
             "primary": (WEEKLY, "09:00", ["qa.he", "qa.guo"]),
+            # Product-quality complaints are routed here (config/service-levels.yaml, seeds 002).
+            "agents": (DAILY, "09:00", ["agent.feng"]),
         },
     ),
     (

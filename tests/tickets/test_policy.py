@@ -2,8 +2,11 @@
 
 import pytest
 
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import User
 from incident_cmd.config import PROJECT_ROOT, ConfigurationError
-from incident_cmd.tickets import intake, policy
+from incident_cmd.teams import service as team_service
+from incident_cmd.tickets import access, intake, policy
 from incident_cmd.tickets.schemas import TicketCreate
 
 SHIPPED = (PROJECT_ROOT / "config" / "service-levels.yaml").read_text(encoding="utf-8")
@@ -33,6 +36,8 @@ def levels():
         (ticket("I want my money back", requested="refund"), ("after_sales", "routine", False)),
         (ticket("冒烟", priority="routine", category="other"), ("other", "routine", True)),
         (ticket("hello"), ("other", "routine", False)),
+        (ticket("The air purifier won't connect to wifi"), ("technical", "important", False)),
+        (ticket("固件升级失败后死机了"), ("technical", "important", False)),
     ],
 )
 def test_rules_set_category_priority_and_safety(levels, form, expected):
@@ -54,7 +59,7 @@ def test_rules_set_category_priority_and_safety(levels, form, expected):
         (("reopen_within: 7d", "reopen_within: 7d\nsurprise: 1"), "surprise"),
         (
             ("  - channels: [social]\n    priority: important", "  - channels: [social]"),
-            "classification.5",
+            "classification.6",
         ),
         (
             ("respond: {within: 8h, clock: calendar}", "respond: {within: 25h, clock: calendar}"),
@@ -109,3 +114,41 @@ def test_the_ceiling_verification_and_plan_follow_seed_001(levels):
     assert levels.close_within.within == "14d"
     for phrase in ("最迟不超过24小时", "3个工作日内进行初步核实", "一个工作日内", "14天内结案"):
         assert phrase in SHIPPED
+
+
+@pytest.mark.parametrize(
+    ("category", "team"),
+    [
+        ("technical", "technical-support"),  # 002 技术问题:由技术支持部门负责
+        ("product_quality", "quality"),  # 002 产品问题:由质量管理部门负责
+        ("service_attitude", "customer-service"),  # 002 服务问题:由客户服务部门负责
+        ("logistics", "customer-service"),
+        ("other", "customer-service"),
+    ],
+)
+def test_the_shipped_file_routes_categories_as_seed_002(levels, category, team):
+    assert levels.assignment.team_for(category) == team
+
+
+@pytest.mark.parametrize(
+    ("description", "team", "agent"),
+    [
+        ("扫地机器人连不上wifi,APP一直提示错误代码E21", "technical-support", "agent.tang"),
+        ("电饭煲用了两周内胆涂层脱落,按键坏了", "quality", "agent.feng"),
+        ("快递三天了还没收到", "customer-service", "agent.sun"),
+    ],
+)
+def test_the_demo_organisation_works_each_complaint_in_its_team(
+    demo_org, shipped_playbooks, description, team, agent
+):
+    taken = intake.take_in(
+        demo_org,
+        data=ticket(description),
+        actor=auth_service.get_user_by_username(demo_org, username="agent.sun"),
+        registry=shipped_playbooks,
+    )
+    demo_org.flush()
+    assert taken.team_key == team
+    assert demo_org.get(User, taken.assignee_id).username == agent
+    lead = demo_org.get(User, team_service.get_team(demo_org, key=team).lead_user_id)
+    assert access.is_supervisor(demo_org, ticket=taken, actor=lead)

@@ -17,10 +17,11 @@ from incident_cmd.workdays import UNITS, parse_offset
 Priority = Literal["urgent", "important", "routine", "consultation"]
 PRIORITIES: tuple[str, ...] = ("urgent", "important", "routine", "consultation")
 Category = Literal[
-    "product_quality", "logistics", "usage", "service_attitude", "after_sales", "other"
+    "product_quality", "technical", "logistics", "usage", "service_attitude", "after_sales", "other"
 ]
 CATEGORIES: tuple[str, ...] = (
     "product_quality",
+    "technical",
     "logistics",
     "usage",
     "service_attitude",
