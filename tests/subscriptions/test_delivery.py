@@ -137,6 +137,11 @@ def test_email_double_opt_in_then_each_version_once_then_one_click_unsubscribe(
     assert "第二次通报正文。" in plain(update) and "请停止使用。" in plain(update)
     assert update["Subject"] == "PX-200 电暖器召回（第2次通报）"
     assert f"/status/{number}" in plain(update)
+    unsubscribe = UNSUBSCRIBE_LINK.search(plain(update)).group(1)
+    # Mail programs offer the same link beside the sender, one click and done (RFC 8058).
+    assert update["List-Unsubscribe"].endswith(f"{unsubscribe}>")
+    assert update["List-Unsubscribe"].startswith("<https://")
+    assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
     # Publishing's hook run again for the same version (a retried request) sends nothing more.
     with db.session_scope() as session:
@@ -146,7 +151,6 @@ def test_email_double_opt_in_then_each_version_once_then_one_click_unsubscribe(
     send()
     assert len(mails_to(smtp, READER)) == 2
 
-    unsubscribe = UNSUBSCRIBE_LINK.search(plain(update)).group(1)
     one_click = client_factory()  # the mail provider: no cookie, no CSRF token
     for _ in range(2):
         answer = one_click.post(unsubscribe, data={"List-Unsubscribe": "One-Click"})

@@ -53,6 +53,7 @@ def enqueue(
     user_id: int | None = None,
     customer_id: int | None = None,
     due_at: datetime | None = None,
+    unsubscribe_url: str | None = None,
 ) -> DirectMessage:
     subject_type, subject_id = subject or (None, None)
     message = DirectMessage(
@@ -70,6 +71,7 @@ def enqueue(
         subject=rendered.subject,
         body=rendered.body,
         html=rendered.html,
+        unsubscribe_url=unsubscribe_url,
         drill=drill,
         status=DirectMessageStatus.pending,
         due_at=due_at or clock.now(),
@@ -205,12 +207,19 @@ class DirectMessages:
         twiml = None
         if message.channel == ChannelName.voice:
             twiml = keypad_twiml(message, self.settings.public_base_url)
+        headers: tuple[tuple[str, str], ...] = ()
+        if message.channel == ChannelName.email and message.unsubscribe_url:
+            headers = (
+                ("List-Unsubscribe", f"<{message.unsubscribe_url}>"),
+                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
+            )
         return Outbound(
             delivery_id=message.id,
             address=message.address,
             body=message.body,
             subject=message.subject,
             html=message.html,
+            headers=headers,
             twiml=twiml,
         )
 

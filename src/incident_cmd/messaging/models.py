@@ -63,6 +63,8 @@ class DirectMessage(SQLModel, table=True):
     subject: str | None = Field(default=None, max_length=300)
     body: str
     html: str | None = None
+    # An email's one-click unsubscribe (RFC 8058): mail programs show it beside the sender.
+    unsubscribe_url: str | None = Field(default=None, max_length=500)
     drill: bool = False
     status: DirectMessageStatus = enum_column(DirectMessageStatus)
     due_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))

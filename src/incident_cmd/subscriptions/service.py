@@ -352,6 +352,7 @@ def send_statement(session: Session, *, incident: Incident, statement: Statement
         if key in queued_before:
             continue
         locale = subscription.locale.value
+        leave = unsubscribe_url(subscription)
         context = {
             "organisation": settings.organisation_name,
             "topic": topic_label(session, subscription),
@@ -360,7 +361,7 @@ def send_statement(session: Session, *, incident: Incident, statement: Statement
             "advice": statement.advice.get(locale, ""),
             "version": statement.version,
             "status_url": status_url(incident.number),
-            "unsubscribe_url": unsubscribe_url(subscription),
+            "unsubscribe_url": leave,
         }
         direct.enqueue(
             session,
@@ -373,6 +374,7 @@ def send_statement(session: Session, *, incident: Incident, statement: Statement
             address=subscription.address,
             locale=subscription.locale,
             rendered=templates.render("statement_update", subscription.channel, locale, context),
+            unsubscribe_url=leave,
         )
         queued += 1
     if queued:
