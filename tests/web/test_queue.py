@@ -420,6 +420,44 @@ def test_an_agent_works_a_ticket_to_resolution(client, session, queue):
     assert "已换新机" in page and "120.50" in page and 'action="' + path + '/reopen"' in page
 
 
+def test_an_agent_records_the_verification_and_tells_the_customer_the_planned_date(
+    client, session, queue, frozen_clock
+):
+    ticket = queue.take_in("电饭煲不工作了", product_model="PX-200")
+    sign_in_as(client, session, queue.agent, Locale.zh_CN)
+    path = f"/tickets/{ticket.id}"
+    page = client.get(path).text
+    assert f'action="{path}/verification"' in page and "投诉是否属实" in page
+    assert 'name="resolve_by"' in page
+
+    unchosen = post_form(client, f"{path}/verification", {"note": "查看了照片"}, path)
+    assert unchosen.status_code == 400
+    assert 'id="verify-outcome-error"' in unchosen.text and "查看了照片" in unchosen.text
+    verified = post_form(
+        client,
+        f"{path}/verification",
+        {"outcome": "substantiated", "note": "查看了照片，电源板烧毁"},
+        path,
+    )
+    assert verified.status_code == 303
+    assert f'action="{path}/verification"' not in client.get(path).text  # once only
+
+    past = post_form(client, f"{path}/plan", {"note": "返厂维修", "resolve_by": "2026-11-01"}, path)
+    assert past.status_code == 400
+    assert 'id="plan-resolve_by-error"' in past.text
+    planned = post_form(
+        client, f"{path}/plan", {"note": "返厂维修", "resolve_by": "2026-11-30"}, path
+    )
+    assert planned.status_code == 303
+    assert queue.events(ticket, "ticket.")[-3:] == [
+        "ticket.verified",
+        "ticket.plan",
+        "ticket.timetable",
+    ]
+    history = client.get(path).text
+    assert "已核实" in history and "已告知客户计划解决日期" in history
+
+
 def test_a_refused_action_shows_why_next_to_the_field_and_changes_nothing(client, session, queue):
     ticket = queue.take_in()
     sign_in_as(client, session, queue.agent)

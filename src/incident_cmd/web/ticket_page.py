@@ -22,15 +22,23 @@ from incident_cmd.errors import DomainError, Forbidden
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.teams.models import Team
 from incident_cmd.tickets import access, history, lifecycle, queries, sla, surveys
-from incident_cmd.tickets.models import TICKET_TRANSITIONS, Ticket, TicketStatus, TimerKind
+from incident_cmd.tickets.models import (
+    OPEN_TICKET_STATUSES,
+    TICKET_TRANSITIONS,
+    Ticket,
+    TicketStatus,
+    TimerKind,
+)
 from incident_cmd.tickets.policy import service_levels
 from incident_cmd.tickets.schemas import (
     SurveyEntry,
     TaskDone,
     TicketAction,
     TicketAssign,
+    TicketPlan,
     TicketReopen,
     TicketResolve,
+    TicketVerification,
 )
 from incident_cmd.timeline import service as timeline
 from incident_cmd.web.api import PageUser, templates
@@ -73,7 +81,8 @@ MOVES = {
 # the top of the form.
 FORM_FIELDS: Mapping[str, tuple[str, ...]] = {
     "status": ("status", "note"),
-    "plan": ("note",),
+    "plan": ("note", "resolve_by"),
+    "verify": ("outcome", "note"),
     "resolve": ("resolution", "responsible_department", "compensation_amount"),
     "reopen": ("reason",),
     "appeal": ("reason",),
@@ -156,14 +165,16 @@ def _page(
     ).all()
     timers = sla.timers_of(session, ticket=ticket)
     current = TicketStatus(ticket.status)
-    plan_open = any(
-        timer.kind == TimerKind.handling_plan and timer.met_at is None for timer in timers
+    plan_open, verification_open = (
+        any(timer.kind == kind and timer.met_at is None for timer in timers)
+        for kind in (TimerKind.handling_plan, TimerKind.verification)
     )
     approval = service_levels().compensation_approval
     moves = [(target, MOVES[target]) for target in TICKET_TRANSITIONS[current] if target in MOVES]
     shown = {
         "status": working and bool(moves),
         "plan": working and plan_open,
+        "verify": working and verification_open and current in OPEN_TICKET_STATUSES,
         "resolve": working and TicketStatus.resolved in TICKET_TRANSITIONS[current],
         "reopen": working and current == TicketStatus.resolved,
         "appeal": working and current == TicketStatus.closed,
@@ -295,10 +306,25 @@ async def handling_plan(
     values = await _values(request, "plan")
 
     def plan(ticket: Ticket, gettext: Gettext) -> None:
-        body = validated(TaskDone, values, gettext)
-        lifecycle.record_handling_plan(session, ticket=ticket, plan=body.note, actor=user)
+        body = validated(TicketPlan, values, gettext)
+        lifecycle.record_handling_plan(
+            session, ticket=ticket, plan=body.note, actor=user, resolve_by=body.resolve_by
+        )
 
     return _act(request, session, user, ticket_id, form_name="plan", values=values, action=plan)
+
+
+@router.post("/tickets/{ticket_id:int}/verification")
+async def verification(
+    ticket_id: int, request: Request, session: SessionDep, user: PageUser
+) -> Response:
+    values = await _values(request, "verify")
+
+    def verify(ticket: Ticket, gettext: Gettext) -> None:
+        body = validated(TicketVerification, values, gettext)
+        lifecycle.record_verification(session, ticket=ticket, verification=body, actor=user)
+
+    return _act(request, session, user, ticket_id, form_name="verify", values=values, action=verify)
 
 
 def _amount(values: Mapping[str, str], gettext: Gettext) -> dict[str, Any]:
