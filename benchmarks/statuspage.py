@@ -16,7 +16,8 @@ slows both servers, the bare one too.
 
 Without wrk it says so and stops (exit status 2): a Python load generator would measure
 itself. Prints one JSON object as its last line with bare_rps, bare_p99_ms, status_rps,
-status_p99_ms, ratio, goal_met (ratio >= 0.7 and status p99 < 100 ms), non_2xx,
+status_p99_ms, ratio, goal_met (ratio >= 0.7 and status p99 < 100 ms), the same p99s and the
+page's rate at 50 connections (bare_p99_ms_at_50, status_rps_at_50, status_p99_ms_at_50), non_2xx,
 socket_errors, campaign_still_sending_after, cpus and load_average."""
 
 import argparse
@@ -54,6 +55,10 @@ from incident_cmd.statements.schemas import StatementDraft
 GOAL_RATIO = 0.7
 GOAL_P99_MS = 100.0
 STAGES = ("recall_announced", "recall_in_progress", "recall_in_progress")
+# Both servers are saturated at 200 connections on a small machine, where the tail measures
+# how fairly the server shares its one core among connections, the bare app's too; at 50 the
+# tail is the page's own cost.
+FEWER_CLIENTS = 50
 UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
@@ -193,11 +198,13 @@ def main() -> None:
                 try:
                     wrk(bare_url, clients=clients, seconds=2)  # warm-up
                     bare_figures = wrk(bare_url, clients=clients, seconds=seconds)
+                    bare_fewer = wrk(bare_url, clients=FEWER_CLIENTS, seconds=seconds)
                 finally:
                     bare.terminate()
                     bare.wait(timeout=30)
                 wrk(page, clients=clients, seconds=2)  # warm-up
                 status_figures = wrk(page, clients=clients, seconds=seconds)
+                status_fewer = wrk(page, clients=FEWER_CLIENTS, seconds=seconds)
                 sent = fake_state(fake_url)["count"]
                 window = time.time() - started
     ratio = status_figures["rps"] / bare_figures["rps"]
@@ -213,6 +220,9 @@ def main() -> None:
         "status_p50_ms": round(status_figures["p50_ms"], 2),
         "status_p99_ms": round(status_figures["p99_ms"], 2),
         "ratio": round(ratio, 3),
+        "bare_p99_ms_at_50": round(bare_fewer["p99_ms"], 2),
+        "status_rps_at_50": round(status_fewer["rps"], 1),
+        "status_p99_ms_at_50": round(status_fewer["p99_ms"], 2),
         "goal_met": ratio >= GOAL_RATIO and status_figures["p99_ms"] < GOAL_P99_MS,
         "non_2xx": bare_figures["non_2xx"] + status_figures["non_2xx"],
         "socket_errors": bare_figures["socket_errors"] + status_figures["socket_errors"],
