@@ -7,6 +7,7 @@ from typing import Any
 import phonenumbers
 
 from incident_cmd.config import get_settings
+from incident_cmd.customers.models import Customer
 
 EMAIL = re.compile(r"[^\s@<>()\[\],;:\"']+@[^\s@<>()\[\],;:\"']+\.[^\s@<>()\[\],;:\"']+")
 
@@ -37,6 +38,18 @@ def mask_email(email: str) -> str:
 
 def mask_contact(contact: str) -> str:
     return mask_email(contact) if "@" in contact else mask_phone(contact)
+
+
+def masked_identity(customer: Customer) -> dict[str, str | None]:
+    """What names or reaches a customer, as a reader without need of it sees it: a customer
+    known only by a contact is named by it, and imported without a reference is referred to
+    by it (``contact:+86…``), so the name and reference are masked as text."""
+    return {
+        "name": mask_text(customer.name),
+        "external_ref": mask_text(customer.external_ref),
+        "phone": customer.phone and mask_contact(customer.phone),
+        "email": customer.email and mask_contact(customer.email),
+    }
 
 
 def mask_text(text: str) -> str:
