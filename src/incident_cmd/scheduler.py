@@ -38,6 +38,7 @@ SWEEPS: dict[str, Sweep] = {
     "sla-timers": ticket_jobs.sweep_timers,
     "ticket-task-overdue": ticket_jobs.mark_overdue_tasks,
     "monthly-review": ticket_review.run_monthly_review,
+    "monthly-review-send": ticket_review.send_due_review,
     "campaign-start": campaign_service.start_due_campaigns,
     "campaign-finish": campaign_service.finish_campaigns,
 }

@@ -27,6 +27,9 @@ from incident_cmd.tickets import (
 from incident_cmd.tickets.masking import mask_contact, mask_text, mask_values
 from incident_cmd.tickets.models import BreachState, Signal, SignalStatus, Ticket, TicketStatus
 from incident_cmd.tickets.schemas import (
+    ReviewNoteCreate,
+    ReviewNoteRead,
+    ReviewSent,
     SignalDeclare,
     SignalDismiss,
     SignalRead,
@@ -390,3 +393,30 @@ def monthly_review(
             headers={"Content-Disposition": f'attachment; filename="review-{period}.csv"'},
         )
     return report
+
+
+@router.post(
+    "/reviews/monthly/{period}/notes",
+    response_model=ReviewNoteRead,
+    status_code=201,
+    responses=error_responses(409),
+)
+def write_review_note(
+    period: Annotated[str, review.PeriodPath],
+    body: ReviewNoteCreate,
+    session: SessionDep,
+    actor: Manager,
+) -> ReviewNoteRead:
+    """A lesson or an improvement proposal, until the review is sent (409 afterwards)."""
+    event = review.add_note(session, period=period, kind=body.kind, text=body.text, actor=actor)
+    return ReviewNoteRead(kind=body.kind, text=event.summary, by=actor.username, at=event.at)
+
+
+@router.post(
+    "/reviews/monthly/{period}/send", response_model=ReviewSent, responses=error_responses(409)
+)
+def send_review(
+    period: Annotated[str, review.PeriodPath], session: SessionDep, actor: Manager
+) -> dict:
+    """Emails the review to the management list, once (409 when it has been sent)."""
+    return review.send(session, period=period, actor=actor)
