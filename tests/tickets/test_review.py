@@ -14,7 +14,7 @@ from incident_cmd.tickets import lifecycle, review, surveys
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
 from tests.factories import bearer, make_service_desk
-from tests.plugins.twilio import signed
+from tests.plugins.twilio import file_inbox, signed
 
 
 def _resolved(queue, frozen_clock, *, hours: float, ticket: Ticket | None = None, **fields):
@@ -150,8 +150,12 @@ def test_a_customer_sms_through_the_signed_webhook_becomes_a_ticket(client, queu
     response = client.post("/webhooks/twilio/inbound", data=params, headers=signed(url, params))
     assert response.status_code == 200
     duty = bearer(queue.session, queue.user(queue.desk.duty_manager))
+    # Kept, not yet a ticket: the worker's inbox sweep files it.
+    assert client.get("/api/v1/tickets", headers=duty).json()["items"] == []
+    assert file_inbox(queue.session, client.app) == 1
     [ticket] = client.get("/api/v1/tickets", headers=duty).json()["items"]
     assert (ticket["priority"], ticket["safety"]) == ("urgent", True)
     again = client.post("/webhooks/twilio/inbound", data=params, headers=signed(url, params))
     assert again.status_code == 200
+    assert file_inbox(queue.session, client.app) == 0
     assert len(client.get("/api/v1/tickets", headers=duty).json()["items"]) == 1

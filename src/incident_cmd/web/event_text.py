@@ -438,6 +438,7 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "sms.opted_out": (Sentence(N_("Replied to stop SMS notices")),),
     "sms.opted_in": (Sentence(N_("Replied to receive SMS notices again")),),
     "sms.unfiled": (Sentence(N_("An SMS kept unfiled: its sender is not a phone number")),),
+    "sms.set_aside": (Sentence(N_("An SMS set aside after %(attempts)s failed attempts")),),
     "email.unsubscribed": (
         Sentence(N_("Unsubscribed from email notices (safety recall notices are still sent)")),
     ),
