@@ -6,8 +6,9 @@ from pathlib import Path
 import incident_cmd
 
 PACKAGE = Path(incident_cmd.__file__).parent
-# The sending layer sits below the webhooks; every other package of ours is above them.
-BELOW_INTEGRATIONS = {"integrations", "messaging"}
+# The sending layer and the timeline (an append-only log of any subject's changes, which the
+# sending layer writes to as well) sit below the webhooks; every other package is above them.
+BELOW_INTEGRATIONS = {"integrations", "messaging", "timeline"}
 
 
 def _imports(path: Path) -> set[str]:
