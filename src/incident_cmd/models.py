@@ -9,6 +9,7 @@ from incident_cmd.messaging.models import DirectMessage, SinkMessage, Suppressio
 from incident_cmd.numbering import sequence_counters
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
+from incident_cmd.sitreps.models import SituationReport
 from incident_cmd.statements.models import Statement
 from incident_cmd.subscriptions.models import Subscription, SubscriptionRequest
 from incident_cmd.teams.models import Rotation, RotationMember, RotationOverride, Team, TeamMember
@@ -36,6 +37,7 @@ __all__ = [
     "RotationOverride",
     "Signal",
     "SinkMessage",
+    "SituationReport",
     "SlaTimer",
     "Statement",
     "Subscription",

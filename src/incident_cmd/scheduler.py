@@ -27,6 +27,7 @@ from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.outbox import Sender
 from incident_cmd.paging import jobs as paging_jobs
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.sitreps import flows as sitrep_flows
 from incident_cmd.tickets import jobs as ticket_jobs
 from incident_cmd.tickets import review as ticket_review
 
@@ -42,6 +43,7 @@ SWEEPS: dict[str, Sweep] = {
     "ticket-task-overdue": ticket_jobs.mark_overdue_tasks,
     "monthly-review": ticket_review.run_monthly_review,
     "monthly-review-send": ticket_review.send_due_review,
+    "situation-reports": sitrep_flows.send_due_reports,
     "campaign-start": campaign_service.start_due_campaigns,
     "campaign-finish": campaign_service.finish_campaigns,
 }

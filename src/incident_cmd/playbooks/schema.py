@@ -51,11 +51,24 @@ class ScopeRule(Strict):
     )
 
 
+def _check_cadence(value: str) -> str:
+    amount, unit = parse_offset(value)
+    if unit not in ("m", "h") or amount < 1:
+        raise ValueError("a report cadence is minutes or hours (30m, 2h)")
+    return value
+
+
+Cadence = Annotated[str, AfterValidator(_check_cadence)]
+
+
 class Severity(Strict):
     key: Key
     name: Bilingual
     respond_within: Offset
     resolve_within: Offset
+    # How often the commander and deputy receive a situation report (态势报告) while the
+    # incident is open; without it, reports are compiled only on demand.
+    report_every: Cadence | None = None
 
 
 EscalationStep = Literal["next_in_rotation", "team_lead", "duty_manager"]

@@ -344,6 +344,13 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "subscription.requested": (Sentence(N_("Subscription asked for; waiting for confirmation")),),
     "subscription.confirmed": (Sentence(N_("Subscription confirmed")),),
     "subscription.ended": (Sentence(N_("Unsubscribed")),),
+    # --- situation reports to the command ---
+    "sitrep.compiled": (
+        Sentence(
+            N_("Situation report %(number)s compiled on the cadence"), when=_filled("scheduled")
+        ),
+        Sentence(N_("Situation report %(number)s compiled on request")),
+    ),
     # --- the monthly complaint review ---
     "review.sent": (
         Sentence(
