@@ -523,6 +523,10 @@ def test_the_regulator_route_is_the_organisations_own_text(
     )
     with pytest.raises(ConfigurationError, match="x-was"):
         service_levels()
+    # Every language a customer may read needs the route.
+    service_levels_with("    en: If you are still not satisfied", "    # en: If you are still")
+    with pytest.raises(ConfigurationError, match="regulator_route: give the text in en"):
+        service_levels()
     service_levels_with(
         "    zh-CN: 如您对申诉处理结果仍不满意,可拨打12315或登录全国12315平台(www.12315.cn)向市场监督管理部门投诉,也可依法申请仲裁。",
         "    zh-CN: 如仍不满意,请联系本市消费者协会(电话 96315)。",

@@ -25,6 +25,7 @@ from tests.plugins.web import (
     shot,
     sign_in_as,
 )
+from tests.web.test_accessibility import UNNAMED
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -213,6 +214,7 @@ def test_the_ticket_page_with_an_appeal_in_chromium(
             assert ("申诉" if locale == Locale.zh_CN else "Appeal") in appeal_text
             assert "已电话联系客户" in appeal_text
             shot(page, tmp_path, f"appeals-ticket-{locale}-1280")
+            assert page.evaluate(UNNAMED) == []  # every field labelled, every control named
             page.set_viewport_size({"width": 390, "height": 844})
             page.reload()
             page.wait_for_selector("form#appeal_answer")
