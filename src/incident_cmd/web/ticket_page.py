@@ -1,8 +1,8 @@
 """A ticket's page: the complaint, its SLA targets, its history, the customer's other tickets
 and purchases, and a form for every action the API offers on it. Each form goes through the
 same service as the API's route, with the same checks (the ``Agent`` roles, then
-``access.ensure_may_work_on``; the survey, the tasks and the appeals check their own). A refused form
-changes nothing and comes back with the message next to its field."""
+``access.ensure_may_work_on``; the survey, the tasks and the appeals check their own). A
+refused form changes nothing and comes back with the message next to its field."""
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
