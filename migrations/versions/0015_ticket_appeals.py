@@ -1,7 +1,7 @@
 """appeals against a ticket's result, each its own record
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-03 11:50:00
 
 Seeds 001 六 (申诉处理流程): an appeal is registered, investigated by a designated handler and
@@ -18,7 +18,7 @@ from alembic import op
 import incident_cmd.columns
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
