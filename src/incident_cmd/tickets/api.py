@@ -171,9 +171,11 @@ def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> Ti
             )
             for task in tasks
         ],
+        # ``appealed_at`` is set by the first appeal: a ticket never appealed (every ticket at
+        # intake) costs no query.
         appeals=[
             appeal_read(session, appeal, masked=masked)
-            for appeal in appeals.appeals_of(session, ticket=ticket)
+            for appeal in (appeals.appeals_of(session, ticket=ticket) if ticket.appealed_at else ())
         ],
     )
 
