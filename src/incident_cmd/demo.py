@@ -47,6 +47,8 @@ PEOPLE = [
     ("qa.guo", "质量工程师 郭明", Role.responder, "+8613800000015", CHINESE, "Asia/Shanghai"),
     ("agent.tang", "技术支持专员 唐磊", Role.agent, "+8613800000019", CHINESE, "Asia/Shanghai"),
     ("agent.feng", "质量投诉专员 冯雪", Role.agent, "+8613800000020", CHINESE, "Asia/Shanghai"),
+    ("appeals.jiang", "申诉主管 蒋悦", Role.responder, "+8613800000021", CHINESE, "Asia/Shanghai"),
+    ("appeals.qian", "申诉专员 钱程", Role.agent, "+8613800000022", CHINESE, "Asia/Shanghai"),
     ("comms.ma", "市场部 马超", Role.comms, "+8613800000016", CHINESE, "Asia/Shanghai"),
     ("comms.lee", "Comms Jamie Lee", Role.comms, "+12125550188", ENGLISH, "America/New_York"),
     ("hr.xu", "人力后勤 徐刚", Role.responder, "+8613800000017", CHINESE, "Asia/Shanghai"),
@@ -94,6 +96,16 @@ TEAMS = [
             "primary": (WEEKLY, "09:00", ["qa.he", "qa.guo"]),
             # Product-quality complaints are routed here (config/service-levels.yaml, seeds 002).
             "agents": (DAILY, "09:00", ["agent.feng"]),
+        },
+    ),
+    (
+        # Seeds 001 六 「由专人负责调查核实」: appeals go to people who did not handle the
+        # complaint (config/service-levels.yaml, appeals.team).
+        "appeals",
+        "申诉处理组 Appeals",
+        "appeals.jiang",
+        {
+            "primary": (WEEKLY, "09:00", ["appeals.jiang", "appeals.qian"]),
         },
     ),
     (

@@ -55,7 +55,6 @@ ACTIONS = {
     "plan": lambda desk: {"note": "replace the unit"},
     "resolve": lambda desk: {"resolution": "replaced"},
     "reopen": lambda desk: {"reason": "still broken"},
-    "appeal": lambda desk: {"reason": "not fixed"},
 }
 
 

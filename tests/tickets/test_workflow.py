@@ -1,4 +1,5 @@
-"""Intake over the API, the queue, the lifecycle, surveys, callbacks, reopening and appeals."""
+"""Intake over the API, the queue, the lifecycle, surveys, callbacks and reopening (appeals
+are tests/tickets/test_appeals.py)."""
 
 from datetime import timedelta
 
@@ -207,25 +208,6 @@ def test_reopen_within_the_window_and_not_after(queue, frozen_clock):
     frozen_clock.advance(8 * DAY)
     with pytest.raises(Conflict, match="more than 7d"):
         lifecycle.reopen(queue.session, ticket=ticket, reason="late", actor=queue.user(queue.agent))
-
-
-def test_appeal_after_close_within_the_window(client, agent, queue, frozen_clock):
-    ticket = queue.take_in()
-    _resolve(queue, ticket)
-    queue.move(ticket, "closed")
-    frozen_clock.advance(29 * DAY)
-    response = client.post(
-        f"/api/v1/tickets/{ticket.id}/appeal", json={"reason": "still broken"}, headers=agent
-    )
-    assert response.status_code == 200 and response.json()["status"] == "in_progress"
-    assert "ticket.appealed" in queue.events(ticket)
-    _resolve(queue, ticket)
-    queue.move(ticket, "closed")
-    frozen_clock.advance(31 * DAY)
-    late = client.post(
-        f"/api/v1/tickets/{ticket.id}/appeal", json={"reason": "again"}, headers=agent
-    )
-    assert late.status_code == 409 and "more than 30d" in late.json()["detail"]
 
 
 def _inbound(queue, body: str, phone: str, sid: str) -> InboundMessage:

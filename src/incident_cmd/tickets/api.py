@@ -14,6 +14,7 @@ from incident_cmd.fields import DbId
 from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.tickets import (
     access,
+    appeals,
     detection,
     flows,
     history,
@@ -25,8 +26,22 @@ from incident_cmd.tickets import (
     surveys,
 )
 from incident_cmd.tickets.masking import mask_contact, mask_text, mask_values
-from incident_cmd.tickets.models import BreachState, Signal, SignalStatus, Ticket, TicketStatus
+from incident_cmd.tickets.models import (
+    Appeal,
+    BreachState,
+    Signal,
+    SignalStatus,
+    SlaTimer,
+    Ticket,
+    TicketStatus,
+)
 from incident_cmd.tickets.schemas import (
+    AppealAnswer,
+    AppealAssign,
+    AppealCreate,
+    AppealNote,
+    AppealNoteRead,
+    AppealRead,
     ReviewNoteCreate,
     ReviewNoteRead,
     ReviewSent,
@@ -75,6 +90,52 @@ def _summaries(session: Session, tickets: Sequence[Ticket]) -> list[TicketSummar
     ]
 
 
+def _timer_read(timer: SlaTimer) -> TimerRead:
+    return TimerRead(
+        kind=timer.kind,
+        clock=timer.clock,
+        due_at=timer.due_at,
+        stage=sla.STAGES[timer.stage],
+        paused=timer.paused_at is not None,
+        met_at=timer.met_at,
+        met_in_time=timer.met_in_time,
+    )
+
+
+def appeal_read(session: Session, appeal: Appeal, *, masked: bool = False) -> AppealRead:
+    """``masked``: the copy for a reader with no need of the customer's contact details."""
+    shown = mask_text if masked else str
+    notes = appeals.notes_of(session, appeal=appeal)
+    names = auth_service.usernames(
+        session,
+        ids={appeal.registered_by, appeal.handler_id, appeal.answered_by}
+        | {by for _, by, _ in notes},
+    )
+    return AppealRead(
+        id=appeal.id,
+        ticket_id=appeal.ticket_id,
+        status=appeal.status,
+        appellant=appeal.appellant,
+        channel=appeal.channel,
+        grounds=shown(appeal.grounds),
+        received_at=appeal.received_at,
+        registered_at=appeal.registered_at,
+        registered_by=names.of(appeal.registered_by),
+        team=appeal.team_key,
+        handler=names.of(appeal.handler_id),
+        assigned_at=appeal.assigned_at,
+        responded_at=appeal.responded_at,
+        responded_in_time=appeal.responded_in_time,
+        outcome=appeal.outcome,
+        answer=appeal.answer and shown(appeal.answer),
+        answered_at=appeal.answered_at,
+        answered_by=names.of(appeal.answered_by),
+        answered_in_time=appeal.answered_in_time,
+        timers=[_timer_read(timer) for timer in appeals.timers_of(session, appeal=appeal)],
+        notes=[AppealNoteRead(at=at, by=names.of(by), note=shown(note)) for at, by, note in notes],
+    )
+
+
 def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> TicketRead:
     """``masked``: the copy for a reader with no need of the customer's contact details."""
     tasks = surveys.tasks_of(session, ticket=ticket)
@@ -98,18 +159,7 @@ def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> Ti
         compensation_amount=ticket.compensation_amount,
         csat=ticket.csat,
         nps=ticket.nps,
-        timers=[
-            TimerRead(
-                kind=timer.kind,
-                clock=timer.clock,
-                due_at=timer.due_at,
-                stage=sla.STAGES[timer.stage],
-                paused=timer.paused_at is not None,
-                met_at=timer.met_at,
-                met_in_time=timer.met_in_time,
-            )
-            for timer in sla.timers_of(session, ticket=ticket)
-        ],
+        timers=[_timer_read(timer) for timer in sla.timers_of(session, ticket=ticket)],
         tasks=[
             TaskRead(
                 id=task.id,
@@ -120,6 +170,12 @@ def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> Ti
                 overdue=task.done_at is None and task.due_at <= now,
             )
             for task in tasks
+        ],
+        # ``appealed_at`` is set by the first appeal: a ticket never appealed (every ticket at
+        # intake) costs no query.
+        appeals=[
+            appeal_read(session, appeal, masked=masked)
+            for appeal in (appeals.appeals_of(session, ticket=ticket) if ticket.appealed_at else ())
         ],
     )
 
@@ -268,16 +324,6 @@ def reopen(ticket_id: DbId, body: TicketReopen, session: SessionDep, actor: Agen
 
 
 @router.post(
-    "/tickets/{ticket_id}/appeal", response_model=TicketRead, responses=error_responses(409)
-)
-def appeal(ticket_id: DbId, body: TicketReopen, session: SessionDep, actor: Agent) -> TicketRead:
-    ticket = _workable(session, ticket_id, actor)
-    return ticket_read(
-        session, lifecycle.appeal(session, ticket=ticket, reason=body.reason, actor=actor)
-    )
-
-
-@router.post(
     "/tickets/{ticket_id}/survey", response_model=TicketRead, responses=error_responses(409)
 )
 def survey(ticket_id: DbId, body: SurveyEntry, session: SessionDep, actor: Agent) -> TicketRead:
@@ -296,6 +342,83 @@ def task_done(
     ticket = queries.get_ticket(session, ticket_id=ticket_id)
     surveys.complete_task(session, ticket=ticket, task_id=task_id, note=body.note, actor=actor)
     return ticket_read(session, ticket)
+
+
+# --- appeals (seeds 001 六, 申诉处理流程) ------------------------------------------------------
+
+
+# Whoever the customer reaches registers their appeal (首问负责制), as with a complaint.
+@router.post(
+    "/tickets/{ticket_id}/appeals",
+    response_model=AppealRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(409),
+)
+def register_appeal(
+    ticket_id: DbId, body: AppealCreate, session: SessionDep, actor: Agent
+) -> AppealRead:
+    ticket = queries.get_ticket(session, ticket_id=ticket_id)
+    return appeal_read(session, appeals.register(session, ticket=ticket, data=body, actor=actor))
+
+
+@router.get("/tickets/{ticket_id}/appeals", response_model=list[AppealRead])
+def ticket_appeals(ticket_id: DbId, session: SessionDep, reader: AnyUser) -> list[AppealRead]:
+    ticket = queries.get_ticket(session, ticket_id=ticket_id)
+    masked = not reads_contact_details(reader)
+    return [
+        appeal_read(session, appeal, masked=masked)
+        for appeal in appeals.appeals_of(session, ticket=ticket)
+    ]
+
+
+@router.get("/appeals/{appeal_id}", response_model=AppealRead)
+def get_appeal(appeal_id: DbId, session: SessionDep, reader: AnyUser) -> AppealRead:
+    appeal = appeals.get_appeal(session, appeal_id=appeal_id)
+    return appeal_read(session, appeal, masked=not reads_contact_details(reader))
+
+
+def _appeal_and_ticket(session: Session, appeal_id: int) -> tuple[Appeal, Ticket]:
+    appeal = appeals.get_appeal(session, appeal_id=appeal_id)
+    return appeal, queries.get_ticket(session, ticket_id=appeal.ticket_id)
+
+
+@router.post(
+    "/appeals/{appeal_id}/assign", response_model=AppealRead, responses=error_responses(409)
+)
+def assign_appeal(
+    appeal_id: DbId, body: AppealAssign, session: SessionDep, actor: Agent
+) -> AppealRead:
+    """A duty manager, an admin or the appeals team's lead names the handler."""
+    appeal, ticket = _appeal_and_ticket(session, appeal_id)
+    return appeal_read(
+        session,
+        appeals.assign(session, appeal=appeal, ticket=ticket, username=body.handler, actor=actor),
+    )
+
+
+@router.post(
+    "/appeals/{appeal_id}/notes", response_model=AppealRead, responses=error_responses(409)
+)
+def appeal_note(appeal_id: DbId, body: AppealNote, session: SessionDep, actor: Agent) -> AppealRead:
+    """The handler's investigation notes; the first meets the respond-by target."""
+    appeal, ticket = _appeal_and_ticket(session, appeal_id)
+    return appeal_read(
+        session,
+        appeals.add_note(session, appeal=appeal, ticket=ticket, note=body.note, actor=actor),
+    )
+
+
+@router.post(
+    "/appeals/{appeal_id}/answer", response_model=AppealRead, responses=error_responses(409)
+)
+def answer_appeal(
+    appeal_id: DbId, body: AppealAnswer, session: SessionDep, actor: Agent
+) -> AppealRead:
+    """The outcome, sent to the customer with the route to the regulator."""
+    appeal, ticket = _appeal_and_ticket(session, appeal_id)
+    return appeal_read(
+        session, appeals.answer(session, appeal=appeal, ticket=ticket, data=body, actor=actor)
+    )
 
 
 # --- signals -------------------------------------------------------------------------------

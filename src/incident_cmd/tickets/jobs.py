@@ -10,7 +10,7 @@ from incident_cmd.db import skip_locked
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import templates_for
-from incident_cmd.tickets import sla
+from incident_cmd.tickets import appeals, sla
 from incident_cmd.tickets.access import owner
 from incident_cmd.tickets.history import SUBJECT, record
 from incident_cmd.tickets.models import BreachState, SlaTimer, Ticket, TicketTask, TimerKind
@@ -22,6 +22,8 @@ TIMER_NAMES = {
     TimerKind.handling_plan: "handling plan",
     TimerKind.close: "close",
     TimerKind.verification: "verification",
+    TimerKind.appeal_response: "appeal response",
+    TimerKind.appeal_answer: "appeal answer",
 }
 
 
@@ -32,7 +34,9 @@ class _Owners:
         self.session = session
         self._found: dict[tuple[str, object], User | None] = {}
 
-    def __call__(self, ticket: Ticket, who: str) -> User | None:
+    def __call__(self, ticket: Ticket, who: str, kind: TimerKind) -> User | None:
+        if kind in appeals.APPEAL_TIMERS:  # the appeal's handler and team, not the ticket's
+            return appeals.alerted(self.session, ticket=ticket, who=who)
         key = (who, ticket.assignee_id if who == "assignee" else ticket.team_key)
         if key not in self._found:
             self._found[key] = owner(self.session, ticket=ticket, who=who)
@@ -47,7 +51,7 @@ def _alert(session: Session, ticket: Ticket, timer: SlaTimer, owners: _Owners) -
     the duty manager; each once, on the ticket's timeline and by message."""
     stage = sla.stage_name(timer)
     who = ALERTED[stage]
-    told = owners(ticket, who)
+    told = owners(ticket, who, timer.kind)
     if stage != "warned":
         ticket.breach_state = BreachState.breached
     elif ticket.breach_state == BreachState.ok:

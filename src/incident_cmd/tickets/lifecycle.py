@@ -1,5 +1,6 @@
 """Working a ticket: assignment, status changes, the initial verification, the handling plan,
-resolving, reopening and appealing, each moving the SLA timers that depend on it."""
+resolving and reopening, each moving the SLA timers that depend on it (appeals are
+tickets.appeals)."""
 
 from datetime import date, datetime, timedelta
 
@@ -254,28 +255,11 @@ def reopen(session: Session, *, ticket: Ticket, reason: str, actor: User) -> Tic
     if not _within(ticket.resolved_at, levels.reopen_within):
         raise Conflict(
             f"{ticket.number} was resolved more than {levels.reopen_within} ago; "
-            "open a new ticket or appeal after it is closed",
+            "open a new ticket or register an appeal",
             field="status",
         )
     return _reopen(
         session, ticket=ticket, levels=levels, reason=reason, actor=actor, kind="ticket.reopened"
-    )
-
-
-def appeal(session: Session, *, ticket: Ticket, reason: str, actor: User) -> Ticket:
-    """A closed ticket comes back on appeal within ``appeal_within`` of closing."""
-    levels = service_levels()
-    if ticket.status != TicketStatus.closed:
-        raise Conflict(
-            f"{ticket.number} is {ticket.status}; appeals are for closed tickets", field="status"
-        )
-    if not _within(ticket.closed_at, levels.appeal_within):
-        raise Conflict(
-            f"{ticket.number} was closed more than {levels.appeal_within} ago", field="status"
-        )
-    ticket.appealed_at = clock.now()
-    return _reopen(
-        session, ticket=ticket, levels=levels, reason=reason, actor=actor, kind="ticket.appealed"
     )
 
 

@@ -34,7 +34,8 @@ TICKET_TRANSITIONS: dict[TicketStatus, tuple[TicketStatus, ...]] = {
     ),
     TicketStatus.in_progress: (TicketStatus.waiting_customer, TicketStatus.resolved),
     TicketStatus.waiting_customer: (TicketStatus.in_progress, TicketStatus.resolved),
-    # Reopening and appeals have their own actions, each within its window.
+    # Reopening has its own action, within its window; an appeal is a record of its own
+    # (tickets.appeals) and leaves the ticket's status as it is.
     TicketStatus.resolved: (TicketStatus.closed,),
     TicketStatus.closed: (),
 }
@@ -115,6 +116,9 @@ class TimerKind(StrEnum):
     handling_plan = "handling_plan"
     close = "close"
     verification = "verification"
+    # An appeal's own targets: one appeal of a ticket is open at a time (tickets.appeals).
+    appeal_response = "appeal_response"
+    appeal_answer = "appeal_answer"
 
 
 class SlaTimer(SQLModel, table=True):
@@ -146,6 +150,49 @@ class SlaTimer(SQLModel, table=True):
     paused_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     met_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     met_in_time: bool | None = None
+
+
+class AppealStatus(StrEnum):
+    registered = "registered"  # waiting for a supervisor to name its handler
+    investigating = "investigating"
+    answered = "answered"
+
+
+class AppealOutcome(StrEnum):
+    upheld = "upheld"
+    partly_upheld = "partly_upheld"
+    rejected = "rejected"
+
+
+class Appeal(SQLModel, table=True):
+    """A customer's appeal against a ticket's result (seeds 001 六, 申诉处理流程): registered,
+    investigated by a designated handler who never worked the ticket, answered. Its targets
+    are the ticket's ``appeal_*`` SLA timers while it is open; ``*_in_time`` keeps how each
+    went once met."""
+
+    __tablename__ = "ticket_appeals"
+    __table_args__ = (Index("ix_ticket_appeals_handler_status", "handler_id", "status"),)
+
+    id: int = Field(default=None, primary_key=True)
+    ticket_id: int = Field(foreign_key="tickets.id", index=True)
+    status: AppealStatus = enum_column(AppealStatus, length=16)
+    appellant: str = Field(max_length=1000)  # the customer, or who appealed on their behalf
+    channel: IntakeChannel = enum_column(IntakeChannel, length=16)
+    grounds: str
+    received_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    registered_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    registered_by: int | None = Field(default=None, foreign_key="users.id")
+    team_key: str = Field(max_length=64)
+    handler_id: int | None = Field(default=None, foreign_key="users.id")
+    assigned_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    assigned_by: int | None = Field(default=None, foreign_key="users.id")
+    responded_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    responded_in_time: bool | None = None
+    outcome: AppealOutcome | None = enum_column(AppealOutcome, default=None, length=16)
+    answer: str | None = None
+    answered_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    answered_by: int | None = Field(default=None, foreign_key="users.id")
+    answered_in_time: bool | None = None
 
 
 class TicketTask(SQLModel, table=True):

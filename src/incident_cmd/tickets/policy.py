@@ -12,6 +12,7 @@ import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from incident_cmd.config import CLOCK_TIME, ConfigurationError, get_settings
+from incident_cmd.i18n import LOCALES, Locale
 from incident_cmd.workdays import UNITS, parse_offset
 
 Priority = Literal["urgent", "important", "routine", "consultation"]
@@ -104,6 +105,27 @@ class Verification(Strict):
     within: WorkingDays
 
 
+class Appeals(Strict):
+    """A customer unhappy with the result appeals (seeds 001 六, 申诉处理流程): the appeal is
+    registered, a designated person of ``team`` investigates and answers, and the answer
+    tells the customer where to go if still unhappy (``regulator_route``, per language).
+    ``window``, when set, is how long after the result an appeal is still taken; unset (the
+    default) no appeal is refused for its lateness, since the seeds set no such limit."""
+
+    team: str = Field(min_length=1)
+    respond: Target
+    answer_within: WorkingDays
+    window: Duration | None = None
+    regulator_route: dict[Locale, str]
+
+    @model_validator(mode="after")
+    def _every_language(self) -> "Appeals":
+        missing = [locale.value for locale in LOCALES if not self.regulator_route.get(locale)]
+        if missing:
+            raise ValueError(f"regulator_route: give the text in {', '.join(missing)}")
+        return self
+
+
 class Callback(Strict):
     key: str
     who: Literal["assignee", "supervisor", "duty_manager"]
@@ -169,7 +191,7 @@ class ServiceLevels(Strict):
     verification: Verification
     handling_plan: HandlingPlan
     reopen_within: Duration
-    appeal_within: Duration
+    appeals: Appeals
     survey_after: Duration
     callbacks: list[Callback]
     monthly_review: MonthlyReview = Field(default_factory=MonthlyReview)
@@ -183,12 +205,19 @@ class ServiceLevels(Strict):
     def tier(self, priority: Priority) -> Tier:
         return self.priorities[priority]
 
+    def working_days(self, within: str) -> Target:
+        """``within`` working days as that many days of working hours on the business clock:
+        due at the same time of day that many working days on."""
+        days, _ = parse_offset(within)
+        return Target(within=f"{days * self.working_hours.minutes}m", clock="business")
+
     @property
     def verification_target(self) -> Target:
-        """``verification.within`` working days as that many days of working hours on the
-        business clock: due at the same time of day that many working days on."""
-        days, _ = parse_offset(self.verification.within)
-        return Target(within=f"{days * self.working_hours.minutes}m", clock="business")
+        return self.working_days(self.verification.within)
+
+    @property
+    def appeal_answer_target(self) -> Target:
+        return self.working_days(self.appeals.answer_within)
 
     @model_validator(mode="after")
     def _responses_within_the_ceiling(self) -> "ServiceLevels":

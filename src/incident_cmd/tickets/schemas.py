@@ -6,9 +6,11 @@ from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
 
 from incident_cmd.auth.schemas import Phone
 from incident_cmd.customers.models import NAME_MAX_LENGTH
-from incident_cmd.fields import Amount, WholeNumber
+from incident_cmd.fields import Amount, Moment, WholeNumber
 from incident_cmd.i18n import Locale
 from incident_cmd.tickets.models import (
+    AppealOutcome,
+    AppealStatus,
     BreachState,
     IntakeChannel,
     SignalStatus,
@@ -139,6 +141,77 @@ class TaskRead(BaseModel):
     overdue: bool
 
 
+class AppealCreate(BaseModel):
+    """A customer's appeal against the result (seeds 001 六: 客户可以通过公司提供的申诉渠道……
+    提出进一步申诉): how it reached us, when, who made it, and on what grounds."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    grounds: str = Field(min_length=1, max_length=5000)
+    channel: IntakeChannel
+    appellant: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=NAME_MAX_LENGTH,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="who appealed, when not the customer themselves",
+    )
+    received_at: Moment | None = Field(
+        default=None, description="when the customer appealed; now when not given"
+    )
+
+
+class AppealAssign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    handler: str = Field(min_length=1, max_length=64)
+
+
+class AppealNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(min_length=1, max_length=5000)
+
+
+class AppealAnswer(BaseModel):
+    """The appeal's outcome and the answer the customer is sent, with the regulator route."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    outcome: AppealOutcome
+    answer: str = Field(min_length=1, max_length=5000)
+
+
+class AppealNoteRead(BaseModel):
+    at: datetime
+    by: str | None
+    note: str
+
+
+class AppealRead(BaseModel):
+    id: int
+    ticket_id: int
+    status: AppealStatus
+    appellant: str
+    channel: IntakeChannel
+    grounds: str
+    received_at: datetime
+    registered_at: datetime
+    registered_by: str | None
+    team: str
+    handler: str | None
+    assigned_at: datetime | None
+    responded_at: datetime | None
+    responded_in_time: bool | None
+    outcome: AppealOutcome | None
+    answer: str | None
+    answered_at: datetime | None
+    answered_by: str | None
+    answered_in_time: bool | None
+    timers: list[TimerRead]
+    notes: list[AppealNoteRead]
+
+
 class TicketSummary(BaseModel):
     id: int
     number: str
@@ -173,6 +246,7 @@ class TicketRead(TicketSummary):
     nps: int | None
     timers: list[TimerRead]
     tasks: list[TaskRead]
+    appeals: list[AppealRead]
 
 
 class TicketPage(BaseModel):

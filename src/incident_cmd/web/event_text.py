@@ -399,6 +399,17 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "ticket.resolved": (Sentence(N_("Resolved: %(resolution)s")),),
     "ticket.reopened": (Sentence(N_("Reopened: %(reason)s")),),
     "ticket.appealed": (Sentence(N_("Appealed: %(reason)s")),),
+    "ticket.appeal_assigned": (
+        Sentence(N_("Appeal handed from %(from)s to %(to)s"), when=_filled("from")),
+        Sentence(N_("Appeal handler: %(to)s")),
+    ),
+    "ticket.appeal_note": (Sentence(N_("Appeal investigation: %(note)s")),),
+    "ticket.appeal_answered": (
+        Sentence(
+            N_("Appeal answered, %(outcome)s: %(answer)s"),
+            {"outcome": _ticket("outcome", "appeal_outcome")},
+        ),
+    ),
     "ticket.survey": (
         Sentence(
             N_("Satisfaction %(csat)s, would recommend %(nps)s"),

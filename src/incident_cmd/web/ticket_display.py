@@ -15,6 +15,8 @@ from incident_cmd.customers.models import Customer
 from incident_cmd.tickets import access
 from incident_cmd.tickets.masking import mask_contact, mask_text, masked_identity
 from incident_cmd.tickets.models import (
+    AppealOutcome,
+    AppealStatus,
     BreachState,
     IntakeChannel,
     SlaTimer,
@@ -79,6 +81,18 @@ TICKET_LABELS: Mapping[str, Mapping[str, str]] = {
         TimerKind.handling_plan: N_("Handling plan"),
         TimerKind.close: N_("Closing"),
         TimerKind.verification: N_("Initial verification"),
+        TimerKind.appeal_response: N_("Appeal: respond by"),
+        TimerKind.appeal_answer: N_("Appeal: answer by"),
+    },
+    "appeal_status": {
+        AppealStatus.registered: N_("Registered, no handler yet"),
+        AppealStatus.investigating: N_("Being investigated"),
+        AppealStatus.answered: N_("Answered"),
+    },
+    "appeal_outcome": {
+        AppealOutcome.upheld: N_("Upheld"),
+        AppealOutcome.partly_upheld: N_("Partly upheld"),
+        AppealOutcome.rejected: N_("Rejected"),
     },
     "event": {
         "ticket.created": N_("Taken in"),
@@ -90,6 +104,9 @@ TICKET_LABELS: Mapping[str, Mapping[str, str]] = {
         "ticket.resolved": N_("Resolved"),
         "ticket.reopened": N_("Reopened"),
         "ticket.appealed": N_("Appealed"),
+        "ticket.appeal_assigned": N_("Appeal handler named"),
+        "ticket.appeal_note": N_("Appeal investigation"),
+        "ticket.appeal_answered": N_("Appeal answered"),
         "ticket.survey": N_("Satisfaction"),
         "ticket.callback": N_("Callback"),
         "ticket.task_done": N_("Task done"),

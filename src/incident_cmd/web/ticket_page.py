@@ -1,12 +1,14 @@
 """A ticket's page: the complaint, its SLA targets, its history, the customer's other tickets
 and purchases, and a form for every action the API offers on it. Each form goes through the
 same service as the API's route, with the same checks (the ``Agent`` roles, then
-``access.ensure_may_work_on``; the survey and the tasks check their own). A refused form
-changes nothing and comes back with the message next to its field."""
+``access.ensure_may_work_on``; the survey, the tasks and the appeals check their own). A
+refused form changes nothing and comes back with the message next to its field."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -18,18 +20,26 @@ from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.deps import SessionDep
-from incident_cmd.errors import DomainError, Forbidden
+from incident_cmd.errors import DomainError, Forbidden, NotFound
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.teams.models import Team
-from incident_cmd.tickets import access, history, lifecycle, queries, sla, surveys
+from incident_cmd.tickets import access, appeals, history, lifecycle, queries, sla, surveys
 from incident_cmd.tickets.models import (
     OPEN_TICKET_STATUSES,
     TICKET_TRANSITIONS,
+    Appeal,
+    AppealOutcome,
+    IntakeChannel,
+    SlaTimer,
     Ticket,
     TicketStatus,
     TimerKind,
 )
 from incident_cmd.tickets.schemas import (
+    AppealAnswer,
+    AppealAssign,
+    AppealCreate,
+    AppealNote,
     SurveyEntry,
     TaskDone,
     TicketAction,
@@ -84,7 +94,10 @@ FORM_FIELDS: Mapping[str, tuple[str, ...]] = {
     "verify": ("outcome", "note"),
     "resolve": ("resolution", "responsible_department", "compensation_amount"),
     "reopen": ("reason",),
-    "appeal": ("reason",),
+    "appeal": ("grounds", "channel", "appellant", "received_at"),
+    "appeal_assign": ("handler",),
+    "appeal_note": ("note",),
+    "appeal_answer": ("outcome", "answer"),
     "assign": ("user",),
     "survey": ("csat", "nps", "comment", "reason"),
     "task": ("note",),
@@ -92,6 +105,8 @@ FORM_FIELDS: Mapping[str, tuple[str, ...]] = {
 # Where the domain names a field differently from the form.
 DOMAIN_FIELDS = {"plan": "note"}
 AMOUNT = N_("Enter an amount such as 120.50 (at most two decimals).")
+# Forms shown where their subject is (a callback, the open appeal), not under Actions.
+OWN_PLACES = ("task", "appeal_assign", "appeal_note", "appeal_answer")
 
 
 def _may_supervise(session: Session, ticket: Ticket, user: User) -> bool:
@@ -113,10 +128,10 @@ def _incident_number(session: Session, ticket: Ticket) -> str | None:
     return incident_service.get_incident(session, incident_id=ticket.incident_id).number
 
 
-def _timers(session: Session, ticket: Ticket, gettext: Gettext) -> list[dict]:
+def _timers(timers: Iterable[SlaTimer], gettext: Gettext) -> list[dict]:
     now = clock.now()
     shown = []
-    for timer in sla.timers_of(session, ticket=ticket):
+    for timer in timers:
         if timer.met_at is not None:
             state = "met" if timer.met_in_time else "met-late"
         elif timer.paused_at is not None:
@@ -131,6 +146,37 @@ def _timers(session: Session, ticket: Ticket, gettext: Gettext) -> list[dict]:
             }
         )
     return shown
+
+
+def _appeals(session: Session, ticket: Ticket, user: User, gettext: Gettext) -> list[dict]:
+    """Each appeal of the ticket, newest first, as the reader may read it."""
+    found = appeals.appeals_of(session, ticket=ticket)
+    notes = {appeal.id: appeals.notes_of(session, appeal=appeal) for appeal in found}
+    names = auth_service.usernames(
+        session,
+        ids={
+            person
+            for appeal in found
+            for person in (appeal.registered_by, appeal.handler_id, appeal.answered_by)
+        }
+        | {by for listed in notes.values() for _, by, _ in listed},
+    )
+    return [
+        {
+            "appeal": appeal,
+            "grounds": text_shown(appeal.grounds, user),
+            "answer": text_shown(appeal.answer, user),
+            "registered_by": names.of(appeal.registered_by),
+            "handler": names.of(appeal.handler_id),
+            "answered_by": names.of(appeal.answered_by),
+            "timers": _timers(appeals.timers_of(session, appeal=appeal), gettext),
+            "notes": [
+                {"at": at, "by": names.of(by), "note": text_shown(note, user)}
+                for at, by, note in notes[appeal.id]
+            ],
+        }
+        for appeal in reversed(found)
+    ]
 
 
 def _page(
@@ -168,6 +214,8 @@ def _page(
         any(timer.kind == kind and timer.met_at is None for timer in timers)
         for kind in (TimerKind.handling_plan, TimerKind.verification)
     )
+    pending = appeals.open_appeal(session, ticket=ticket)
+    handles = pending is not None and pending.handler_id == user.id
     moves = [(target, MOVES[target]) for target in TICKET_TRANSITIONS[current] if target in MOVES]
     shown = {
         "status": working and bool(moves),
@@ -175,12 +223,18 @@ def _page(
         "verify": working and verification_open and current in OPEN_TICKET_STATUSES,
         "resolve": working and TicketStatus.resolved in TICKET_TRANSITIONS[current],
         "reopen": working and current == TicketStatus.resolved,
-        "appeal": working and current == TicketStatus.closed,
+        # Whoever the customer reaches registers their appeal (首问负责制), as with a complaint.
+        "appeal": user.role in WORKERS and current in appeals.APPEALABLE and pending is None,
         "assign": working,
         "survey": ticket.resolved_at is not None
         and ticket.surveyed_at is None
         and _may_supervise(session, ticket, user),
         "task": any(task.id == task_id and task.done_at is None for task in tasks),
+        "appeal_assign": pending is not None
+        and user.role in WORKERS
+        and appeals.may_assign(session, actor=user),
+        "appeal_note": handles,
+        "appeal_answer": handles,
     }
     return templates().TemplateResponse(
         request,
@@ -195,7 +249,12 @@ def _page(
             "resolution": text_shown(ticket.resolution, user),
             "assignee": names.of(ticket.assignee_id),
             "countdown": countdown(timers, gettext),
-            "timers": _timers(session, ticket, gettext),
+            "timers": _timers(
+                [timer for timer in timers if timer.kind not in appeals.APPEAL_TIMERS], gettext
+            ),
+            "appeals": _appeals(session, ticket, user, gettext),
+            "channels": list(IntakeChannel),
+            "outcomes": list(AppealOutcome),
             "tasks": [
                 {
                     "task": task,
@@ -216,7 +275,7 @@ def _page(
                 session, customer_id=ticket.customer_id, other_than=ticket.id
             ),
             "purchases": purchases,
-            "any_action": any(shown[form] for form in shown if form != "task"),
+            "any_action": any(shown[form] for form in shown if form not in OWN_PLACES),
             "moves": moves,
             "shown": shown,
             # A form the page no longer offers (the ticket moved on meanwhile) says why at
@@ -356,28 +415,125 @@ async def resolve(
     )
 
 
-async def _again(
-    ticket_id: int, request: Request, session: Session, user: User, *, form_name: str
-) -> Response:
-    """A resolved ticket reopened, or a closed one appealed: the same form, with a reason."""
-    values = await _values(request, form_name)
-    take_up = lifecycle.reopen if form_name == "reopen" else lifecycle.appeal
+@router.post("/tickets/{ticket_id:int}/reopen")
+async def reopen(ticket_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
+    values = await _values(request, "reopen")
 
     def again(ticket: Ticket, gettext: Gettext) -> None:
         body = validated(TicketReopen, values, gettext)
-        take_up(session, ticket=ticket, reason=body.reason, actor=user)
+        lifecycle.reopen(session, ticket=ticket, reason=body.reason, actor=user)
 
-    return _act(request, session, user, ticket_id, form_name=form_name, values=values, action=again)
-
-
-@router.post("/tickets/{ticket_id:int}/reopen")
-async def reopen(ticket_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
-    return await _again(ticket_id, request, session, user, form_name="reopen")
+    return _act(request, session, user, ticket_id, form_name="reopen", values=values, action=again)
 
 
-@router.post("/tickets/{ticket_id:int}/appeal")
-async def appeal(ticket_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
-    return await _again(ticket_id, request, session, user, form_name="appeal")
+# --- appeals: each checks its own roles (appeals.register, assign, add_note, answer) ---------
+
+
+def _received(values: Mapping[str, str], user: User) -> dict[str, Any]:
+    """A date and time from the form's picker, which has no zone, in the reader's zone."""
+    given = values.get("received_at")
+    try:
+        moment = datetime.fromisoformat(given) if given else None
+    except ValueError:
+        return dict(values)  # the schema names it
+    if moment is None or moment.tzinfo is not None:
+        return dict(values)
+    return {**values, "received_at": moment.replace(tzinfo=ZoneInfo(user.timezone)).isoformat()}
+
+
+@router.post("/tickets/{ticket_id:int}/appeals")
+async def register_appeal(
+    ticket_id: int, request: Request, session: SessionDep, user: PageUser
+) -> Response:
+    values = await _values(request, "appeal")
+
+    def register(ticket: Ticket, gettext: Gettext) -> None:
+        body = validated(AppealCreate, _received(values, user), gettext)
+        appeals.register(session, ticket=ticket, data=body, actor=user)
+
+    return _act(
+        request,
+        session,
+        user,
+        ticket_id,
+        form_name="appeal",
+        values=values,
+        action=register,
+        check_access=False,
+    )
+
+
+def _appeal_of(session: Session, ticket: Ticket, appeal_id: int) -> Appeal:
+    appeal = appeals.get_appeal(session, appeal_id=appeal_id)
+    if appeal.ticket_id != ticket.id:
+        raise NotFound(f"no appeal {appeal_id} of {ticket.number}")
+    return appeal
+
+
+async def _on_appeal(
+    ticket_id: int,
+    appeal_id: int,
+    request: Request,
+    session: Session,
+    user: User,
+    *,
+    form_name: str,
+    act: Callable[[Appeal, Ticket, Gettext, Mapping[str, str]], Any],
+) -> Response:
+    values = await _values(request, form_name)
+
+    def action(ticket: Ticket, gettext: Gettext) -> None:
+        act(_appeal_of(session, ticket, appeal_id), ticket, gettext, values)
+
+    return _act(
+        request,
+        session,
+        user,
+        ticket_id,
+        form_name=form_name,
+        values=values,
+        action=action,
+        check_access=False,
+    )
+
+
+@router.post("/tickets/{ticket_id:int}/appeals/{appeal_id:int}/assign")
+async def assign_appeal(
+    ticket_id: int, appeal_id: int, request: Request, session: SessionDep, user: PageUser
+) -> Response:
+    def name(appeal: Appeal, ticket: Ticket, gettext: Gettext, values: Mapping[str, str]) -> None:
+        body = validated(AppealAssign, values, gettext)
+        appeals.assign(session, appeal=appeal, ticket=ticket, username=body.handler, actor=user)
+
+    return await _on_appeal(
+        ticket_id, appeal_id, request, session, user, form_name="appeal_assign", act=name
+    )
+
+
+@router.post("/tickets/{ticket_id:int}/appeals/{appeal_id:int}/notes")
+async def appeal_note(
+    ticket_id: int, appeal_id: int, request: Request, session: SessionDep, user: PageUser
+) -> Response:
+    def note(appeal: Appeal, ticket: Ticket, gettext: Gettext, values: Mapping[str, str]) -> None:
+        body = validated(AppealNote, values, gettext)
+        appeals.add_note(session, appeal=appeal, ticket=ticket, note=body.note, actor=user)
+
+    return await _on_appeal(
+        ticket_id, appeal_id, request, session, user, form_name="appeal_note", act=note
+    )
+
+
+@router.post("/tickets/{ticket_id:int}/appeals/{appeal_id:int}/answer")
+async def answer_appeal(
+    ticket_id: int, appeal_id: int, request: Request, session: SessionDep, user: PageUser
+) -> Response:
+    def answer(appeal: Appeal, ticket: Ticket, gettext: Gettext, values: Mapping[str, str]) -> None:
+        body = validated(AppealAnswer, values, gettext)
+        appeals.answer(session, appeal=appeal, ticket=ticket, data=body, actor=user)
+
+    return await _on_appeal(
+        ticket_id, appeal_id, request, session, user, form_name="appeal_answer", act=answer
+    )
 
 
 @router.post("/tickets/{ticket_id:int}/assign")
