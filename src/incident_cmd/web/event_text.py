@@ -390,6 +390,7 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
             {"csat": _score("csat"), "nps": _score("nps")},
         ),
     ),
+    "ticket.survey_unreadable": (Sentence(N_("Survey reply “%(text)s” read as no score")),),
     "ticket.callback": (
         Sentence(
             N_("%(callback)s callback, for %(owner)s"), {"callback": _named("key", "callback")}
