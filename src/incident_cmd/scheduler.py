@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from incident_cmd import aio
+from incident_cmd.campaigns import satisfaction as campaign_satisfaction
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
@@ -38,6 +39,7 @@ SWEEPS: dict[str, Sweep] = {
     "sla-timers": ticket_jobs.sweep_timers,
     "ticket-task-overdue": ticket_jobs.mark_overdue_tasks,
     "monthly-review": ticket_review.run_monthly_review,
+    "semiannual-survey": campaign_satisfaction.run_semiannual_survey,
     "campaign-start": campaign_service.start_due_campaigns,
     "campaign-finish": campaign_service.finish_campaigns,
 }
