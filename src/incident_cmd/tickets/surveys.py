@@ -51,8 +51,10 @@ def nps_key(ticket: Ticket) -> str:
 # --- reading a reply --------------------------------------------------------------------
 
 # One or two whole numbers, each optionally followed by 分 ("points"), separated by spaces,
-# commas, slashes or the Chinese enumeration comma; nothing else.
-_SCORES = re.compile(r"([-+]?\d{1,3})\s*分?(?:\s*[,/;、]\s*|\s+)?(?:([-+]?\d{1,3})\s*分?)?")
+# commas, slashes, the Chinese enumeration comma or a 分; nothing else ("1000" is no "100 0").
+_SCORES = re.compile(
+    r"([-+]?\d{1,3})\s*分?(?:(?:\s*[,/;、]\s*|\s+|(?<=分))([-+]?\d{1,3})\s*分?)?"
+)
 
 
 @dataclass(frozen=True)

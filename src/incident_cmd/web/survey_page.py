@@ -105,6 +105,13 @@ async def survey_answer(token: str, request: Request, session: SessionDep) -> Re
     values = {
         name: value for name in FIELDS if isinstance(value := form.get(name), str) and value != ""
     }
+    # The radio buttons' scores as the whole numbers the schema takes; anything else is left
+    # for it to refuse, naming the field.
+    scores = {
+        name: int(values[name])
+        for name in ("csat", "nps")
+        if name in values and values[name].isascii() and values[name].isdecimal()
+    }
     try:
         ticket = surveys.ticket_from_token(session, token=token)
     except DomainError as exc:
@@ -120,14 +127,14 @@ async def survey_answer(token: str, request: Request, session: SessionDep) -> Re
     try:
         if "csat" not in values and ticket.csat is None:
             raise FormInvalid({"csat": gettext(CHOOSE_CSAT)})
-        answer = validated(SurveyAnswer, values, gettext)
+        answer = validated(SurveyAnswer, values | scores, gettext)
         surveys.record_survey(session, ticket=ticket, answer=answer, via="email")
     except FormInvalid as invalid:
         return _page(
             request,
             locale,
             {"outcome": "form", "ticket": ticket, "values": values, "errors": invalid.errors},
-            status_code=status.HTTP_422_UNPROCESSABLE_ENTITY,
+            status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
         )
     except DomainError as exc:
         session.rollback()
