@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
+from sqlalchemy import insert
 from sqlmodel import select
 
 from incident_cmd import db
@@ -290,13 +291,15 @@ def test_the_satisfaction_rate_against_the_95_percent_target(
 
 
 def test_a_rate_that_rounds_to_95_percent_is_still_below_it(queue):
-    # 1899 of 1999 is 94.997 %, shown rounded as 0.95, and below the target.
-    for _ in range(1899):
-        _answered(queue, MID_NOVEMBER, 5, None)
-    for _ in range(100):
-        _answered(queue, MID_NOVEMBER, 2, None)
-    queue.session.flush()
+    # 1899 of 1999 is 94.997 %, shown rounded as 0.95, and below the target. Copies of one
+    # ticket taken in, inserted at once: intake of two thousand would only cost time.
+    template = queue.take_in()
+    row = template.model_dump(exclude={"id", "number"}) | {"surveyed_at": MID_NOVEMBER}
+    queue.session.execute(
+        insert(Ticket), [row | {"csat": 5} for _ in range(1899)] + [row | {"csat": 2}] * 100
+    )
     figures = review.monthly_review(queue.session, period="2026-11")["satisfaction"]
+    assert figures["csat"]["answers"] == 1999
     assert figures["rate"] == 0.95 and figures["meets_target"] is False
 
 

@@ -206,7 +206,7 @@ def create_calendar_campaign(session: Session, *, data: CampaignCreate, reason: 
         "campaign.created_by_calendar",
         f"{data.channel} campaign created and approved by the calendar: {reason}",
         None,
-        {"reason": reason},
+        {"reason": reason, "name": data.name},
     )
     return campaign
 
