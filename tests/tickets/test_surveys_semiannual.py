@@ -3,8 +3,10 @@ the customers whose complaints closed in the half-year before (in Shanghai time)
 the campaign engine: opted-out numbers get nothing and quiet hours hold the messages."""
 
 import asyncio
+import threading
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from sqlmodel import select
 
 from incident_cmd import db, scheduler
@@ -165,3 +167,29 @@ def test_the_sweep_waits_for_the_morning_and_reads_the_replies(
     with db.session_scope() as session:
         replied = session.get_one(Delivery, delivery.id)
     assert replied.reply == "4"
+
+
+def test_workers_sweeping_at_once_make_one_survey(use_database, frozen_clock, database):
+    if database.backend != "postgres":
+        pytest.skip("several workers sweep only on PostgreSQL; SQLite runs one worker")
+    frozen_clock.set(cst(2026, 7, 1, 0, 0))
+    made: list[int] = []
+    errors: list[BaseException] = []
+    start = threading.Barrier(4)
+
+    def worker() -> None:
+        try:
+            start.wait()
+            with db.session_scope() as session:
+                made.append(satisfaction.run_semiannual_survey(session))
+        except BaseException as exc:  # reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == [] and sorted(made) == [0, 0, 0, 1]
+    with db.session_scope() as session:
+        assert [c.name for c in session.exec(select(Campaign))] == ["Satisfaction survey 2026-H1"]
