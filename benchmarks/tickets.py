@@ -9,7 +9,16 @@ SLA sweep finding and handling the due timers among them (100 due, about what fi
 bring at that size; sla_sweep_ms_1m_1000_due with 1,000 due); queue_page_p99_ms_1m is the
 99th percentile of filtered queue pages over HTTP (by status and priority, by assignee, by
 product and batch, by breach state, by category; 50 a page); detect_lag_ms is from sending
-the ticket that crosses a trigger to its signal being there (the median of ten clusters)."""
+the ticket that crosses a trigger to its signal being there (the median of ten clusters).
+
+Against the thinnest endpoint: bare_insert_per_s is a bare FastAPI endpoint (the same uvicorn
+and pool) inserting one row, measured in the same run with the same 16 clients, and
+intake_ratio is intake_per_s over it (goal 0.25). statements_per_intake counts the SQL
+statements of one ticket intake (BEGIN and COMMIT included) in process. inbound_ack_p99_ms is
+the webhook's answer time, from each request's scheduled start, with signed inbound SMS sent
+open-loop at 500 a second for 30 seconds (5 in --quick), every one from a sender of its own;
+one `incident-cmd worker` then files them: inbound_lost counts messages not kept,
+inbound_filed_per_s the worker's rate, and every message must end as exactly one ticket."""
 
 import argparse
 import asyncio
@@ -20,16 +29,21 @@ import sys
 import time
 
 import httpx
-from sqlalchemy import text
+from fastapi import FastAPI
+from sqlalchemy import event, text
 from sqlmodel import Session, select
+from twilio.request_validator import RequestValidator
 
-from benchmarks._support import percentile, throwaway_database
+from benchmarks._support import ACCOUNT, SENDER, TOKEN, percentile, throwaway_database
 from incident_cmd import db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.demo import seed
 from incident_cmd.devtools.local_server import free_port
-from incident_cmd.tickets import jobs
+from incident_cmd.integrations.twilio.inbox import InboxSms
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.tickets import intake, jobs
 from incident_cmd.tickets.models import Signal
+from incident_cmd.tickets.schemas import TicketCreate
 
 SECRET = "benchmark-secret-not-for-production-0123456789"
 
@@ -64,16 +78,177 @@ WHERE id IN (SELECT id FROM sla_timers WHERE stage = 0 AND kind = 'resolution'
 """
 
 
-def serve(url: str, port: int) -> subprocess.Popen:
-    env = {
+PUBLIC = "http://127.0.0.1:8000"
+BARE_TABLE = "bench_bare_rows"
+
+
+def bare_app() -> FastAPI:
+    """The thinnest endpoint that inserts one row: one statement and its commit."""
+    app = FastAPI()
+    engine = db.get_engine()
+
+    @app.post("/bare", status_code=201)
+    def bare(row: dict) -> dict:
+        with engine.begin() as connection:
+            connection.execute(
+                text(f"INSERT INTO {BARE_TABLE} (body) VALUES (:body)"),
+                {"body": json.dumps(row)},
+            )
+        return {"ok": True}
+
+    return app
+
+
+def _env(url: str) -> dict[str, str]:
+    return {
         **os.environ,
         "INCIDENT_CMD_DATABASE_URL": url,
         "INCIDENT_CMD_SECRET_KEY": SECRET,
         "INCIDENT_CMD_RUN_WORKER_IN_PROCESS": "false",
+        "INCIDENT_CMD_TWILIO_ACCOUNT_SID": ACCOUNT,
+        "INCIDENT_CMD_TWILIO_AUTH_TOKEN": TOKEN,
+        "INCIDENT_CMD_TWILIO_SENDER": SENDER,
+        "INCIDENT_CMD_PUBLIC_BASE_URL": PUBLIC,
     }
+
+
+def serve_bare(url: str, port: int) -> subprocess.Popen:
+    command = [sys.executable, "-m", "uvicorn", "--factory", "benchmarks.tickets:bare_app"]
+    command += ["--port", str(port), "--http", "httptools", "--no-access-log"]
+    process = subprocess.Popen(
+        command, env=_env(url), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(300):
+        try:
+            httpx.post(f"http://127.0.0.1:{port}/bare", json={})
+            return process
+        except httpx.ConnectError:
+            time.sleep(0.05)
+    raise RuntimeError("bare server did not start")
+
+
+async def bare_rate(base: str, count: int, clients: int = 16) -> float:
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        numbers = iter(range(count))
+
+        async def client() -> None:
+            for number in numbers:
+                response = await http.post("/bare", json=ticket_form(number))
+                assert response.status_code == 201, response.text
+
+        started = time.perf_counter()
+        await asyncio.gather(*(client() for _ in range(clients)))
+        return count / (time.perf_counter() - started)
+
+
+def statements_per_intake(count: int = 50) -> float:
+    registry = PlaybookRegistry.from_settings()
+    seen = 0
+
+    def counted(*_args) -> None:
+        nonlocal seen
+        seen += 1
+
+    engine = db.get_engine()
+    event.listen(engine, "before_cursor_execute", counted)
+    event.listen(engine, "begin", counted)
+    event.listen(engine, "commit", counted)
+    try:
+        for number in range(count):
+            with db.session_scope() as session:
+                intake.take_in(
+                    session,
+                    registry=registry,
+                    actor=None,
+                    data=TicketCreate(**{**ticket_form(700_000 + number), "channel": "phone"}),
+                )
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+        event.remove(engine, "begin", counted)
+        event.remove(engine, "commit", counted)
+    return seen / count
+
+
+def signed_sms(number: int) -> tuple[dict[str, str], dict[str, str]]:
+    params = {
+        "MessageSid": f"SMbench{number:026d}",
+        "AccountSid": ACCOUNT,
+        "From": f"+86135{number:08d}",
+        "To": SENDER,
+        "Body": "收到召回通知,我的电饭煲是这个批次吗",
+    }
+    signature = RequestValidator(TOKEN).compute_signature(
+        PUBLIC + "/webhooks/twilio/inbound", params
+    )
+    return params, {"X-Twilio-Signature": signature}
+
+
+async def inbound_storm(base: str, rate: int, seconds: int) -> tuple[list[float], int]:
+    """Open loop: request i starts at i/rate whatever came before; latency counts from then."""
+    requests = [signed_sms(number) for number in range(rate * seconds)]
+    timings: list[float] = []
+    failed = 0
+    limits = httpx.Limits(max_connections=200, max_keepalive_connections=200)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        started = time.perf_counter()
+
+        async def one(index: int, params: dict, headers: dict) -> None:
+            nonlocal failed
+            scheduled = started + index / rate
+            await asyncio.sleep(max(0.0, scheduled - time.perf_counter()))
+            response = await http.post("/webhooks/twilio/inbound", data=params, headers=headers)
+            timings.append((time.perf_counter() - scheduled) * 1000)
+            if response.status_code != 200:
+                failed += 1
+
+        await asyncio.gather(
+            *(one(index, params, headers) for index, (params, headers) in enumerate(requests))
+        )
+    return timings, failed
+
+
+def file_storm(url: str, expected: int) -> tuple[float, dict[str, int]]:
+    """One worker files the storm; returns its rate and how the messages ended."""
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "incident_cmd.cli", "worker"],
+        env=_env(url),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    started = time.perf_counter()
+    try:
+        while True:
+            with Session(db.get_engine()) as session:
+                waiting = session.execute(
+                    text("SELECT count(*) FROM sms_inbox WHERE processed_at IS NULL")
+                ).scalar_one()
+            if waiting == 0 or time.perf_counter() - started > 1800:
+                break
+            time.sleep(1)
+        elapsed = time.perf_counter() - started
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
+    with Session(db.get_engine()) as session:
+        outcomes = dict(
+            session.execute(
+                select(InboxSms.outcome, text("count(*)")).group_by(InboxSms.outcome)
+            ).all()
+        )
+        made = session.execute(
+            text("SELECT count(*), count(DISTINCT contact) FROM tickets WHERE channel = 'sms'")
+        ).one()
+    outcomes = {str(key): value for key, value in outcomes.items()}
+    outcomes["tickets"], outcomes["distinct_senders"] = made
+    with Session(db.get_engine()) as session:
+        outcomes["kept"] = session.execute(text("SELECT count(*) FROM sms_inbox")).scalar_one()
+    return expected / elapsed, outcomes
+
+
+def serve(url: str, port: int) -> subprocess.Popen:
     process = subprocess.Popen(
         [sys.executable, "-m", "incident_cmd.cli", "serve", "--port", str(port)],
-        env=env,
+        env=_env(url),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -212,6 +387,30 @@ def main() -> None:
             agent = token_for("agent.sun")
             manager = token_for("duty")
             results["intake_per_s"] = round(asyncio.run(intake_rate(base, agent, 2_000)), 1)
+            with db.session_scope() as session:
+                session.execute(
+                    text(f"CREATE TABLE {BARE_TABLE} (id bigserial PRIMARY KEY, body text)")
+                )
+            bare_port = free_port()
+            bare = serve_bare(url, bare_port)
+            try:
+                bare_per_s = asyncio.run(bare_rate(f"http://127.0.0.1:{bare_port}", 2_000))
+            finally:
+                bare.terminate()
+                bare.wait(timeout=30)
+            results["bare_insert_per_s"] = round(bare_per_s, 1)
+            results["intake_ratio"] = round(results["intake_per_s"] / bare_per_s, 3)
+            results["statements_per_intake"] = round(statements_per_intake(), 1)
+            seconds = 5 if args.quick else 30
+            timings, failed = asyncio.run(inbound_storm(base, 500, seconds))
+            results["inbound_ack_p50_ms"] = round(percentile(timings, 0.5), 1)
+            results["inbound_ack_p99_ms"] = round(percentile(timings, 0.99), 1)
+            rate, outcomes = file_storm(url, 500 * seconds)
+            results["inbound_sent"] = 500 * seconds
+            results["inbound_refused"] = failed
+            results["inbound_lost"] = 500 * seconds - outcomes["kept"]
+            results["inbound_outcomes"] = outcomes
+            results["inbound_filed_per_s"] = round(rate, 1)
             results["detect_lag_ms"] = round(percentile(detect_lag(base, agent, 10), 0.5), 1)
             print(json.dumps(results), file=sys.stderr)
             fill(size)

@@ -1,7 +1,7 @@
 """a campaign the calendar made has no creator
 
 Revision ID: 0016
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-03 12:00:00
 
 The half-yearly satisfaction survey (seeds 001 8-2-3) is a campaign the scheduler creates
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

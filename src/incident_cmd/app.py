@@ -92,7 +92,9 @@ def create_app(
         if in_process_worker:
             from incident_cmd.scheduler import start_background
 
-            background = start_background(asyncio.get_running_loop())
+            background = start_background(
+                asyncio.get_running_loop(), sms_handlers=app.state.twilio_handlers.sms
+            )
         try:
             yield
         finally:

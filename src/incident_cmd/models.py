@@ -4,6 +4,7 @@ from incident_cmd.auth.models import ApiToken, User
 from incident_cmd.campaigns.models import Campaign, Delivery, InboundMessage
 from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.incidents.models import Incident, IncidentTask, RosterAssignment
+from incident_cmd.integrations.twilio.inbox import InboxSms
 from incident_cmd.messaging.models import DirectMessage, SinkMessage, Suppression
 from incident_cmd.numbering import sequence_counters
 from incident_cmd.paging.models import Page, PageTarget
@@ -22,6 +23,7 @@ __all__ = [
     "Delivery",
     "DirectMessage",
     "InboundMessage",
+    "InboxSms",
     "Incident",
     "IncidentTask",
     "Page",

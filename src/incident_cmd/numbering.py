@@ -1,9 +1,17 @@
-"""Human-readable, gap-tolerant, never-duplicated numbers (INC-2026-0007)."""
+"""Human-readable, gap-tolerant, never-duplicated numbers (INC-2026-0007).
 
-from sqlalchemy import Column, Integer, String, Table
-from sqlmodel import Session, SQLModel
+The seeds ask for a unique number on every complaint, not a gap-less series, and a unique
+number needs no lock held across a transaction. On PostgreSQL each human-readable series is
+a sequence of its own (``nextval`` locks nothing until commit, so a thousand intakes at once
+do not queue on one counter row; a rolled-back intake leaves a gap). Counters whose values
+must follow the transaction (a statement's version, a round-robin turn) keep a row in
+``sequence_counters``; on SQLite, whose writers take turns anyway, every counter does."""
 
-from incident_cmd.db import upsert_insert
+from sqlalchemy import Column, Integer, String, Table, text
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session, SQLModel, select
+
+from incident_cmd.db import is_postgres, upsert_insert
 
 sequence_counters = Table(
     "sequence_counters",
@@ -12,9 +20,13 @@ sequence_counters = Table(
     Column("value", Integer, nullable=False),
 )
 
+# PostgreSQL identifiers are at most 63 bytes; every series name fits well inside.
+SEQUENCE_PREFIX = "counter:"
+
 
 def next_value(session: Session, name: str) -> int:
-    """Atomically increments the named counter; concurrent callers never get the same value."""
+    """Atomically increments the named counter; concurrent callers never get the same value.
+    The row stays locked until the caller's transaction ends."""
     statement = (
         upsert_insert(session, sequence_counters)
         .values(name=name, value=1)
@@ -27,5 +39,37 @@ def next_value(session: Session, name: str) -> int:
     return session.execute(statement).scalar_one()
 
 
+def sequence_name(name: str) -> str:
+    return SEQUENCE_PREFIX + name
+
+
+def unique_value(session: Session, name: str) -> int:
+    """A value of the named series no other caller ever gets, holding no lock: a PostgreSQL
+    sequence, made the first time the series is used (starting after what
+    ``sequence_counters`` counted before it existed); ``next_value`` on SQLite."""
+    if not is_postgres(session):
+        return next_value(session, name)
+    quoted = session.get_bind().dialect.identifier_preparer.quote(sequence_name(name))
+    # nextval(NULL) is NULL: one statement both asks whether the sequence exists and uses it.
+    taken = text("SELECT nextval(to_regclass(:sequence))")
+    for _ in range(3):
+        value = session.execute(taken, {"sequence": quoted}).scalar()
+        if value is not None:
+            return int(value)
+        counted = session.exec(
+            select(sequence_counters.c.value).where(sequence_counters.c.name == name)
+        ).first()
+        try:
+            # A savepoint: two first intakes of a year may both try to make the sequence;
+            # the one that loses waits for the other's commit and then uses its sequence.
+            with session.begin_nested():
+                session.execute(
+                    text(f"CREATE SEQUENCE IF NOT EXISTS {quoted} START WITH {(counted or 0) + 1}")
+                )
+        except DBAPIError:
+            continue
+    raise RuntimeError(f"sequence {quoted} could neither be used nor made")
+
+
 def next_number(session: Session, *, prefix: str, year: int, width: int = 4) -> str:
-    return f"{prefix}-{year}-{next_value(session, f'{prefix}-{year}'):0{width}d}"
+    return f"{prefix}-{year}-{unique_value(session, f'{prefix}-{year}'):0{width}d}"

@@ -9,22 +9,25 @@ import multiprocessing.synchronize
 import os
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
-from incident_cmd import aio
+from incident_cmd import aio, wiring
 from incident_cmd.campaigns import satisfaction as campaign_satisfaction
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.db import get_engine, session_scope
 from incident_cmd.incidents import service as incident_service
+from incident_cmd.integrations.twilio import inbox
+from incident_cmd.integrations.twilio.handlers import SmsHandler
 from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.outbox import Sender
 from incident_cmd.paging import jobs as paging_jobs
+from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import jobs as ticket_jobs
 from incident_cmd.tickets import review as ticket_review
 
@@ -39,6 +42,7 @@ SWEEPS: dict[str, Sweep] = {
     "sla-timers": ticket_jobs.sweep_timers,
     "ticket-task-overdue": ticket_jobs.mark_overdue_tasks,
     "monthly-review": ticket_review.run_monthly_review,
+    "monthly-review-send": ticket_review.send_due_review,
     "semiannual-survey": campaign_satisfaction.run_semiannual_survey,
     "campaign-start": campaign_service.start_due_campaigns,
     "campaign-finish": campaign_service.finish_campaigns,
@@ -55,6 +59,24 @@ def run_sweep(name: str) -> int:
         return 0
     if handled:
         log.info("sweep %s handled %d rows", name, handled)
+    return handled
+
+
+# Inbound SMS are answered (a page acknowledged, STOP confirmed) when this sweep files them:
+# it looks more often than the others.
+INBOX_INTERVAL_SECONDS = 1.0
+
+
+def run_inbox(handlers: tuple[SmsHandler, ...]) -> int:
+    """The ``sms-inbox`` sweep: files what the webhook kept, a transaction per message."""
+    try:
+        with Session(get_engine(), expire_on_commit=False) as session:
+            handled = inbox.drain(session, handlers=handlers)
+    except Exception:
+        log.exception("sweep sms-inbox failed")
+        return 0
+    if handled:
+        log.info("sweep sms-inbox filed %d messages", handled)
     return handled
 
 
@@ -137,10 +159,25 @@ class Background:
 
 
 def start_background(
-    loop: asyncio.AbstractEventLoop, *, direct_process: bool = False
+    loop: asyncio.AbstractEventLoop,
+    *,
+    direct_process: bool = False,
+    sms_handlers: Sequence[SmsHandler] | None = None,
 ) -> Background:
+    """``sms_handlers`` are the web app's where it runs the sweeps itself; a worker makes its
+    own from the playbook directory in the settings."""
     interval = get_settings().sweep_interval_seconds
     scheduler = AsyncIOScheduler(event_loop=loop, timezone="UTC")
+    handlers = tuple(sms_handlers or wiring.twilio_handlers(PlaybookRegistry.from_settings()).sms)
+    scheduler.add_job(
+        run_inbox,
+        "interval",
+        seconds=min(interval, INBOX_INTERVAL_SECONDS),
+        args=[handlers],
+        id="sms-inbox",
+        max_instances=1,
+        coalesce=True,
+    )
     for name in SWEEPS:
         scheduler.add_job(
             run_sweep,

@@ -1,5 +1,6 @@
 """Inbound SMS handlers are asked in the order they were registered, until one takes the
-message; the keypad and status callbacks go to the handlers registered for them."""
+message (when the inbox sweep files it); the keypad and status callbacks go to the handlers
+registered for them."""
 
 import pytest
 from sqlmodel import Session
@@ -14,6 +15,7 @@ from incident_cmd.integrations.twilio.handlers import (
     StatusCallback,
     TwilioHandlers,
 )
+from tests.plugins.twilio import answer_to, file_inbox
 
 TOKEN = "integration-test-token"
 PUBLIC = "https://incident.example.com"
@@ -51,7 +53,7 @@ def _no_status(session: Session, callback: StatusCallback) -> bool:
     raise AssertionError("no status callback was posted")
 
 
-def test_handlers_are_asked_in_order_until_one_takes_the_message(app, client, signing):
+def test_handlers_are_asked_in_order_until_one_takes_the_message(app, client, session, signing):
     asked: list[str] = []
     app.state.twilio_handlers = TwilioHandlers(
         sms=(
@@ -63,13 +65,15 @@ def test_handlers_are_asked_in_order_until_one_takes_the_message(app, client, si
         status=_no_status,
     )
     response = _post_sms(client, "5")
-    assert response.status_code == 200
-    assert "<Message>Thanks (5)</Message>" in response.text
+    assert response.status_code == 200 and "<Message>" not in response.text
+    assert asked == []  # the webhook only keeps the message
+    assert file_inbox(session, app) == 1
+    assert answer_to(session, "SMorder1") == "Thanks (5)"
     assert asked == ["pages", "survey"]
 
 
 def test_a_message_taken_without_an_answer_ends_the_asking_and_answers_nothing(
-    app, client, signing
+    app, client, session, signing
 ):
     asked: list[str] = []
     app.state.twilio_handlers = TwilioHandlers(
@@ -79,15 +83,19 @@ def test_a_message_taken_without_an_answer_ends_the_asking_and_answers_nothing(
     )
     response = _post_sms(client, "STOP")
     assert response.text == '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+    file_inbox(session, app)
+    assert answer_to(session, "SMorder1") is None
     assert asked == ["opt-out"]
 
 
-def test_a_message_nobody_takes_answers_nothing(app, client, signing):
+def test_a_message_nobody_takes_answers_nothing(app, client, session, signing):
     asked: list[str] = []
     app.state.twilio_handlers = TwilioHandlers(
         sms=(_handler("pages", asked, takes=False),), keypad=_never_pressed, status=_no_status
     )
     assert "<Message>" not in _post_sms(client, "hello").text
+    assert file_inbox(session, app) == 1
+    assert answer_to(session, "SMorder1") is None
     assert asked == ["pages"]
 
 
@@ -120,9 +128,7 @@ def test_an_unsigned_status_callback_reaches_no_handler(app, client, signing):
     assert client.post(STATUS + "?d=1", data=params).status_code == 403
 
 
-def test_a_key_pressed_on_an_unknown_call_is_not_found_and_asks_no_handler(
-    app, client, signing
-):
+def test_a_key_pressed_on_an_unknown_call_is_not_found_and_asks_no_handler(app, client, signing):
     app.state.twilio_handlers = TwilioHandlers(sms=(), keypad=_never_pressed, status=_no_status)
     path = "/webhooks/twilio/page-voice?m=987654"
     params = {"Digits": "1", "CallSid": "CAunknown"}

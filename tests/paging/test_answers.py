@@ -22,7 +22,7 @@ from tests.factories import (
     rotation_members,
 )
 from tests.plugins.paging import Paging
-from tests.plugins.twilio import signed
+from tests.plugins.twilio import answer_to, file_inbox, signed
 
 TOKEN = "test-auth-token"
 PUBLIC = "https://incident.example.com"
@@ -153,13 +153,24 @@ def _inbound(client, phone: str, body: str, sid: str, sign: bool = True):
     )
 
 
+def _answered(client, declared: Paging, phone: str, body: str, sid: str) -> str | None:
+    """The SMS kept by the webhook, filed by the inbox sweep: what it was answered with."""
+    assert _inbound(client, phone, body, sid).status_code == 200
+    file_inbox(declared.session, client.app)
+    return answer_to(declared.session, sid)
+
+
 def test_sms_reply_acknowledges_through_the_signed_webhook(client, declared):
     holder = declared.user(declared.holder("commander"))
     refused = _inbound(client, holder.phone, "ACK", "SM1", sign=False)
     assert refused.status_code == 403
     assert declared.page("commander").status == PageStatus.open
     response = _inbound(client, holder.phone, "ack", "SM2")
-    assert response.status_code == 200 and "已确认" in response.text
+    # The webhook only keeps the message: the page is answered when the worker files it.
+    assert response.status_code == 200 and "<Message>" not in response.text
+    assert declared.page("commander").status == PageStatus.open
+    file_inbox(declared.session, client.app)
+    assert "已确认" in (answer_to(declared.session, "SM2") or "")
     target = declared.target_of("commander", holder.username)
     declared.session.refresh(target)
     assert target.answered_via == "sms"
@@ -170,18 +181,15 @@ def test_sms_reply_with_a_code_picks_that_page(client, declared):
     holder = declared.holder("commander")
     target = declared.target_of("commander", holder)
     phone = declared.user(holder).phone
-    response = _inbound(client, phone, target.code, "SM3")
-    assert response.status_code == 200
+    _answered(client, declared, phone, target.code, "SM3")
     declared.session.refresh(target)
     assert target.status == TargetStatus.acknowledged
-    unknown = _inbound(client, phone, "ACK 000000", "SM4")
-    assert "000000" in unknown.text
+    assert "000000" in (_answered(client, declared, phone, "ACK 000000", "SM4") or "")
 
 
 def test_sms_reply_2_declines_and_escalates(client, declared):
     holder = declared.holder("commander")
-    response = _inbound(client, declared.user(holder).phone, "2", "SM5")
-    assert response.status_code == 200
+    _answered(client, declared, declared.user(holder).phone, "2", "SM5")
     assert declared.reached("commander")[-1][1] == "next_in_rotation"
 
 

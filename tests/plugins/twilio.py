@@ -5,10 +5,15 @@ from collections.abc import Iterator
 from urllib.parse import urlencode
 
 import pytest
+from sqlmodel import Session, select
 from twilio.request_validator import RequestValidator
 
 from incident_cmd.config import get_settings
+from incident_cmd.db import get_engine
 from incident_cmd.devtools.fake_twilio import FakeTwilio, RunningFake
+from incident_cmd.integrations.twilio import inbox
+from incident_cmd.integrations.twilio.inbox import InboxSms
+from incident_cmd.messaging.models import DirectMessage
 
 ACCOUNT = "AC" + "1" * 32
 TOKEN = "test-auth-token"
@@ -61,3 +66,29 @@ def inbound(client, sender, body, sid):
         "AccountSid": ACCOUNT,
     }
     return post_form(client, "/webhooks/twilio/inbound", params, signed(INBOUND_URL, params))
+
+
+def file_inbox(session, app) -> int:
+    """The worker's ``sms-inbox`` sweep, with the app's handlers, in the test's session."""
+    return inbox.drain(session, handlers=tuple(app.state.twilio_handlers.sms))
+
+
+def answer_to(session, sid: str) -> str | None:
+    """What the inbox answered the message with, through the direct lane."""
+    kept = session.exec(select(InboxSms).where(InboxSms.provider_id == sid)).first()
+    if kept is None:
+        return None
+    sent = session.exec(
+        select(DirectMessage).where(DirectMessage.key == f"sms-inbox-{kept.id}")
+    ).first()
+    return sent.body if sent else None
+
+
+def inbound_filed(client, sender, body, sid):
+    """Posted as Twilio would, then filed by the inbox sweep on the configured database (for
+    clients of apps that use their own sessions): the webhook's response, and the answer the
+    worker sent."""
+    response = inbound(client, sender, body, sid)
+    with Session(get_engine(), expire_on_commit=False) as session:
+        file_inbox(session, client.app)
+        return response, answer_to(session, sid)

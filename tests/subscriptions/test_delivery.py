@@ -18,7 +18,7 @@ from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.statements.models import Statement
 from incident_cmd.subscriptions import service
 from incident_cmd.subscriptions.models import Subscription, SubscriptionStatus
-from tests.plugins.twilio import PUBLIC, inbound
+from tests.plugins.twilio import PUBLIC, inbound_filed
 from tests.subscriptions.helpers import (
     CONFIRM_LINK,
     ENGLISH,
@@ -179,7 +179,7 @@ def test_sms_to_a_product_line_in_english_then_stop(world, channels, client_fact
     assert update.startswith("Demo Appliances Co.: PX-200 heater recall - update 1")
     assert f"/status/{number}" in update and TEXT["en"] not in update
 
-    assert inbound(client, PHONE, "STOP", "SM" + "5" * 32).status_code == 200
+    assert inbound_filed(client, PHONE, "STOP", "SM" + "5" * 32)[0].status_code == 200
     with db.session_scope() as session:
         assert suppression.is_suppressed(session, channel="sms", address=PHONE)
     publish_now(world, incident_id)

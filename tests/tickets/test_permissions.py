@@ -1,4 +1,4 @@
-"""Who may act on a ticket, to whom it may go, who records satisfaction, what viewers see."""
+"""Who may act on a ticket, to whom it may go, who records satisfaction, who reads contacts."""
 
 import json
 
@@ -207,7 +207,8 @@ def test_the_lead_of_another_team_does_not_supervise(client, queue, auth, other_
     assert response.status_code == 403 and ticket.csat is None
 
 
-def test_viewers_see_contact_details_masked(client, queue, auth):
+@pytest.mark.parametrize("role", [Role.viewer, Role.responder, Role.comms])
+def test_roles_without_need_see_contact_details_masked(client, queue, auth, role):
     by_phone = queue.take_in(
         "漏电了,请打 13912345678 或发邮件 wang.fang@qq.com", phone="+8613800000000"
     )
@@ -218,7 +219,7 @@ def test_viewers_see_contact_details_masked(client, queue, auth):
         headers=auth(queue.agent),
     )
     assert noted.status_code == 200
-    viewer = auth(make_user(queue.session, Role.viewer).username)
+    viewer = auth(make_user(queue.session, role).username)
     read = client.get(f"/api/v1/tickets/{by_phone.id}", headers=viewer).json()
     assert read["contact"] == "+86 138****0000"
     assert read["description"] == "漏电了,请打 +86 139****5678 或发邮件 w***@qq.com"
@@ -238,6 +239,28 @@ def test_viewers_see_contact_details_masked(client, queue, auth):
     for secret in ("13800000000", "13912345678", "wang.fang", "john@"):
         assert secret not in everything
     assert "a call on +86 139****5678" in everything
-    # Staff who work the queue see the customer as they are.
-    full = client.get(f"/api/v1/tickets/{by_phone.id}", headers=auth(queue.agent)).json()
-    assert full["contact"] == "+8613800000000" and "13912345678" in full["description"]
+    # Staff who answer customers, and those who oversee them, see the customer as they are.
+    for reader in (queue.agent, make_user(queue.session, Role.duty_manager).username):
+        full = client.get(f"/api/v1/tickets/{by_phone.id}", headers=auth(reader)).json()
+        assert full["contact"] == "+8613800000000" and "13912345678" in full["description"]
+
+
+@pytest.mark.parametrize(
+    ("role", "masked"),
+    [(Role.responder, True), (Role.comms, True), (Role.agent, False), (Role.duty_manager, False)],
+)
+def test_the_customer_list_shows_contacts_only_to_those_who_answer_customers(
+    client, queue, auth, role, masked
+):
+    queue.take_in("broken", phone="+8613800000000")
+    queue.take_in("broken", email="john@example.com")
+    listed = client.get(
+        "/api/v1/customers", headers=auth(make_user(queue.session, role).username)
+    ).json()["items"]
+    phones = {item["phone"] for item in listed} - {None}
+    emails = {item["email"] for item in listed} - {None}
+    if masked:
+        assert phones == {"+86 138****0000"} and emails == {"j***@example.com"}
+        assert "13800000000" not in json.dumps(listed) and "john@" not in json.dumps(listed)
+    else:
+        assert phones == {"+8613800000000"} and emails == {"john@example.com"}

@@ -2,6 +2,7 @@
 
 import csv
 import io
+import json
 from datetime import UTC, datetime, timedelta
 
 from typer.testing import CliRunner
@@ -13,11 +14,11 @@ from incident_cmd.tickets import lifecycle, review, surveys
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketResolve
 from tests.factories import bearer, make_service_desk
-from tests.plugins.twilio import signed
+from tests.plugins.twilio import file_inbox, signed
 
 
-def _resolved(queue, frozen_clock, *, hours: float, **fields) -> Ticket:
-    ticket = queue.take_in()
+def _resolved(queue, frozen_clock, *, hours: float, ticket: Ticket | None = None, **fields):
+    ticket = ticket or queue.take_in()
     frozen_clock.advance(timedelta(hours=hours))
     lifecycle.resolve(
         queue.session,
@@ -28,12 +29,18 @@ def _resolved(queue, frozen_clock, *, hours: float, **fields) -> Ticket:
     return ticket
 
 
-def test_the_monthly_review_counts_times_satisfaction_and_approval_routes(queue, frozen_clock):
+def _closed(queue, frozen_clock, *, hours: float, **fields) -> Ticket:
+    ticket = _resolved(queue, frozen_clock, hours=hours, **fields)
+    queue.move(ticket, "closed")
+    return ticket
+
+
+def test_the_monthly_review_counts_the_cases_closed_in_the_month(queue, frozen_clock):
     start = frozen_clock()
-    first = _resolved(
+    first = _closed(
         queue, frozen_clock, hours=2, responsible_department="quality", compensation_amount=800
     )
-    second = _resolved(
+    second = _closed(
         queue, frozen_clock, hours=50, responsible_department="logistics", compensation_amount=12000
     )
     surveys.record_survey(
@@ -42,27 +49,42 @@ def test_the_monthly_review_counts_times_satisfaction_and_approval_routes(queue,
     surveys.record_survey(
         queue.session, ticket=second, answer=SurveyAnswer(csat=2, nps=3), via="sms"
     )
-    queue.take_in("插座漏电")  # urgent, still open, its response target missed by now
+    _resolved(queue, frozen_clock, hours=1)  # resolved, not closed: not a case of the month
+    late = queue.take_in("插座漏电")
+    # Closed on 1 December 00:30 in Shanghai: a case of December, opened in November.
+    frozen_clock.set(datetime(2026, 11, 30, 16, 30, tzinfo=UTC))
+    _closed(queue, frozen_clock, hours=0, ticket=late)
     frozen_clock.set(start + timedelta(days=10))
     report = review.monthly_review(queue.session, period="2026-11")
-    assert report["tickets"] == 3 and report["due_by"] == "2026-12-10"
-    assert report["by_category"] == {"product_quality": 3}
-    # Both resolved tickets were answered at resolution: after 2 h (in time) and 50 h (late).
+    assert (report["closed"], report["opened"]) == (2, 4)
+    assert report["due_by"] == "2026-12-10T01:00:00+00:00"  # the 10th, 09:00 in Shanghai
+    assert report["by_category"] == {"product_quality": 2}
+    # Both were answered at resolution: after 2 h (in time) and 50 h (late).
     assert report["sla_attainment"]["response"] == {
         "met_in_time": 1,
-        "missed": 2,
+        "missed": 1,
         "running": 0,
-        "attainment": 0.3333,
+        "attainment": 0.5,
     }
     assert report["resolution"]["count"] == 2 and report["resolution"]["median_hours"] == 26.0
     assert report["csat"] == {"answers": 2, "mean": 3.5, "satisfied_share": 0.5}
     assert report["nps"] == {"answers": 2, "score": 0.0}
     assert report["by_department"] == {"quality": 1, "logistics": 1}
-    routes = report["compensation"]["by_approval_route"]
-    assert routes == {"administration department": 800, "general manager": 12000}
+    # A customer's compensation is no staff penalty: no approval route (001 6-4) is named.
+    assert report["compensation"] == {
+        "items": [
+            {"ticket": first.number, "amount": 800, "department": "quality"},
+            {"ticket": second.number, "amount": 12000, "department": "logistics"},
+        ],
+        "total": 12800,
+        "by_department": {"quality": 800, "logistics": 12000},
+    }
+    assert "approv" not in json.dumps(report)
     rows = list(csv.reader(io.StringIO(review.as_csv(report))))
     assert rows[0] == ["section", "key", "value"]
-    assert ["compensation_by_route", "general manager", "12000.0"] in rows
+    assert ["compensation_by_department", "logistics", "12000.0"] in rows
+    december = review.monthly_review(queue.session, period="2026-12")
+    assert (december["closed"], december["opened"]) == (1, 0)
 
 
 def test_the_calendar_job_runs_once_a_month(queue, frozen_clock):
@@ -75,7 +97,7 @@ def test_the_calendar_job_runs_once_a_month(queue, frozen_clock):
 
 def test_review_over_the_api_as_json_and_csv(client, queue):
     duty = bearer(queue.session, queue.user(queue.desk.duty_manager))
-    assert client.get("/api/v1/reviews/monthly/2026-11", headers=duty).json()["tickets"] == 0
+    assert client.get("/api/v1/reviews/monthly/2026-11", headers=duty).json()["closed"] == 0
     as_csv = client.get("/api/v1/reviews/monthly/2026-11?format=csv", headers=duty)
     assert as_csv.headers["content-type"].startswith("text/csv")
     assert client.get("/api/v1/reviews/monthly/2026-13", headers=duty).status_code == 422
@@ -128,8 +150,12 @@ def test_a_customer_sms_through_the_signed_webhook_becomes_a_ticket(client, queu
     response = client.post("/webhooks/twilio/inbound", data=params, headers=signed(url, params))
     assert response.status_code == 200
     duty = bearer(queue.session, queue.user(queue.desk.duty_manager))
+    # Kept, not yet a ticket: the worker's inbox sweep files it.
+    assert client.get("/api/v1/tickets", headers=duty).json()["items"] == []
+    assert file_inbox(queue.session, client.app) == 1
     [ticket] = client.get("/api/v1/tickets", headers=duty).json()["items"]
     assert (ticket["priority"], ticket["safety"]) == ("urgent", True)
     again = client.post("/webhooks/twilio/inbound", data=params, headers=signed(url, params))
     assert again.status_code == 200
+    assert file_inbox(queue.session, client.app) == 0
     assert len(client.get("/api/v1/tickets", headers=duty).json()["items"]) == 1

@@ -20,7 +20,7 @@ from incident_cmd.tickets.models import Ticket, TicketTask
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketCreate, TicketResolve
 from incident_cmd.timeline import service as timeline
 from tests.factories import make_service_desk
-from tests.plugins.twilio import inbound
+from tests.plugins.twilio import inbound_filed
 
 DAY = timedelta(days=1)
 PHONE = "+8613900001234"
@@ -143,24 +143,25 @@ def test_csat_then_nps_by_sms_and_a_detractor_is_called_back(
     client = client_factory()
 
     # CSAT first: recorded, and the NPS question follows.
-    assert inbound(client, PHONE, "４", "SMcsat").status_code == 200
+    response, answer = inbound_filed(client, PHONE, "４", "SMcsat")
+    assert response.status_code == 200 and answer is None
     assert (_ticket(ticket_id).csat, _ticket(ticket_id).nps) == (4, None)
     assert _drain_direct() == 1
     [nps_question] = [text for text in _texts_to(twilio, PHONE) if "0-10" in text]
     assert "推荐" in nps_question
 
     # Out of range: told what we read, nothing recorded, on the ticket's timeline.
-    refused = inbound(client, PHONE, "11", "SMbad")
-    assert "0-10 之间的一个数字" in refused.text
+    _, refused = inbound_filed(client, PHONE, "11", "SMbad")
+    assert "0-10 之间的一个数字" in refused
     assert _ticket(ticket_id).nps is None
     assert "ticket.survey_unreadable" in _kinds(ticket_id)
 
     # Words are a message for the ticket queue, not a score.
-    inbound(client, PHONE, "师傅态度很好", "SMwords")
+    inbound_filed(client, PHONE, "师傅态度很好", "SMwords")
     assert _ticket(ticket_id).nps is None
 
     # NPS 3 is a detractor: the three-level callback opens though CSAT 4 was content.
-    inbound(client, PHONE, "3", "SMnps")
+    inbound_filed(client, PHONE, "3", "SMnps")
     assert (_ticket(ticket_id).csat, _ticket(ticket_id).nps) == (4, 3)
     assert _callbacks(ticket_id) == [
         "callback_agent",
@@ -168,7 +169,7 @@ def test_csat_then_nps_by_sms_and_a_detractor_is_called_back(
         "callback_senior_manager",
     ]
     # Once both are in, a digit is no longer a survey answer.
-    inbound(client, PHONE, "9", "SMlate")
+    inbound_filed(client, PHONE, "9", "SMlate")
     assert _ticket(ticket_id).nps == 3
 
 
@@ -176,7 +177,7 @@ def test_both_scores_in_one_sms_ask_no_second_question(world, twilio, client_fac
     ticket_id = _resolved_ticket(world, phone=PHONE)
     frozen_clock.advance(DAY + timedelta(minutes=1))
     _drain_direct()
-    inbound(client_factory(), PHONE, "5 10", "SMboth")
+    inbound_filed(client_factory(), PHONE, "5 10", "SMboth")
     ticket = _ticket(ticket_id)
     assert (ticket.csat, ticket.nps) == (5, 10)
     with db.session_scope() as session:

@@ -18,6 +18,17 @@ class Role(StrEnum):
     viewer = "viewer"
 
 
+# 保密原则：对客户信息进行保密，保护客户隐私 (002): a customer's phone and email are read only by
+# those who answer and call customers back (any agent may be the first contact, 首问负责制)
+# and by those who oversee them. Responders, communications staff and viewers work from the
+# complaint, never the contact: they read it masked.
+CONTACT_READERS = frozenset({Role.agent, Role.duty_manager, Role.admin})
+
+
+def reads_contact_details(user: "User") -> bool:
+    return user.role in CONTACT_READERS
+
+
 class TokenKind(StrEnum):
     """Where a token was issued, and so where it is accepted."""
 

@@ -3,10 +3,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile
 
+from incident_cmd.auth.models import reads_contact_details
 from incident_cmd.customers import service
+from incident_cmd.customers.models import Customer
 from incident_cmd.customers.schemas import ImportReport
 from incident_cmd.deps import Communicator, CustomerReader, SessionDep
 from incident_cmd.fields import DbId
+from incident_cmd.tickets.masking import masked_identity
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 
@@ -22,17 +25,21 @@ def import_customers(
     return service.import_csv(session, stream=text, after_chunk=lambda _: session.commit())
 
 
+def _listed(customer: Customer, *, masked: bool) -> dict:
+    listed = customer.model_dump(exclude={"created_at", "updated_at"})
+    return listed | masked_identity(customer) if masked else listed
+
+
 @router.get("")
 def list_customers(
     session: SessionDep,
-    _: CustomerReader,
+    reader: CustomerReader,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     cursor: DbId | None = None,
 ) -> dict:
     customers = list(service.iter_customers(session, limit=limit, after_id=cursor))
+    masked = not reads_contact_details(reader)
     return {
-        "items": [
-            customer.model_dump(exclude={"created_at", "updated_at"}) for customer in customers
-        ],
+        "items": [_listed(customer, masked=masked) for customer in customers],
         "next_cursor": customers[-1].id if len(customers) == limit else None,
     }

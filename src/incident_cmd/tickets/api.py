@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
-from incident_cmd.auth.models import Role, User
+from incident_cmd.auth.models import User, reads_contact_details
 from incident_cmd.deps import Agent, AnyUser, Manager, SessionDep
 from incident_cmd.errors import Invalid, error_responses
 from incident_cmd.fields import DbId
@@ -27,6 +27,9 @@ from incident_cmd.tickets import (
 from incident_cmd.tickets.masking import mask_contact, mask_text, mask_values
 from incident_cmd.tickets.models import BreachState, Signal, SignalStatus, Ticket, TicketStatus
 from incident_cmd.tickets.schemas import (
+    ReviewNoteCreate,
+    ReviewNoteRead,
+    ReviewSent,
     SignalDeclare,
     SignalDismiss,
     SignalRead,
@@ -73,7 +76,7 @@ def _summaries(session: Session, tickets: Sequence[Ticket]) -> list[TicketSummar
 
 
 def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> TicketRead:
-    """``masked``: a viewer's copy, with the customer's contact details hidden."""
+    """``masked``: the copy for a reader with no need of the customer's contact details."""
     tasks = surveys.tasks_of(session, ticket=ticket)
     shown = mask_text if masked else str
     names = auth_service.usernames(session, ids={task.owner_id for task in tasks})
@@ -164,18 +167,19 @@ def ticket_queue(
 
 
 # Every member of staff reads every ticket: whoever a customer reaches answers for their
-# complaint (首问负责制, first-contact responsibility). Viewers read contact details masked.
+# complaint (首问负责制, first-contact responsibility). Contact details are read masked by
+# those who have no need of them (auth.models.CONTACT_READERS).
 @router.get("/tickets/{ticket_id}", response_model=TicketRead)
 def get_ticket(ticket_id: DbId, session: SessionDep, reader: AnyUser) -> TicketRead:
     ticket = queries.get_ticket(session, ticket_id=ticket_id)
-    return ticket_read(session, ticket, masked=reader.role == Role.viewer)
+    return ticket_read(session, ticket, masked=not reads_contact_details(reader))
 
 
 @router.get("/tickets/{ticket_id}/timeline")
 def ticket_timeline(ticket_id: DbId, session: SessionDep, reader: AnyUser) -> list[dict]:
     ticket = queries.get_ticket(session, ticket_id=ticket_id)
     events = timeline.events_for(session, subject_type=history.SUBJECT, subject_id=ticket.id)
-    if reader.role == Role.viewer:
+    if not reads_contact_details(reader):
         return [
             {
                 "at": event.at,
@@ -389,3 +393,30 @@ def monthly_review(
             headers={"Content-Disposition": f'attachment; filename="review-{period}.csv"'},
         )
     return report
+
+
+@router.post(
+    "/reviews/monthly/{period}/notes",
+    response_model=ReviewNoteRead,
+    status_code=201,
+    responses=error_responses(409),
+)
+def write_review_note(
+    period: Annotated[str, review.PeriodPath],
+    body: ReviewNoteCreate,
+    session: SessionDep,
+    actor: Manager,
+) -> ReviewNoteRead:
+    """A lesson or an improvement proposal, until the review is sent (409 afterwards)."""
+    event = review.add_note(session, period=period, kind=body.kind, text=body.text, actor=actor)
+    return ReviewNoteRead(kind=body.kind, text=event.summary, by=actor.username, at=event.at)
+
+
+@router.post(
+    "/reviews/monthly/{period}/send", response_model=ReviewSent, responses=error_responses(409)
+)
+def send_review(
+    period: Annotated[str, review.PeriodPath], session: SessionDep, actor: Manager
+) -> dict:
+    """Emails the review to the management list, once (409 when it has been sent)."""
+    return review.send(session, period=period, actor=actor)

@@ -196,9 +196,8 @@ def _create(session: Session, *, data: TicketCreate, actor: User | None) -> Tick
 
 
 def _number_and_acknowledge(session: Session, *, ticket: Ticket) -> None:
-    """The last step of an intake. Numbers are counted per year in one row, which stays
-    locked until the transaction ends: taking the number last keeps that wait short when
-    many tickets come in at once."""
+    """The last step of an intake: the number (unique, from an unlocked series on
+    PostgreSQL, see ``numbering``) and the customer's acknowledgement."""
     ticket.number = numbering.next_number(
         session, prefix="TKT", year=ticket.created_at.year, width=6
     )

@@ -110,10 +110,15 @@ class Callback(Strict):
     within: Duration
 
 
-class CompensationApproval(Strict):
-    threshold: float = Field(gt=0)
-    below: str
-    at_or_above: str
+class MonthlyReview(Strict):
+    """001 4-1-7 「每月10日前汇总上月结案的《顾客投诉处理意见书》」: the review of the month before
+    reaches the management list by this day of the month, at this local time, unless its
+    reviewer sends it earlier. ``recipients`` are usernames; none named means every active
+    admin and duty manager."""
+
+    send_by_day: int = Field(default=10, ge=1, le=28)
+    send_at: str = Field(default="09:00", pattern=CLOCK_TIME)
+    recipients: list[str] = Field(default_factory=list)
 
 
 class Assignment(Strict):
@@ -167,7 +172,7 @@ class ServiceLevels(Strict):
     appeal_within: Duration
     survey_after: Duration
     callbacks: list[Callback]
-    compensation_approval: CompensationApproval
+    monthly_review: MonthlyReview = Field(default_factory=MonthlyReview)
     assignment: Assignment
     classification: list[Rule] = Field(default_factory=list)
 

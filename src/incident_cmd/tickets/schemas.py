@@ -1,4 +1,5 @@
 from datetime import date, datetime
+from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, model_validator
@@ -207,3 +208,31 @@ class SignalDismiss(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: str = Field(min_length=1, max_length=2000)
+
+
+class ReviewNoteKind(StrEnum):
+    lesson = "lesson"
+    proposal = "proposal"
+
+
+class ReviewNoteCreate(BaseModel):
+    """A lesson or an improvement proposal the reviewer writes into the monthly review."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ReviewNoteKind
+    text: str = Field(min_length=1, max_length=2000)
+
+
+class ReviewNoteRead(BaseModel):
+    kind: ReviewNoteKind
+    text: str
+    by: str | None
+    at: datetime
+
+
+class ReviewSent(BaseModel):
+    at: datetime
+    by: str | None
+    recipients: list[str]
+    not_reached: list[str]

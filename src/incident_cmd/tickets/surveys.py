@@ -52,9 +52,7 @@ def nps_key(ticket: Ticket) -> str:
 
 # One or two whole numbers, each optionally followed by 分 ("points"), separated by spaces,
 # commas, slashes, the Chinese enumeration comma or a 分; nothing else ("1000" is no "100 0").
-_SCORES = re.compile(
-    r"([-+]?\d{1,3})\s*分?(?:(?:\s*[,/;、]\s*|\s+|(?<=分))([-+]?\d{1,3})\s*分?)?"
-)
+_SCORES = re.compile(r"([-+]?\d{1,3})\s*分?(?:(?:\s*[,/;、]\s*|\s+|(?<=分))([-+]?\d{1,3})\s*分?)?")
 
 
 @dataclass(frozen=True)

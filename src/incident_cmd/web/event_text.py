@@ -202,7 +202,7 @@ SLA = {"timer": _ticket("timer", "timer")}
 MESSAGE = {"channel": _enum("channel", ChannelName)}
 
 # Text people wrote, shown as they wrote it.
-AS_WRITTEN = frozenset({"update.internal", "update.public"})
+AS_WRITTEN = frozenset({"update.internal", "update.public", "review.lesson", "review.proposal"})
 
 SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     # --- the incident ---
@@ -347,6 +347,14 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "subscription.requested": (Sentence(N_("Subscription asked for; waiting for confirmation")),),
     "subscription.confirmed": (Sentence(N_("Subscription confirmed")),),
     "subscription.ended": (Sentence(N_("Unsubscribed")),),
+    # --- the monthly complaint review ---
+    "review.sent": (
+        Sentence(
+            N_("Review of %(period)s sent to %(count)s managers by itself on its due day"),
+            when=_filled("by_itself"),
+        ),
+        Sentence(N_("Review of %(period)s sent to %(count)s managers")),
+    ),
     # --- the review ---
     "timeline.starred": (Sentence(N_("An entry starred for the review")),),
     "timeline.unstarred": (Sentence(N_("An entry no longer starred for the review")),),
@@ -434,6 +442,7 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "sms.opted_out": (Sentence(N_("Replied to stop SMS notices")),),
     "sms.opted_in": (Sentence(N_("Replied to receive SMS notices again")),),
     "sms.unfiled": (Sentence(N_("An SMS kept unfiled: its sender is not a phone number")),),
+    "sms.set_aside": (Sentence(N_("An SMS set aside after %(attempts)s failed attempts")),),
     "email.unsubscribed": (
         Sentence(N_("Unsubscribed from email notices (safety recall notices are still sent)")),
     ),

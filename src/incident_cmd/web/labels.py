@@ -74,11 +74,6 @@ NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
         "finance": N_("Finance"),
         "duty-managers": N_("Duty managers"),
     },
-    # Who approves compensation, as config/service-levels.yaml names them.
-    "department": {
-        "administration department": N_("administration department"),
-        "general manager": N_("general manager"),
-    },
     # Regions as the customer data spells them: China's provinces in pinyin.
     "region": {
         "Anhui": N_("Anhui"),

@@ -4,16 +4,16 @@ see them (the forms' general rules are in ``web.forms``)."""
 
 import math
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlmodel import Session
 
 from incident_cmd import clock
-from incident_cmd.auth.models import Role, User
+from incident_cmd.auth.models import Role, User, reads_contact_details
 from incident_cmd.customers.models import Customer
 from incident_cmd.tickets import access
-from incident_cmd.tickets.masking import mask_contact, mask_text
+from incident_cmd.tickets.masking import mask_contact, mask_text, masked_identity
 from incident_cmd.tickets.models import (
     BreachState,
     IntakeChannel,
@@ -168,13 +168,14 @@ def countdown(
 
 
 def masks_contacts(user: User) -> bool:
-    """Viewers read contact details masked, as the API gives them."""
-    return user.role == Role.viewer
+    """Contact details as the API gives them: masked for those with no need of them."""
+    return not reads_contact_details(user)
 
 
 @dataclass(frozen=True)
 class CustomerShown:
     name: str
+    external_ref: str
     phone: str | None
     email: str | None
     region: str | None
@@ -183,15 +184,12 @@ class CustomerShown:
 def customer_shown(customer: Customer | None, reader: User) -> CustomerShown | None:
     if customer is None:
         return None
-    if not masks_contacts(reader):
-        return CustomerShown(customer.name, customer.phone, customer.email, customer.region)
-    return CustomerShown(
-        # A customer known only by a contact is named by it.
-        mask_text(customer.name),
-        customer.phone and mask_contact(customer.phone),
-        customer.email and mask_contact(customer.email),
-        customer.region,
+    shown = CustomerShown(
+        customer.name, customer.external_ref, customer.phone, customer.email, customer.region
     )
+    if masks_contacts(reader):
+        return replace(shown, **masked_identity(customer))
+    return shown
 
 
 def contact_shown(ticket: Ticket, reader: User) -> str:

@@ -29,7 +29,6 @@ from incident_cmd.tickets.models import (
     TicketStatus,
     TimerKind,
 )
-from incident_cmd.tickets.policy import service_levels
 from incident_cmd.tickets.schemas import (
     SurveyEntry,
     TaskDone,
@@ -169,7 +168,6 @@ def _page(
         any(timer.kind == kind and timer.met_at is None for timer in timers)
         for kind in (TimerKind.handling_plan, TimerKind.verification)
     )
-    approval = service_levels().compensation_approval
     moves = [(target, MOVES[target]) for target in TICKET_TRANSITIONS[current] if target in MOVES]
     shown = {
         "status": working and bool(moves),
@@ -224,7 +222,6 @@ def _page(
             # A form the page no longer offers (the ticket moved on meanwhile) says why at
             # the top of the page.
             "unplaced": failed is not None and not shown[failed],
-            "approval": approval,
             "failed": failed,
             "failed_task": task_id,
             "values": values or {},

@@ -11,23 +11,24 @@ from sqlmodel import Session
 
 from incident_cmd.config import get_settings
 from incident_cmd.deps import SessionDep
-from incident_cmd.errors import NotFound, error_responses
+from incident_cmd.errors import Invalid, NotFound, error_responses
 from incident_cmd.fields import DbId
 from incident_cmd.i18n import Locale
-from incident_cmd.integrations.twilio import twiml
+from incident_cmd.integrations.twilio import inbox, twiml
 from incident_cmd.integrations.twilio.handlers import (
     HandlersDep,
     InboundSms,
     KeypadHandler,
     KeypadPress,
     StatusCallback,
-    answer_sms,
 )
 from incident_cmd.integrations.twilio.signature import TwilioForm
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.models import DirectMessage
 
 router = APIRouter()
+# What the inbox column holds; Twilio's SIDs are 34 characters.
+MESSAGE_SID_LENGTH = 64
 
 
 @router.post(
@@ -57,19 +58,23 @@ async def twilio_status(
     "/webhooks/twilio/inbound",
     tags=["webhooks"],
     response_class=Response,
-    responses={**twiml.TWIML_ANSWER, **error_responses(400, 403)},
+    responses={**twiml.TWIML_ANSWER, **error_responses(400, 403, 422)},
 )
-async def twilio_inbound(session: SessionDep, form: TwilioForm, handlers: HandlersDep) -> Response:
+async def twilio_inbound(session: SessionDep, form: TwilioForm) -> Response:
+    """Kept in the inbox and answered at once with nothing: the worker files the message
+    (a page's answer, a keyword, a reply, a ticket) and sends any answer by the direct lane.
+    Nothing is read here, so a reply storm costs one INSERT a message."""
+    provider_id = form.get("MessageSid", "")
+    if not provider_id or len(provider_id) > MESSAGE_SID_LENGTH:
+        raise Invalid("missing or longer than 64 characters", field="MessageSid")
     sms = InboundSms(
-        provider_id=form.get("MessageSid", ""),
+        provider_id=provider_id,
         from_address=form.get("From", ""),
         to_address=form.get("To", ""),
         body=form.get("Body", ""),
     )
-    answer = await run_in_threadpool(
-        functools.partial(answer_sms, session, sms=sms, handlers=handlers.sms)
-    )
-    return twiml.message(answer)
+    await run_in_threadpool(functools.partial(inbox.store, session, sms))
+    return twiml.message(None)
 
 
 # Documented with the pages it answers.

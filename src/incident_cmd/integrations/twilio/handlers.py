@@ -1,7 +1,7 @@
 """What the domains register to answer Twilio: inbound SMS handlers, asked in order until one
 takes the message, the handler of the voice call's keypad, and the handler of delivery
-status callbacks. A handler gets the request's
-session and a typed message; what else it needs it is given when it is made (``wiring.py``)."""
+status callbacks. A handler gets a session (the request's; for SMS, the inbox worker's) and a
+typed message; what else it needs it is given when it is made (``wiring.py``)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -72,12 +72,15 @@ class TwilioHandlers:
     status: StatusHandler
 
 
-def answer_sms(session: Session, *, sms: InboundSms, handlers: Sequence[SmsHandler]) -> str | None:
-    """Asks each handler in turn; the first to take the message answers it."""
+def answer_sms(
+    session: Session, *, sms: InboundSms, handlers: Sequence[SmsHandler]
+) -> Handled | None:
+    """Asks each handler in turn; the first to take the message answers it (``None``: no
+    handler took it)."""
     for handler in handlers:
         handled = handler(session, sms)
         if handled is not None:
-            return handled.answer
+            return handled
     return None
 
 
