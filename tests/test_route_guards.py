@@ -42,6 +42,9 @@ PUBLIC = {
     ("POST", "/status/subscriptions/confirm/{token}"),
     ("GET", "/unsubscribe/subscriptions/{token}"),
     ("POST", "/unsubscribe/subscriptions/{token}"),
+    # The satisfaction survey behind the emailed link: its signed token is the credential.
+    ("GET", "/survey/{token}"),
+    ("POST", "/survey/{token}"),
 }
 
 

@@ -1,7 +1,7 @@
 """situation reports to the command
 
 Revision ID: 0017
-Revises: 0014
+Revises: 0016
 Create Date: 2026-12-03 12:30:00
 
 Each report on an incident, kept as compiled and sent; a scheduled report names its cadence
@@ -16,7 +16,7 @@ from alembic import op
 from incident_cmd.columns import UTCDateTime
 
 revision: str = "0017"
-down_revision: str | None = "0014"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -49,6 +49,7 @@ from incident_cmd.web.status_feeds import router as status_feeds_router
 from incident_cmd.web.status_lookup import router as status_lookup_router
 from incident_cmd.web.status_pages import router as status_pages_router
 from incident_cmd.web.status_subscriptions import router as status_subscriptions_router
+from incident_cmd.web.survey_page import router as survey_page_router
 
 # Paths whose refusals are the API's ErrorBody whoever asks: the API, the providers' webhooks,
 # the live streams, static files, and the signed link pages (the API document states their
@@ -146,6 +147,7 @@ def create_app(
         status_subscriptions_router,
         statements_page_router,
         sitreps_page_router,
+        survey_page_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from incident_cmd import aio, wiring
+from incident_cmd.campaigns import satisfaction as campaign_satisfaction
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
@@ -44,6 +45,7 @@ SWEEPS: dict[str, Sweep] = {
     "monthly-review": ticket_review.run_monthly_review,
     "monthly-review-send": ticket_review.send_due_review,
     "situation-reports": sitrep_flows.send_due_reports,
+    "semiannual-survey": campaign_satisfaction.run_semiannual_survey,
     "campaign-start": campaign_service.start_due_campaigns,
     "campaign-finish": campaign_service.finish_campaigns,
 }

@@ -30,7 +30,7 @@ public = APIRouter(tags=["webhooks"])
 
 def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
     settings = get_settings()
-    creator = session.get_one(User, campaign.created_by)
+    creator = session.get_one(User, campaign.created_by) if campaign.created_by else None
     approver = session.get_one(User, campaign.approved_by) if campaign.approved_by else None
     return CampaignRead(
         **campaign.model_dump(
@@ -54,7 +54,7 @@ def campaign_read(session: Session, campaign: Campaign) -> CampaignRead:
         ),
         quiet_start=campaign.quiet_start or settings.quiet_hours_start,
         quiet_end=campaign.quiet_end or settings.quiet_hours_end,
-        created_by=creator.username,
+        created_by=creator.username if creator else None,
         approved_by=approver.username if approver else None,
         counts=service.campaign_counts(session, campaign=campaign),
     )

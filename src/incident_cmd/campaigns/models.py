@@ -62,7 +62,8 @@ class Campaign(SQLModel, table=True):
         default_factory=dict, sa_column=Column(JSON, nullable=False)
     )
     skip_if_replied_to: int | None = Field(default=None, foreign_key="campaigns.id")
-    created_by: int = Field(foreign_key="users.id")
+    # None for a campaign the calendar made (the half-yearly satisfaction survey).
+    created_by: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     approved_by: int | None = Field(default=None, foreign_key="users.id")
     approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

@@ -7,7 +7,9 @@ from incident_cmd.config import CLOCK_TIME
 from incident_cmd.fields import MAX_LIST_ITEMS, BodyId, Flag, Label, Moment
 from incident_cmd.playbooks.schema import NoticeClassName
 
-AudienceRule = Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
+AudienceRule = Literal[
+    "scope_purchasers", "scope_regions", "open_tickets", "closed_tickets", "explicit"
+]
 
 
 class Audience(BaseModel):
@@ -20,6 +22,12 @@ class Audience(BaseModel):
     customers: list[Label] = Field(
         default_factory=list, max_length=5000, description="external refs, for explicit"
     )
+    closed_from: Moment | None = Field(
+        default=None, description="for closed_tickets: complaints closed at or after this"
+    )
+    closed_until: Moment | None = Field(
+        default=None, description="for closed_tickets: complaints closed before this"
+    )
 
     @model_validator(mode="after")
     def _rule_has_what_it_needs(self) -> "Audience":
@@ -29,6 +37,10 @@ class Audience(BaseModel):
             raise ValueError("scope_regions needs regions")
         if self.rule == "explicit" and not self.customers:
             raise ValueError("explicit needs customers (external refs)")
+        if self.rule == "closed_tickets" and not (
+            self.closed_from and self.closed_until and self.closed_from < self.closed_until
+        ):
+            raise ValueError("closed_tickets needs closed_from before closed_until")
         return self
 
 
@@ -82,7 +94,7 @@ class CampaignRead(BaseModel):
     quiet_end: str
     send_at: datetime | None
     drill: bool
-    created_by: str
+    created_by: str | None = Field(description="null for a campaign the calendar made")
     approved_by: str | None
     started_at: datetime | None
     finished_at: datetime | None

@@ -49,7 +49,7 @@ from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging import quiet_hours, suppression
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import sms_shape
-from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, Ticket
+from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, Ticket, TicketStatus
 from incident_cmd.timeline import service as timeline
 
 SUBJECT = "campaign"
@@ -144,7 +144,7 @@ def create_campaign(
         plan_key=plan_key,
         channel=ChannelName(data.channel),
         template=data.template,
-        audience=data.audience.model_dump(),
+        audience=data.audience.model_dump(mode="json"),
         context=notice.stored(),
         status=CampaignStatus.draft,
         safety_critical=data.safety_critical,
@@ -167,6 +167,46 @@ def create_campaign(
         "campaign.created",
         f"{data.channel} campaign created from template {data.template}",
         actor.id,
+    )
+    return campaign
+
+
+def create_calendar_campaign(session: Session, *, data: CampaignCreate, reason: str) -> Campaign:
+    """A campaign the calendar makes and sends by itself: no person creates or approves it,
+    so it may only be an ordinary notice (never safety-critical, never past an unsubscribe,
+    never through quiet hours) from a template shipped with the product."""
+    if data.safety_critical or data.notice_class != NoticeClass.update or data.incident_id:
+        raise Invalid("a calendar campaign is an ordinary update notice", field="notice_class")
+    for locale in LOCALES:
+        rendering.render(
+            rendering.sample(data.template, locale, NoticeContext()),
+            channel=ChannelName(data.channel),
+            address=rendering.SAMPLE_ADDRESS,
+        )
+    now = clock.now()
+    campaign = Campaign(
+        name=data.name,
+        channel=ChannelName(data.channel),
+        template=data.template,
+        audience=data.audience.model_dump(mode="json"),
+        context=NoticeContext().stored(),
+        status=CampaignStatus.approved,
+        quiet_start=data.quiet_start,
+        quiet_end=data.quiet_end,
+        send_at=data.send_at,
+        reply_keywords=data.reply_keywords,
+        created_at=now,
+        approved_at=now,
+    )
+    session.add(campaign)
+    session.flush()
+    _record(
+        session,
+        campaign,
+        "campaign.created_by_calendar",
+        f"{data.channel} campaign created and approved by the calendar: {reason}",
+        None,
+        {"reason": reason, "name": data.name},
     )
     return campaign
 
@@ -410,6 +450,14 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
         source = customers.join(tickets, tickets.c.customer_id == customers.c.id)
         conditions.append(_open_complaint(tickets, campaign.incident_id, audience))
         product, batch = func.min(tickets.c.product_model), func.min(tickets.c.batch)
+    elif audience.rule == "closed_tickets":
+        source = customers.join(tickets, tickets.c.customer_id == customers.c.id)
+        conditions += [
+            tickets.c.status == TicketStatus.closed.value,
+            tickets.c.closed_at >= audience.closed_from,
+            tickets.c.closed_at < audience.closed_until,
+        ]
+        product, batch = func.min(tickets.c.product_model), func.min(tickets.c.batch)
     if campaign.skip_if_replied_to is not None:
         earlier = deliveries.alias("earlier")
         conditions.append(
@@ -438,7 +486,7 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
         .select_from(source)
         .where(*conditions)
     )
-    if audience.rule in ("scope_purchasers", "open_tickets"):
+    if audience.rule in ("scope_purchasers", "open_tickets", "closed_tickets"):
         # One row per customer however many matching purchases or complaints: the insert then
         # needs no ON CONFLICT, whose speculative insertion costs a third more on PostgreSQL.
         query = query.group_by(customers.c.id)

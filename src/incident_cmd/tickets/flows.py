@@ -9,32 +9,12 @@ from incident_cmd.customers.models import Customer
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.models import Incident
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
-from incident_cmd.messaging.channels import ChannelName
-from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import detection, intake, surveys
 from incident_cmd.tickets.history import SUBJECT
 from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, IntakeChannel, Signal, Ticket
-from incident_cmd.tickets.notices import SOURCE
-from incident_cmd.tickets.schemas import SurveyAnswer, TicketCreate
+from incident_cmd.tickets.schemas import TicketCreate
 from incident_cmd.timeline import service as timeline
-
-
-def _awaiting_survey(session: Session, address: str) -> Ticket | None:
-    """The resolved ticket whose survey went to this address and has no answer yet."""
-    return session.exec(
-        select(Ticket)
-        .join(DirectMessage, col(DirectMessage.source_id) == Ticket.id)
-        .where(
-            DirectMessage.source == SOURCE,
-            col(DirectMessage.key).like("ticket-%-survey-%"),
-            DirectMessage.status == DirectMessageStatus.sent,
-            DirectMessage.address == address,
-            col(Ticket.surveyed_at).is_(None),
-            col(Ticket.resolved_at).is_not(None),
-        )
-        .order_by(col(Ticket.id).desc())
-    ).first()
 
 
 def from_sms(
@@ -42,14 +22,9 @@ def from_sms(
 ) -> tuple[Ticket, str | None]:
     """A customer's free-text SMS. Returns the ticket and what to answer, if anything."""
     text = inbound.body.strip()
-    waiting = _awaiting_survey(session, inbound.from_address)
-    if waiting is not None and text in {"1", "2", "3", "4", "5"}:
-        surveys.record_survey(
-            session, ticket=waiting, answer=SurveyAnswer(csat=int(text)), via=ChannelName.sms
-        )
-        inbound.ticket_id = waiting.id
-        session.add(inbound)
-        return waiting, None
+    survey = surveys.answer_by_sms(session, inbound=inbound)
+    if survey is not None:
+        return survey.ticket, survey.answer
     customer = session.exec(
         select(Customer).where(Customer.phone == inbound.from_address).order_by(col(Customer.id))
     ).first()

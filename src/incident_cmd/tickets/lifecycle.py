@@ -12,7 +12,7 @@ from incident_cmd.auth.models import Role, User
 from incident_cmd.customers.models import Customer
 from incident_cmd.errors import Conflict, Invalid, NotFound
 from incident_cmd.messaging import direct
-from incident_cmd.tickets import sla
+from incident_cmd.tickets import sla, surveys
 from incident_cmd.tickets.history import SUBJECT, record
 from incident_cmd.tickets.models import (
     OPEN_TICKET_STATUSES,
@@ -234,8 +234,8 @@ def resolve(session: Session, *, ticket: Ticket, data: TicketResolve, actor: Use
         ticket=ticket,
         customer=customer,
         template="ticket_survey",
-        key=f"ticket-{ticket.id}-survey-{attempt}",
-        values={},
+        key=surveys.csat_key(ticket),
+        values=surveys.invitation_values(ticket),
         due_at=out_of_quiet_hours(ticket.survey_due_at, customer),
     )
     return ticket

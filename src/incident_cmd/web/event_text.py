@@ -286,6 +286,9 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     ),
     # --- customer notices ---
     "campaign.created": (Sentence(N_("Notice drafted: %(notice)s"), NOTICE),),
+    "campaign.created_by_calendar": (
+        Sentence(N_("Notice created and approved by the calendar: %(name)s")),
+    ),
     "campaign.approved": (
         Sentence(N_("Notice resumed: %(notice)s"), NOTICE, when=_has("from", "paused")),
         Sentence(N_("Notice approved: %(notice)s"), NOTICE),
@@ -416,6 +419,7 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
             {"csat": _score("csat"), "nps": _score("nps")},
         ),
     ),
+    "ticket.survey_unreadable": (Sentence(N_("Survey reply “%(text)s” read as no score")),),
     "ticket.callback": (
         Sentence(
             N_("%(callback)s callback, for %(owner)s"), {"callback": _named("key", "callback")}

@@ -32,7 +32,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from incident_cmd.config import get_settings
 
-LINK_PATH_PREFIXES = ("/page/", "/unsubscribe/", "/status/subscriptions/confirm/")
+LINK_PATH_PREFIXES = ("/page/", "/unsubscribe/", "/status/subscriptions/confirm/", "/survey/")
 CSRF_COOKIE = "icmd_csrf"
 CSRF_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
