@@ -104,7 +104,7 @@ def test_demo_then_declare_and_list(use_database):
     users = run("user", "list").stdout
     for role in ("admin", "duty_manager", "responder", "agent", "comms", "viewer"):
         assert role in users
-    assert "gm.li" in run("team", "on-call", "executives").stdout
+    assert "gm.zhang" in run("team", "on-call", "executives").stdout
 
     refused = run(
         "incident",

@@ -32,7 +32,6 @@ PEOPLE = [
     ("admin", "系统管理员 Admin", Role.admin, "+8613800000001", CHINESE, "Asia/Shanghai"),
     ("duty", "值班经理 周敏", Role.duty_manager, "+8613800000002", CHINESE, "Asia/Shanghai"),
     ("gm.zhang", "总经理 张伟", Role.duty_manager, "+8613800000003", CHINESE, "Asia/Shanghai"),
-    ("gm.li", "总经理(轮值) 李娜", Role.duty_manager, "+8613800000004", CHINESE, "Asia/Shanghai"),
     ("dgm.wang", "副总经理 王强", Role.duty_manager, "+8613800000005", CHINESE, "Asia/Shanghai"),
     ("dgm.chen", "副总经理 陈静", Role.duty_manager, "+8613800000006", CHINESE, "Asia/Shanghai"),
     ("cs.liu", "客服主管 刘洋", Role.responder, "+8613800000007", CHINESE, "Asia/Shanghai"),
@@ -65,7 +64,8 @@ TEAMS = [
         "应急指挥部 Emergency headquarters",
         "gm.zhang",
         {
-            "commander": (WEEKLY, "09:00", ["gm.zhang", "gm.li"]),
+            # 总经理担任总指挥: the one general manager is the commander.
+            "commander": (WEEKLY, "09:00", ["gm.zhang"]),
             "deputy": (WEEKLY, "09:00", ["dgm.wang", "dgm.chen"]),
         },
     ),

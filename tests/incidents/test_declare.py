@@ -83,8 +83,8 @@ def test_recall_roster_on_monday_morning_matches_the_demo_rotations(client, demo
     incident = declare(client, duty).json()
     by_role = {seat["role"]: seat["user"] for seat in incident["roster"]}
     # Demo rotations are anchored a week before START: weekly ones have turned once,
-    # daily ones seven times.
-    assert by_role["commander"] == "gm.li"
+    # daily ones seven times; the general manager is always the commander (总经理担任总指挥).
+    assert by_role["commander"] == "gm.zhang"
     assert by_role["deputy"] == "dgm.chen"
     assert by_role["cs_lead"] == "cs.zhao"
     assert by_role["tech_lead"] == "tech.lin"

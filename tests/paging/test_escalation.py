@@ -36,12 +36,12 @@ def test_declaring_pages_every_paged_role_and_no_other(paging, shipped_playbooks
     assert paging.timeline().count("page.sent") == len(paged)
 
 
-def test_unacknowledged_page_escalates_step_by_step_to_the_right_people(paging, frozen_clock):
+def test_an_unacknowledged_commander_page_goes_to_the_deputy_then_the_duty_manager(
+    paging, frozen_clock
+):
     start = frozen_clock()
     holder = paging.holder("commander")
-    next_up = next(
-        name for name in on_call(paging.session, "executives", "commander", start) if name != holder
-    )
+    deputy = paging.holder("deputy")
     duty_manager = on_call(paging.session, DUTY_MANAGERS, None, start, count=1)[0]
 
     frozen_clock.advance(2 * MINUTE)  # the contact policy: a voice call after 2 minutes
@@ -49,17 +49,17 @@ def test_unacknowledged_page_escalates_step_by_step_to_the_right_people(paging, 
     assert paging.messages("commander") == [(holder, "sms"), (holder, "voice")]
     assert paging.reached("commander") == [(holder, "seat_holder", 1)]
 
-    frozen_clock.advance(3 * MINUTE)  # commander: ack_within 5m
+    frozen_clock.advance(3 * MINUTE)  # commander: ack_within 5m; the deputy acts (总经理担任总指挥)
     paging.sweep()
-    assert paging.reached("commander")[-1] == (next_up, "next_in_rotation", 1)
-    assert paging.messages("commander")[-1] == (next_up, "sms")
+    assert paging.reached("commander")[-1] == (deputy, "acting", 1)
+    assert paging.messages("commander")[-1] == (deputy, "sms")
 
     frozen_clock.advance(2 * MINUTE)  # 7 min: the holder's email step is no longer due
     paging.sweep()
     assert (holder, "email") not in paging.messages("commander")
-    assert paging.messages("commander")[-1] == (next_up, "voice")
+    assert paging.messages("commander")[-1] == (deputy, "voice")
 
-    frozen_clock.advance(3 * MINUTE)  # 10 min: the team lead was paged already
+    frozen_clock.advance(3 * MINUTE)
     paging.sweep()
     assert paging.reached("commander")[-1] == (duty_manager, "duty_manager", 1)
 
@@ -72,15 +72,26 @@ def test_unacknowledged_page_escalates_step_by_step_to_the_right_people(paging, 
         paging.sweep()
     assert [who for who, _, _ in paging.reached("commander")] == [
         holder,
-        next_up,
+        deputy,
         duty_manager,
         holder,
-        next_up,
+        deputy,
         duty_manager,
     ]
     page = paging.page("commander")
     assert page.status == PageStatus.exhausted and page.escalate_at is None
     assert "page.exhausted" in paging.timeline()
+
+
+def test_a_seat_without_an_acting_role_goes_to_the_next_in_its_rotation(paging, frozen_clock):
+    start = frozen_clock()
+    holder = paging.holder("deputy")
+    next_up = next(
+        name for name in on_call(paging.session, "executives", "deputy", start) if name != holder
+    )
+    frozen_clock.advance(10 * MINUTE)  # deputy: ack_within 10m, the default chain
+    paging.sweep()
+    assert paging.reached("deputy")[-1] == (next_up, "next_in_rotation", 1)
 
 
 def test_each_step_happens_once_however_often_the_sweeps_run(paging, frozen_clock):
@@ -133,16 +144,39 @@ def test_acknowledging_midway_stops_the_chain(paging, frozen_clock):
 
 
 def test_whoever_acknowledges_an_escalated_page_takes_the_seat(paging, frozen_clock):
-    holder = paging.holder("commander")
-    frozen_clock.advance(5 * MINUTE)
+    holder = paging.holder("deputy")
+    frozen_clock.advance(10 * MINUTE)
     paging.sweep()
-    next_up = paging.reached("commander")[-1][0]
-    paging_flows.acknowledge(paging.session, target=paging.target_of("commander", next_up), via="sms")
+    next_up = paging.reached("deputy")[-1][0]
+    paging_flows.acknowledge(paging.session, target=paging.target_of("deputy", next_up), via="sms")
     paging.session.flush()
-    assert paging.holder("commander") == next_up
+    assert paging.holder("deputy") == next_up
     assert holder != next_up
     kinds = paging.timeline("roster.")
     assert kinds[-2:] == ["roster.relieved", "roster.assigned"]
+
+
+def test_the_deputy_acts_for_an_unanswering_commander_who_keeps_the_seat(paging, frozen_clock):
+    holder, deputy = paging.holder("commander"), paging.holder("deputy")
+    frozen_clock.advance(5 * MINUTE)
+    paging.sweep()
+    answer = paging_flows.acknowledge(
+        paging.session, target=paging.target_of("commander", deputy), via="sms"
+    )
+    paging.session.flush()
+    assert answer.changed and paging.page("commander").status == PageStatus.acknowledged
+    # 总经理担任总指挥: the seat stays with the general manager; the timeline says who acts.
+    assert paging.holder("commander") == holder and paging.holder("deputy") == deputy
+    assert paging.timeline("roster.")[-1] == "roster.acting"
+    # A duty manager may still give the seat to the deputy.
+    flows.assign_role(
+        paging.session,
+        incident=paging.incident,
+        change=RoleAssign(role="commander", slot=0, user=deputy, note="GM unreachable"),
+        actor=paging.declarer(),
+    )
+    paging.session.flush()
+    assert paging.holder("commander") == deputy
 
 
 def test_declining_jumps_ahead_at_once(paging, frozen_clock):
@@ -153,7 +187,7 @@ def test_declining_jumps_ahead_at_once(paging, frozen_clock):
     )
     assert answer.changed
     who, why, _ = paging.reached("commander")[-1]
-    assert why == "next_in_rotation" and who != holder
+    assert (who, why) == (paging.holder("deputy"), "acting")
     page = paging.page("commander")
     assert page.escalate_at == frozen_clock() + 5 * MINUTE
     # The decliner gets no more calls.

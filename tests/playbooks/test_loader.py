@@ -83,6 +83,27 @@ def test_bad_references_are_reported():
     assert "pb.yaml:18: tasks[0].depends_on: no task 'nothing'" in problems
 
 
+def test_an_acting_role_must_be_another_role_of_the_playbook():
+    acting_nobody = MINIMAL.replace(
+        "    team: executives\n", "    team: executives\n    acting: deputy\n"
+    )
+    assert problems_of(acting_nobody) == [
+        "pb.yaml:13: roles[0].acting: no other roster role 'deputy'"
+    ]
+    chain_without = MINIMAL.replace(
+        "    team: executives\n", "    team: executives\n    escalation: {chain: [acting]}\n"
+    )
+    assert problems_of(chain_without) == [
+        "pb.yaml:13: roles[0].escalation: the acting step needs the role's acting"
+    ]
+    cadence = MINIMAL.replace("resolve_within: 4h", "resolve_within: 4h\n    report_every: 2d")
+    [problem] = problems_of(cadence)
+    assert (
+        problem.startswith("pb.yaml:9: severities[0].report_every:")
+        and "minutes or hours" in problem
+    )
+
+
 def test_dependency_cycle_is_reported():
     text = (
         MINIMAL

@@ -1,5 +1,6 @@
 """Paging actions that reach into the incident: whoever acknowledges a page takes its seat on
-the roster (the handover recorded there), whichever way they answered."""
+the roster (the handover recorded there), whichever way they answered; except a seat the
+playbook keeps with its holder (the commander's), for which whoever answered acts."""
 
 from sqlmodel import Session
 
@@ -10,6 +11,7 @@ from incident_cmd.incidents.schemas import RoleAssign
 from incident_cmd.paging import answers
 from incident_cmd.paging.answers import Answer
 from incident_cmd.paging.models import AnswerRoute, Page, PageTarget
+from incident_cmd.timeline import service as timeline
 
 
 def acknowledge(session: Session, *, target: PageTarget, via: AnswerRoute) -> Answer:
@@ -51,6 +53,20 @@ def _take_seat(session: Session, page: Page, user: User) -> None:
         return
     incident = session.get_one(Incident, page.incident_id)
     previous = session.get_one(User, seat.user_id).username if seat.user_id else "nobody"
+    role = incident_service.playbook_of(session, incident).role(seat.role_key)
+    if role is not None and role.acting is not None and seat.user_id is not None:
+        # The seat stays with its holder (总经理担任总指挥); the one who answered acts for them.
+        timeline.append(
+            session,
+            subject_type="incident",
+            subject_id=incident.id,
+            kind="roster.acting",
+            summary=f"{user.username} acts as {seat.role_key} while {previous} has not "
+            "acknowledged; the seat stays with them unless a duty manager reassigns it",
+            actor_id=user.id,
+            data={"role": seat.role_key, "user": user.username, "holder": previous},
+        )
+        return
     replacement = incident_service.assign_role(
         session,
         incident=incident,

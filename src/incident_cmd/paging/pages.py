@@ -22,7 +22,7 @@ from incident_cmd.config import get_settings
 from incident_cmd.errors import Invalid, NotFound
 from incident_cmd.i18n import Locale
 from incident_cmd.incidents.models import SUBJECT as INCIDENT_SUBJECT
-from incident_cmd.incidents.models import Incident, RosterAssignment
+from incident_cmd.incidents.models import AssignmentState, Incident, RosterAssignment
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.models import DirectMessage
@@ -190,6 +190,18 @@ def _candidates(session: Session, context: PageContext, level: str) -> list[User
     if level == "seat_holder":
         seat = session.get_one(RosterAssignment, page.assignment_id)
         return [session.get_one(User, seat.user_id)] if seat.user_id else []
+    if level == "acting":
+        if role is None or role.acting is None:
+            return []
+        holders = session.exec(
+            select(RosterAssignment.user_id).where(
+                RosterAssignment.incident_id == page.incident_id,
+                RosterAssignment.role_key == role.acting,
+                RosterAssignment.state == AssignmentState.assigned,
+                col(RosterAssignment.user_id).is_not(None),
+            )
+        ).all()
+        return [session.get_one(User, user_id) for user_id in holders if user_id is not None]
     now = clock.now()
     try:
         if level == "duty_manager":

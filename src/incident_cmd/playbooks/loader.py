@@ -108,6 +108,15 @@ def _cross_references(playbook: Playbook, template_dir: Path | None) -> list[tup
                 problems.append((("tasks", position, "depends_on"), "dependencies form a cycle"))
                 break
             visited.add(current.key)
+    for position, role in enumerate(playbook.roles):
+        if role.acting is not None and (role.acting not in roles or role.acting == role.key):
+            problems.append(
+                (("roles", position, "acting"), f"no other roster role {role.acting!r}")
+            )
+        if "acting" in role.escalation.chain and role.acting is None:
+            problems.append(
+                (("roles", position, "escalation"), "the acting step needs the role's acting")
+            )
     for position, item in enumerate(playbook.review):
         if item.role not in roles:
             problems.append((("review", position, "role"), f"no roster role {item.role!r}"))

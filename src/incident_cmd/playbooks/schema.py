@@ -71,7 +71,9 @@ class Severity(Strict):
     report_every: Cadence | None = None
 
 
-EscalationStep = Literal["next_in_rotation", "team_lead", "duty_manager"]
+# ``acting``: the holder of the role named by the seat's ``acting`` (the deputy for the
+# commander); the other steps reach further out from the seat's own team.
+EscalationStep = Literal["acting", "next_in_rotation", "team_lead", "duty_manager"]
 ESCALATION_CHAIN: tuple[EscalationStep, ...] = ("next_in_rotation", "team_lead", "duty_manager")
 
 
@@ -96,6 +98,10 @@ class RosterRole(Strict):
     page: bool = False
     ack_within: Offset = "15m"
     escalation: Escalation = Escalation()
+    # A seat that is not handed to whoever answers its escalation: while its holder has not
+    # acknowledged, the holder of this role acts for them (总经理担任总指挥: the general manager
+    # is the commander; the deputy acts, the seat stays), until a duty manager reassigns it.
+    acting: Key | None = None
 
 
 class Task(Strict):

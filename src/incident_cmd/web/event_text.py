@@ -244,6 +244,12 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
         Sentence(N_("Seat %(seat)s of %(role)s left unfilled"), {**ROLE, "seat": _seat}),
     ),
     "roster.relieved": (Sentence(N_("%(user)s relieved as %(role)s"), ROLE),),
+    "roster.acting": (
+        Sentence(
+            N_("%(user)s acts as %(role)s while %(holder)s has not acknowledged; the seat stays"),
+            ROLE,
+        ),
+    ),
     "roster.stood_down": (
         Sentence(
             N_("Roster stood down, %(told)s people told: %(message)s"), when=_filled("message")
