@@ -11,7 +11,15 @@ import incident_cmd
 
 PACKAGE = Path(incident_cmd.__file__).parent
 DIRECTORY = {"auth", "teams", "playbooks", "customers"}
-WORKING = {"incidents", "paging", "tickets", "campaigns", "statements", "subscriptions"}
+WORKING = {
+    "incidents",
+    "paging",
+    "tickets",
+    "campaigns",
+    "statements",
+    "subscriptions",
+    "postmortems",
+}
 # What one domain may read of another outside flows: its tables and its data shapes.
 SHAPES = {"models", "schemas", "schema"}
 CROSSING = {"api", "flows"}

@@ -1,6 +1,7 @@
 """What a person does to an incident, across domains: the service changes the incident,
 paging follows the roster (declaring pages it, a handover re-pages the seat, resolving stands
-it down), and declaring drafts the playbook's customer notices as campaigns."""
+it down), declaring drafts the playbook's customer notices as campaigns, and resolving opens
+the review, without which the incident is not closed."""
 
 from datetime import timedelta
 
@@ -23,6 +24,8 @@ from incident_cmd.paging import pages as paging_pages
 from incident_cmd.paging import standdown as paging_standdown
 from incident_cmd.playbooks.schema import NotificationPlan, Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.postmortems import flows as postmortem_flows
+from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.workdays import UNITS, parse_offset
 
 
@@ -65,6 +68,8 @@ def add_responder(
 def transition(
     session: Session, *, incident: Incident, change: StatusChange, actor: User
 ) -> Incident:
+    if change.status == IncidentStatus.closed:
+        postmortem_service.ensure_closable(session, incident=incident)
     service.transition(session, incident=incident, change=change, actor=actor)
     if change.status == IncidentStatus.resolved:
         paging_standdown.stand_down(
@@ -74,6 +79,8 @@ def transition(
             message=change.note,
             actor=actor,
         )
+    if change.status in (IncidentStatus.resolved, IncidentStatus.in_review):
+        postmortem_flows.enter_review(session, incident=incident, actor=actor)
     return incident
 
 
