@@ -30,6 +30,7 @@ from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.postmortems import flows
 from incident_cmd.postmortems.models import Section
 from incident_cmd.postmortems.schemas import FollowUpCreate, ReviewRead
+from incident_cmd.timeline import service as timeline
 from incident_cmd.web.api import PageUser, templates
 from incident_cmd.web.event_text import SECTION_NAMES
 from incident_cmd.web.forms import error_status
@@ -72,6 +73,14 @@ def _page(
     may = flows.permissions(session, incident=incident, actor=user)
     playbook = incident_service.playbook_of(session, incident)
     zone = ZoneInfo(user.timezone)
+    # The starred entries as the room says them, in the reader's language.
+    starred = (
+        timeline.starred_events(
+            session, subject_type=incident_service.SUBJECT, subject_id=incident.id
+        )
+        if review
+        else []
+    )
     curve_peak = (
         max((hour.count for hour in review.figures.complaint_curve), default=0) if review else 0
     )
@@ -103,6 +112,9 @@ def _page(
             else [],
             "today": clock.now().astimezone(zone).date().isoformat(),
             "refusal": refusal,
+            "playbook": playbook,
+            "starred": starred,
+            "names": auth_service.usernames(session, ids={event.actor_id for event in starred}),
         },
         status_code=status_code,
     )
