@@ -15,6 +15,7 @@ from incident_cmd.errors import Invalid
 from incident_cmd.incidents import service
 from incident_cmd.incidents.models import (
     OPEN_STATUSES,
+    TRANSITIONS,
     Incident,
     IncidentStatus,
     RosterAssignment,
@@ -68,7 +69,9 @@ def add_responder(
 def transition(
     session: Session, *, incident: Incident, change: StatusChange, actor: User
 ) -> Incident:
-    if change.status == IncidentStatus.closed:
+    # A move the status machine refuses is refused as such; a close it allows waits for the
+    # review.
+    if change.status == IncidentStatus.closed and change.status in TRANSITIONS[incident.status]:
         postmortem_service.ensure_closable(session, incident=incident)
     service.transition(session, incident=incident, change=change, actor=actor)
     if change.status == IncidentStatus.resolved:
