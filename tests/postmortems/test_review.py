@@ -151,6 +151,12 @@ def test_closing_waits_for_the_checklist_and_the_approval(client, session, cast,
     reopened = client.post(f"{cast.path}/status", json={"status": "in_review"}, headers=duty)
     assert reopened.status_code == 200
     assert client.get(f"{cast.path}/review", headers=duty).json()["approved_at"] is None
+    withdrawn = _kinds(session, cast, "postmortem.approval_withdrawn")
+    reading = Reading(Locale.zh_CN, "Asia/Shanghai")
+    assert [event_text(event, reading) for event in withdrawn] == [
+        "复盘批准已撤回:“概述”部分已修改",
+        "复盘批准已撤回:复盘重新开启",
+    ]
     kinds = [event.kind for event in _kinds(session, cast, "postmortem.")]
     assert kinds == [
         "postmortem.started",

@@ -104,7 +104,7 @@ def start(session: Session, *, incident: Incident, playbook: Playbook, actor: Us
         review = Review(incident_id=incident.id, started_at=clock.now())
         session.add(review)
     elif review.approved_at is not None:
-        _withdraw(session, incident, review, actor.id, "the review was taken up again")
+        _withdraw(session, incident, review, actor.id, reopened=True)
     existing = {task.key for task in checklist(session, incident=incident)}
     created = []
     for item in playbook.review:
@@ -139,18 +139,23 @@ def _ensure_open(incident: Incident) -> None:
 
 
 def _withdraw(
-    session: Session, incident: Incident, review: Review, actor_id: int | None, why: str
+    session: Session,
+    incident: Incident,
+    review: Review,
+    actor_id: int | None,
+    *,
+    reopened: bool = False,
+    section: Section | None = None,
 ) -> None:
+    """The approved text is no longer the text: the review was taken up again, or one of
+    its sections changed."""
     review.approved_at = None
     review.approved_by = None
     session.add(review)
+    why = "the review was taken up again" if reopened else f"section {section} changed"
+    data = {"reopened": True} if reopened else {"section": section.value if section else None}
     _record(
-        session,
-        incident,
-        APPROVAL_WITHDRAWN,
-        f"review approval withdrawn: {why}",
-        actor_id,
-        {"reason": why},
+        session, incident, APPROVAL_WITHDRAWN, f"review approval withdrawn: {why}", actor_id, data
     )
 
 
@@ -184,7 +189,7 @@ def edit_section(
         {"section": section.value, "text": text, "chars": len(text)},
     )
     if review.approved_at is not None:
-        _withdraw(session, incident, review, actor.id, f"section {section} changed")
+        _withdraw(session, incident, review, actor.id, section=section)
     return review
 
 

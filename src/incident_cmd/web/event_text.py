@@ -385,7 +385,15 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
         Sentence(N_("Review approved: %(note)s"), when=_filled("note")),
         Sentence(N_("Review approved")),
     ),
-    "postmortem.approval_withdrawn": (Sentence(N_("Review approval withdrawn: %(reason)s")),),
+    "postmortem.approval_withdrawn": (
+        Sentence(
+            N_("Review approval withdrawn: the review was taken up again"), when=_has("reopened")
+        ),
+        Sentence(
+            N_("Review approval withdrawn: section “%(section)s” changed"),
+            {"section": _section},
+        ),
+    ),
     "postmortem.followup_added": (
         Sentence(
             N_("Follow-up “%(title)s” for %(owner)s, due %(due_on)s"),
