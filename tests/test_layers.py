@@ -19,6 +19,7 @@ WORKING = {
     "statements",
     "subscriptions",
     "sitreps",
+    "postmortems",
 }
 # What one domain may read of another outside flows: its tables and its data shapes.
 SHAPES = {"models", "schemas", "schema"}

@@ -24,6 +24,7 @@ from incident_cmd.paging.api import public as paging_public_router
 from incident_cmd.paging.api import router as paging_router
 from incident_cmd.playbooks.api import router as playbooks_router
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.postmortems.api import router as postmortems_router
 from incident_cmd.sitreps.api import router as sitreps_router
 from incident_cmd.statements.api import router as statements_router
 from incident_cmd.teams.api import router as teams_router
@@ -42,6 +43,7 @@ from incident_cmd.web.live import router as live_router
 from incident_cmd.web.public_cache import PublicResponseCache
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
+from incident_cmd.web.review import router as review_page_router
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
 from incident_cmd.web.sitreps import router as sitreps_page_router
 from incident_cmd.web.statements import router as statements_page_router
@@ -124,6 +126,7 @@ def create_app(
         incidents_router,
         statements_router,
         sitreps_router,
+        postmortems_router,
         customers_router,
         campaigns_router,
         twilio_router,
@@ -148,6 +151,7 @@ def create_app(
         statements_page_router,
         sitreps_page_router,
         survey_page_router,
+        review_page_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

@@ -9,6 +9,7 @@ from incident_cmd.messaging.models import DirectMessage, SinkMessage, Suppressio
 from incident_cmd.numbering import sequence_counters
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
+from incident_cmd.postmortems.models import FollowUp, Review
 from incident_cmd.sitreps.models import SituationReport
 from incident_cmd.statements.models import Statement
 from incident_cmd.subscriptions.models import Subscription, SubscriptionRequest
@@ -23,6 +24,7 @@ __all__ = [
     "Customer",
     "Delivery",
     "DirectMessage",
+    "FollowUp",
     "InboundMessage",
     "InboxSms",
     "Incident",
@@ -31,6 +33,7 @@ __all__ = [
     "PageTarget",
     "PlaybookVersion",
     "Purchase",
+    "Review",
     "RosterAssignment",
     "Rotation",
     "RotationMember",

@@ -41,14 +41,32 @@ def move(client, incident, status, auth, note=""):
     )
 
 
+def _finish_review(client, incident, auth):
+    """Ticks the review checklist, writes the summary and approves: what closing waits for."""
+    base = f"/api/v1/incidents/{incident['id']}"
+    review = client.get(f"{base}/review", headers=auth).json()
+    for item in review["checklist"]:
+        done = client.post(f"{base}/tasks/{item['task_id']}/complete", json={}, headers=auth)
+        assert done.status_code == 200, done.text
+    written = client.put(f"{base}/review/sections/summary", json={"text": "x"}, headers=auth)
+    assert written.status_code == 200, written.text
+    assert client.post(f"{base}/review/approve", json={}, headers=auth).status_code == 200
+
+
 def test_full_lifecycle_records_every_step(client, incident, as_user, people, frozen_clock):
     duty = as_user(people.duty)
-    for status in ("active", "stabilized", "resolved", "in_review", "closed"):
+    for status in ("active", "stabilized", "resolved"):
         frozen_clock.advance(timedelta(minutes=10))
         response = move(client, incident, status, duty, note=f"to {status}")
         assert response.status_code == 200, response.text
-        assert response.json()["status"] == status
+    # Resolving goes on into review at once.
+    assert response.json()["status"] == "in_review"
+    frozen_clock.advance(timedelta(minutes=10))
+    _finish_review(client, incident, duty)
+    response = move(client, incident, "closed", duty, note="to closed")
+    assert response.status_code == 200, response.text
     final = response.json()
+    assert final["status"] == "closed"
     assert final["closed_at"] is not None
     assert final["resolved_at"] is not None
     assert final["allowed_transitions"] == ["in_review"]
@@ -63,7 +81,7 @@ def test_full_lifecycle_records_every_step(client, incident, as_user, people, fr
     ]
     assert all(event["actor"] == people.duty.username for event in status_events)
     times = [event["at"] for event in status_events]
-    assert times == sorted(times) and len(set(times)) == 5
+    assert times == sorted(times) and len(set(times)) == 4
 
 
 def test_forbidden_transition_is_409_and_lists_the_allowed(client, incident, as_user, people):
@@ -213,8 +231,9 @@ def test_task_with_open_dependency_cannot_be_completed(client, incident, as_user
 
 def test_closed_incident_refuses_changes(client, incident, as_user, people):
     duty = as_user(people.duty)
-    for status in ("resolved", "in_review", "closed"):
-        move(client, incident, status, duty)
+    move(client, incident, "resolved", duty)
+    _finish_review(client, incident, duty)
+    assert move(client, incident, "closed", duty).status_code == 200
     task = incident["tasks"][0]
     response = client.post(
         f"/api/v1/incidents/{incident['id']}/tasks/{task['id']}/complete", json={}, headers=duty

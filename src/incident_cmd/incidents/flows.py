@@ -1,6 +1,7 @@
 """What a person does to an incident, across domains: the service changes the incident,
 paging follows the roster (declaring pages it, a handover re-pages the seat, resolving stands
-it down), and declaring drafts the playbook's customer notices as campaigns."""
+it down), declaring drafts the playbook's customer notices as campaigns, and resolving opens
+the review, without which the incident is not closed."""
 
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from incident_cmd.errors import Invalid
 from incident_cmd.incidents import service
 from incident_cmd.incidents.models import (
     OPEN_STATUSES,
+    TRANSITIONS,
     Incident,
     IncidentStatus,
     RosterAssignment,
@@ -23,6 +25,8 @@ from incident_cmd.paging import pages as paging_pages
 from incident_cmd.paging import standdown as paging_standdown
 from incident_cmd.playbooks.schema import NotificationPlan, Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.postmortems import flows as postmortem_flows
+from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.workdays import UNITS, parse_offset
 
 
@@ -65,6 +69,10 @@ def add_responder(
 def transition(
     session: Session, *, incident: Incident, change: StatusChange, actor: User
 ) -> Incident:
+    # A move the status machine refuses is refused as such; a close it allows waits for the
+    # review.
+    if change.status == IncidentStatus.closed and change.status in TRANSITIONS[incident.status]:
+        postmortem_service.ensure_closable(session, incident=incident)
     service.transition(session, incident=incident, change=change, actor=actor)
     if change.status == IncidentStatus.resolved:
         paging_standdown.stand_down(
@@ -74,6 +82,8 @@ def transition(
             message=change.note,
             actor=actor,
         )
+    if change.status in (IncidentStatus.resolved, IncidentStatus.in_review):
+        postmortem_flows.enter_review(session, incident=incident, actor=actor)
     return incident
 
 

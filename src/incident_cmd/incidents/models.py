@@ -104,3 +104,5 @@ class IncidentTask(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     completed_by: int | None = Field(default=None, foreign_key="users.id")
     overdue_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    # An item of the playbook's review checklist (postmortems), created on resolution.
+    review: bool = False

@@ -112,7 +112,28 @@ def _task(data: Data, reading: Reading) -> str | None:
     for task in reading.playbook.tasks if reading.playbook else ():
         if task.key == key:
             return reading.pick(task.title.model_dump(by_alias=True))
+    # A review checklist item (postmortems: "review:<item key>").
+    for item in reading.playbook.review if reading.playbook else ():
+        if key == f"review:{item.key}":
+            return reading.pick(item.item.model_dump(by_alias=True))
     return key.replace("_", " ")
+
+
+# The review's written sections, as the review page names them.
+SECTION_NAMES = {
+    "summary": N_("Summary"),
+    "causes": N_("Causes and contributing factors"),
+    "went_well": N_("What went well"),
+    "went_badly": N_("What went badly"),
+    "lucky": N_("Where we were lucky"),
+}
+
+
+def _section(data: Data, reading: Reading) -> str | None:
+    key = data.get("section")
+    if key is None:
+        return None
+    return reading.gettext(SECTION_NAMES[key]) if key in SECTION_NAMES else str(key)
 
 
 def _severity(key: str) -> Word:
@@ -371,6 +392,41 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     # --- the review ---
     "timeline.starred": (Sentence(N_("An entry starred for the review")),),
     "timeline.unstarred": (Sentence(N_("An entry no longer starred for the review")),),
+    # --- the post-incident review ---
+    "postmortem.started": (Sentence(N_("Review started: %(count)s checklist items to do")),),
+    "postmortem.section_edited": (
+        Sentence(N_("Review section “%(section)s” edited"), {"section": _section}),
+    ),
+    "postmortem.approved": (
+        Sentence(N_("Review approved: %(note)s"), when=_filled("note")),
+        Sentence(N_("Review approved")),
+    ),
+    "postmortem.approval_withdrawn": (
+        Sentence(
+            N_("Review approval withdrawn: the review was taken up again"), when=_has("reopened")
+        ),
+        Sentence(
+            N_("Review approval withdrawn: section “%(section)s” changed"),
+            {"section": _section},
+        ),
+    ),
+    "postmortem.followup_added": (
+        Sentence(
+            N_("Follow-up “%(title)s” for %(owner)s, due %(due_on)s"),
+        ),
+    ),
+    "postmortem.followup_done": (
+        Sentence(N_("Follow-up done: “%(title)s” — %(note)s"), when=_filled("note")),
+        Sentence(N_("Follow-up done: “%(title)s”")),
+    ),
+    "postmortem.followup_overdue": (
+        Sentence(
+            N_(
+                "Follow-up “%(title)s” of %(owner)s is overdue "
+                "(due %(due_on)s, %(late_days)s working days late)"
+            )
+        ),
+    ),
     # --- a ticket ---
     "ticket.created": (
         Sentence(

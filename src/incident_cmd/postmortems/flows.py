@@ -1,0 +1,335 @@
+"""The review as people take it up, across domains: the incident says who holds which seat
+and moves the status; paging, campaigns, statements and tickets give the figures."""
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import Session, col, func, select
+
+from incident_cmd import clock
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role, User
+from incident_cmd.campaigns import service as campaign_service
+from incident_cmd.campaigns.models import Campaign, Delivery
+from incident_cmd.campaigns.schemas import CampaignCounts
+from incident_cmd.errors import Invalid, NotFound
+from incident_cmd.i18n import Locale
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.models import Incident, IncidentStatus, TaskStatus
+from incident_cmd.incidents.schemas import StatusChange
+from incident_cmd.paging import mobilisation
+from incident_cmd.paging.models import PageStatus
+from incident_cmd.postmortems import service
+from incident_cmd.postmortems.models import FollowUp, FollowUpState, Review, Section
+from incident_cmd.postmortems.schemas import (
+    ChecklistItem,
+    Figures,
+    FollowUpCreate,
+    FollowUpRead,
+    HourCount,
+    Rate,
+    ReviewRead,
+    SeatFigure,
+    StarredEntry,
+)
+from incident_cmd.statements.models import Statement, StatementStatus
+from incident_cmd.tickets.models import SlaTimer, Ticket
+from incident_cmd.timeline import service as timeline
+
+# Whoever sits on the roster writes the review with the duty managers (the commander
+# included); the commander or a duty manager approves it.
+EDITOR_ROLES = (Role.duty_manager,)
+
+
+@dataclass(frozen=True)
+class Permissions:
+    edit: bool
+    approve: bool
+
+
+def permissions(session: Session, *, incident: Incident, actor: User) -> Permissions:
+    seated = incident_service.current_roster(session, incident=incident)
+    on_roster = any(seat.user_id == actor.id for seat in seated)
+    commands = incident_service.holds_role(
+        session, incident=incident, user=actor, roles={incident_service.COMMANDER_ROLE}
+    )
+    manager = actor.role in EDITOR_ROLES
+    return Permissions(edit=manager or on_roster, approve=manager or commands)
+
+
+def enter_review(session: Session, *, incident: Incident, actor: User, note: str = "") -> Review:
+    """A resolved incident goes on into review at once (the status machine's next step), with
+    its checklist; one moved back to review (from closed) takes its review up again."""
+    if incident.status == IncidentStatus.resolved:
+        incident_service.transition(
+            session,
+            incident=incident,
+            change=StatusChange(status=IncidentStatus.in_review, note=note),
+            actor=actor,
+        )
+    return service.start(
+        session,
+        incident=incident,
+        playbook=incident_service.playbook_of(session, incident),
+        actor=actor,
+    )
+
+
+def edit_section(
+    session: Session, *, incident_id: int, section: Section, text: str, actor: User
+) -> Review:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    return service.edit_section(
+        session, incident=incident, section=section, text=text, actor=actor, may_edit=may.edit
+    )
+
+
+def approve(session: Session, *, incident_id: int, note: str, actor: User) -> Review:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    return service.approve(
+        session, incident=incident, note=note, actor=actor, may_approve=may.approve
+    )
+
+
+def add_followup(
+    session: Session, *, incident_id: int, data: FollowUpCreate, actor: User
+) -> FollowUp:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    try:
+        owner = auth_service.get_user_by_username(session, username=data.owner)
+    except NotFound as exc:
+        raise Invalid(exc.message, field="owner") from None
+    return service.add_followup(
+        session,
+        incident=incident,
+        title=data.title,
+        owner=owner,
+        due_on=data.due_on,
+        actor=actor,
+        may_edit=may.edit,
+    )
+
+
+def complete_followup(
+    session: Session, *, incident_id: int, followup_id: int, note: str, actor: User
+) -> FollowUp:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    return service.complete_followup(
+        session,
+        incident=incident,
+        followup_id=followup_id,
+        note=note,
+        actor=actor,
+        may_edit=may.edit,
+    )
+
+
+# --- the figures -----------------------------------------------------------------------------
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> int | None:
+    if start is None or end is None:
+        return None
+    return int((end - start).total_seconds())
+
+
+def _rate(count: int, messages: int) -> Rate:
+    return Rate(count=count, rate=round(count / messages, 4) if messages else None)
+
+
+def _hour(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def complaint_curve(created: Sequence[datetime]) -> list[HourCount]:
+    """Linked complaints per hour, every hour from the first to the last (none left out)."""
+    if not created:
+        return []
+    counts = Counter(_hour(moment) for moment in created)
+    hour, last = min(counts), max(counts)
+    curve = []
+    while hour <= last:
+        curve.append(HourCount(hour=hour, count=counts.get(hour, 0)))
+        hour += timedelta(hours=1)
+    return curve
+
+
+def figures(session: Session, *, incident: Incident) -> Figures:
+    """Detection counts from the first complaint linked to the incident; the rest from the
+    declaration. Rates are of the messages the incident's campaigns made, cancelled ones left
+    out (they were never meant to go): delivered, failed (failed or undelivered) and opted out
+    (suppressed: the recipient had unsubscribed or replied STOP)."""
+    declared = incident.declared_at
+    created = list(
+        session.exec(
+            select(Ticket.created_at)
+            .where(Ticket.incident_id == incident.id)
+            .order_by(col(Ticket.created_at))
+        )
+    )
+    first_complaint = created[0] if created else None
+    # Declared before any complaint came: nothing to detect from.
+    to_detect = _seconds(first_complaint, declared)
+    if to_detect is not None and to_detect < 0:
+        to_detect = None
+    paged = mobilisation.mobilisation(session, incident=incident)
+    seats = [
+        SeatFigure(
+            role=figure.role,
+            slot=figure.slot,
+            seconds_to_ack=figure.seconds_to_ack,
+            target_seconds=figure.target_seconds,
+            within_target=figure.within_target,
+        )
+        for figure in paged.roles
+        if figure.status != PageStatus.cancelled or figure.acknowledged_at is not None
+    ]
+    campaigns = session.exec(select(Campaign).where(Campaign.incident_id == incident.id)).all()
+    totals = CampaignCounts()
+    for campaign in campaigns:
+        counts = campaign_service.campaign_counts(session, campaign=campaign)
+        for name, value in counts.model_dump().items():
+            setattr(totals, name, getattr(totals, name) + value)
+    messages = totals.total - totals.cancelled
+    first_notice = session.exec(
+        select(func.min(Delivery.sent_at))
+        .join(Campaign, col(Campaign.id) == Delivery.campaign_id)
+        .where(Campaign.incident_id == incident.id)
+    ).one()
+    first_statement = session.exec(
+        select(func.min(Statement.published_at)).where(
+            Statement.incident_id == incident.id, Statement.status == StatementStatus.published
+        )
+    ).one()
+    timers = session.exec(
+        select(SlaTimer)
+        .join(Ticket, col(Ticket.id) == SlaTimer.ticket_id)
+        .where(Ticket.incident_id == incident.id)
+    ).all()
+    # A target is decided once met (in time or late) or breached.
+    decided = [timer for timer in timers if timer.met_at is not None or timer.stage >= 2]
+    met = sum(1 for timer in decided if timer.met_in_time)
+    paid = [
+        amount
+        for amount in session.exec(
+            select(Ticket.compensation_amount).where(
+                Ticket.incident_id == incident.id, col(Ticket.compensation_amount) > 0
+            )
+        )
+        if amount is not None
+    ]
+    return Figures(
+        first_complaint_at=first_complaint,
+        seconds_to_detect=to_detect,
+        seats=seats,
+        seconds_to_full_roster=paged.seconds_to_full_roster,
+        first_notice_at=first_notice,
+        seconds_to_first_notice=_seconds(declared, first_notice),
+        first_statement_at=first_statement,
+        seconds_to_first_statement=_seconds(declared, first_statement),
+        seconds_to_resolution=_seconds(declared, incident.resolved_at),
+        messages=messages,
+        delivered=_rate(totals.delivered, messages),
+        failed=_rate(totals.failed + totals.undelivered, messages),
+        opted_out=_rate(totals.suppressed, messages),
+        complaints=len(created),
+        complaint_curve=complaint_curve(created),
+        sla_targets_decided=len(decided),
+        sla_targets_met=met,
+        sla_attainment=round(met / len(decided), 4) if decided else None,
+        compensation_tickets=len(paid),
+        compensation_total=round(sum(paid), 2),
+    )
+
+
+# --- the whole review ------------------------------------------------------------------------
+
+
+def _pick(texts: dict[str, str], locale: str) -> str:
+    return texts.get(locale) or texts.get(Locale.en) or next(iter(texts.values()), "")
+
+
+def review_read(session: Session, *, incident_id: int, locale: str) -> ReviewRead:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    review = service.get_review(session, incident=incident)
+    tasks = service.checklist(session, incident=incident)
+    holders = {
+        seat.role_key: seat.user_id
+        for seat in reversed(incident_service.current_roster(session, incident=incident))
+        if seat.user_id is not None
+    }
+    followups = service.followups_of(session, incident=incident)
+    starred = timeline.starred_events(session, subject_type=service.SUBJECT, subject_id=incident.id)
+    names = auth_service.usernames(
+        session,
+        ids={review.approved_by}
+        | set(holders.values())
+        | {task.completed_by for task in tasks}
+        | {person for item in followups for person in (item.owner_id, item.created_by)}
+        | {item.done_by for item in followups}
+        | {event.actor_id for event in starred},
+    )
+    now = clock.now()
+    missing = service.missing_for_close(session, incident=incident)
+    return ReviewRead(
+        incident_id=incident.id,
+        number=incident.number,
+        status=incident.status,
+        started_at=review.started_at,
+        sections={section: getattr(review, section) for section in Section},
+        checklist=[
+            ChecklistItem(
+                task_id=task.id,
+                key=task.key.removeprefix(service.TASK_PREFIX),
+                item=_pick(task.title, locale),
+                item_i18n=task.title,
+                role=task.role_key,
+                owner=names.of(holders.get(task.role_key)),
+                due_at=task.due_at,
+                done=task.status == TaskStatus.done,
+                overdue=task.status == TaskStatus.open and task.due_at <= now,
+                completed_at=task.completed_at,
+                completed_by=names.of(task.completed_by),
+            )
+            for task in tasks
+        ],
+        checklist_complete=all(task.status == TaskStatus.done for task in tasks),
+        approved_at=review.approved_at,
+        approved_by=names.of(review.approved_by),
+        closable=not missing and incident.status == IncidentStatus.in_review,
+        missing=missing,
+        starred=[
+            StarredEntry(
+                id=event.id,
+                at=event.at,
+                kind=event.kind,
+                summary=event.summary,
+                actor=names.of(event.actor_id),
+            )
+            for event in starred
+        ],
+        followups=[
+            FollowUpRead(
+                id=item.id,
+                title=item.title,
+                owner=names[item.owner_id],
+                due_on=item.due_on,
+                due_at=item.due_at,
+                state=item.state,
+                overdue=item.state == FollowUpState.open and item.due_at <= now,
+                reminders=item.reminders,
+                created_by=names[item.created_by],
+                created_at=item.created_at,
+                done_at=item.done_at,
+                done_by=names.of(item.done_by),
+            )
+            for item in followups
+        ],
+        figures=figures(session, incident=incident),
+    )

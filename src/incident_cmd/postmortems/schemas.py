@@ -1,0 +1,134 @@
+from datetime import date, datetime
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from incident_cmd.fields import Day
+from incident_cmd.postmortems.models import FollowUpState, Section
+
+SECTION_MAX = 20000
+
+
+class SectionEdit(BaseModel):
+    """The whole new text of one written section (empty clears it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    text: str = Field(max_length=SECTION_MAX)
+
+
+class FollowUpCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=500)
+    owner: str = Field(min_length=1, max_length=64, description="username of the owner")
+    due_on: Day = Field(description="the last day, in the organisation's time zone")
+
+
+class FollowUpDone(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)
+
+
+class ApprovalNote(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)
+
+
+class ChecklistItem(BaseModel):
+    task_id: int
+    key: str
+    item: str
+    item_i18n: dict[str, str]
+    role: str
+    owner: str | None = Field(description="who holds the item's role on the roster now")
+    due_at: datetime
+    done: bool
+    overdue: bool
+    completed_at: datetime | None
+    completed_by: str | None
+
+
+class FollowUpRead(BaseModel):
+    id: int
+    title: str
+    owner: str
+    due_on: date
+    due_at: datetime
+    state: FollowUpState
+    overdue: bool
+    reminders: int
+    created_by: str
+    created_at: datetime
+    done_at: datetime | None
+    done_by: str | None
+
+
+class StarredEntry(BaseModel):
+    id: int
+    at: datetime
+    kind: str
+    summary: str
+    actor: str | None
+
+
+class SeatFigure(BaseModel):
+    role: str
+    slot: int
+    seconds_to_ack: int | None
+    target_seconds: int
+    within_target: bool | None
+
+
+class Rate(BaseModel):
+    count: int
+    rate: float | None = Field(description="count / messages, None when nothing was sent")
+
+
+class HourCount(BaseModel):
+    hour: datetime = Field(description="the start of the hour, UTC")
+    count: int
+
+
+class Figures(BaseModel):
+    """Durations are seconds from the declaration (detection: from the first linked
+    complaint to the declaration); None when the moment has not come."""
+
+    first_complaint_at: datetime | None
+    seconds_to_detect: int | None
+    seats: list[SeatFigure]
+    seconds_to_full_roster: int | None
+    first_notice_at: datetime | None
+    seconds_to_first_notice: int | None
+    first_statement_at: datetime | None
+    seconds_to_first_statement: int | None
+    seconds_to_resolution: int | None
+    messages: int = Field(description="messages of the incident's campaigns, suppressed too")
+    delivered: Rate
+    failed: Rate
+    opted_out: Rate
+    complaints: int
+    complaint_curve: list[HourCount]
+    sla_targets_decided: int
+    sla_targets_met: int
+    sla_attainment: float | None
+    compensation_tickets: int
+    compensation_total: float
+
+
+class ReviewRead(BaseModel):
+    incident_id: int
+    number: str
+    status: str
+    started_at: datetime
+    sections: dict[Section, str]
+    checklist: list[ChecklistItem]
+    checklist_complete: bool
+    approved_at: datetime | None
+    approved_by: str | None
+    closable: bool
+    missing: list[str] = Field(description="what closing still waits for")
+    starred: list[StarredEntry]
+    followups: list[FollowUpRead]
+    figures: Figures
