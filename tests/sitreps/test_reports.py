@@ -159,7 +159,7 @@ def test_a_resolved_incident_refuses_a_report_and_keeps_nothing(client, session,
         session, incident=recall, change=StatusChange(status="resolved"), actor=duty
     )
     refused = client.post(f"/api/v1/incidents/{recall.id}/reports", headers=bearer(session, duty))
-    assert refused.status_code == 409 and "resolved" in refused.text
+    assert refused.status_code == 409 and "for open incidents" in refused.text
     assert service.reports_of(session, incident_id=recall.id) == []
 
 

@@ -3,6 +3,7 @@ for (the latest by default) in full, every report kept, and, for the command cen
 that compiles one now and sends it to the commander and deputy, as the API does."""
 
 from datetime import datetime
+from types import SimpleNamespace
 
 from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -60,6 +61,10 @@ def _page(
             "campaign_status_of": CampaignStatus,
             "reports": summaries(session, reports),
             "shown": shown,
+            # Notices read as objects, so they are named as everywhere else (notice_name).
+            "notices": [SimpleNamespace(**notice) for notice in shown.content["campaigns"]]
+            if shown
+            else [],
             "may_ask": user.role in ASKERS and incident.status in OPEN_STATUSES,
             "error": error,
         },
