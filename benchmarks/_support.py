@@ -4,6 +4,7 @@ benchmark runs (the server, workers, the Twilio-compatible fake)."""
 import asyncio
 import multiprocessing
 import os
+import queue
 import subprocess
 import sys
 import tempfile
@@ -311,6 +312,7 @@ class LoadResult:
     cpu_s: float = 0.0
     send_lag_p99_ms: float = 0.0
     elapsed_s: float = 0.0
+    statuses: dict[int, int] = field(default_factory=dict)
 
 
 async def _generate(
@@ -346,6 +348,7 @@ async def _generate(
         nonlocal outstanding
         now = loop.time()
         result.latencies.append((now - scheduled.pop(connection)) * 1000)
+        result.statuses[status or 0] = result.statuses.get(status or 0, 0) + 1
         if status is None or not 200 <= status < 300:
             result.failed += 1
         outstanding -= 1
@@ -403,11 +406,18 @@ async def _generate(
                 task.add_done_callback(opening.discard)
             else:
                 queued.append((at, request))
-    if outstanding:
+    # Given up when nothing has been answered for answer_timeout seconds.
+    last_answer = loop.time()
+    while outstanding:
+        answered = outstanding
         try:
-            await asyncio.wait_for(asyncio.shield(finished), answer_timeout)
+            await asyncio.wait_for(asyncio.shield(finished), 1.0)
         except TimeoutError:
-            result.failed += outstanding
+            if outstanding != answered:
+                last_answer = loop.time()
+            elif loop.time() - last_answer > answer_timeout:
+                result.failed += outstanding
+                break
     result.elapsed_s = loop.time() - started
     result.cpu_s = time.process_time() - cpu
     result.send_lag_p99_ms = percentile(lags, 0.99) if lags else 0.0
@@ -439,7 +449,8 @@ def load(
     answer_timeout: float = 60.0,
 ) -> LoadResult:
     """Sends ``requests`` (from raw_request) to ``url`` from ``processes`` processes sharing
-    the schedule (open loop at ``rate`` a second) or the ``connections`` (closed loop)."""
+    the schedule (open loop at ``rate`` a second) or the ``connections`` (closed loop); a
+    request not answered once nothing has been for ``answer_timeout`` seconds failed."""
     target = urlsplit(url)
     host, port = target.hostname or "127.0.0.1", target.port or 80
     context = multiprocessing.get_context("spawn")
@@ -466,14 +477,22 @@ def load(
     # The connections of the closed loop are opened before the start; a second lets every
     # process open them.
     go.start(time.time() + 1.0)
+    parts: list[LoadResult] = []
+    while len(parts) < len(workers):
+        try:
+            parts.append(results.get(timeout=5))
+        except queue.Empty:
+            if any(worker.exitcode not in (None, 0) for worker in workers):
+                raise RuntimeError("a load generator died") from None
     total = LoadResult()
-    for _ in workers:
-        part = results.get(timeout=answer_timeout + len(requests) / (rate or 1) + 120)
+    for part in parts:
         total.latencies += part.latencies
         total.failed += part.failed
         total.cpu_s += part.cpu_s
         total.send_lag_p99_ms = max(total.send_lag_p99_ms, part.send_lag_p99_ms)
         total.elapsed_s = max(total.elapsed_s, part.elapsed_s)
+        for status, count in part.statuses.items():
+            total.statuses[status] = total.statuses.get(status, 0) + count
     for worker in workers:
         worker.join(timeout=30)
     return total

@@ -152,7 +152,7 @@ def closed_loop_rate(
         for number in range(count)
     ]
     result = load(base, requests, connections=clients)
-    assert result.failed == 0, f"{result.failed} of {count} requests to {path} failed"
+    assert result.failed == 0, f"{path}: {result.failed} of {count} failed ({result.statuses})"
     return count / result.elapsed_s
 
 
@@ -283,7 +283,7 @@ def ticket_form(number: int, batch: str | None = None, description: str = "ç”µé¥
     }
 
 
-async def intake_rate(base: str, headers: dict, count: int, clients: int = 16) -> float:
+def intake_rate(base: str, headers: dict, count: int, clients: int = 16) -> float:
     return closed_loop_rate(base, "/api/v1/tickets", headers, count, clients)
 
 
