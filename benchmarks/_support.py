@@ -14,6 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -267,7 +268,8 @@ class _Connection(asyncio.Protocol):
         self.busy = False
         self.closed = asyncio.get_running_loop().create_future()
 
-    def connection_made(self, transport) -> None:  # type: ignore[no-untyped-def]
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
         self.transport = transport
 
     def send(self, request: bytes) -> None:
@@ -427,7 +429,7 @@ async def _generate(
     return result
 
 
-def _generator_process(arguments: tuple, ready, go, results) -> None:  # type: ignore[no-untyped-def]
+def _generator_process(arguments: tuple, ready: Any, go: "_StartSignal", results: Any) -> None:
     async def run() -> LoadResult:
         host, port, requests, rate, connections, answer_timeout = arguments
         ready.put(True)
@@ -501,7 +503,7 @@ def load(
 class _StartSignal:
     """The wall-clock time every generator starts at, set once all are ready."""
 
-    def __init__(self, context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, context: Any) -> None:
         self.event = context.Event()
         self.start_wall = context.Value("d", 0.0)
 
