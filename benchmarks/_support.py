@@ -1,14 +1,21 @@
 """Shared helpers for benchmarks: throwaway databases, settings, and the processes a
 benchmark runs (the server, workers, the Twilio-compatible fake)."""
 
+import asyncio
+import multiprocessing
 import os
+import queue
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -235,3 +242,274 @@ def duty_manager_cookie(purpose: str) -> dict[str, str]:
             actor_id=duty.id,
         )
     return {SESSION_COOKIE: secret}
+
+
+# Load generation. httpx's connection pool re-scans every connection for every queued request
+# (encode/httpx#3215, encode/httpcore#1035): with hundreds of requests in flight the client,
+# not the server, spends the time, so requests start late and an open-loop storm never ends.
+# These generators write prepared HTTP/1.1 requests on keep-alive sockets, in processes of
+# their own, and read only each answer's status and length.
+
+
+def raw_request(method: str, path: str, body: bytes, headers: dict[str, str]) -> bytes:
+    """One HTTP/1.1 request as it goes on the wire (the Host header is the generator's)."""
+    lines = [f"{method} {path} HTTP/1.1", f"Content-Length: {len(body)}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n").encode() + b"%HOST%\r\n\r\n" + body
+
+
+class _Connection(asyncio.Protocol):
+    """A keep-alive connection carrying one request at a time."""
+
+    def __init__(self, on_answer: Callable[["_Connection", int | None], None]) -> None:
+        self.on_answer = on_answer
+        self.transport: asyncio.Transport | None = None
+        self.buffer = bytearray()
+        self.busy = False
+        self.closed = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+
+    def send(self, request: bytes) -> None:
+        assert self.transport is not None
+        self.busy = True
+        self.transport.write(request)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        end = self.buffer.find(b"\r\n\r\n")
+        if end < 0:
+            return
+        head = bytes(self.buffer[:end]).lower()
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name == b"content-length":
+                length = int(value)
+        if len(self.buffer) < end + 4 + length:
+            return
+        status = int(self.buffer[9:12])
+        del self.buffer[: end + 4 + length]
+        self.busy = False
+        self.on_answer(self, status)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.busy:
+            self.busy = False
+            self.on_answer(self, None)
+        if not self.closed.done():
+            self.closed.set_result(None)
+
+
+@dataclass
+class LoadResult:
+    """Latencies in ms (open loop: from each request's scheduled start), requests answered
+    with anything but a 2xx or not at all, the generators' own CPU seconds, and the 99th
+    percentile of how late a request left against its schedule (the generator keeping up)."""
+
+    latencies: list[float] = field(default_factory=list)
+    failed: int = 0
+    cpu_s: float = 0.0
+    send_lag_p99_ms: float = 0.0
+    elapsed_s: float = 0.0
+    statuses: dict[int, int] = field(default_factory=dict)
+
+
+async def _generate(
+    host: str,
+    port: int,
+    requests: list[tuple[int, bytes]],
+    rate: float | None,
+    connections: int,
+    start_wall: float,
+    answer_timeout: float,
+) -> LoadResult:
+    """Open loop when ``rate`` is given (request i leaves at i / rate, on an idle connection,
+    a new one while under ``connections``, else queued), closed loop on ``connections``
+    connections otherwise."""
+    loop = asyncio.get_running_loop()
+    result = LoadResult()
+    start = loop.time() + (start_wall - time.time())
+    host_header = f"Host: {host}:{port}".encode()
+    pending = deque((index, request.replace(b"%HOST%", host_header)) for index, request in requests)
+    queued: deque[tuple[float, bytes]] = deque()
+    idle: list[_Connection] = []
+    scheduled: dict[_Connection, float] = {}
+    opened = 0
+    outstanding = len(pending)
+    finished = loop.create_future()
+    lags: list[float] = []
+
+    def send(connection: _Connection, at: float, request: bytes) -> None:
+        scheduled[connection] = at
+        connection.send(request)
+
+    def on_answer(connection: _Connection, status: int | None) -> None:
+        nonlocal outstanding
+        now = loop.time()
+        result.latencies.append((now - scheduled.pop(connection)) * 1000)
+        result.statuses[status or 0] = result.statuses.get(status or 0, 0) + 1
+        if status is None or not 200 <= status < 300:
+            result.failed += 1
+        outstanding -= 1
+        if outstanding == 0 and not finished.done():
+            finished.set_result(None)
+        if status is None:
+            return
+        if rate is None and pending:
+            send(connection, now, pending.popleft()[1])
+        elif queued:
+            send(connection, *queued.popleft())
+        else:
+            idle.append(connection)
+
+    async def connect() -> _Connection:
+        nonlocal opened
+        opened += 1
+        _, connection = await loop.create_connection(lambda: _Connection(on_answer), host, port)
+        return connection
+
+    async def open_and_send(at: float, request: bytes) -> None:
+        nonlocal outstanding
+        try:
+            send(await connect(), at, request)
+        except OSError:
+            result.failed += 1
+            outstanding -= 1
+            if outstanding == 0 and not finished.done():
+                finished.set_result(None)
+
+    opening: set[asyncio.Task] = set()
+
+    for _ in range(connections if rate is None else min(connections, 32)):
+        idle.append(await connect())
+    await asyncio.sleep(max(0.0, start - loop.time()))
+    started = loop.time()
+    cpu = time.process_time()
+    if rate is None:
+        for connection in list(idle):
+            if pending:
+                idle.remove(connection)
+                send(connection, loop.time(), pending.popleft()[1])
+    else:
+        while pending:
+            index, request = pending.popleft()
+            at = start + index / rate
+            if at > loop.time():
+                await asyncio.sleep(at - loop.time())
+            lags.append((loop.time() - at) * 1000)
+            if idle:
+                send(idle.pop(), at, request)
+            elif opened < connections:
+                task = loop.create_task(open_and_send(at, request))
+                opening.add(task)
+                task.add_done_callback(opening.discard)
+            else:
+                queued.append((at, request))
+    # Given up when nothing has been answered for answer_timeout seconds.
+    last_answer = loop.time()
+    while outstanding:
+        answered = outstanding
+        try:
+            await asyncio.wait_for(asyncio.shield(finished), 1.0)
+        except TimeoutError:
+            if outstanding != answered:
+                last_answer = loop.time()
+            elif loop.time() - last_answer > answer_timeout:
+                result.failed += outstanding
+                break
+    result.elapsed_s = loop.time() - started
+    result.cpu_s = time.process_time() - cpu
+    result.send_lag_p99_ms = percentile(lags, 0.99) if lags else 0.0
+    for connection in [*idle, *scheduled]:
+        if connection.transport is not None:
+            connection.transport.close()
+    return result
+
+
+def _generator_process(arguments: tuple, ready: Any, go: "_StartSignal", results: Any) -> None:
+    async def run() -> LoadResult:
+        host, port, requests, rate, connections, answer_timeout = arguments
+        ready.put(True)
+        go.wait()
+        return await _generate(
+            host, port, requests, rate, connections, go.start_wall.value, answer_timeout
+        )
+
+    results.put(asyncio.run(run()))
+
+
+def load(
+    url: str,
+    requests: list[bytes],
+    *,
+    rate: float | None = None,
+    connections: int = 16,
+    processes: int = 2,
+    answer_timeout: float = 60.0,
+) -> LoadResult:
+    """Sends ``requests`` (from raw_request) to ``url`` from ``processes`` processes sharing
+    the schedule (open loop at ``rate`` a second) or the ``connections`` (closed loop); a
+    request not answered once nothing has been for ``answer_timeout`` seconds failed."""
+    target = urlsplit(url)
+    host, port = target.hostname or "127.0.0.1", target.port or 80
+    context = multiprocessing.get_context("spawn")
+    ready, results = context.Queue(), context.Queue()
+    go = _StartSignal(context)
+    share = -(-connections // processes)
+    workers = [
+        context.Process(
+            target=_generator_process,
+            args=(
+                (host, port, list(enumerate(requests))[k::processes], rate, share, answer_timeout),
+                ready,
+                go,
+                results,
+            ),
+            daemon=True,
+        )
+        for k in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for _ in workers:
+        ready.get(timeout=120)
+    # The connections of the closed loop are opened before the start; a second lets every
+    # process open them.
+    go.start(time.time() + 1.0)
+    parts: list[LoadResult] = []
+    while len(parts) < len(workers):
+        try:
+            parts.append(results.get(timeout=5))
+        except queue.Empty:
+            if any(worker.exitcode not in (None, 0) for worker in workers):
+                raise RuntimeError("a load generator died") from None
+    total = LoadResult()
+    for part in parts:
+        total.latencies += part.latencies
+        total.failed += part.failed
+        total.cpu_s += part.cpu_s
+        total.send_lag_p99_ms = max(total.send_lag_p99_ms, part.send_lag_p99_ms)
+        total.elapsed_s = max(total.elapsed_s, part.elapsed_s)
+        for status, count in part.statuses.items():
+            total.statuses[status] = total.statuses.get(status, 0) + count
+    for worker in workers:
+        worker.join(timeout=30)
+    return total
+
+
+class _StartSignal:
+    """The wall-clock time every generator starts at, set once all are ready."""
+
+    def __init__(self, context: Any) -> None:
+        self.event = context.Event()
+        self.start_wall = context.Value("d", 0.0)
+
+    def start(self, at: float) -> None:
+        self.start_wall.value = at
+        self.event.set()
+
+    def wait(self) -> None:
+        self.event.wait()

@@ -85,6 +85,21 @@ def _count(session: Session, cluster: Cluster, since: datetime, until: datetime)
     ).one()
 
 
+def _counts(session: Session, windows: list[tuple[Cluster, datetime, datetime]]) -> list[int]:
+    """``_count`` of each cluster and window, in one statement: every intake counts itself
+    against every trigger, and a round trip each would be most of its statements."""
+    if not windows:
+        return []
+    counted = [
+        select(func.count())
+        .select_from(Ticket)
+        .where(*cluster.conditions, col(Ticket.created_at) > since, col(Ticket.created_at) <= until)
+        .scalar_subquery()
+        for cluster, since, until in windows
+    ]
+    return list(session.execute(select(*counted)).one())
+
+
 def _triggers(registry: PlaybookRegistry) -> list[tuple[Playbook, Trigger]]:
     # A trigger narrowed to a category speaks more precisely, so it suggests its playbook first.
     pairs = [
@@ -95,19 +110,31 @@ def _triggers(registry: PlaybookRegistry) -> list[tuple[Playbook, Trigger]]:
     return sorted(pairs, key=lambda pair: (pair[1].category is None, pair[0].key))
 
 
-def detect(session: Session, *, ticket: Ticket, registry: PlaybookRegistry) -> Signal | None:
+def detect(
+    session: Session,
+    *,
+    ticket: Ticket,
+    registry: PlaybookRegistry,
+    covering: list[Incident] | None = None,
+) -> Signal | None:
     """Counts the new ticket: in the complaint curve of every open incident whose scope takes
-    it in (their rooms are told), and against the triggers, raising a signal when its cluster
-    crosses one and no signal is open for that cluster yet."""
-    for incident in incidents_covering(session, ticket=ticket):
+    it in (``covering``, when the caller has found them already; their rooms are told), and
+    against the triggers, raising a signal when its cluster crosses one and no signal is open
+    for that cluster yet."""
+    if covering is None:
+        covering = incidents_covering(session, ticket=ticket)
+    for incident in covering:
         live.announce(session, live.LiveEvent("incident", incident.id, IN_SCOPE_EVENT, incident.id))
     now = clock.now()
-    for playbook, trigger in _triggers(registry):
-        cluster = cluster_of(ticket, trigger)
-        if cluster is None:
-            continue
-        window = _window(trigger)
-        count = _count(session, cluster, now - window, now)
+    candidates = [
+        (playbook, trigger, cluster, _window(trigger))
+        for playbook, trigger in _triggers(registry)
+        if (cluster := cluster_of(ticket, trigger)) is not None
+    ]
+    counts = _counts(
+        session, [(cluster, now - window, now) for _, _, cluster, window in candidates]
+    )
+    for (playbook, trigger, cluster, window), count in zip(candidates, counts, strict=True):
         if count < trigger.threshold:
             continue
         baseline = None
@@ -309,9 +336,3 @@ def incidents_covering(session: Session, *, ticket: Ticket) -> list[Incident]:
         ).all()
         if any(getattr(ticket, name) in values for name, values in _scope_fields(incident.scope))
     ]
-
-
-def incident_for(session: Session, *, ticket: Ticket) -> Incident | None:
-    """The newest active incident whose scope takes in this ticket: same batch (product, when
-    the scope names no batch) or region."""
-    return next(iter(incidents_covering(session, ticket=ticket)), None)

@@ -16,7 +16,7 @@ from incident_cmd.incidents.models import Incident
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.public_links import status_url
 from incident_cmd.teams import service as team_service
-from incident_cmd.teams.models import TeamMember
+from incident_cmd.teams.models import Team, TeamMember
 from incident_cmd.tickets import detection, sla
 from incident_cmd.tickets.history import record
 from incident_cmd.tickets.models import (
@@ -34,11 +34,21 @@ from incident_cmd.tickets.schemas import TicketCreate
 def take_in(
     session: Session, *, data: TicketCreate, actor: User | None, registry: PlaybookRegistry
 ) -> Ticket:
-    ticket = _create(session, data=data, actor=actor)
-    session.flush()
-    detection.detect(session, ticket=ticket, registry=registry)
-    _number_and_acknowledge(session, ticket=ticket)
-    return ticket
+    """Each row is read once and written once: what a step found (the customer, the open
+    incidents, the response timer) is handed to the next rather than read again, for an
+    intake is a dozen round trips to the database and a reply storm brings thousands."""
+    taken = _create(session, data=data, actor=actor)
+    detection.detect(session, ticket=taken.ticket, registry=registry, covering=taken.covering)
+    _number_and_acknowledge(session, taken=taken)
+    return taken.ticket
+
+
+@dataclass(frozen=True)
+class _Taken:
+    ticket: Ticket
+    customer: Customer
+    response: SlaTimer
+    covering: list[Incident]
 
 
 @dataclass(frozen=True)
@@ -70,21 +80,25 @@ def classify(levels: ServiceLevels, data: TicketCreate) -> Classification:
 
 
 def _members(session: Session, team_key: str) -> list[User]:
-    try:
-        team = team_service.get_team(session, key=team_key)
-    except NotFound:
-        raise Invalid(
-            f"the service-level file names team {team_key!r}, which does not exist",
-            field="category",
-        ) from None
-    return list(
+    """The team's active agents, found by the team's key in the same statement."""
+    agents = list(
         session.exec(
             select(User)
             .join(TeamMember, col(TeamMember.user_id) == User.id)
-            .where(TeamMember.team_id == team.id, User.active, User.role == Role.agent)
+            .join(Team, col(Team.id) == TeamMember.team_id)
+            .where(Team.key == team_key, User.active, User.role == Role.agent)
             .order_by(col(User.id))
         ).all()
     )
+    if not agents:
+        try:
+            team_service.get_team(session, key=team_key)
+        except NotFound:
+            raise Invalid(
+                f"the service-level file names team {team_key!r}, which does not exist",
+                field="category",
+            ) from None
+    return agents
 
 
 def _choose_agent(session: Session, levels: ServiceLevels, team_key: str) -> User | None:
@@ -117,7 +131,7 @@ def _open_loads(session: Session, agents: list[User]) -> dict[int, int]:
     return dict(session.execute(union_all(*counts)).all())
 
 
-def _create(session: Session, *, data: TicketCreate, actor: User | None) -> Ticket:
+def _create(session: Session, *, data: TicketCreate, actor: User | None) -> _Taken:
     """Classified, assigned, timed and linked to an active incident whose scope it falls in."""
     levels = service_levels()
     found = classify(levels, data)
@@ -179,8 +193,10 @@ def _create(session: Session, *, data: TicketCreate, actor: User | None) -> Tick
             actor_id=None,
             data={"user": agent.username, "strategy": levels.assignment.strategy},
         )
-    _start_timers(session, ticket, levels)
-    incident = detection.incident_for(session, ticket=ticket)
+    response = _start_timers(session, ticket, levels)
+    covering = detection.incidents_covering(session, ticket=ticket)
+    # The newest active incident whose scope takes the ticket in.
+    incident = next(iter(covering), None)
     if incident is not None:
         ticket.incident_id = incident.id
         session.add(ticket)
@@ -192,21 +208,19 @@ def _create(session: Session, *, data: TicketCreate, actor: User | None) -> Tick
             actor_id=None,
             data={"incident": incident.number, "incident_id": incident.id},
         )
-    return ticket
+    session.flush()
+    return _Taken(ticket, customer, response, covering)
 
 
-def _number_and_acknowledge(session: Session, *, ticket: Ticket) -> None:
+def _number_and_acknowledge(session: Session, *, taken: _Taken) -> None:
     """The last step of an intake: the number (unique, from an unlocked series on
-    PostgreSQL, see ``numbering``) and the customer's acknowledgement."""
+    PostgreSQL, see ``numbering``) and the customer's acknowledgement: the number, by when it
+    is answered and, when an incident takes it in, where its status is published."""
+    ticket, customer, incident = taken.ticket, taken.customer, next(iter(taken.covering), None)
     ticket.number = numbering.next_number(
         session, prefix="TKT", year=ticket.created_at.year, width=6
     )
     session.add(ticket)
-    customer = session.get_one(Customer, ticket.customer_id)
-    incident = session.get(Incident, ticket.incident_id) if ticket.incident_id else None
-    response = session.exec(
-        select(SlaTimer).where(SlaTimer.ticket_id == ticket.id, SlaTimer.kind == TimerKind.response)
-    ).one()
     to_customer(
         session,
         ticket=ticket,
@@ -214,15 +228,17 @@ def _number_and_acknowledge(session: Session, *, ticket: Ticket) -> None:
         template="ticket_ack",
         key=f"ticket-{ticket.id}-ack",
         values={
-            "respond_by": local_time(response.due_at, customer.timezone),
+            "respond_by": local_time(taken.response.due_at, customer.timezone),
             "status_url": status_url(incident.number) if incident else None,
         },
     )
 
 
-def _start_timers(session: Session, ticket: Ticket, levels: ServiceLevels) -> None:
+def _start_timers(session: Session, ticket: Ticket, levels: ServiceLevels) -> SlaTimer:
+    """Starts the ticket's timers; returns the response timer, which the acknowledgement
+    quotes."""
     tier = levels.tier(ticket.priority)
-    sla.start_timer(
+    response = sla.start_timer(
         session, ticket=ticket, kind=TimerKind.response, target=tier.respond, levels=levels
     )
     sla.start_timer(
@@ -246,3 +262,4 @@ def _start_timers(session: Session, ticket: Ticket, levels: ServiceLevels) -> No
             target=levels.handling_plan.within,
             levels=levels,
         )
+    return response
