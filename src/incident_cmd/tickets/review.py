@@ -74,7 +74,9 @@ def _hours(values: list[float]) -> dict[str, float | None]:
 def monthly_review(session: Session, *, period: str) -> dict[str, Any]:
     start, end = _bounds(period)
     tickets = session.exec(
-        select(Ticket).where(col(Ticket.closed_at) >= start, col(Ticket.closed_at) < end)
+        select(Ticket)
+        .where(col(Ticket.closed_at) >= start, col(Ticket.closed_at) < end)
+        .order_by(col(Ticket.id))
     ).all()
     opened = session.exec(
         select(func.count())
