@@ -43,6 +43,7 @@ from incident_cmd.web.live import router as live_router
 from incident_cmd.web.public_cache import PublicResponseCache
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
+from incident_cmd.web.report_pages import router as report_pages_router
 from incident_cmd.web.review import router as review_page_router
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
 from incident_cmd.web.sitreps import router as sitreps_page_router
@@ -152,6 +153,7 @@ def create_app(
         sitreps_page_router,
         survey_page_router,
         review_page_router,
+        report_pages_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     playbook_dir: Path = PROJECT_ROOT / "playbooks"
     template_dir: Path = PROJECT_ROOT / "templates"
     service_levels_file: Path = PROJECT_ROOT / "config" / "service-levels.yaml"
+    report_font: Path | None = Field(
+        default=None,
+        description="the font file that draws Chinese in PDF reports; default: fontconfig's "
+        "match for Chinese (fc-match :lang=zh-cn)",
+    )
 
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")

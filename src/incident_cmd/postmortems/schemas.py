@@ -132,3 +132,72 @@ class ReviewRead(BaseModel):
     starred: list[StarredEntry]
     followups: list[FollowUpRead]
     figures: Figures
+
+
+# --- the quarterly review meeting (售后复盘会) ------------------------------------------------
+
+
+class QuarterIncident(BaseModel):
+    id: int
+    number: str
+    title: str
+    kind: str
+    playbook: str
+    severity: str
+    status: str
+    declared_at: datetime
+    month: str = Field(description="YYYY-MM of the declaration, in the organisation's zone")
+    cause_tags: list[str]
+
+
+class MonthFigures(BaseModel):
+    """One month of the quarter. Times are medians over the month's incidents that reached
+    the moment (acknowledgement: over every acknowledged seat of them), so one long incident
+    does not stand for the rest; rates are pooled over all their messages and targets."""
+
+    month: str
+    incidents: int
+    seconds_to_detect: int | None
+    seconds_to_ack: int | None
+    seconds_to_full_roster: int | None
+    seconds_to_first_notice: int | None
+    seconds_to_first_statement: int | None
+    seconds_to_resolution: int | None
+    messages: int
+    delivered: Rate
+    failed: Rate
+    opted_out: Rate
+    complaints: int
+    sla_targets_decided: int
+    sla_targets_met: int
+    sla_attainment: float | None
+    compensation_total: float
+
+
+class OpenFollowUp(BaseModel):
+    incident_id: int
+    number: str
+    title: str
+    owner: str
+    due_on: date
+    overdue: bool
+
+
+class CauseGroup(BaseModel):
+    key: str = Field(description="an incident kind, or a cause tag written in the review")
+    incidents: list[str] = Field(description="their numbers, in the order declared")
+
+
+class Quarterly(BaseModel):
+    quarter: str
+    starts_at: datetime
+    ends_at: datetime
+    incidents: list[QuarterIncident] = Field(description="drills left out")
+    drills_excluded: int
+    by_kind: dict[str, int]
+    by_severity: dict[str, int]
+    months: list[MonthFigures]
+    open_followups: list[OpenFollowUp]
+    causes_by_kind: list[CauseGroup]
+    cause_tags: list[CauseGroup]
+    untagged: list[str] = Field(description="incidents whose review names no cause tag")

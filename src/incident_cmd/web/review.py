@@ -28,6 +28,7 @@ from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.postmortems import flows
+from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.postmortems.models import Section
 from incident_cmd.postmortems.schemas import FollowUpCreate, ReviewRead
 from incident_cmd.timeline import service as timeline
@@ -113,6 +114,7 @@ def _page(
             "today": clock.now().astimezone(zone).date().isoformat(),
             "refusal": refusal,
             "playbook": playbook,
+            "quarter": postmortem_service.quarter_of(incident.declared_at),
             "starred": starred,
             "names": auth_service.usernames(session, ids={event.actor_id for event in starred}),
         },
