@@ -616,7 +616,7 @@ def as_pdf(report: Report) -> bytes:
     font = report_font()
     allowed = font.as_uri() if font else None
 
-    class FontOnly(URLFetcher):  # type: ignore[misc]  # WeasyPrint is untyped
+    class FontOnly(URLFetcher):
         """The document is ours, but its text is people's: only the font file is read."""
 
         def fetch(self, url: str, headers: Any = None) -> Any:
