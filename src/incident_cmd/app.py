@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from incident_cmd import api_contract, db, migrate, wiring
 from incident_cmd.admission import AdmissionLimit
+from incident_cmd.accountability.api import router as accountability_router
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.campaigns.api import public as campaigns_public_router
@@ -43,6 +44,7 @@ from incident_cmd.web.live import router as live_router
 from incident_cmd.web.public_cache import PublicResponseCache
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
+from incident_cmd.web.accountability import router as accountability_page_router
 from incident_cmd.web.review import router as review_page_router
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
 from incident_cmd.web.sitreps import router as sitreps_page_router
@@ -127,6 +129,7 @@ def create_app(
         statements_router,
         sitreps_router,
         postmortems_router,
+        accountability_router,
         customers_router,
         campaigns_router,
         twilio_router,
@@ -152,6 +155,7 @@ def create_app(
         sitreps_page_router,
         survey_page_router,
         review_page_router,
+        accountability_page_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

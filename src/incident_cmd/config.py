@@ -50,6 +50,7 @@ class Settings(BaseSettings):
     playbook_dir: Path = PROJECT_ROOT / "playbooks"
     template_dir: Path = PROJECT_ROOT / "templates"
     service_levels_file: Path = PROJECT_ROOT / "config" / "service-levels.yaml"
+    accountability_file: Path = PROJECT_ROOT / "config" / "accountability.yaml"
 
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")
