@@ -533,3 +533,8 @@ def decide_appeal(
         session.add(appeal)
     return appeal
 
+
+
+def today() -> str:
+    """Today in the organisation's time zone (the day letters are dated by)."""
+    return clock.now().astimezone(_zone()).date().isoformat()

@@ -10,16 +10,16 @@ LABELS: Mapping[str, str] = {
     Authority.general_affairs: N_("General affairs (综合部)"),
     Authority.general_manager: N_("General manager (总经理)"),
     FindingState.proposed: N_("Awaiting approval"),
-    FindingState.approved: N_("Approved"),
-    FindingState.rejected: N_("Rejected"),
+    FindingState.approved: N_("Penalty approved"),
+    FindingState.rejected: N_("Finding rejected"),
     PenaltyKind.fine: N_("Fine"),
     PenaltyKind.warning: N_("Warning"),
     PenaltyKind.demerit: N_("Demerit"),
     PenaltyKind.other: N_("Other penalty"),
     AppealState.open: N_("Appeal waiting"),
-    AppealState.upheld: N_("Upheld"),
-    AppealState.varied: N_("Varied"),
-    AppealState.revoked: N_("Revoked"),
+    AppealState.upheld: N_("Decision upheld"),
+    AppealState.varied: N_("Decision varied"),
+    AppealState.revoked: N_("Decision revoked"),
 }
 
 
