@@ -61,6 +61,7 @@ def _page(
     may = flows.access(session, incident=incident, actor=user)
     stored = {finding.id: finding for finding in service.findings_of(session, incident=incident)}
     rank = service.highest_rank(session, user=user)
+    teams = team_service.list_teams(session)
 
     def may_decide(finding_id: int) -> bool:
         finding = stored[finding_id]
@@ -93,7 +94,8 @@ def _page(
             "alabel": accountability_label,
             "kinds": list(PenaltyKind),
             "outcomes": [AppealState.upheld, AppealState.varied, AppealState.revoked],
-            "teams": team_service.list_teams(session) if may.propose else [],
+            "teams": teams if may.propose else [],
+            "team_names": {team.key: team.name for team in teams},
             "people": [person for person in auth_service.list_users(session) if person.active]
             if may.propose
             else [],
