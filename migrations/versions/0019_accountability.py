@@ -95,9 +95,7 @@ def upgrade() -> None:
             nullable=True,
         ),
     )
-    op.create_index(
-        "ix_accountability_appeals_letter_id", "accountability_appeals", ["letter_id"]
-    )
+    op.create_index("ix_accountability_appeals_letter_id", "accountability_appeals", ["letter_id"])
 
 
 def downgrade() -> None:

@@ -8,8 +8,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from incident_cmd import api_contract, db, migrate, wiring
-from incident_cmd.admission import AdmissionLimit
 from incident_cmd.accountability.api import router as accountability_router
+from incident_cmd.admission import AdmissionLimit
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.auth.throttle import LoginThrottle
 from incident_cmd.campaigns.api import public as campaigns_public_router
@@ -31,6 +31,7 @@ from incident_cmd.statements.api import router as statements_router
 from incident_cmd.teams.api import router as teams_router
 from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web import translations
+from incident_cmd.web.accountability import router as accountability_page_router
 from incident_cmd.web.admin import router as admin_router
 from incident_cmd.web.admin_oncall import router as admin_oncall_router
 from incident_cmd.web.api import LoginRequired, remember_return_path
@@ -44,7 +45,6 @@ from incident_cmd.web.live import router as live_router
 from incident_cmd.web.public_cache import PublicResponseCache
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
-from incident_cmd.web.accountability import router as accountability_page_router
 from incident_cmd.web.review import router as review_page_router
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
 from incident_cmd.web.sitreps import router as sitreps_page_router

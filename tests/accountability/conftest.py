@@ -75,9 +75,7 @@ def propose(client, cast, auth):
 
     def make(amount, people=None, *, major=False, by=None, **fields):
         body = {
-            "people": [
-                getattr(person, "username", person) for person in people or [cast.staff]
-            ],
+            "people": [getattr(person, "username", person) for person in people or [cast.staff]],
             "departments": ["after-sales"],
             "facts": "The recall notice went out two days late.",
             "loss_amount": 12000,

@@ -135,7 +135,9 @@ def test_a_rejection_says_why(client, cast, auth, propose):
     url = f"{cast.path}/findings/{finding['id']}/reject"
     silent = client.post(url, json={}, headers=auth(cast.gm))
     assert silent.status_code == 422 and silent.json()["field"] == "note"
-    done = client.post(url, json={"note": "the notice was late for the courier"}, headers=auth(cast.gm))
+    done = client.post(
+        url, json={"note": "the notice was late for the courier"}, headers=auth(cast.gm)
+    )
     assert done.status_code == 200 and done.json()["state"] == "rejected"
     assert done.json()["letters"] == []
 
@@ -225,9 +227,7 @@ def test_a_letter_is_read_by_its_addressee_not_the_other_person_concerned(
 # --- who reads what --------------------------------------------------------------------------
 
 
-def test_a_viewer_sees_that_a_finding_exists_but_not_who_or_how_much(
-    client, cast, auth, propose
-):
+def test_a_viewer_sees_that_a_finding_exists_but_not_who_or_how_much(client, cast, auth, propose):
     finding = propose(1000).json()
     client.post(f"{cast.path}/findings/{finding['id']}/approve", json={}, headers=auth(cast.ga))
     for outsider in (cast.viewer, cast.staff_other):
@@ -304,7 +304,9 @@ def test_an_appeal_revoked_by_the_general_manager(client, cast, auth, propose):
     finding_id, letter = _approved_letter(client, cast, auth, propose)
     url = f"{cast.path}/findings/{finding_id}"
     appeal = client.post(
-        f"{url}/letters/{letter['id']}/appeal", json={"reason": "Not mine."}, headers=auth(cast.staff)
+        f"{url}/letters/{letter['id']}/appeal",
+        json={"reason": "Not mine."},
+        headers=auth(cast.staff),
     ).json()
     decided = client.post(
         f"{url}/appeals/{appeal['id']}/decide",
@@ -321,7 +323,9 @@ def test_an_appeal_upheld_keeps_the_letter(client, cast, auth, propose):
     finding_id, letter = _approved_letter(client, cast, auth, propose)
     url = f"{cast.path}/findings/{finding_id}"
     appeal = client.post(
-        f"{url}/letters/{letter['id']}/appeal", json={"reason": "Too much."}, headers=auth(cast.staff)
+        f"{url}/letters/{letter['id']}/appeal",
+        json={"reason": "Too much."},
+        headers=auth(cast.staff),
     ).json()
     decided = client.post(
         f"{url}/appeals/{appeal['id']}/decide",
@@ -453,7 +457,9 @@ def test_every_step_is_on_the_incident_timeline_without_names_or_money(
     assert chinese[1] == f"责任认定 {finding_id} 已由综合部核准"
     assert chinese[4] == f"对考核决定书 {letter['number']} 的申诉已决定:撤销原决定"
     english = event_text(events[2], Reading(Locale.en, "Asia/Shanghai"))
-    assert english == f"Decision letter {letter['number']} (version 1) issued on finding {finding_id}"
+    assert (
+        english == f"Decision letter {letter['number']} (version 1) issued on finding {finding_id}"
+    )
 
 
 def test_a_major_ruling_reads_as_the_general_manager_s(client, cast, auth, propose, session):

@@ -96,8 +96,13 @@ def test_findings_proposed_and_approved_through_the_forms(client, session, shipp
     bad = post_form(
         client,
         f"{path}/findings",
-        {"people": [staff.username], "facts": "x", "loss_amount": "lots",
-         "penalty_amount": "1", "penalty_kind": "fine"},
+        {
+            "people": [staff.username],
+            "facts": "x",
+            "loss_amount": "lots",
+            "penalty_amount": "1",
+            "penalty_kind": "fine",
+        },
         path,
     )
     assert bad.status_code == 400 and 'data-form="propose"' in bad.text
@@ -108,9 +113,11 @@ def test_findings_proposed_and_approved_through_the_forms(client, session, shipp
     assert f"{path}/findings/{finding.id}/approve" in client.get(path).text
     approved = post_form(client, f"{path}/findings/{finding.id}/approve", {"note": ""}, path)
     assert approved.status_code == 303
-    letter = flows.accountability_read(
-        session, incident_id=incident.id, actor=ga, locale="en"
-    ).findings[0].letters[0]
+    letter = (
+        flows.accountability_read(session, incident_id=incident.id, actor=ga, locale="en")
+        .findings[0]
+        .letters[0]
+    )
     letter_path = f"{path}/findings/{finding.id}/letters/{letter.id}"
     shown = client.get(letter_path)
     assert shown.status_code == 200
@@ -151,9 +158,11 @@ def test_the_person_concerned_appeals_and_a_viewer_sees_no_amounts(
     assert login(client, gm.username).status_code == 303
     page = client.get(path).text
     assert "The courier was late, not me." in page and "/decide" in page
-    appeal = flows.accountability_read(
-        session, incident_id=incident.id, actor=gm, locale="en"
-    ).findings[0].appeals[0]
+    appeal = (
+        flows.accountability_read(session, incident_id=incident.id, actor=gm, locale="en")
+        .findings[0]
+        .appeals[0]
+    )
     decided = post_form(
         client,
         f"{path}/findings/{finding.id}/appeals/{appeal.id}/decide",
@@ -186,7 +195,12 @@ def test_the_accountability_page_in_chromium(world, live_server, tmp_path):
         approved = _propose(session, incident, duty, staff, 800)
         flows.approve(session, incident_id=incident.id, finding_id=approved.id, note="", actor=ga)
         _propose(
-            session, incident, duty, staff, 300, major=True,
+            session,
+            incident,
+            duty,
+            staff,
+            300,
+            major=True,
             facts="The safety notice was held back for a day.",
         )
         incident_id, gm_name = incident.id, gm.username

@@ -26,9 +26,7 @@ from incident_cmd.i18n import Locale
 
 router = APIRouter(prefix="/api/v1/incidents/{incident_id}/accountability", tags=["accountability"])
 
-Staff = Annotated[
-    User, Depends(allow(Role.duty_manager, Role.responder, Role.comms, Role.agent))
-]
+Staff = Annotated[User, Depends(allow(Role.duty_manager, Role.responder, Role.comms, Role.agent))]
 
 
 def _read(session: SessionDep, incident_id: int, user: User) -> AccountabilityRead:

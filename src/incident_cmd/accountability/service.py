@@ -183,8 +183,10 @@ def _check_approver(session: Session, finding: Finding, actor: User) -> None:
     if actor.id in finding.people:
         raise Forbidden(f"finding {finding.id} concerns {actor.username}, who may not decide it")
     if actor.id not in holders(session, authority=finding.route):
-        who = "综合部 (general affairs)" if finding.route == Authority.general_affairs else (
-            "the general manager (总经理)"
+        who = (
+            "综合部 (general affairs)"
+            if finding.route == Authority.general_affairs
+            else ("the general manager (总经理)")
         )
         raise Forbidden(f"finding {finding.id} is approved by {who}; {actor.username} is not")
 
@@ -314,11 +316,12 @@ def issue_letter(
     appeal_until = issued_on + timedelta(days=rules.appeal_within_days)
     number = numbering.next_number(session, prefix=LETTER_PREFIX, year=issued_on.year)
     approver = session.get_one(User, finding.decided_by) if finding.decided_by else issuer
+    version = previous.version + 1 if previous else 1
     environment = _documents(Path(get_settings().template_dir) / "documents")
     context = {
         "organisation": get_settings().organisation_name,
         "number": number,
-        "version": previous.version + 1 if previous else 1,
+        "version": version,
         "previous": previous.number if previous else None,
         "incident": incident,
         "finding": finding,
@@ -345,7 +348,7 @@ def issue_letter(
         number=number,
         finding_id=finding.id,
         user_id=person.id,
-        version=context["version"],
+        version=version,
         penalty_fen=penalty_fen,
         penalty_text=penalty_text,
         revoked=revoked,
@@ -403,7 +406,12 @@ def appeal_deciders(session: Session, *, finding: Finding, appellant_id: int) ->
 
 
 def file_appeal(
-    session: Session, *, incident: Incident, finding: Finding, letter: Letter, reason: str,
+    session: Session,
+    *,
+    incident: Incident,
+    finding: Finding,
+    letter: Letter,
+    reason: str,
     actor: User,
 ) -> Appeal:
     if letter.user_id != actor.id:
@@ -414,9 +422,7 @@ def file_appeal(
         raise Conflict(f"letter {letter.number} revokes the penalty; there is nothing to appeal")
     today = clock.now().astimezone(_zone()).date()
     if today > letter.appeal_until:
-        raise Conflict(
-            f"the time to appeal letter {letter.number} ended on {letter.appeal_until}"
-        )
+        raise Conflict(f"the time to appeal letter {letter.number} ended on {letter.appeal_until}")
     pending = session.exec(
         select(Appeal.id).where(Appeal.letter_id == letter.id, Appeal.state == AppealState.open)
     ).first()
@@ -448,7 +454,9 @@ def file_appeal(
 
 def get_appeal(session: Session, *, finding: Finding, appeal_id: int) -> Appeal:
     appeal = session.get(Appeal, appeal_id)
-    if appeal is None or appeal.id not in {item.id for item in appeals_of(session, finding=finding)}:
+    if appeal is None or appeal.id not in {
+        item.id for item in appeals_of(session, finding=finding)
+    }:
         raise NotFound(f"finding {finding.id} has no appeal {appeal_id}")
     return appeal
 
@@ -532,7 +540,6 @@ def decide_appeal(
         appeal.new_letter_id = new.id
         session.add(appeal)
     return appeal
-
 
 
 def today() -> str:

@@ -214,7 +214,12 @@ def decide(
             raise Invalid(f"{verdict!r} is approve or reject", field="verdict")
 
     return _after(
-        request, session, user, incident_id, f"finding-{finding_id}", f"finding-{finding_id}",
+        request,
+        session,
+        user,
+        incident_id,
+        f"finding-{finding_id}",
+        f"finding-{finding_id}",
         action,
     )
 
@@ -244,7 +249,12 @@ def appeal(
         )
 
     return _after(
-        request, session, user, incident_id, f"letter-{letter_id}", f"finding-{finding_id}",
+        request,
+        session,
+        user,
+        incident_id,
+        f"letter-{letter_id}",
+        f"finding-{finding_id}",
         action,
     )
 
@@ -283,7 +293,12 @@ def decide_appeal(
         )
 
     return _after(
-        request, session, user, incident_id, f"appeal-{appeal_id}", f"finding-{finding_id}",
+        request,
+        session,
+        user,
+        incident_id,
+        f"appeal-{appeal_id}",
+        f"finding-{finding_id}",
         action,
     )
 
@@ -313,7 +328,7 @@ def letter_page(
             "finding_id": finding_id,
             "letter": letter,
             # The stored Markdown, rendered with raw HTML escaped.
-            "body": Markup(MARKDOWN.render(service.letter_text(letter, user.locale))),  # noqa: S704
+            "body": Markup(MARKDOWN.render(service.letter_text(letter, user.locale))),
         },
     )
 

@@ -460,17 +460,13 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
             {"route": _accountability("route")},
         ),
     ),
-    "accountability.rejected": (
-        Sentence(N_("Responsibility finding %(finding)s rejected")),
-    ),
+    "accountability.rejected": (Sentence(N_("Responsibility finding %(finding)s rejected")),),
     "accountability.letter_issued": (
         Sentence(
             N_("Decision letter %(letter)s (version %(version)s) issued on finding %(finding)s")
         ),
     ),
-    "accountability.appealed": (
-        Sentence(N_("Appeal against decision letter %(letter)s filed")),
-    ),
+    "accountability.appealed": (Sentence(N_("Appeal against decision letter %(letter)s filed")),),
     "accountability.appeal_decided": (
         Sentence(
             N_("Appeal against decision letter %(letter)s decided: %(outcome)s"),
