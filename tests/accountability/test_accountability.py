@@ -391,6 +391,7 @@ def test_an_appeal_after_the_deadline_is_refused(client, cast, auth, propose, fr
     ],
 )
 def test_bad_input_is_refused_naming_the_field(client, cast, auth, propose, fields, field):
+    fields = dict(fields)  # the parameters are shared by both databases' runs
     amount = fields.pop("penalty_amount", 1000)
     response = propose(amount, **fields)
     assert response.status_code == 422, response.text
@@ -471,3 +472,16 @@ def test_a_major_ruling_reads_as_the_general_manager_s(client, cast, auth, propo
     assert event_text(approved, Reading(Locale.zh_CN, "Asia/Shanghai")) == (
         f"总经理裁决责任认定 {finding['id']}:核准处罚"
     )
+
+
+def test_the_demo_organisation_has_general_affairs_and_one_general_manager(demo_org):
+    from incident_cmd.accountability import service
+    from incident_cmd.auth import service as auth_service
+
+    def held(username):
+        user = auth_service.get_user_by_username(demo_org, username=username)
+        return service.authorities_of(demo_org, user=user)
+
+    assert held("ga.song") == {Authority.general_affairs} == held("ga.lu")
+    assert held("gm.zhang") == {Authority.general_manager}
+    assert held("dgm.wang") == set() and held("duty") == set()
