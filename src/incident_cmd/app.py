@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from incident_cmd import api_contract, db, migrate, wiring
+from incident_cmd.accountability.api import router as accountability_router
 from incident_cmd.admission import AdmissionLimit
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.auth.throttle import LoginThrottle
@@ -30,6 +31,7 @@ from incident_cmd.statements.api import router as statements_router
 from incident_cmd.teams.api import router as teams_router
 from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web import translations
+from incident_cmd.web.accountability import router as accountability_page_router
 from incident_cmd.web.admin import router as admin_router
 from incident_cmd.web.admin_oncall import router as admin_oncall_router
 from incident_cmd.web.api import LoginRequired, remember_return_path
@@ -128,6 +130,7 @@ def create_app(
         statements_router,
         sitreps_router,
         postmortems_router,
+        accountability_router,
         customers_router,
         campaigns_router,
         twilio_router,
@@ -154,6 +157,7 @@ def create_app(
         survey_page_router,
         review_page_router,
         report_pages_router,
+        accountability_page_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

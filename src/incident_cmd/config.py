@@ -55,6 +55,7 @@ class Settings(BaseSettings):
         description="the font file that draws Chinese in PDF reports; default: fontconfig's "
         "match for Chinese (fc-match :lang=zh-cn)",
     )
+    accountability_file: Path = PROJECT_ROOT / "config" / "accountability.yaml"
 
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")

@@ -1,5 +1,6 @@
 """Imports every table model, so that metadata (Alembic, tests) sees the whole schema."""
 
+from incident_cmd.accountability.models import Appeal, Finding, Letter
 from incident_cmd.auth.models import ApiToken, User
 from incident_cmd.campaigns.models import Campaign, Delivery, InboundMessage
 from incident_cmd.customers.models import Customer, Purchase
@@ -19,16 +20,19 @@ from incident_cmd.timeline.models import TimelineEvent, TimelineStar
 
 __all__ = [
     "ApiToken",
+    "Appeal",
     "CalendarRun",
     "Campaign",
     "Customer",
     "Delivery",
     "DirectMessage",
+    "Finding",
     "FollowUp",
     "InboundMessage",
     "InboxSms",
     "Incident",
     "IncidentTask",
+    "Letter",
     "Page",
     "PageTarget",
     "PlaybookVersion",

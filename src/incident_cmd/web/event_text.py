@@ -31,6 +31,7 @@ from incident_cmd.playbooks.schema import Playbook
 from incident_cmd.tickets.masking import mask_text
 from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.web import translations
+from incident_cmd.web.accountability_labels import accountability_label
 from incident_cmd.web.labels import N_, label_of, notice_name
 from incident_cmd.web.ticket_display import ticket_label
 
@@ -204,6 +205,14 @@ def _picked(key: str) -> Word:
 def _seat(data: Data, reading: Reading) -> str | None:
     slot = data.get("slot")
     return None if slot is None else str(slot + 1)
+
+
+def _accountability(key: str) -> Word:
+    def say(data: Data, reading: Reading) -> str | None:
+        value = data.get(key)
+        return None if value is None else reading.gettext(accountability_label(str(value)))
+
+    return say
 
 
 def _has(key: str, value: Any = True) -> Callable[[Data], bool]:
@@ -425,6 +434,43 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
                 "Follow-up “%(title)s” of %(owner)s is overdue "
                 "(due %(due_on)s, %(late_days)s working days late)"
             )
+        ),
+    ),
+    # --- accountability (no names of the people concerned, no money: see accountability) ---
+    "accountability.proposed": (
+        Sentence(
+            N_(
+                "Responsibility finding %(finding)s proposed as a major case, "
+                "for the general manager's ruling"
+            ),
+            when=_has("major"),
+        ),
+        Sentence(
+            N_("Responsibility finding %(finding)s proposed, for approval by %(route)s"),
+            {"route": _accountability("route")},
+        ),
+    ),
+    "accountability.approved": (
+        Sentence(
+            N_("General manager's ruling on finding %(finding)s: penalty approved"),
+            when=_has("major"),
+        ),
+        Sentence(
+            N_("Responsibility finding %(finding)s approved by %(route)s"),
+            {"route": _accountability("route")},
+        ),
+    ),
+    "accountability.rejected": (Sentence(N_("Responsibility finding %(finding)s rejected")),),
+    "accountability.letter_issued": (
+        Sentence(
+            N_("Decision letter %(letter)s (version %(version)s) issued on finding %(finding)s")
+        ),
+    ),
+    "accountability.appealed": (Sentence(N_("Appeal against decision letter %(letter)s filed")),),
+    "accountability.appeal_decided": (
+        Sentence(
+            N_("Appeal against decision letter %(letter)s decided: %(outcome)s"),
+            {"outcome": _accountability("outcome")},
         ),
     ),
     # --- a ticket ---
