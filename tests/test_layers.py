@@ -20,6 +20,7 @@ WORKING = {
     "subscriptions",
     "sitreps",
     "postmortems",
+    "drills",
 }
 # What one domain may read of another outside flows: its tables and its data shapes.
 SHAPES = {"models", "schemas", "schema"}
