@@ -41,7 +41,10 @@ def test_starting_declares_a_drill_incident_with_synthetic_customers(drills, fro
     assert run.objectives[0] == {
         "key": "commander_ack",
         "kind": "commander_acknowledged",
-        "description": {"zh-CN": "总指挥 5 分钟内确认呼叫", "en": "The commander acknowledges the page within 5 minutes"},
+        "description": {
+            "zh-CN": "总指挥 5 分钟内确认呼叫",
+            "en": "The commander acknowledges the page within 5 minutes",
+        },
         "target_minutes": 5,
         "after": None,
     }
@@ -76,7 +79,9 @@ def test_injects_fire_once_at_their_offsets(drills, frozen_clock):
     ]
     assert "incident.scope_widened" in drills.kinds(run_id)
     with db.session_scope() as session:
-        incident = incident_service.get_incident(session, incident_id=drills.run(run_id).incident_id)
+        incident = incident_service.get_incident(
+            session, incident_id=drills.run(run_id).incident_id
+        )
         assert incident.scope["regions"] == ["演练区", "演练邻区"]
 
 
@@ -105,11 +110,15 @@ def test_a_pause_moves_the_injects_still_to_come(drills, frozen_clock):
     drills.sweep()
     before = drills.injects(run_id)
     with db.session_scope() as session:
-        flows.pause(session, run_id=run_id, actor=drills.world.user(session, drills.world.duty_manager))
+        flows.pause(
+            session, run_id=run_id, actor=drills.world.user(session, drills.world.duty_manager)
+        )
     frozen_clock.advance(30 * MINUTE)
     assert drills.sweep() == 0  # nothing fires while paused, however late it gets
     with db.session_scope() as session:
-        flows.resume(session, run_id=run_id, actor=drills.world.user(session, drills.world.duty_manager))
+        flows.resume(
+            session, run_id=run_id, actor=drills.world.user(session, drills.world.duty_manager)
+        )
     after = drills.injects(run_id)
     assert after["staff_check"].due_at == before["staff_check"].due_at  # fired already
     for key in ("warehouse", "stranded"):
@@ -119,7 +128,11 @@ def test_a_pause_moves_the_injects_still_to_come(drills, frozen_clock):
     assert drills.sweep() == 0
     frozen_clock.advance(MINUTE)
     assert drills.sweep() == 1
-    assert drills.kinds(run_id, "drill.")[3:6] == ["drill.paused", "drill.resumed", "drill.inject_fired"]
+    assert drills.kinds(run_id, "drill.")[3:6] == [
+        "drill.paused",
+        "drill.resumed",
+        "drill.inject_fired",
+    ]
 
 
 def test_ending_stops_the_rest_and_firing_early_is_the_controllers(drills, frozen_clock):
@@ -127,7 +140,9 @@ def test_ending_stops_the_rest_and_firing_early_is_the_controllers(drills, froze
     with db.session_scope() as session:
         duty = drills.world.user(session, drills.world.duty_manager)
         run = service.get_run(session, run_id=run_id, lock=True)
-        flows.fire_now(session, playbooks=drills.world.registry, run=run, key="stranded", actor=duty)
+        flows.fire_now(
+            session, playbooks=drills.world.registry, run=run, key="stranded", actor=duty
+        )
     injects = drills.injects(run_id)
     assert injects["stranded"].state == InjectState.fired and injects["stranded"].done == 8
     assert injects["stranded"].fired_by is not None
@@ -135,7 +150,9 @@ def test_ending_stops_the_rest_and_firing_early_is_the_controllers(drills, froze
         duty = drills.world.user(session, drills.world.duty_manager)
         run = service.get_run(session, run_id=run_id, lock=True)
         with pytest.raises(Conflict):
-            flows.fire_now(session, playbooks=drills.world.registry, run=run, key="stranded", actor=duty)
+            flows.fire_now(
+                session, playbooks=drills.world.registry, run=run, key="stranded", actor=duty
+            )
         flows.end(session, run_id=run_id, actor=duty)
     frozen_clock.advance(60 * MINUTE)
     assert drills.sweep() == 0

@@ -117,9 +117,7 @@ def test_drill_messages_reach_only_synthetic_customers_through_the_sink(
         real = session.exec(select(Customer).where(col(Customer.synthetic).is_(False))).all()
         sunk = session.exec(select(SinkMessage)).all()
         replies = session.exec(select(InboundMessage)).all()
-        acks = session.exec(
-            select(DirectMessage).where(DirectMessage.source == "ticket")
-        ).all()
+        acks = session.exec(select(DirectMessage).where(DirectMessage.source == "ticket")).all()
     real_addresses = {c.phone for c in real} | {c.email for c in real}
     synthetic_addresses = {c.phone for c in synthetic} | {c.email for c in synthetic}
     twilio_to = {message["to"] for message in twilio.fake.state.messages.values()}
