@@ -149,7 +149,7 @@ def _fire(
         service.record(
             session,
             run=run,
-            kind=service.MESSAGE,
+            kind="drill.message",
             summary=f"to the participants: {action.text.en}",
             actor_id=None,
             data={"text": action.text.model_dump(by_alias=True)},
@@ -206,7 +206,7 @@ def _complaints(
         service.record(
             session,
             run=run,
-            kind=service.WAVE_DONE,
+            kind="drill.wave_done",
             summary=f"inject {inject.key}: all {action.count} synthetic complaints taken in",
             actor_id=None,
             data={"inject": inject.key, "count": action.count},
@@ -271,7 +271,7 @@ def _sms_replies(
     service.record(
         session,
         run=run,
-        kind=service.SMS_REPLIES,
+        kind="drill.sms_replies",
         summary=f"inject {inject.key}: {len(action.texts)} SMS from synthetic customers, "
         f"{tickets} became complaints",
         actor_id=None,
@@ -302,7 +302,7 @@ def _facts_change(
     service.record(
         session,
         run=run,
-        kind=service.FACTS_CHANGED,
+        kind="drill.facts_changed",
         summary=f"new facts: {action.update.en}",
         actor_id=None,
         data={"inject": planned.key, "update": action.update.model_dump(by_alias=True)},
@@ -324,7 +324,7 @@ def _unresponsive(session: Session, run: DrillRun, action: Unresponsive) -> None
     service.record(
         session,
         run=run,
-        kind=service.UNRESPONSIVE,
+        kind="drill.unresponsive",
         summary=f"the holder of role {action.role} no longer answers; {moved} open pages "
         "moved up their escalation",
         actor_id=None,

@@ -24,11 +24,6 @@ PAUSED = "drill.paused"
 RESUMED = "drill.resumed"
 ENDED = "drill.ended"
 INJECT_FIRED = "drill.inject_fired"
-WAVE_DONE = "drill.wave_done"
-MESSAGE = "drill.message"
-FACTS_CHANGED = "drill.facts_changed"
-UNRESPONSIVE = "drill.unresponsive"
-SMS_REPLIES = "drill.sms_replies"
 # Still to fire: a pause moves them on, an end cancels them.
 WAITING = (InjectState.pending, InjectState.firing)
 
