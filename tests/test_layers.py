@@ -21,6 +21,7 @@ WORKING = {
     "sitreps",
     "postmortems",
     "accountability",
+    "drills",
 }
 # What one domain may read of another outside flows: its tables and its data shapes.
 SHAPES = {"models", "schemas", "schema"}

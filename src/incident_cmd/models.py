@@ -4,6 +4,7 @@ from incident_cmd.accountability.models import Appeal, Finding, Letter
 from incident_cmd.auth.models import ApiToken, User
 from incident_cmd.campaigns.models import Campaign, Delivery, InboundMessage
 from incident_cmd.customers.models import Customer, Purchase
+from incident_cmd.drills.models import DrillInject, DrillRun
 from incident_cmd.incidents.models import Incident, IncidentTask, RosterAssignment
 from incident_cmd.integrations.twilio.inbox import InboxSms
 from incident_cmd.messaging.models import DirectMessage, SinkMessage, Suppression
@@ -26,6 +27,8 @@ __all__ = [
     "Customer",
     "Delivery",
     "DirectMessage",
+    "DrillInject",
+    "DrillRun",
     "Finding",
     "FollowUp",
     "InboundMessage",

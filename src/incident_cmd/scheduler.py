@@ -21,6 +21,7 @@ from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.db import get_engine, session_scope
+from incident_cmd.drills import flows as drill_flows
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.integrations.twilio import inbox
 from incident_cmd.integrations.twilio.handlers import SmsHandler
@@ -50,6 +51,7 @@ SWEEPS: dict[str, Sweep] = {
     "semiannual-survey": campaign_satisfaction.run_semiannual_survey,
     "campaign-start": campaign_service.start_due_campaigns,
     "campaign-finish": campaign_service.finish_campaigns,
+    "drill-injects": drill_flows.fire_due_injects,
 }
 
 

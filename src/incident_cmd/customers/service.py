@@ -303,12 +303,17 @@ def find_or_create(
     name: str | None,
     locale: Locale | None,
     region: str | None,
+    synthetic: bool = False,
 ) -> Customer:
-    """The customer with this phone (or else email), created from what is known if new."""
+    """The customer with this phone (or else email), created from what is known if new. A
+    drill's complaint (``synthetic``) is only ever one of its made-up customers, and a real
+    one never is."""
     for column, value in ((Customer.phone, phone), (Customer.email, email)):
         if value:
             found = session.exec(
-                select(Customer).where(column == value).order_by(col(Customer.id))
+                select(Customer)
+                .where(column == value, col(Customer.synthetic).is_(synthetic))
+                .order_by(col(Customer.id))
             ).first()
             if found is not None:
                 return found
@@ -324,12 +329,94 @@ def find_or_create(
         locale=locale or get_settings().default_locale,
         timezone=_default_timezone(phone),
         region=region,
+        synthetic=synthetic,
         created_at=now,
         updated_at=now,
     )
     session.add(customer)
     session.flush()
     return customer
+
+
+def synthetic_phone(number: int) -> str:
+    """The made-up customer ``number``'s phone (1-999), from the configured fictional range."""
+    phone = f"{get_settings().drill_phone_prefix}{number:03d}"
+    try:
+        valid = phonenumbers.is_valid_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        valid = False
+    if not valid:
+        raise Invalid(
+            f"INCIDENT_CMD_DRILL_PHONE_PREFIX gives {phone}, not a valid number",
+            field="drill_phone_prefix",
+        )
+    return phone
+
+
+@dataclass(frozen=True)
+class SyntheticPurchase:
+    product_model: str
+    batch: str | None
+
+
+def make_synthetic(
+    session: Session,
+    *,
+    series: str,
+    count: int,
+    names: tuple[str, str],
+    purchases: Sequence[SyntheticPurchase],
+    regions: Sequence[str],
+) -> list[Customer]:
+    """``count`` made-up customers for a drill, named plainly as such ("演练客户 001"), each
+    with a fictional phone and email and, in turn, one of ``purchases`` and ``regions``;
+    ``series`` keeps each drill's apart. Both locales are used, alternately."""
+    settings = get_settings()
+    now = clock.now()
+    made = []
+    for number in range(1, count + 1):
+        locale = Locale.zh_CN if number % 2 else Locale.en
+        customer = Customer(
+            external_ref=f"{series}-{number:03d}",
+            name=f"{names[0] if locale == Locale.zh_CN else names[1]} {number:03d}",
+            phone=synthetic_phone(number),
+            email=f"{series}-{number:03d}@drill.invalid",
+            locale=locale,
+            timezone=settings.default_timezone,
+            region=regions[(number - 1) % len(regions)] if regions else None,
+            synthetic=True,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(customer)
+        made.append(customer)
+    session.flush()
+    for number, customer in enumerate(made):
+        if purchases:
+            bought = purchases[number % len(purchases)]
+            session.add(
+                Purchase(
+                    customer_id=customer.id,
+                    purchase_key=f"{bought.product_model}|{bought.batch or ''}|drill",
+                    product_model=bought.product_model,
+                    batch=bought.batch,
+                )
+            )
+    session.flush()
+    return made
+
+
+def synthetic_customers(session: Session, *, series: str) -> list[Customer]:
+    return list(
+        session.exec(
+            select(Customer)
+            .where(
+                col(Customer.synthetic).is_(True),
+                col(Customer.external_ref).startswith(f"{series}-"),
+            )
+            .order_by(col(Customer.id))
+        ).all()
+    )
 
 
 def get_customer(session: Session, *, customer_id: int) -> Customer:

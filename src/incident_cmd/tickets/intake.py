@@ -32,12 +32,22 @@ from incident_cmd.tickets.schemas import TicketCreate
 
 
 def take_in(
-    session: Session, *, data: TicketCreate, actor: User | None, registry: PlaybookRegistry
+    session: Session,
+    *,
+    data: TicketCreate,
+    actor: User | None,
+    registry: PlaybookRegistry,
+    drill: Incident | None = None,
 ) -> Ticket:
     """Each row is read once and written once: what a step found (the customer, the open
     incidents, the response timer) is handed to the next rather than read again, for an
-    intake is a dozen round trips to the database and a reply storm brings thousands."""
-    taken = _create(session, data=data, actor=actor)
+    intake is a dozen round trips to the database and a reply storm brings thousands.
+
+    ``drill``: a drill's synthetic complaint, from one of its made-up customers, linked to
+    that drill incident and to nothing else (see ``drills.flows``)."""
+    if drill is not None and not drill.drill:
+        raise Invalid(f"{drill.number} is not a drill", field="incident")
+    taken = _create(session, data=data, actor=actor, drill=drill)
     detection.detect(session, ticket=taken.ticket, registry=registry, covering=taken.covering)
     _number_and_acknowledge(session, taken=taken)
     return taken.ticket
@@ -131,7 +141,9 @@ def _open_loads(session: Session, agents: list[User]) -> dict[int, int]:
     return dict(session.execute(union_all(*counts)).all())
 
 
-def _create(session: Session, *, data: TicketCreate, actor: User | None) -> _Taken:
+def _create(
+    session: Session, *, data: TicketCreate, actor: User | None, drill: Incident | None
+) -> _Taken:
     """Classified, assigned, timed and linked to an active incident whose scope it falls in."""
     levels = service_levels()
     found = classify(levels, data)
@@ -143,6 +155,7 @@ def _create(session: Session, *, data: TicketCreate, actor: User | None) -> _Tak
         name=data.customer_name,
         locale=data.locale,
         region=data.region,
+        synthetic=drill is not None,
     )
     now = clock.now()
     team_key = levels.assignment.team_for(category)
@@ -163,6 +176,7 @@ def _create(session: Session, *, data: TicketCreate, actor: User | None) -> _Tak
         status=TicketStatus.new,
         team_key=team_key,
         assignee_id=agent.id if agent else None,
+        drill=drill is not None,
         created_at=now,
         created_by=actor.id if actor else None,
     )
@@ -194,7 +208,7 @@ def _create(session: Session, *, data: TicketCreate, actor: User | None) -> _Tak
             data={"user": agent.username, "strategy": levels.assignment.strategy},
         )
     response = _start_timers(session, ticket, levels)
-    covering = detection.incidents_covering(session, ticket=ticket)
+    covering = [drill] if drill else detection.incidents_covering(session, ticket=ticket)
     # The newest active incident whose scope takes the ticket in.
     incident = next(iter(covering), None)
     if incident is not None:

@@ -60,4 +60,6 @@ def to_customer(
         rendered=rendered,
         customer_id=customer.id,
         due_at=due_at,
+        # A drill's complaint is answered through the sink, whatever the address says.
+        drill=ticket.drill,
     )

@@ -597,6 +597,61 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "ticket.timetable": (
         Sentence(N_("The customer is told it will be resolved by %(resolve_by)s")),
     ),
+    # --- drills (drills.flows): the controller's moves and the scenario's injects ---
+    "drill.started": (
+        Sentence(
+            N_("Drill “%(name)s” started: %(injects)s injects, responders paged"),
+            {"name": _picked("name")},
+            when=_has("paged"),
+        ),
+        Sentence(
+            N_("Drill “%(name)s” started: %(injects)s injects, nobody paged"),
+            {"name": _picked("name")},
+        ),
+    ),
+    "drill.paused": (Sentence(N_("Drill paused")),),
+    "drill.resumed": (
+        Sentence(N_("Drill resumed after %(seconds)s s; %(moved)s injects moved on")),
+    ),
+    "drill.ended": (Sentence(N_("Drill ended; %(cancelled)s injects not fired")),),
+    "drill.inject_fired": (
+        Sentence(
+            N_("Inject fired early by the controller: %(description)s Expected: %(expected)s"),
+            {"description": _picked("description"), "expected": _picked("expected")},
+            when=_has("early"),
+        ),
+        Sentence(
+            N_("Inject at +%(offset)s min: %(description)s Expected: %(expected)s"),
+            {"description": _picked("description"), "expected": _picked("expected")},
+        ),
+    ),
+    "drill.wave_done": (Sentence(N_("All %(count)s synthetic complaints of the wave taken in")),),
+    "drill.sms_replies": (
+        Sentence(N_("%(count)s SMS from synthetic customers; %(tickets)s became complaints")),
+    ),
+    "drill.message": (Sentence(N_("To the participants: %(text)s"), {"text": _picked("text")}),),
+    "drill.facts_changed": (Sentence(N_("New facts: %(update)s"), {"update": _picked("update")}),),
+    "drill.unresponsive": (
+        Sentence(
+            N_("The holder of %(role)s no longer answers; %(pages)s open pages escalated"), ROLE
+        ),
+    ),
+    "drill.signal_raised": (
+        Sentence(N_("Drill mass-complaint signal: %(count)s complaints (threshold %(threshold)s)")),
+    ),
+    "page.unreachable": (Sentence(N_("Nobody paged for %(role)s answers"), ROLE),),
+    "task.added": (
+        Sentence(
+            N_("Task added for %(role)s: %(title)s (due %(due)s)"),
+            {**ROLE, "title": _picked("title"), "due": _moment("due_at")},
+        ),
+    ),
+    "incident.scope_widened": (
+        Sentence(
+            N_("Scope widened: %(added)s"),
+            {"added": lambda data, reading: ", ".join(data.get("added") or ()) or None},
+        ),
+    ),
 }
 
 
