@@ -49,9 +49,7 @@ def upgrade() -> None:
         sa.Column("proposed_at", UTCDateTime(), nullable=False),
         sa.Column("decided_by", sa.Integer(), sa.ForeignKey("users.id"), nullable=True),
         sa.Column("decided_at", UTCDateTime(), nullable=True),
-        sa.Column(
-            "decision_note", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False
-        ),
+        sa.Column("decision_note", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
     )
     op.create_index(
         "ix_postmortem_plan_revisions_incident_id", "postmortem_plan_revisions", ["incident_id"]

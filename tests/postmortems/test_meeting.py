@@ -205,3 +205,23 @@ def test_two_workers_remind_once(fresh_database, shipped_playbooks, frozen_clock
             )
             == 1
         )
+
+
+def test_a_review_closed_before_its_window_ended_calls_no_one(
+    client, session, in_review, auth, frozen_clock
+):
+    cast = in_review
+    # Closed as if its checklist were done and its review approved (tested elsewhere).
+    cast.incident.status = IncidentStatus.closed
+    session.add(cast.incident)
+    session.flush()
+    frozen_clock.set(datetime(2026, 11, 27, 1, tzinfo=UTC))
+    assert flows.sweep_meetings(session) == 1
+    assert flows.sweep_meetings(session) == 0
+    assert _messages(session) == []
+    assert (
+        session.exec(
+            select(TimelineEvent).where(TimelineEvent.kind == service.MEETING_MISSED)
+        ).all()
+        == []
+    )

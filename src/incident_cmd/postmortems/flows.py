@@ -487,8 +487,10 @@ def sweep_meetings(session: Session) -> int:
     for review in reviews:
         incident = incident_service.get_incident(session, incident_id=review.incident_id)
         if incident.status == IncidentStatus.closed:
-            told: list[str] = []
-        elif review.meeting_at is None:
+            # Closed before its meeting came: nobody is to be called to it any more.
+            service.meeting_swept(session, incident=incident, review=review, told=None)
+            continue
+        if review.meeting_at is None:
             told = [
                 person.username
                 for person in duty_managers(session)

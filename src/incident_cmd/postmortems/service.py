@@ -580,12 +580,15 @@ def due_meetings(session: Session, *, limit: int = 100) -> Sequence[Review]:
 
 
 def meeting_swept(
-    session: Session, *, incident: Incident, review: Review, told: Sequence[str]
+    session: Session, *, incident: Incident, review: Review, told: Sequence[str] | None
 ) -> None:
     """The sweep's step on the meeting is done: the reminder before it, or, with no meeting
-    set when the window ended, the duty managers told."""
+    set when the window ended, the duty managers told; ``told`` None when the incident was
+    closed first and no one was."""
     review.meeting_sweep_at = None
     session.add(review)
+    if told is None:
+        return
     if review.meeting_at is None:
         _record(
             session,
