@@ -2,6 +2,7 @@
 assigned to an agent, timed and linked to an active incident whose scope it falls in,
 counted for mass-complaint detection, numbered and acknowledged to the customer."""
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -141,50 +142,55 @@ def classify(levels: ServiceLevels, data: TicketCreate) -> Classification:
     )
 
 
-def _members(session: Session, team_key: str) -> list[User]:
-    """The team's active agents, found by the team's key in the same statement."""
-    agents = list(
-        session.exec(
-            select(User)
-            .join(TeamMember, col(TeamMember.user_id) == User.id)
-            .join(Team, col(Team.id) == TeamMember.team_id)
-            .where(Team.key == team_key, User.active, User.role == Role.agent)
-            .order_by(col(User.id))
-        ).all()
-    )
-    if not agents:
+def _members(session: Session, team_keys: set[str]) -> dict[str, list[User]]:
+    """Each team's active agents, found by the teams' keys, in one statement."""
+    members: dict[str, list[User]] = {key: [] for key in sorted(team_keys)}
+    for key, agent in session.exec(
+        select(Team.key, User)
+        .join(TeamMember, col(TeamMember.user_id) == User.id)
+        .join(Team, col(Team.id) == TeamMember.team_id)
+        .where(col(Team.key).in_(team_keys), User.active, User.role == Role.agent)
+        .order_by(col(User.id))
+    ):
+        members[key].append(agent)
+    for key, agents in members.items():
+        if agents:
+            continue
         try:
-            team_service.get_team(session, key=team_key)
+            team_service.get_team(session, key=key)
         except NotFound:
             raise Invalid(
-                f"the service-level file names team {team_key!r}, which does not exist",
+                f"the service-level file names team {key!r}, which does not exist",
                 field="category",
             ) from None
-    return agents
+    return members
 
 
 def _choose_agents(
     session: Session, levels: ServiceLevels, team_keys: list[str]
 ) -> list[User | None]:
-    """The agent of each intake, as if they were assigned one after another: each team's
-    agents and their loads (or its round-robin turns) are read once for the batch, and each
-    assignment counts in the next one's loads."""
-    chosen: list[User | None] = [None] * len(team_keys)
-    for team_key in dict.fromkeys(team_keys):
-        places = [place for place, key in enumerate(team_keys) if key == team_key]
-        agents = _members(session, team_key)
-        if not agents:
-            continue
-        if levels.assignment.strategy == "round_robin":
-            last = numbering.next_value(session, f"round-robin:{team_key}", step=len(places))
-            for turn, place in enumerate(places, start=last - len(places) + 1):
-                chosen[place] = agents[(turn - 1) % len(agents)]
-            continue
-        loads = _open_loads(session, agents)
-        for place in places:
-            agent = min(agents, key=lambda agent: (loads[agent.id], agent.id))
+    """The agent of each intake, as if they were assigned one after another: the teams'
+    agents and their loads (or each team's round-robin turns) are read once for the batch,
+    and each assignment counts in the next one's loads (an agent may sit in two teams)."""
+    teams = _members(session, set(team_keys))
+    chosen: list[User | None] = []
+    if levels.assignment.strategy == "round_robin":
+        turns: dict[str, int] = {}
+        for key, count in Counter(key for key in team_keys if teams[key]).items():
+            turns[key] = numbering.next_value(session, f"round-robin:{key}", step=count) - count
+        for key in team_keys:
+            agents = teams[key]
+            chosen.append(agents[turns[key] % len(agents)] if agents else None)
+            turns[key] += 1
+        return chosen
+    everyone = {agent.id: agent for agents in teams.values() for agent in agents}
+    loads = _open_loads(session, list(everyone.values())) if everyone else {}
+    for key in team_keys:
+        agents = teams[key]
+        agent = min(agents, key=lambda agent: (loads[agent.id], agent.id)) if agents else None
+        if agent is not None:
             loads[agent.id] = min(loads[agent.id] + 1, LOAD_CAP)
-            chosen[place] = agent
+        chosen.append(agent)
     return chosen
 
 
