@@ -20,6 +20,8 @@ WORKING = {
     "subscriptions",
     "sitreps",
     "postmortems",
+    "accountability",
+    "drills",
 }
 # What one domain may read of another outside flows: its tables and its data shapes.
 SHAPES = {"models", "schemas", "schema"}

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from incident_cmd import api_contract, db, migrate, wiring
+from incident_cmd.accountability.api import router as accountability_router
 from incident_cmd.admission import AdmissionLimit
 from incident_cmd.auth.api import router as auth_router
 from incident_cmd.auth.throttle import LoginThrottle
@@ -32,6 +33,7 @@ from incident_cmd.teams.api import router as teams_router
 from incident_cmd.tickets import flows as ticket_flows
 from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web import translations
+from incident_cmd.web.accountability import router as accountability_page_router
 from incident_cmd.web.admin import router as admin_router
 from incident_cmd.web.admin_oncall import router as admin_oncall_router
 from incident_cmd.web.api import LoginRequired, remember_return_path
@@ -40,11 +42,13 @@ from incident_cmd.web.assets import STATIC_PATH, StaticAssets
 from incident_cmd.web.board import router as board_router
 from incident_cmd.web.customers import router as customers_page_router
 from incident_cmd.web.declare import router as declare_router
+from incident_cmd.web.drills import router as drills_page_router
 from incident_cmd.web.incident_room import router as incident_room_router
 from incident_cmd.web.live import router as live_router
 from incident_cmd.web.public_cache import PublicResponseCache
 from incident_cmd.web.queue import router as queue_router
 from incident_cmd.web.refused import error_page
+from incident_cmd.web.report_pages import router as report_pages_router
 from incident_cmd.web.review import router as review_page_router
 from incident_cmd.web.security import LINK_PATH_PREFIXES, SecurityHeaders
 from incident_cmd.web.sitreps import router as sitreps_page_router
@@ -131,6 +135,7 @@ def create_app(
         statements_router,
         sitreps_router,
         postmortems_router,
+        accountability_router,
         customers_router,
         campaigns_router,
         twilio_router,
@@ -156,6 +161,9 @@ def create_app(
         sitreps_page_router,
         survey_page_router,
         review_page_router,
+        report_pages_router,
+        accountability_page_router,
+        drills_page_router,
     ):
         app.include_router(router)
     app.mount(STATIC_PATH, StaticAssets(), name="static")

@@ -48,8 +48,19 @@ class Settings(BaseSettings):
     default_phone_region: str = "CN"
     holiday_country: str = Field(default="CN", description="ISO country for working-day rules")
     playbook_dir: Path = PROJECT_ROOT / "playbooks"
+    drill_dir: Path = PROJECT_ROOT / "drills"
+    # No Chinese number range is reserved for fiction: a drill's made-up customers get numbers
+    # from this prefix (three digits appended, a valid number), and nothing is ever sent to
+    # them but through the sink channel.
+    drill_phone_prefix: str = "+8617000000"
     template_dir: Path = PROJECT_ROOT / "templates"
     service_levels_file: Path = PROJECT_ROOT / "config" / "service-levels.yaml"
+    report_font: Path | None = Field(
+        default=None,
+        description="the font file that draws Chinese in PDF reports; default: fontconfig's "
+        "match for Chinese (fc-match :lang=zh-cn)",
+    )
+    accountability_file: Path = PROJECT_ROOT / "config" / "accountability.yaml"
 
     twilio_account_sid: str = ""
     twilio_auth_token: SecretStr = SecretStr("")

@@ -52,6 +52,8 @@ PEOPLE = [
     ("comms.lee", "Comms Jamie Lee", Role.comms, "+12125550188", ENGLISH, "America/New_York"),
     ("hr.xu", "人力后勤 徐刚", Role.responder, "+8613800000017", CHINESE, "Asia/Shanghai"),
     ("fin.zhu", "财务 朱红", Role.responder, "+8613800000018", CHINESE, "Asia/Shanghai"),
+    ("ga.song", "综合部经理 宋涛", Role.responder, "+8613800000023", CHINESE, "Asia/Shanghai"),
+    ("ga.lu", "综合部专员 卢佳", Role.responder, "+8613800000024", CHINESE, "Asia/Shanghai"),
     ("viewer", "访客 Viewer", Role.viewer, None, ENGLISH, "Asia/Shanghai"),
 ]
 
@@ -142,6 +144,15 @@ TEAMS = [
     ),
 ]
 
+# Departments that hold an authority but take no on-call turns (config/accountability.yaml):
+# (team key, name, lead, members).
+AUTHORITY_TEAMS = [
+    # Seed 001 4-3-2 综合部 「负责客户投诉案件的责任考核」; 6-4 approves penalties below 5,000.
+    ("general-affairs", "综合部 General affairs", "ga.song", ["ga.song", "ga.lu"]),
+    # 6-4 「5000元以上由总经理核准」, 6-3 the ruling on major cases: the one general manager.
+    ("general-manager", "总经理 General manager", "gm.zhang", ["gm.zhang"]),
+]
+
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超"]
 REGIONS = ["Guangdong", "Fujian", "Zhejiang", "Jiangsu", "Shanghai", "Beijing"]
@@ -221,6 +232,10 @@ def seed(session: Session) -> str:
                 ),
                 actor_id=None,
             )
+    for key, name, lead, members in AUTHORITY_TEAMS:
+        team_service.create_team(
+            session, data=TeamCreate(key=key, name=name, lead=lead, members=members), actor_id=None
+        )
     report = customer_service.import_csv(session, stream=io.StringIO(demo_customers_csv()))
     lines = [
         f"Demo organisation created with {report.customers_created} customers and "

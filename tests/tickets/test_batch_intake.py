@@ -6,7 +6,10 @@ import pytest
 from sqlalchemy import event
 from sqlmodel import Session, col, select
 
+from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
+from incident_cmd.incidents.models import Incident
+from incident_cmd.incidents.schemas import Scope
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.tickets import intake
 from incident_cmd.tickets.models import Signal, SlaTimer, Ticket
@@ -17,23 +20,55 @@ from tests.factories import make_incident
 QUALITY = "PX-200 冒烟"  # product quality, urgent: the recall playbook's trigger counts it
 
 
-def intakes(queue) -> list[intake.Intake]:
+def intakes(queue, drill: Incident) -> list[intake.Intake]:
     """25 complaints about one batch (the recall trigger fires at the 20th), with a customer
-    who writes twice, one by email, one in an incident's scope and two of other kinds."""
+    who writes twice, one by email, one in an incident's scope, two of other kinds (one from
+    a drill customer's phone); and, one after each of the first 21, a drill's synthetic
+    complaints: twenty about the same batch from its ten made-up customers in turn, then one
+    in the real incident's scope from a phone new to us."""
     agent = queue.user(queue.agent)
+    synthetic = customer_service.make_synthetic(
+        queue.session,
+        series="batch-drill",
+        count=10,
+        names=("演练客户", "Drill customer"),
+        purchases=[],
+        regions=[],
+    )
     forms = [
         {"description": QUALITY, "product_model": "PX-200", "batch": "B9", "phone": phone}
         for phone in (f"+86139{number:08d}" for number in range(25))
     ]
     forms[3]["phone"] = forms[1]["phone"]  # the same customer again
     forms[5] = {"description": "快递没收到", "email": "li@example.com"}
-    forms[8] = {"description": "电饭煲怎么用", "phone": "+8613800000008"}
+    forms[8] = {"description": "电饭煲怎么用", "phone": synthetic[0].phone}
     forms[11] = {"description": "电饭煲不工作了", "product_model": "PX-200", "batch": "B7",
                  "phone": "+8613800000011"}  # fmt: skip
-    return [
+    real = [
         intake.Intake(TicketCreate(channel="phone", **form), agent if number % 2 else None)
         for number, form in enumerate(forms)
     ]
+    drilled = [
+        intake.Intake(
+            TicketCreate(channel="phone", **{**forms[0], "phone": synthetic[number % 10].phone}),
+            None,
+            drill,
+        )
+        for number in range(20)
+    ] + [
+        intake.Intake(
+            TicketCreate(channel="phone", **{**forms[11], "phone": "+8613700000021"}), None, drill
+        )
+    ]
+    return [
+        *(item for pair in zip(real, drilled, strict=False) for item in pair),
+        *real[len(drilled) :],
+    ]
+
+
+# Where the real complaints and the drill's sit in the batch.
+REAL = [*range(0, 42, 2), *range(42, 46)]
+DRILL = list(range(1, 42, 2))
 
 
 def outcome(session: Session, tickets: list[Ticket]) -> dict:
@@ -65,6 +100,8 @@ def outcome(session: Session, tickets: list[Ticket]) -> dict:
                 "assignee": ticket.assignee_id,
                 "created_by": ticket.created_by,
                 "incident": ticket.incident_id,
+                "drill": ticket.drill,
+                "synthetic": session.get_one(Customer, ticket.customer_id).synthetic,
                 "numbered": ticket.number is not None and ticket.number.startswith("TKT-"),
                 "timers": list(timers),
                 "timeline": list(entries),
@@ -72,7 +109,14 @@ def outcome(session: Session, tickets: list[Ticket]) -> dict:
             }
         )
     signals = [
-        (signal.open_key, signal.count, place[signal.first_ticket_id], place[signal.last_ticket_id])
+        (
+            signal.open_key,
+            signal.count,
+            place[signal.first_ticket_id],
+            place[signal.last_ticket_id],
+            signal.drill,
+            signal.incident_id,
+        )
         for signal in session.exec(select(Signal).order_by(col(Signal.id)))
     ]
     return {"tickets": each, "signals": signals}
@@ -82,11 +126,19 @@ def test_a_batch_ends_each_ticket_as_taking_them_in_one_by_one_would(
     queue, shipped_playbooks, frozen_clock
 ):
     session = queue.session
-    make_incident(session, registry=shipped_playbooks)  # scope: PX-200, batch B7
-    items = intakes(queue)
+    incident = make_incident(session, registry=shipped_playbooks)  # scope: PX-200, batch B7
+    drill = make_incident(
+        session,
+        registry=shipped_playbooks,
+        scope=Scope(products=["PX-200"], batches=["B9"], regions=["Guangdong"]),
+        drill=True,
+    )
+    items = intakes(queue, drill)
     one_by_one = session.begin_nested()
     singly = [
-        intake.take_in(session, data=item.data, actor=item.actor, registry=shipped_playbooks)
+        intake.take_in(
+            session, data=item.data, actor=item.actor, registry=shipped_playbooks, drill=item.drill
+        )
         for item in items
     ]
     expected = outcome(session, singly)
@@ -97,14 +149,31 @@ def test_a_batch_ends_each_ticket_as_taking_them_in_one_by_one_would(
     assert outcome(session, together) == expected
     # What the comparison rests on: the batch did take the paths it compares.
     tickets = expected["tickets"]
-    assert tickets[3]["customer"] == tickets[1]["customer"]
-    assert len({ticket["customer"] for ticket in tickets}) == 24
-    assert tickets[11]["incident"] is not None and tickets[0]["incident"] is None
+    real = [tickets[place] for place in REAL]
+    assert real[3]["customer"] == real[1]["customer"]
+    assert len({ticket["customer"] for ticket in real}) == 24
+    assert real[11]["incident"] == incident.id and real[0]["incident"] is None
     assert len({ticket["assignee"] for ticket in tickets}) == len(queue.desk.agents)
-    # The 20th complaint about B9 (three of the first 23 are about something else).
-    assert expected["signals"] == [("product_batch:PX-200:B9", 20, 0, 22)]
+    # The drill's complaints are its made-up customers' (one made for the new phone), linked
+    # to the drill incident alone, even the one in the real incident's scope; no real
+    # complaint joins the drill incident, whose scope takes them in, nor is a made-up
+    # customer's, even from a made-up customer's phone.
+    drilled = [tickets[place] for place in DRILL]
+    assert {(t["drill"], t["synthetic"], t["incident"]) for t in drilled} == {
+        (True, True, drill.id)
+    }
+    assert len({ticket["customer"] for ticket in drilled}) == 11
+    assert not {ticket["customer"] for ticket in drilled} & {t["customer"] for t in real}
+    assert {(t["drill"], t["synthetic"]) for t in real} == {(False, False)}
+    # The drill's 20th complaint about B9 raises the drill's own signal, on its incident; the
+    # 20th real one (three of the first 23 are about something else) the real signal: each
+    # counts its own kind only, though the batch mixes them.
+    assert expected["signals"] == [
+        (f"drill:{drill.id}:product_batch:PX-200:B9", 20, DRILL[0], DRILL[19], True, drill.id),
+        ("product_batch:PX-200:B9", 20, REAL[0], REAL[22], False, None),
+    ]
     numbers = [ticket.number for ticket in together]
-    assert len(set(numbers)) == len(numbers) == 25 and numbers == sorted(numbers)
+    assert len(set(numbers)) == len(numbers) == 46 and numbers == sorted(numbers)
 
 
 def test_a_customer_new_to_the_batch_is_made_once(queue, shipped_playbooks):

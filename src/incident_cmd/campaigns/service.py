@@ -12,9 +12,11 @@ from sqlalchemy import (
     and_,
     case,
     exists,
+    false,
     func,
     literal,
     or_,
+    true,
     update,
 )
 from sqlalchemy import select as sa_select
@@ -429,7 +431,11 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
     suppressed = suppression.covering_suppression(
         literal(campaign.channel), address, literal(campaign.notice_class)
     )
-    conditions: list[ColumnElement[bool]] = [address.is_not(None)]
+    # A drill's notice reaches its made-up customers only, and a real one never reaches them.
+    conditions: list[ColumnElement[bool]] = [
+        address.is_not(None),
+        customers.c.synthetic.is_(true() if campaign.drill else false()),
+    ]
     source: FromClause = customers
     product: ColumnElement[str | None] = literal(None)
     batch: ColumnElement[str | None] = literal(None)

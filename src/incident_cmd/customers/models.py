@@ -22,6 +22,9 @@ class Customer(SQLModel, table=True):
     locale: Locale = enum_column(Locale)
     timezone: str = Field(max_length=64)
     region: str | None = Field(default=None, max_length=100, index=True)
+    # A drill's made-up customer (drills.flows): only drill campaigns reach them, and drill
+    # campaigns reach no one else.
+    synthetic: bool = False
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     updated_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
 

@@ -298,24 +298,27 @@ def iter_customers(session: Session, *, limit: int, after_id: int | None) -> Ite
 
 @dataclass(frozen=True)
 class Contact:
-    """Who wrote to us, as an intake knows them."""
+    """Who wrote to us, as an intake knows them; ``synthetic``: one of a drill's made-up
+    customers (a drill's complaint)."""
 
     phone: str | None
     email: str | None
     name: str | None = None
     locale: Locale | None = None
     region: str | None = None
+    synthetic: bool = False
 
 
 def find_or_create_many(session: Session, *, contacts: Sequence[Contact]) -> list[Customer]:
     """The customer of each contact, in order: the one with this phone (or else email), the
     first on file, else created from what is known. One statement finds them all and one makes
     the new ones; a contact repeated in the list is made once and found after that, as it
-    would be taking the contacts in one at a time."""
+    would be taking the contacts in one at a time. A drill's contact (``synthetic``) is only
+    ever one of its made-up customers, and a real one never is, whatever the address."""
     phones = {contact.phone for contact in contacts if contact.phone}
     emails = {contact.email for contact in contacts if contact.email}
-    by_phone: dict[str, Customer] = {}
-    by_email: dict[str, Customer] = {}
+    by_phone: dict[tuple[bool, str], Customer] = {}
+    by_email: dict[tuple[bool, str], Customer] = {}
     if phones or emails:
         found = session.exec(
             select(Customer)
@@ -327,8 +330,9 @@ def find_or_create_many(session: Session, *, contacts: Sequence[Contact]) -> lis
     now = clock.now()
     customers: list[Customer] = []
     for contact in contacts:
-        customer = (by_phone.get(contact.phone) if contact.phone else None) or (
-            by_email.get(contact.email) if contact.email else None
+        synthetic = contact.synthetic
+        customer = (by_phone.get((synthetic, contact.phone)) if contact.phone else None) or (
+            by_email.get((synthetic, contact.email)) if contact.email else None
         )
         if customer is None:
             address = contact.phone or contact.email
@@ -342,6 +346,7 @@ def find_or_create_many(session: Session, *, contacts: Sequence[Contact]) -> lis
                 locale=contact.locale or get_settings().default_locale,
                 timezone=_default_timezone(contact.phone),
                 region=contact.region,
+                synthetic=synthetic,
                 created_at=now,
                 updated_at=now,
             )
@@ -353,13 +358,97 @@ def find_or_create_many(session: Session, *, contacts: Sequence[Contact]) -> lis
 
 
 def _index(
-    customer: Customer, by_phone: dict[str, Customer], by_email: dict[str, Customer]
+    customer: Customer,
+    by_phone: dict[tuple[bool, str], Customer],
+    by_email: dict[tuple[bool, str], Customer],
 ) -> None:
-    """The first customer with a phone or an email is the one found by it."""
+    """The first customer with a phone or an email is the one found by it, among the real
+    customers or among the made-up ones."""
     if customer.phone:
-        by_phone.setdefault(customer.phone, customer)
+        by_phone.setdefault((customer.synthetic, customer.phone), customer)
     if customer.email:
-        by_email.setdefault(customer.email, customer)
+        by_email.setdefault((customer.synthetic, customer.email), customer)
+
+
+def synthetic_phone(number: int) -> str:
+    """The made-up customer ``number``'s phone (1-999), from the configured fictional range."""
+    phone = f"{get_settings().drill_phone_prefix}{number:03d}"
+    try:
+        valid = phonenumbers.is_valid_number(phonenumbers.parse(phone))
+    except phonenumbers.NumberParseException:
+        valid = False
+    if not valid:
+        raise Invalid(
+            f"INCIDENT_CMD_DRILL_PHONE_PREFIX gives {phone}, not a valid number",
+            field="drill_phone_prefix",
+        )
+    return phone
+
+
+@dataclass(frozen=True)
+class SyntheticPurchase:
+    product_model: str
+    batch: str | None
+
+
+def make_synthetic(
+    session: Session,
+    *,
+    series: str,
+    count: int,
+    names: tuple[str, str],
+    purchases: Sequence[SyntheticPurchase],
+    regions: Sequence[str],
+) -> list[Customer]:
+    """``count`` made-up customers for a drill, named plainly as such ("演练客户 001"), each
+    with a fictional phone and email and, in turn, one of ``purchases`` and ``regions``;
+    ``series`` keeps each drill's apart. Both locales are used, alternately."""
+    settings = get_settings()
+    now = clock.now()
+    made = []
+    for number in range(1, count + 1):
+        locale = Locale.zh_CN if number % 2 else Locale.en
+        customer = Customer(
+            external_ref=f"{series}-{number:03d}",
+            name=f"{names[0] if locale == Locale.zh_CN else names[1]} {number:03d}",
+            phone=synthetic_phone(number),
+            email=f"{series}-{number:03d}@drill.invalid",
+            locale=locale,
+            timezone=settings.default_timezone,
+            region=regions[(number - 1) % len(regions)] if regions else None,
+            synthetic=True,
+            created_at=now,
+            updated_at=now,
+        )
+        session.add(customer)
+        made.append(customer)
+    session.flush()
+    for number, customer in enumerate(made):
+        if purchases:
+            bought = purchases[number % len(purchases)]
+            session.add(
+                Purchase(
+                    customer_id=customer.id,
+                    purchase_key=f"{bought.product_model}|{bought.batch or ''}|drill",
+                    product_model=bought.product_model,
+                    batch=bought.batch,
+                )
+            )
+    session.flush()
+    return made
+
+
+def synthetic_customers(session: Session, *, series: str) -> list[Customer]:
+    return list(
+        session.exec(
+            select(Customer)
+            .where(
+                col(Customer.synthetic).is_(True),
+                col(Customer.external_ref).startswith(f"{series}-"),
+            )
+            .order_by(col(Customer.id))
+        ).all()
+    )
 
 
 def get_customer(session: Session, *, customer_id: int) -> Customer:

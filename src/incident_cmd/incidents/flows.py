@@ -31,13 +31,20 @@ from incident_cmd.workdays import UNITS, parse_offset
 
 
 def declare(
-    session: Session, *, registry: PlaybookRegistry, data: IncidentDeclare, actor: User
+    session: Session,
+    *,
+    registry: PlaybookRegistry,
+    data: IncidentDeclare,
+    actor: User,
+    page: bool = True,
 ) -> Incident:
+    """``page``: False for a drill whose scenario exercises the room without paging anyone."""
     incident = service.declare(session, registry=registry, data=data, actor=actor)
     playbook = service.playbook_of(session, incident)
     _draft_campaigns(session, incident=incident, playbook=playbook, actor=actor)
-    seats = service.current_roster(session, incident=incident)
-    paging_pages.page_seats(session, seats=seats, actor_id=actor.id)
+    if page:
+        seats = service.current_roster(session, incident=incident)
+        paging_pages.page_seats(session, seats=seats, actor_id=actor.id)
     return incident
 
 

@@ -587,3 +587,68 @@ def open_task_load(
         .group_by(col(IncidentTask.incident_id))
     ).all()
     return {incident_id: TaskLoad(count, int(late or 0)) for incident_id, count, late in rows}
+
+
+def add_task(
+    session: Session,
+    *,
+    incident: Incident,
+    key: str,
+    title: dict[str, str],
+    role_key: str,
+    due_at: datetime,
+    actor_id: int | None,
+) -> IncidentTask:
+    """A task the playbook did not list, for one of the roster's roles (a drill's inquiry
+    from the press or a regulator, for the seat that speaks for the company)."""
+    _ensure_not_closed(incident)
+    task = IncidentTask(
+        incident_id=incident.id, key=key, title=title, role_key=role_key, due_at=due_at
+    )
+    session.add(task)
+    session.flush()
+    _record(
+        session,
+        incident,
+        "task.added",
+        f"task {key!r} added for role {role_key}, due {due_at.isoformat()}",
+        actor_id,
+        {"task": key, "title": title, "role": role_key, "due_at": due_at.isoformat()},
+    )
+    return task
+
+
+def widen_scope(
+    session: Session, *, incident: Incident, scope: dict[str, list[str]], actor_id: int | None
+) -> list[str]:
+    """Adds the values to the incident's scope (a second batch affected, another region);
+    returns what was new."""
+    _ensure_not_closed(incident)
+    widened = {name: list(values) for name, values in incident.scope.items()}
+    added = []
+    for name, values in scope.items():
+        for value in values:
+            if value not in widened.setdefault(name, []):
+                widened[name].append(value)
+                added.append(f"{name}:{value}")
+    if added:
+        incident.scope = widened
+        session.add(incident)
+        _record(
+            session,
+            incident,
+            "incident.scope_widened",
+            f"scope widened: {', '.join(added)}",
+            actor_id,
+            {"added": added, "scope": widened},
+        )
+    return added
+
+
+def numbers_of(session: Session, *, ids: Sequence[int]) -> dict[int, str]:
+    """Each incident's number, in one query."""
+    if not ids:
+        return {}
+    return dict(
+        session.exec(select(Incident.id, Incident.number).where(col(Incident.id).in_(ids))).all()
+    )

@@ -188,8 +188,10 @@ class DirectMessages:
             Claimed(
                 id=message.id,
                 channel=message.channel,
-                # Drills page real people on real channels: that is the point of a drill.
-                drill=False,
+                # Drills page real people on real channels: that is the point of a drill. What a
+                # drill says to a customer (its made-up ones, through a drill ticket or a
+                # drill's SMS reply) goes to the sink and nowhere else.
+                drill=message.drill and message.customer_id is not None,
                 address=message.address,
                 was_unknown=message.status == State.unknown,
                 last_attempt_at=message.last_attempt_at,
@@ -266,5 +268,11 @@ def direct_sender(
     return Sender(
         engine,
         DirectMessages(settings),
-        channels={(name, False): channel for name, channel in by_name.items()},
+        channels={
+            **{(name, False): channel for name, channel in by_name.items()},
+            **{
+                (name, True): channel
+                for name, channel in channels_for(settings, drill=True).items()
+            },
+        },
     )

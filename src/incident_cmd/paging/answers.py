@@ -190,3 +190,36 @@ def read_keypad(session: Session, *, message_id: int, digits: str) -> Meant | No
         return None
     target = session.get_one(PageTarget, message.source_id)
     return Meant(target=target, acknowledges=digits == "1")
+
+
+def unreachable(session: Session, *, incident_id: int, role_key: str, reason: str) -> int:
+    """The people paged for this seat cannot be reached (a drill's inject says so): each open
+    page of the seat stops waiting for them, as if their time to answer had run out, and
+    moves up its escalation chain at once. Their own late answer is then refused as any late
+    answer is. Returns the pages moved on."""
+    pages = session.exec(
+        select(Page).where(
+            Page.incident_id == incident_id,
+            Page.role_key == role_key,
+            Page.status == PageStatus.open,
+        )
+    ).all()
+    for page in pages:
+        targets = session.exec(
+            select(PageTarget).where(
+                PageTarget.page_id == page.id, PageTarget.status == TargetStatus.open
+            )
+        ).all()
+        for target in targets:
+            target.status, target.next_step_at = TargetStatus.declined, None
+            session.add(target)
+        direct.cancel_pending(session, source=SOURCE, source_ids=[target.id for target in targets])
+        record(
+            session,
+            incident_id=incident_id,
+            kind="page.unreachable",
+            summary=f"role {role_key}: nobody paged answers ({reason})",
+            data={"page": page.id, "role": role_key, "reason": reason},
+        )
+        escalate(session, page=page, reason=reason)
+    return len(pages)

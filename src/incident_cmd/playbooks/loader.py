@@ -2,12 +2,13 @@
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from incident_cmd.i18n import LOCALES
 from incident_cmd.playbooks.schema import Playbook
@@ -29,10 +30,16 @@ class Problem:
         )
 
 
-class PlaybookInvalid(Exception):
+class FileInvalid(Exception):
+    """A file refused, with every problem found in it."""
+
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("\n".join(str(problem) for problem in problems))
         self.problems = problems
+
+
+class PlaybookInvalid(FileInvalid):
+    pass
 
 
 @dataclass(frozen=True)
@@ -142,7 +149,16 @@ def _cross_references(playbook: Playbook, template_dir: Path | None) -> list[tup
     return problems
 
 
-def parse_playbook(text: str, path: Path, template_dir: Path | None = None) -> LoadedPlaybook:
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_document(
+    text: str, path: Path, model: type[M], invalid: type[FileInvalid], what: str
+) -> tuple[M, Callable[[Location], int | None]]:
+    """A YAML file read into ``model``, or ``invalid`` raised with every problem at its line:
+    bad YAML, a key given twice, a field the model refuses. Also returns how to find the line
+    of any other location, for the caller's own cross-reference checks. Playbooks and drill
+    scenarios are both read this way."""
     try:
         root = yaml.compose(text)
         data = yaml.safe_load(text)
@@ -150,24 +166,38 @@ def parse_playbook(text: str, path: Path, template_dir: Path | None = None) -> L
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
         reason = getattr(exc, "problem", None) or str(exc)
-        raise PlaybookInvalid([Problem(path, line, "", f"not valid YAML: {reason}")]) from None
+        raise invalid([Problem(path, line, "", f"not valid YAML: {reason}")]) from None
     if not isinstance(data, dict):
-        raise PlaybookInvalid([Problem(path, 1, "", "a playbook must be a YAML mapping")])
+        raise invalid([Problem(path, 1, "", f"a {what} must be a YAML mapping")])
     index: dict[Location, int] = {}
     duplicates: list[tuple[Location, int]] = []
     _line_index(root, (), index, duplicates)
     problems = [Problem(path, line, _field(loc), "key appears twice") for loc, line in duplicates]
     try:
-        playbook = Playbook.model_validate(data)
+        document = model.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             location = tuple(error["loc"])
             problems.append(
                 Problem(path, _line_for(location, index), _field(location), error["msg"])
             )
-        raise PlaybookInvalid(problems) from None
-    for location, message in _cross_references(playbook, template_dir):
-        problems.append(Problem(path, _line_for(location, index), _field(location), message))
+        raise invalid(problems) from None
+    if problems:
+        raise invalid(problems)
+    return document, lambda location: _line_for(location, index)
+
+
+def problems_at(
+    path: Path, found: list[tuple[Location, str]], line_of: Callable[[Location], int | None]
+) -> list[Problem]:
+    return [
+        Problem(path, line_of(location), _field(location), message) for location, message in found
+    ]
+
+
+def parse_playbook(text: str, path: Path, template_dir: Path | None = None) -> LoadedPlaybook:
+    playbook, line_of = read_document(text, path, Playbook, PlaybookInvalid, "playbook")
+    problems = problems_at(path, _cross_references(playbook, template_dir), line_of)
     if problems:
         raise PlaybookInvalid(problems)
     snapshot = playbook.model_dump(mode="json", by_alias=True)

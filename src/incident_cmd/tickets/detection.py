@@ -51,9 +51,12 @@ class Cluster:
         return self.key, self.category
 
 
-def _conditions(dimension: str, scope: dict[str, list[str]], category: str | None) -> tuple:
-    """The tickets of a cluster: its scope in the dimension, narrowed to a category."""
-    narrowed = (Ticket.category == category,) if category else ()
+def _conditions(
+    dimension: str, scope: dict[str, list[str]], category: str | None, drill: bool
+) -> tuple:
+    """The tickets of a cluster: its scope in the dimension, narrowed to a category; a drill's
+    complaints and real ones are never counted together."""
+    narrowed = (col(Ticket.drill).is_(drill), *((Ticket.category == category,) if category else ()))
     if dimension == "product_batch":
         return (
             col(Ticket.product_model).in_(scope["products"]),
@@ -81,7 +84,17 @@ def cluster_of(ticket: Ticket, trigger: Trigger) -> Cluster | None:
     else:
         key, scope = f"category:{ticket.category}", {}
     category = ticket.category if trigger.dimension == "category" else trigger.category
-    return Cluster(key, scope, _conditions(trigger.dimension, scope, category), category)
+    narrowed: tuple = ()
+    if ticket.drill:
+        # A drill's cluster is its own incident's: another drill's never joins it.
+        key = f"drill:{ticket.incident_id}:{key}"
+        narrowed = (Ticket.incident_id == ticket.incident_id,)
+    return Cluster(
+        key,
+        scope,
+        (*_conditions(trigger.dimension, scope, category, ticket.drill), *narrowed),
+        category,
+    )
 
 
 def _count(session: Session, cluster: Cluster, since: datetime, until: datetime) -> int:
@@ -129,7 +142,9 @@ def detect(
     (``covered_by``, one list a ticket; their rooms are told), and against the triggers,
     raising a signal when its cluster crosses one and no signal is open for that cluster yet.
     The batch is counted in one statement (its tickets already written): a ticket's count
-    leaves out the batch's later tickets in its cluster, which it would not have seen."""
+    leaves out the batch's later tickets in its cluster, which it would not have seen. A
+    drill's tickets fall in clusters of their own (``cluster_of``), so a batch mixing them
+    with real ones raises the drill's signal and the real one apart."""
     for incidents in covered_by:
         for incident in incidents:
             live.announce(
@@ -245,6 +260,10 @@ def _raise(session: Session, *, crossing: Crossing, ticket: Ticket) -> Signal | 
             baseline=baseline,
             window_seconds=int(window.total_seconds()),
             status=SignalStatus.open,
+            drill=ticket.drill,
+            # A drill's signal is its drill incident's from the start: the exercise is to
+            # notice it, not to declare another incident from it.
+            incident_id=ticket.incident_id if ticket.drill else None,
             raised_at=clock.now(),
             first_ticket_id=first,
             last_ticket_id=ticket.id,
@@ -267,6 +286,17 @@ def _raise(session: Session, *, crossing: Crossing, ticket: Ticket) -> Signal | 
         actor_id=None,
         data={"count": count, "baseline": baseline, "trigger": trigger.key},
     )
+    if signal.drill and signal.incident_id is not None:
+        timeline.append(
+            session,
+            subject_type="incident",
+            subject_id=signal.incident_id,
+            kind="drill.signal_raised",
+            summary=f"drill mass-complaint signal {signal.id}: {count} complaints in "
+            f"{trigger.window} for {cluster.key} (threshold {trigger.threshold})",
+            actor_id=None,
+            data={"signal": signal.id, "count": count, "threshold": trigger.threshold},
+        )
     return signal
 
 
@@ -278,7 +308,13 @@ def get_signal(session: Session, *, signal_id: int) -> Signal:
 
 
 def list_signals(session: Session, *, status: SignalStatus | None) -> list[Signal]:
-    query = select(Signal).order_by(col(Signal.id).desc()).limit(200)
+    """The real signals; a drill's are its incident's (on its timeline and console)."""
+    query = (
+        select(Signal)
+        .where(col(Signal.drill).is_(False))
+        .order_by(col(Signal.id).desc())
+        .limit(200)
+    )
     if status:
         query = query.where(Signal.status == status)
     return list(session.exec(query).all())
@@ -291,7 +327,8 @@ def evidence(session: Session, *, signal: Signal) -> tuple[list[Ticket], dict[st
         session.exec(
             select(Ticket)
             .where(
-                *_conditions(signal.dimension, signal.scope, signal.category),
+                *_conditions(signal.dimension, signal.scope, signal.category, signal.drill),
+                *((Ticket.incident_id == signal.incident_id,) if signal.drill else ()),
                 col(Ticket.created_at) > since,
             )
             .order_by(col(Ticket.id))
@@ -303,13 +340,22 @@ def evidence(session: Session, *, signal: Signal) -> tuple[list[Ticket], dict[st
 
 
 def complaints_by_hour(
-    session: Session, *, scope: dict[str, list[str]], since: datetime, until: datetime
+    session: Session,
+    *,
+    scope: dict[str, list[str]],
+    since: datetime,
+    until: datetime,
+    drill: bool = False,
 ) -> dict[str, int]:
     """Tickets in an incident's scope taken in each hour from ``since`` to ``until`` (keyed
-    as ``evidence`` keys them), every hour between included, quiet ones as 0."""
+    as ``evidence`` keys them), every hour between included, quiet ones as 0; a drill
+    incident's curve counts drill complaints, a real one's real complaints."""
     taken_in = session.exec(
         select(Ticket.created_at).where(
-            _in_scope(scope), col(Ticket.created_at) >= since, col(Ticket.created_at) <= until
+            _in_scope(scope),
+            col(Ticket.drill).is_(drill),
+            col(Ticket.created_at) >= since,
+            col(Ticket.created_at) <= until,
         )
     ).all()
     by_hour = Counter(moment.strftime(HOUR_KEY) for moment in taken_in)
@@ -335,6 +381,8 @@ def mark_declared(session: Session, *, signal: Signal, incident: Incident, actor
 
 
 def ensure_open(signal: Signal) -> None:
+    if signal.drill:
+        raise Conflict(f"signal {signal.id} was raised by a drill: it is not declared")
     if signal.status != SignalStatus.open:
         raise Conflict(f"signal {signal.id} is {signal.status}")
 
@@ -386,11 +434,12 @@ def _in_scope(scope: dict[str, list[str]]) -> ColumnElement[bool]:
 
 
 def open_incidents(session: Session) -> list[Incident]:
-    """The active incidents a new ticket may fall in, the newest first."""
+    """The active real incidents a new real ticket may fall in, the newest first: a real
+    complaint is never taken in by a drill (a drill's complaint goes to its own incident)."""
     return list(
         session.exec(
             select(Incident)
-            .where(col(Incident.status).in_(OPEN_STATUSES))
+            .where(col(Incident.status).in_(OPEN_STATUSES), col(Incident.drill).is_(False))
             .order_by(col(Incident.id).desc())
             .limit(50)
         ).all()

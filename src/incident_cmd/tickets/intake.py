@@ -36,16 +36,25 @@ from incident_cmd.tickets.schemas import TicketCreate
 
 @dataclass(frozen=True)
 class Intake:
-    """One complaint to take in, and who takes it in (None: the customer, by SMS)."""
+    """One complaint to take in, and who takes it in (None: the customer, by SMS);
+    ``drill``: the drill incident whose synthetic complaint it is."""
 
     data: TicketCreate
     actor: User | None
+    drill: Incident | None = None
 
 
 def take_in(
-    session: Session, *, data: TicketCreate, actor: User | None, registry: PlaybookRegistry
+    session: Session,
+    *,
+    data: TicketCreate,
+    actor: User | None,
+    registry: PlaybookRegistry,
+    drill: Incident | None = None,
 ) -> Ticket:
-    [ticket] = take_in_many(session, registry=registry, items=[Intake(data, actor)])
+    """``drill``: a drill's synthetic complaint, from one of its made-up customers, linked to
+    that drill incident and to nothing else (see ``drills.flows``)."""
+    [ticket] = take_in_many(session, registry=registry, items=[Intake(data, actor, drill)])
     return ticket
 
 
@@ -57,9 +66,15 @@ def take_in_many(
     number of statements that does not grow with the batch: one reads every customer, one
     makes the new ones, one writes the tickets, their timers, their timeline entries and
     their acknowledgements each. A reply storm brings thousands of intakes, and on this
-    machine an intake's cost is its round trips to the database."""
+    machine an intake's cost is its round trips to the database.
+
+    A drill's intake (``Intake.drill``) is its made-up customer's, linked to its drill
+    incident alone; a real one is never linked to a drill."""
     if not items:
         return []
+    for item in items:
+        if item.drill is not None and not item.drill.drill:
+            raise Invalid(f"{item.drill.number} is not a drill", field="incident")
     levels = service_levels()
     now = clock.now()
     found = [classify(levels, item.data) for item in items]
@@ -72,6 +87,7 @@ def take_in_many(
                 name=item.data.customer_name,
                 locale=item.data.locale,
                 region=item.data.region,
+                synthetic=item.drill is not None,
             )
             for item in items
         ],
@@ -88,9 +104,12 @@ def take_in_many(
             items, found, customers, team_keys, agents, numbers, strict=True
         )
     ]
-    covered_by = [detection.covering(incidents, ticket) for ticket in tickets]
+    covered_by = [
+        [item.drill] if item.drill else detection.covering(incidents, ticket)
+        for item, ticket in zip(items, tickets, strict=True)
+    ]
     for ticket, covering in zip(tickets, covered_by, strict=True):
-        # The newest active incident whose scope takes the ticket in.
+        # A drill's own incident, else the newest active incident whose scope takes it in.
         ticket.incident_id = covering[0].id if covering else None
     session.add_all(tickets)
     session.flush()
@@ -242,6 +261,7 @@ def _ticket(
         status=TicketStatus.new,
         team_key=team_key,
         assignee_id=agent.id if agent else None,
+        drill=item.drill is not None,
         created_at=now,
         created_by=item.actor.id if item.actor else None,
     )

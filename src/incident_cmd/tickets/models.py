@@ -92,6 +92,9 @@ class Ticket(SQLModel, table=True):
     team_key: str = Field(max_length=64)
     assignee_id: int | None = Field(default=None, foreign_key="users.id")
     incident_id: int | None = Field(default=None, foreign_key="incidents.id", index=True)
+    # A drill's synthetic complaint: kept out of the queue, the reports and real detection,
+    # linked only to its drill incident.
+    drill: bool = False
     breach_state: BreachState = enum_column(BreachState, default=BreachState.ok, length=16)
     created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
     created_by: int | None = Field(default=None, foreign_key="users.id")
@@ -243,6 +246,9 @@ class Signal(SQLModel, table=True):
     first_ticket_id: int
     last_ticket_id: int
     incident_id: int | None = Field(default=None, foreign_key="incidents.id")
+    # Raised by a drill's synthetic complaints, for its drill incident (in ``incident_id``
+    # from the start): never offered to declare, never on the real board.
+    drill: bool = False
     decided_by: int | None = Field(default=None, foreign_key="users.id")
     decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     reason: str | None = None

@@ -90,4 +90,6 @@ def to_customers(session: Session, *, notices: Sequence[Notice]) -> None:
             rendered=rendered,
             customer_id=customer.id,
             due_at=notice.due_at,
+            # A drill's complaint is answered through the sink, whatever the address says.
+            drill=ticket.drill,
         )

@@ -70,7 +70,11 @@ def _queue_query(filters: QueueFilter, limit: int, before_id: int | None) -> Sel
 
 
 def _matching(filters: QueueFilter) -> list[ColumnElement[bool]]:
-    clauses: list[ColumnElement[bool]] = []
+    # A drill's complaints are its incident's alone: the queue shows them only to whoever
+    # looks at that incident's complaints (they are linked to nothing else).
+    clauses: list[ColumnElement[bool]] = (
+        [] if filters.incident_id is not None else [col(Ticket.drill).is_(False)]
+    )
     if filters.statuses:
         clauses.append(col(Ticket.status).in_(filters.statuses))
     for column, value in (

@@ -75,13 +75,22 @@ def monthly_review(session: Session, *, period: str) -> dict[str, Any]:
     start, end = _bounds(period)
     tickets = session.exec(
         select(Ticket)
-        .where(col(Ticket.closed_at) >= start, col(Ticket.closed_at) < end)
+        .where(
+            col(Ticket.closed_at) >= start,
+            col(Ticket.closed_at) < end,
+            # Drills' complaints are exercises, never the month's record.
+            col(Ticket.drill).is_(False),
+        )
         .order_by(col(Ticket.id))
     ).all()
     opened = session.exec(
         select(func.count())
         .select_from(Ticket)
-        .where(col(Ticket.created_at) >= start, col(Ticket.created_at) < end)
+        .where(
+            col(Ticket.created_at) >= start,
+            col(Ticket.created_at) < end,
+            col(Ticket.drill).is_(False),
+        )
     ).one()
     ids = [ticket.id for ticket in tickets]
     timers = (
@@ -183,7 +192,9 @@ def satisfaction(session: Session, *, start: datetime, end: datetime) -> dict[st
     missed (``meets_target`` is null)."""
     rows = session.exec(
         select(Ticket.csat, Ticket.nps).where(
-            col(Ticket.surveyed_at) >= start, col(Ticket.surveyed_at) < end
+            col(Ticket.surveyed_at) >= start,
+            col(Ticket.surveyed_at) < end,
+            col(Ticket.drill).is_(False),
         )
     ).all()
     csat = [score for score, _ in rows if score is not None]

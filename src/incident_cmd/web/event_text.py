@@ -31,6 +31,7 @@ from incident_cmd.playbooks.schema import Playbook
 from incident_cmd.tickets.masking import mask_text
 from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.web import translations
+from incident_cmd.web.accountability_labels import accountability_label
 from incident_cmd.web.labels import N_, label_of, notice_name
 from incident_cmd.web.ticket_display import ticket_label
 
@@ -204,6 +205,14 @@ def _picked(key: str) -> Word:
 def _seat(data: Data, reading: Reading) -> str | None:
     slot = data.get("slot")
     return None if slot is None else str(slot + 1)
+
+
+def _accountability(key: str) -> Word:
+    def say(data: Data, reading: Reading) -> str | None:
+        value = data.get(key)
+        return None if value is None else reading.gettext(accountability_label(str(value)))
+
+    return say
 
 
 def _has(key: str, value: Any = True) -> Callable[[Data], bool]:
@@ -427,6 +436,97 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
             )
         ),
     ),
+    # --- accountability (no names of the people concerned, no money: see accountability) ---
+    "accountability.proposed": (
+        Sentence(
+            N_(
+                "Responsibility finding %(finding)s proposed as a major case, "
+                "for the general manager's ruling"
+            ),
+            when=_has("major"),
+        ),
+        Sentence(
+            N_("Responsibility finding %(finding)s proposed, for approval by %(route)s"),
+            {"route": _accountability("route")},
+        ),
+    ),
+    "accountability.approved": (
+        Sentence(
+            N_("General manager's ruling on finding %(finding)s: penalty approved"),
+            when=_has("major"),
+        ),
+        Sentence(
+            N_("Responsibility finding %(finding)s approved by %(route)s"),
+            {"route": _accountability("route")},
+        ),
+    ),
+    "accountability.rejected": (Sentence(N_("Responsibility finding %(finding)s rejected")),),
+    "accountability.letter_issued": (
+        Sentence(
+            N_("Decision letter %(letter)s (version %(version)s) issued on finding %(finding)s")
+        ),
+    ),
+    "accountability.appealed": (Sentence(N_("Appeal against decision letter %(letter)s filed")),),
+    "accountability.appeal_decided": (
+        Sentence(
+            N_("Appeal against decision letter %(letter)s decided: %(outcome)s"),
+            {"outcome": _accountability("outcome")},
+        ),
+    ),
+    "postmortem.meeting_set": (
+        Sentence(N_("Review meeting moved to %(at)s"), {"at": _moment("at")}, when=_has("moved")),
+        Sentence(
+            N_("Review meeting set for %(at)s, after its window"),
+            {"at": _moment("at")},
+            when=_has("late"),
+        ),
+        Sentence(N_("Review meeting set for %(at)s"), {"at": _moment("at")}),
+    ),
+    "postmortem.meeting_reminded": (
+        Sentence(N_("Attendees reminded of the review meeting at %(at)s"), {"at": _moment("at")}),
+    ),
+    "postmortem.meeting_missed": (
+        Sentence(N_("The review meeting was not set within its window; duty managers told")),
+    ),
+    "postmortem.revision_proposed": (
+        Sentence(
+            N_("Revision of the “%(playbook)s” playbook proposed: %(finding)s"),
+            {"playbook": _playbook},
+        ),
+    ),
+    "postmortem.revision_accepted": (
+        Sentence(
+            N_("Revision of the “%(playbook)s” playbook accepted: %(note)s"),
+            {"playbook": _playbook},
+            when=_filled("note"),
+        ),
+        Sentence(N_("Revision of the “%(playbook)s” playbook accepted"), {"playbook": _playbook}),
+    ),
+    "postmortem.revision_rejected": (
+        Sentence(
+            N_("Revision of the “%(playbook)s” playbook rejected: %(note)s"),
+            {"playbook": _playbook},
+            when=_filled("note"),
+        ),
+        Sentence(N_("Revision of the “%(playbook)s” playbook rejected"), {"playbook": _playbook}),
+    ),
+    "postmortem.drill_requested": (
+        Sentence(
+            N_("Drill of the “%(playbook)s” playbook requested by %(wanted_by)s: %(reason)s"),
+            {"playbook": _playbook},
+        ),
+    ),
+    "postmortem.drill_scheduled": (
+        Sentence(
+            N_("Drill of the “%(playbook)s” playbook scheduled for %(at)s"),
+            {"playbook": _playbook, "at": _moment("at")},
+        ),
+    ),
+    "postmortem.drill_cancelled": (
+        Sentence(
+            N_("Drill request for the “%(playbook)s” playbook cancelled"), {"playbook": _playbook}
+        ),
+    ),
     # --- a ticket ---
     "ticket.created": (
         Sentence(
@@ -550,6 +650,61 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     ),
     "ticket.timetable": (
         Sentence(N_("The customer is told it will be resolved by %(resolve_by)s")),
+    ),
+    # --- drills (drills.flows): the controller's moves and the scenario's injects ---
+    "drill.started": (
+        Sentence(
+            N_("Drill “%(name)s” started: %(injects)s injects, responders paged"),
+            {"name": _picked("name")},
+            when=_has("paged"),
+        ),
+        Sentence(
+            N_("Drill “%(name)s” started: %(injects)s injects, nobody paged"),
+            {"name": _picked("name")},
+        ),
+    ),
+    "drill.paused": (Sentence(N_("Drill paused")),),
+    "drill.resumed": (
+        Sentence(N_("Drill resumed after %(seconds)s s; %(moved)s injects moved on")),
+    ),
+    "drill.ended": (Sentence(N_("Drill ended; %(cancelled)s injects not fired")),),
+    "drill.inject_fired": (
+        Sentence(
+            N_("Inject fired early by the controller: %(description)s Expected: %(expected)s"),
+            {"description": _picked("description"), "expected": _picked("expected")},
+            when=_has("early"),
+        ),
+        Sentence(
+            N_("Inject at +%(offset)s min: %(description)s Expected: %(expected)s"),
+            {"description": _picked("description"), "expected": _picked("expected")},
+        ),
+    ),
+    "drill.wave_done": (Sentence(N_("All %(count)s synthetic complaints of the wave taken in")),),
+    "drill.sms_replies": (
+        Sentence(N_("%(count)s SMS from synthetic customers; %(tickets)s became complaints")),
+    ),
+    "drill.message": (Sentence(N_("To the participants: %(text)s"), {"text": _picked("text")}),),
+    "drill.facts_changed": (Sentence(N_("New facts: %(update)s"), {"update": _picked("update")}),),
+    "drill.unresponsive": (
+        Sentence(
+            N_("The holder of %(role)s no longer answers; %(pages)s open pages escalated"), ROLE
+        ),
+    ),
+    "drill.signal_raised": (
+        Sentence(N_("Drill mass-complaint signal: %(count)s complaints (threshold %(threshold)s)")),
+    ),
+    "page.unreachable": (Sentence(N_("Nobody paged for %(role)s answers"), ROLE),),
+    "task.added": (
+        Sentence(
+            N_("Task added for %(role)s: %(title)s (due %(due)s)"),
+            {**ROLE, "title": _picked("title"), "due": _moment("due_at")},
+        ),
+    ),
+    "incident.scope_widened": (
+        Sentence(
+            N_("Scope widened: %(added)s"),
+            {"added": lambda data, reading: ", ".join(data.get("added") or ()) or None},
+        ),
     ),
 }
 

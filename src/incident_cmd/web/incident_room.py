@@ -677,7 +677,7 @@ def _complaint_curve(session: Session, room: Room) -> ComplaintCurve:
     until = ended or room.wording.now
     since = max(incident.declared_at - CURVE_BEFORE, until - CURVE_LONGEST)
     by_hour = ticket_detection.complaints_by_hour(
-        session, scope=incident.scope, since=since, until=until
+        session, scope=incident.scope, since=since, until=until, drill=incident.drill
     )
     zone = ZoneInfo(room.user.timezone)
 

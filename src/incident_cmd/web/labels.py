@@ -56,6 +56,21 @@ ENUM_LABELS: Mapping[type, Mapping[str, str]] = {
 
 # Values kept as plain strings in their columns, named by the template: ``label("incident_kind")``.
 NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
+    # Drills (drills.schema, drills.models).
+    "exercise": {
+        "tabletop": N_("Tabletop exercise"),
+        "functional": N_("Functional exercise"),
+        "full_scale": N_("Full-scale exercise"),
+    },
+    "drill_state": {"running": N_("Running"), "paused": N_("Paused"), "ended": N_("Ended")},
+    "inject": {
+        "complaints": N_("Complaint wave"),
+        "sms_replies": N_("SMS replies"),
+        "inquiry": N_("Inquiry"),
+        "facts_change": N_("Change of facts"),
+        "unresponsive": N_("Unanswered pages"),
+        "message": N_("Message to participants"),
+    },
     "incident_kind": {
         "mass_complaint": N_("Mass complaints"),
         "product_recall": N_("Product recall"),

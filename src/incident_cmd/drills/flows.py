@@ -1,0 +1,347 @@
+"""A drill across domains: starting declares the drill incident from the scenario's playbook
+(paging its roster, marked as a drill, or nobody) and makes its synthetic customers; each
+inject acts through the domain it concerns: complaints and SMS replies from the synthetic
+customers, an inquiry as a task, new facts on the timeline and in the scope, a seat that does
+not answer its page. Nothing a drill does reaches a real customer (see tickets.intake,
+campaigns' audiences and the direct lane's sink)."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+from sqlmodel import Session
+
+from incident_cmd import clock
+from incident_cmd.auth.models import User
+from incident_cmd.campaigns import inbound as campaign_inbound
+from incident_cmd.config import get_settings
+from incident_cmd.customers import service as customer_service
+from incident_cmd.customers.models import Customer
+from incident_cmd.drills import service
+from incident_cmd.drills.loader import LoadedScenario, load_directory
+from incident_cmd.drills.models import DrillInject, DrillRun, InjectState, RunState
+from incident_cmd.drills.schema import (
+    Complaints,
+    FactsChange,
+    Inject,
+    Inquiry,
+    Message,
+    SmsReplies,
+    Unresponsive,
+)
+from incident_cmd.errors import Conflict, NotFound
+from incident_cmd.i18n import Locale
+from incident_cmd.incidents import flows as incident_flows
+from incident_cmd.incidents import service as incident_service
+from incident_cmd.incidents.models import Incident
+from incident_cmd.incidents.schemas import IncidentDeclare, Scope
+from incident_cmd.messaging import direct
+from incident_cmd.messaging.channels import ChannelName
+from incident_cmd.messaging.templates import Rendered
+from incident_cmd.paging import answers as paging_answers
+from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.tickets import intake
+from incident_cmd.tickets.models import IntakeChannel
+from incident_cmd.tickets.schemas import TicketCreate
+
+SYNTHETIC_NAMES = ("演练客户", "Drill customer")
+SOURCE = "drill"
+
+
+def scenarios(playbooks: PlaybookRegistry) -> dict[str, LoadedScenario]:
+    """The scenario files, read afresh: a trainer edits them between drills."""
+    return load_directory(get_settings().drill_dir, playbooks)
+
+
+def _series(incident: Incident) -> str:
+    return f"drill-{incident.number}"
+
+
+def start(
+    session: Session, *, playbooks: PlaybookRegistry, scenario_key: str, actor: User
+) -> DrillRun:
+    loaded = scenarios(playbooks).get(scenario_key)
+    if loaded is None:
+        raise NotFound(f"no drill scenario {scenario_key!r}", field="scenario")
+    scenario = loaded.scenario
+    locale = Locale(actor.locale)
+    incident = incident_flows.declare(
+        session,
+        registry=playbooks,
+        data=IncidentDeclare(
+            playbook=scenario.playbook,
+            title=scenario.title.zh_CN if locale == Locale.zh_CN else scenario.title.en,
+            severity=scenario.severity,
+            scope=Scope(**scenario.scope.model_dump()),
+            drill=True,
+        ),
+        actor=actor,
+        page=scenario.page_responders,
+    )
+    scope = scenario.scope
+    bought = [
+        customer_service.SyntheticPurchase(product, batch)
+        for product in scope.products
+        for batch in ([*scope.batches] if scope.batches else [None])
+    ]
+    customer_service.make_synthetic(
+        session,
+        series=_series(incident),
+        count=scenario.customers,
+        names=SYNTHETIC_NAMES,
+        purchases=bought,
+        regions=scope.regions,
+    )
+    return service.create_run(session, loaded=loaded, incident_id=incident.id, controller=actor)
+
+
+def fire_due_injects(session: Session) -> int:
+    """Sweep: every due inject of a running drill, once across workers; a complaint wave
+    makes the complaints whose moment has come and waits for the rest."""
+    claimed = service.claim_due(session)
+    playbooks = PlaybookRegistry.from_settings() if claimed else None
+    for inject in claimed:
+        run = service.get_run(session, run_id=inject.run_id)
+        _fire(session, run=run, inject=inject, actor=None, playbooks=playbooks)
+    return len(claimed)
+
+
+def fire_now(
+    session: Session, *, playbooks: PlaybookRegistry, run: DrillRun, key: str, actor: User
+) -> DrillInject:
+    """The controller fires an inject before its time (or hurries a wave to its end)."""
+    if run.state != RunState.running:
+        raise Conflict(f"drill run {run.id} is {run.state}: injects fire while it runs")
+    inject = service.lock_inject(session, run=run, key=key)
+    if inject.state not in service.WAITING:
+        raise Conflict(f"inject {key!r} is {inject.state}", field="inject")
+    inject.due_at = clock.now()
+    _fire(session, run=run, inject=inject, actor=actor, playbooks=playbooks, hurry=True)
+    return inject
+
+
+def _fire(
+    session: Session,
+    *,
+    run: DrillRun,
+    inject: DrillInject,
+    actor: User | None,
+    playbooks: PlaybookRegistry | None,
+    hurry: bool = False,
+) -> None:
+    if inject.state == InjectState.pending:
+        planned = service.mark_fired(session, run=run, inject=inject, actor=actor)
+    else:
+        planned = service.inject_of(run, inject)
+    incident = incident_service.get_incident(session, incident_id=run.incident_id)
+    action = planned.action
+    if isinstance(action, Complaints):
+        _complaints(session, run, incident, inject, action, playbooks, hurry)
+        return
+    if isinstance(action, SmsReplies):
+        _sms_replies(session, run, incident, inject, action, playbooks)
+    elif isinstance(action, Inquiry):
+        _inquiry(session, incident, inject, action)
+    elif isinstance(action, FactsChange):
+        _facts_change(session, run, incident, planned, action)
+    elif isinstance(action, Unresponsive):
+        _unresponsive(session, run, action)
+    elif isinstance(action, Message):
+        service.record(
+            session,
+            run=run,
+            kind="drill.message",
+            summary=f"to the participants: {action.text.en}",
+            actor_id=None,
+            data={"text": action.text.model_dump(by_alias=True)},
+        )
+    service.finish(inject)
+    session.add(inject)
+
+
+def _customers(session: Session, incident: Incident) -> list[Customer]:
+    return customer_service.synthetic_customers(session, series=_series(incident))
+
+
+def _registry(playbooks: PlaybookRegistry | None) -> PlaybookRegistry:
+    return playbooks or PlaybookRegistry.from_settings()
+
+
+def _complaints(
+    session: Session,
+    run: DrillRun,
+    incident: Incident,
+    inject: DrillInject,
+    action: Complaints,
+    playbooks: PlaybookRegistry | None,
+    hurry: bool,
+) -> None:
+    """The complaints whose moment has come (all that are left when ``hurry``), each from the
+    next synthetic customer in turn; ``due_at`` moves to the next one's moment."""
+    customers = _customers(session, incident)
+    spacing = timedelta(minutes=action.over_minutes) / action.count
+    now = clock.now()
+    while inject.done < action.count and (hurry or inject.due_at <= now):
+        customer = customers[inject.done % len(customers)]
+        intake.take_in(
+            session,
+            data=TicketCreate(
+                customer_name=customer.name,
+                phone=customer.phone,
+                locale=customer.locale,
+                channel=IntakeChannel.phone,
+                category=action.category,
+                product_model=action.product,
+                batch=action.batch,
+                region=action.region or customer.region,
+                description=action.texts[inject.done % len(action.texts)],
+            ),
+            actor=None,
+            registry=_registry(playbooks),
+            drill=incident,
+        )
+        inject.done += 1
+        inject.due_at += spacing
+    if inject.done >= action.count:
+        service.finish(inject)
+        service.record(
+            session,
+            run=run,
+            kind="drill.wave_done",
+            summary=f"inject {inject.key}: all {action.count} synthetic complaints taken in",
+            actor_id=None,
+            data={"inject": inject.key, "count": action.count},
+        )
+    session.add(inject)
+
+
+def _sms_replies(
+    session: Session,
+    run: DrillRun,
+    incident: Incident,
+    inject: DrillInject,
+    action: SmsReplies,
+    playbooks: PlaybookRegistry | None,
+) -> None:
+    """Each text as a synthetic customer's inbound SMS, filed as a real one is (keywords,
+    reply options, free text becoming a complaint), but answered through the sink and any
+    complaint made a drill complaint."""
+    customers = _customers(session, incident)
+    tickets = 0
+    for position, text in enumerate(action.texts):
+        customer = customers[position % len(customers)]
+        received = campaign_inbound.handle_inbound(
+            session,
+            provider_id=f"drill-{inject.id}-{position}",
+            from_address=customer.phone or "",
+            to_address=SOURCE,
+            body=text,
+        )
+        if received.answer:
+            direct.enqueue(
+                session,
+                key=f"drill-{inject.id}-{position}-answer",
+                source=SOURCE,
+                source_id=inject.id,
+                subject=("customer", customer.id),
+                label="answer to a drill SMS",
+                channel=ChannelName.sms,
+                address=customer.phone or "",
+                locale=customer.locale,
+                rendered=Rendered(body=received.answer),
+                drill=True,
+                customer_id=customer.id,
+            )
+        if received.left_for_tickets:
+            ticket = intake.take_in(
+                session,
+                data=TicketCreate(
+                    customer_name=customer.name,
+                    phone=customer.phone,
+                    locale=customer.locale,
+                    channel=IntakeChannel.sms,
+                    description=text,
+                ),
+                actor=None,
+                registry=_registry(playbooks),
+                drill=incident,
+            )
+            received.message.ticket_id = ticket.id
+            session.add(received.message)
+            tickets += 1
+    service.record(
+        session,
+        run=run,
+        kind="drill.sms_replies",
+        summary=f"inject {inject.key}: {len(action.texts)} SMS from synthetic customers, "
+        f"{tickets} became complaints",
+        actor_id=None,
+        data={"inject": inject.key, "count": len(action.texts), "tickets": tickets},
+    )
+
+
+def _inquiry(session: Session, incident: Incident, inject: DrillInject, action: Inquiry) -> None:
+    who = {"journalist": ("记者", "journalist"), "regulator": ("监管部门", "regulator")}
+    zh, en = who[action.source]
+    incident_service.add_task(
+        session,
+        incident=incident,
+        key=f"inquiry-{inject.key}"[:64],
+        title={
+            "zh-CN": f"答复{zh}{action.who}的问询:{action.question.zh_CN}",
+            "en": f"Answer the {en} {action.who}: {action.question.en}",
+        },
+        role_key=action.role,
+        due_at=clock.now() + timedelta(minutes=action.due_minutes),
+        actor_id=None,
+    )
+
+
+def _facts_change(
+    session: Session, run: DrillRun, incident: Incident, planned: Inject, action: FactsChange
+) -> None:
+    service.record(
+        session,
+        run=run,
+        kind="drill.facts_changed",
+        summary=f"new facts: {action.update.en}",
+        actor_id=None,
+        data={"inject": planned.key, "update": action.update.model_dump(by_alias=True)},
+    )
+    incident_service.widen_scope(
+        session, incident=incident, scope=action.add_scope.model_dump(), actor_id=None
+    )
+
+
+def _unresponsive(session: Session, run: DrillRun, action: Unresponsive) -> None:
+    moved = paging_answers.unreachable(
+        session,
+        incident_id=run.incident_id,
+        role_key=action.role,
+        reason="drill: the seat holder does not answer",
+    )
+    run.unresponsive = [*run.unresponsive, action.role]
+    session.add(run)
+    service.record(
+        session,
+        run=run,
+        kind="drill.unresponsive",
+        summary=f"the holder of role {action.role} no longer answers; {moved} open pages "
+        "moved up their escalation",
+        actor_id=None,
+        data={"role": action.role, "pages": moved},
+    )
+
+
+def pause(session: Session, *, run_id: int, actor: User) -> DrillRun:
+    return service.pause(
+        session, run=service.get_run(session, run_id=run_id, lock=True), actor=actor
+    )
+
+
+def resume(session: Session, *, run_id: int, actor: User) -> DrillRun:
+    run = service.get_run(session, run_id=run_id, lock=True)
+    return service.resume(session, run=run, actor=actor)
+
+
+def end(session: Session, *, run_id: int, actor: User) -> Sequence[DrillInject]:
+    return service.end(session, run=service.get_run(session, run_id=run_id, lock=True), actor=actor)
