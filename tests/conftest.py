@@ -5,6 +5,7 @@ import os
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from incident_cmd import db, migrate
 from incident_cmd.app import create_app
 from incident_cmd.auth.models import Role
 from incident_cmd.config import get_settings
-from incident_cmd.deps import get_session
+from incident_cmd.deps import get_session, session_opener
 from incident_cmd.playbooks.service import PlaybookRegistry
 from tests.factories import bearer, make_user
 
@@ -181,7 +182,14 @@ def app(session, shipped_playbooks):
             session.rollback()
             raise
 
+    @contextmanager
+    def test_sessions() -> Iterator[Session]:
+        # A group commit (``batching``) writes in the test's session too.
+        session.commit()
+        yield session
+
     application.dependency_overrides[get_session] = test_session
+    application.dependency_overrides[session_opener] = lambda: test_sessions
     return application
 
 

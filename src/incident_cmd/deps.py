@@ -9,6 +9,7 @@ from sqlmodel import Session
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import ApiToken, Role, TokenKind, User
 from incident_cmd.auth.throttle import LoginThrottle
+from incident_cmd.batching import Sessions
 from incident_cmd.db import get_engine
 
 SESSION_COOKIE = "icmd_session"
@@ -30,6 +31,19 @@ def get_session() -> Iterator[Session]:
 # "function" scope: the transaction commits before the response is sent, so a client that
 # got its 201 reads what it wrote, and a failed commit is an error response, not a lost write.
 SessionDep = Annotated[Session, Depends(get_session, scope="function")]
+
+
+def _new_session() -> Session:
+    return Session(get_engine(), expire_on_commit=False)
+
+
+async def session_opener() -> Sessions:
+    """How a group commit (``batching``) opens a session of its own, for a route that needs
+    no session of the request's: a coroutine, so asking for it costs no worker thread."""
+    return _new_session
+
+
+SessionOpener = Annotated[Sessions, Depends(session_opener)]
 
 
 def _bearer(request: Request) -> str | None:

@@ -24,15 +24,16 @@ sequence_counters = Table(
 SEQUENCE_PREFIX = "counter:"
 
 
-def next_value(session: Session, name: str) -> int:
-    """Atomically increments the named counter; concurrent callers never get the same value.
-    The row stays locked until the caller's transaction ends."""
+def next_value(session: Session, name: str, *, step: int = 1) -> int:
+    """Atomically increments the named counter by ``step`` and returns the last value taken
+    (the caller has the ``step`` values up to it); concurrent callers never get the same
+    value. The row stays locked until the caller's transaction ends."""
     statement = (
         upsert_insert(session, sequence_counters)
-        .values(name=name, value=1)
+        .values(name=name, value=step)
         .on_conflict_do_update(
             index_elements=[sequence_counters.c.name],
-            set_={"value": sequence_counters.c.value + 1},
+            set_={"value": sequence_counters.c.value + step},
         )
         .returning(sequence_counters.c.value)
     )
@@ -43,19 +44,21 @@ def sequence_name(name: str) -> str:
     return SEQUENCE_PREFIX + name
 
 
-def unique_value(session: Session, name: str) -> int:
-    """A value of the named series no other caller ever gets, holding no lock: a PostgreSQL
-    sequence, made the first time the series is used (starting after what
+def unique_values(session: Session, name: str, count: int) -> list[int]:
+    """``count`` values of the named series no other caller ever gets, ascending, holding no
+    lock: a PostgreSQL sequence, made the first time the series is used (starting after what
     ``sequence_counters`` counted before it existed); ``next_value`` on SQLite."""
     if not is_postgres(session):
-        return next_value(session, name)
+        last = next_value(session, name, step=count)
+        return list(range(last - count + 1, last + 1))
     quoted = session.get_bind().dialect.identifier_preparer.quote(sequence_name(name))
-    # nextval(NULL) is NULL: one statement both asks whether the sequence exists and uses it.
-    taken = text("SELECT nextval(to_regclass(:sequence))")
+    # nextval(NULL) is NULL: one statement both asks whether the sequence exists and uses it,
+    # for the whole batch at once.
+    taken = text("SELECT nextval(to_regclass(:sequence)) FROM generate_series(1, :count)")
     for _ in range(3):
-        value = session.execute(taken, {"sequence": quoted}).scalar()
-        if value is not None:
-            return int(value)
+        values = session.execute(taken, {"sequence": quoted, "count": count}).scalars().all()
+        if all(value is not None for value in values):
+            return sorted(int(value) for value in values)
         counted = session.exec(
             select(sequence_counters.c.value).where(sequence_counters.c.name == name)
         ).first()
@@ -71,5 +74,14 @@ def unique_value(session: Session, name: str) -> int:
     raise RuntimeError(f"sequence {quoted} could neither be used nor made")
 
 
+def next_numbers(
+    session: Session, *, prefix: str, year: int, count: int, width: int = 4
+) -> list[str]:
+    return [
+        f"{prefix}-{year}-{value:0{width}d}"
+        for value in unique_values(session, f"{prefix}-{year}", count)
+    ]
+
+
 def next_number(session: Session, *, prefix: str, year: int, width: int = 4) -> str:
-    return f"{prefix}-{year}-{unique_value(session, f'{prefix}-{year}'):0{width}d}"
+    return next_numbers(session, prefix=prefix, year=year, count=1, width=width)[0]

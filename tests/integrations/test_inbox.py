@@ -1,17 +1,20 @@
 """The inbound SMS inbox: the webhook keeps the message and answers at once; the worker files
 it exactly once, in order per sender, and a worker that dies after claiming loses nothing."""
 
+import threading
 from datetime import timedelta
 
 import pytest
 from sqlmodel import Session, col, func, select
 
+from incident_cmd import db, wiring
 from incident_cmd.config import get_settings
 from incident_cmd.integrations.twilio import inbox
 from incident_cmd.integrations.twilio.handlers import Handled, InboundSms, SmsHandler
 from incident_cmd.integrations.twilio.inbox import InboxOutcome, InboxSms
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.timeline.models import TimelineEvent
+from tests.factories import make_service_desk
 from tests.plugins.twilio import PUBLIC, SENDER, TOKEN, answer_to, file_inbox, signed
 
 INBOUND = "/webhooks/twilio/inbound"
@@ -171,3 +174,101 @@ def test_a_failing_message_is_retried_then_set_aside_without_holding_its_sender_
     assert inbox.drain(session, handlers=(explode,)) == 1
     assert seen == ["after"]
     assert answer_to(session, "SMf2") == "ok"
+
+
+def test_a_senders_second_message_joins_the_ticket_its_first_opened_in_the_same_claim(
+    app, client, session, queue, signing
+):
+    post(client, "+8613900000790", "电饭煲冒烟了", "SMr1")
+    post(client, "+8613900000791", "快递没收到", "SMr2")
+    post(client, "+8613900000790", "还冒烟", "SMr3")
+    assert file_inbox(session, app) == 3
+    first, second = tickets(session)
+    assert (first.contact, second.contact) == ("+8613900000790", "+8613900000791")
+    joined = session.exec(
+        select(TimelineEvent).where(
+            TimelineEvent.subject_id == first.id, TimelineEvent.kind == "ticket.customer_message"
+        )
+    ).one()
+    assert "还冒烟" in joined.summary
+
+
+class Batching:
+    """A handler that takes several messages at once, and fails on a poisoned one."""
+
+    def __init__(self) -> None:
+        self.rounds: list[list[str]] = []
+
+    def __call__(self, session: Session, sms: InboundSms) -> Handled | None:
+        [handled] = self.many(session, [sms])
+        return handled
+
+    def many(self, session: Session, messages) -> list[Handled | None]:
+        self.rounds.append([sms.body for sms in messages])
+        if any(sms.body == "poison" for sms in messages):
+            raise RuntimeError("handler bug")
+        return [Handled() for _ in messages]
+
+
+def test_a_poisoned_round_is_filed_one_by_one_and_holds_only_its_sender(client, session, signing):
+    for number, (sender, body) in enumerate(
+        [("+861", "a1"), ("+862", "poison"), ("+863", "c1"), ("+862", "b2"), ("+861", "a2")]
+    ):
+        post(client, sender, body, f"SMp{number}")
+    handler = Batching()
+    assert inbox.drain(session, handlers=(handler,)) == 3
+    # The first round together, then each of its messages alone; the poisoned sender's second
+    # message waits behind it, the others' go on together.
+    assert handler.rounds == [["a1", "poison", "c1"], ["a1"], ["poison"], ["c1"], ["a2"]]
+    by_body = {message.body: message for message in kept(session)}
+    assert by_body["poison"].attempts == 1 and by_body["poison"].processed_at is None
+    assert by_body["b2"].processed_at is None
+    assert all(by_body[body].processed_at is not None for body in ("a1", "c1", "a2"))
+
+
+def test_two_workers_file_every_message_once(use_database, shipped_playbooks, database):
+    if database.backend != "postgres":
+        pytest.skip("several workers drain the inbox only on PostgreSQL; SQLite runs one")
+    with db.session_scope() as setup:
+        make_service_desk(setup)
+        inbox.store(
+            setup,
+            [
+                InboundSms(f"SMtwo{number}", f"+86135{number % 30:08d}", SENDER, f"第{number}条")
+                for number in range(90)
+            ],
+        )
+    handlers = tuple(wiring.twilio_handlers(shipped_playbooks).sms)
+    filed: list[int] = []
+    errors: list[BaseException] = []
+
+    def worker(start: threading.Barrier) -> None:
+        try:
+            start.wait()
+            with Session(db.get_engine(), expire_on_commit=False) as own:
+                while count := inbox.drain(own, handlers=handlers, limit=7):
+                    filed.append(count)
+        except BaseException as error:  # reported by the assertion below
+            errors.append(error)
+
+    barrier = threading.Barrier(2)
+    threads = [threading.Thread(target=worker, args=(barrier,)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    with db.session_scope() as check:
+        assert inbox.waiting(check) == 0
+        assert sum(filed) == 90
+        made = check.exec(select(Ticket).order_by(col(Ticket.id))).all()
+        # Thirty senders, three messages each: one ticket a sender, the rest join it.
+        assert sorted(ticket.contact for ticket in made) == sorted(
+            f"+86135{number:08d}" for number in range(30)
+        )
+        joined = check.exec(
+            select(func.count())
+            .select_from(TimelineEvent)
+            .where(TimelineEvent.kind == "ticket.customer_message")
+        ).one()
+        assert joined == 60

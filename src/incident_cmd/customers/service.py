@@ -11,6 +11,7 @@ from typing import IO
 import phonenumbers
 from phonenumbers import timezone as phone_timezones
 from pydantic import ValidationError
+from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from incident_cmd import clock
@@ -295,47 +296,78 @@ def iter_customers(session: Session, *, limit: int, after_id: int | None) -> Ite
     yield from session.exec(query)
 
 
-def find_or_create(
-    session: Session,
-    *,
-    phone: str | None,
-    email: str | None,
-    name: str | None,
-    locale: Locale | None,
-    region: str | None,
-    synthetic: bool = False,
-) -> Customer:
-    """The customer with this phone (or else email), created from what is known if new. A
-    drill's complaint (``synthetic``) is only ever one of its made-up customers, and a real
-    one never is."""
-    for column, value in ((Customer.phone, phone), (Customer.email, email)):
-        if value:
-            found = session.exec(
-                select(Customer)
-                .where(column == value, col(Customer.synthetic).is_(synthetic))
-                .order_by(col(Customer.id))
-            ).first()
-            if found is not None:
-                return found
-    contact = phone or email
-    if not contact:
-        raise Invalid("a customer needs a phone number or an email address", field="phone")
+@dataclass(frozen=True)
+class Contact:
+    """Who wrote to us, as an intake knows them; ``synthetic``: one of a drill's made-up
+    customers (a drill's complaint)."""
+
+    phone: str | None
+    email: str | None
+    name: str | None = None
+    locale: Locale | None = None
+    region: str | None = None
+    synthetic: bool = False
+
+
+def find_or_create_many(session: Session, *, contacts: Sequence[Contact]) -> list[Customer]:
+    """The customer of each contact, in order: the one with this phone (or else email), the
+    first on file, else created from what is known. One statement finds them all and one makes
+    the new ones; a contact repeated in the list is made once and found after that, as it
+    would be taking the contacts in one at a time. A drill's contact (``synthetic``) is only
+    ever one of its made-up customers, and a real one never is, whatever the address."""
+    phones = {contact.phone for contact in contacts if contact.phone}
+    emails = {contact.email for contact in contacts if contact.email}
+    by_phone: dict[tuple[bool, str], Customer] = {}
+    by_email: dict[tuple[bool, str], Customer] = {}
+    if phones or emails:
+        found = session.exec(
+            select(Customer)
+            .where(or_(col(Customer.phone).in_(phones), col(Customer.email).in_(emails)))
+            .order_by(col(Customer.id))
+        )
+        for known in found:
+            _index(known, by_phone, by_email)
     now = clock.now()
-    customer = Customer(
-        external_ref=f"contact:{contact}",
-        name=name or contact,
-        phone=phone,
-        email=email,
-        locale=locale or get_settings().default_locale,
-        timezone=_default_timezone(phone),
-        region=region,
-        synthetic=synthetic,
-        created_at=now,
-        updated_at=now,
-    )
-    session.add(customer)
+    customers: list[Customer] = []
+    for contact in contacts:
+        synthetic = contact.synthetic
+        customer = (by_phone.get((synthetic, contact.phone)) if contact.phone else None) or (
+            by_email.get((synthetic, contact.email)) if contact.email else None
+        )
+        if customer is None:
+            address = contact.phone or contact.email
+            if not address:
+                raise Invalid("a customer needs a phone number or an email address", field="phone")
+            customer = Customer(
+                external_ref=f"contact:{address}",
+                name=contact.name or address,
+                phone=contact.phone,
+                email=contact.email,
+                locale=contact.locale or get_settings().default_locale,
+                timezone=_default_timezone(contact.phone),
+                region=contact.region,
+                synthetic=synthetic,
+                created_at=now,
+                updated_at=now,
+            )
+            session.add(customer)
+            _index(customer, by_phone, by_email)
+        customers.append(customer)
     session.flush()
-    return customer
+    return customers
+
+
+def _index(
+    customer: Customer,
+    by_phone: dict[tuple[bool, str], Customer],
+    by_email: dict[tuple[bool, str], Customer],
+) -> None:
+    """The first customer with a phone or an email is the one found by it, among the real
+    customers or among the made-up ones."""
+    if customer.phone:
+        by_phone.setdefault((customer.synthetic, customer.phone), customer)
+    if customer.email:
+        by_email.setdefault((customer.synthetic, customer.email), customer)
 
 
 def synthetic_phone(number: int) -> str:

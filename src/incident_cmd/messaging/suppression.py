@@ -2,10 +2,11 @@
 signed links that let an email recipient add their own. An email unsubscribe still lets a
 recall's safety notice through; an SMS STOP, or the provider's own opt-out, stops everything."""
 
+from collections.abc import Iterable
 from typing import Any
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from sqlalchemy import ColumnElement, SQLColumnExpression, case, delete, exists, or_
+from sqlalchemy import ColumnElement, SQLColumnExpression, case, delete, exists, or_, select, tuple_
 from sqlmodel import Session, col
 
 from incident_cmd import clock
@@ -76,6 +77,22 @@ def unsuppress(session: Session, *, channel: ChannelName, address: str) -> bool:
 
 def is_suppressed(session: Session, *, channel: ChannelName, address: str) -> bool:
     return session.get(Suppression, (channel, address)) is not None
+
+
+def suppressed_among(
+    session: Session, *, addresses: Iterable[tuple[ChannelName, str]]
+) -> set[tuple[ChannelName, str]]:
+    """Which of these (channel, address) pairs are suppressed, in one statement."""
+    wanted = set(addresses)
+    if not wanted:
+        return set()
+    columns = SUPPRESSIONS.c
+    found = session.execute(
+        select(columns.channel, columns.address).where(
+            tuple_(columns.channel, columns.address).in_(wanted)
+        )
+    )
+    return {(ChannelName(channel), address) for channel, address in found}
 
 
 def _serializer() -> URLSafeSerializer:

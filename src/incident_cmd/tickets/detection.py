@@ -4,6 +4,7 @@ window, and a rise over the trailing baseline). A cluster raises one signal with
 evidence; a duty manager declares the incident from it in one action or dismisses it."""
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -42,6 +43,12 @@ class Cluster:
     key: str
     scope: dict[str, list[str]]
     conditions: tuple
+    # The category the cluster is narrowed to: with the key, which tickets it counts.
+    category: str | None
+
+    @property
+    def counted(self) -> tuple[str, str | None]:
+        return self.key, self.category
 
 
 def _conditions(
@@ -83,7 +90,10 @@ def cluster_of(ticket: Ticket, trigger: Trigger) -> Cluster | None:
         key = f"drill:{ticket.incident_id}:{key}"
         narrowed = (Ticket.incident_id == ticket.incident_id,)
     return Cluster(
-        key, scope, (*_conditions(trigger.dimension, scope, category, ticket.drill), *narrowed)
+        key,
+        scope,
+        (*_conditions(trigger.dimension, scope, category, ticket.drill), *narrowed),
+        category,
     )
 
 
@@ -123,38 +133,94 @@ def _triggers(registry: PlaybookRegistry) -> list[tuple[Playbook, Trigger]]:
 def detect(
     session: Session,
     *,
-    ticket: Ticket,
+    tickets: Sequence[Ticket],
     registry: PlaybookRegistry,
-    covering: list[Incident] | None = None,
-) -> Signal | None:
-    """Counts the new ticket: in the complaint curve of every open incident whose scope takes
-    it in (``covering``, when the caller has found them already; their rooms are told), and
-    against the triggers, raising a signal when its cluster crosses one and no signal is open
-    for that cluster yet."""
-    if covering is None:
-        covering = incidents_covering(session, ticket=ticket)
-    for incident in covering:
-        live.announce(session, live.LiveEvent("incident", incident.id, IN_SCOPE_EVENT, incident.id))
+    covered_by: Sequence[list[Incident]],
+) -> list[Signal | None]:
+    """Counts each new ticket of a batch, as if they had been taken in one after another in
+    that order: in the complaint curve of every open incident whose scope takes it in
+    (``covered_by``, one list a ticket; their rooms are told), and against the triggers,
+    raising a signal when its cluster crosses one and no signal is open for that cluster yet.
+    The batch is counted in one statement (its tickets already written): a ticket's count
+    leaves out the batch's later tickets in its cluster, which it would not have seen. A
+    drill's tickets fall in clusters of their own (``cluster_of``), so a batch mixing them
+    with real ones raises the drill's signal and the real one apart."""
+    for incidents in covered_by:
+        for incident in incidents:
+            live.announce(
+                session, live.LiveEvent("incident", incident.id, IN_SCOPE_EVENT, incident.id)
+            )
     now = clock.now()
+    triggers = _triggers(registry)
     candidates = [
-        (playbook, trigger, cluster, _window(trigger))
-        for playbook, trigger in _triggers(registry)
-        if (cluster := cluster_of(ticket, trigger)) is not None
+        [
+            (playbook, trigger, cluster, _window(trigger))
+            for playbook, trigger in triggers
+            if (cluster := cluster_of(ticket, trigger)) is not None
+        ]
+        for ticket in tickets
     ]
-    counts = _counts(
-        session, [(cluster, now - window, now) for _, _, cluster, window in candidates]
+    windows: dict[tuple[tuple[str, str | None], timedelta], Cluster] = {}
+    for own in candidates:
+        for _, _, cluster, window in own:
+            windows.setdefault((cluster.counted, window), cluster)
+    keys = list(windows)
+    totals = dict(
+        zip(
+            keys,
+            _counts(session, [(windows[key], now - key[1], now) for key in keys]),
+            strict=True,
+        )
     )
+    # Counted from the last ticket back: what the batch's later tickets add to each count.
+    later: Counter[tuple[tuple[str, str | None], timedelta]] = Counter()
+    counts: list[list[int]] = []
+    for own in reversed(candidates):
+        counts.append(
+            [
+                totals[(cluster.counted, window)] - later[(cluster.counted, window)]
+                for _, _, cluster, window in own
+            ]
+        )
+        later.update({(cluster.counted, window) for _, _, cluster, window in own})
+    counts.reverse()
+    baselines: dict[tuple[tuple[str, str | None], timedelta], int] = {}
+    tried: set[str] = set()
+    signals: list[Signal | None] = []
+    for ticket, own, own_counts in zip(tickets, candidates, counts, strict=True):
+        crossing = _first_crossing(session, own, own_counts, now, baselines)
+        if crossing is None or crossing.cluster.key in tried:
+            # A cluster this batch raised (or found open) already: the unique open key would
+            # turn the insert away.
+            signals.append(None)
+            continue
+        tried.add(crossing.cluster.key)
+        signals.append(_raise(session, crossing=crossing, ticket=ticket))
+    return signals
+
+
+def _first_crossing(
+    session: Session,
+    candidates: list[tuple[Playbook, Trigger, Cluster, timedelta]],
+    counts: list[int],
+    now: datetime,
+    baselines: dict[tuple[tuple[str, str | None], timedelta], int],
+) -> "Crossing | None":
     for (playbook, trigger, cluster, window), count in zip(candidates, counts, strict=True):
         if count < trigger.threshold:
             continue
         baseline = None
         if trigger.rise_factor is not None:
-            earlier = _count(session, cluster, now - window * (BASELINE_WINDOWS + 1), now - window)
-            baseline = earlier / BASELINE_WINDOWS
+            key = (cluster.counted, window)
+            if key not in baselines:
+                # Before the current window: no ticket of the batch is in it.
+                baselines[key] = _count(
+                    session, cluster, now - window * (BASELINE_WINDOWS + 1), now - window
+                )
+            baseline = baselines[key] / BASELINE_WINDOWS
             if count < trigger.rise_factor * baseline:
                 continue
-        crossing = Crossing(playbook, trigger, cluster, window, count, baseline)
-        return _raise(session, crossing=crossing, ticket=ticket)
+        return Crossing(playbook, trigger, cluster, window, count, baseline)
     return None
 
 
@@ -367,16 +433,23 @@ def _in_scope(scope: dict[str, list[str]]) -> ColumnElement[bool]:
     return or_(*(col(getattr(Ticket, name)).in_(values) for name, values in fields))
 
 
-def incidents_covering(session: Session, *, ticket: Ticket) -> list[Incident]:
-    """The active incidents whose scope takes in this ticket, the newest first. A real
-    complaint is never taken in by a drill (nor a drill's by a real incident)."""
-    return [
-        incident
-        for incident in session.exec(
+def open_incidents(session: Session) -> list[Incident]:
+    """The active real incidents a new real ticket may fall in, the newest first: a real
+    complaint is never taken in by a drill (a drill's complaint goes to its own incident)."""
+    return list(
+        session.exec(
             select(Incident)
-            .where(col(Incident.status).in_(OPEN_STATUSES), col(Incident.drill).is_(ticket.drill))
+            .where(col(Incident.status).in_(OPEN_STATUSES), col(Incident.drill).is_(False))
             .order_by(col(Incident.id).desc())
             .limit(50)
         ).all()
+    )
+
+
+def covering(incidents: Sequence[Incident], ticket: Ticket) -> list[Incident]:
+    """Those of ``incidents`` whose scope takes in this ticket, in their order."""
+    return [
+        incident
+        for incident in incidents
         if any(getattr(ticket, name) in values for name, values in _scope_fields(incident.scope))
     ]

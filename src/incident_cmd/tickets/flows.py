@@ -1,9 +1,12 @@
 """Ticket actions that span domains: an SMS from a customer becomes a ticket, joins their
 open one, or answers their survey; a complaint cluster becomes an incident."""
 
+from collections.abc import Sequence
+
 from sqlmodel import Session, col, select
 
 from incident_cmd.auth.models import User
+from incident_cmd.batching import GroupCommit
 from incident_cmd.campaigns.models import Delivery, InboundMessage
 from incident_cmd.customers.models import Customer
 from incident_cmd.incidents import flows as incident_flows
@@ -21,6 +24,41 @@ def from_sms(
     session: Session, *, inbound: InboundMessage, registry: PlaybookRegistry
 ) -> tuple[Ticket, str | None]:
     """A customer's free-text SMS. Returns the ticket and what to answer, if anything."""
+    [filed] = from_sms_many(session, inbounds=[inbound], registry=registry)
+    return filed
+
+
+def from_sms_many(
+    session: Session, *, inbounds: Sequence[InboundMessage], registry: PlaybookRegistry
+) -> list[tuple[Ticket, str | None]]:
+    """``from_sms`` for messages of distinct senders (a sender's second message may join the
+    ticket its first opened, so it cannot be filed with it); the new tickets among them are
+    taken in together."""
+    senders = [inbound.from_address for inbound in inbounds]
+    if len(set(senders)) != len(senders):
+        raise ValueError("messages filed together must be from distinct senders")
+    filed: list[tuple[Ticket, str | None] | None] = []
+    new: list[tuple[int, InboundMessage, TicketCreate]] = []
+    for place, inbound in enumerate(inbounds):
+        existing = _on_existing_ticket(session, inbound=inbound)
+        filed.append(existing)
+        if existing is None:
+            new.append((place, inbound, _sms_complaint(session, inbound=inbound)))
+    tickets = intake.take_in_many(
+        session, registry=registry, items=[intake.Intake(data, None) for _, _, data in new]
+    )
+    for (place, inbound, _), ticket in zip(new, tickets, strict=True):
+        inbound.ticket_id = ticket.id
+        session.add(inbound)
+        filed[place] = (ticket, None)
+    return [outcome for outcome in filed if outcome is not None]
+
+
+def _on_existing_ticket(
+    session: Session, *, inbound: InboundMessage
+) -> tuple[Ticket, str | None] | None:
+    """A survey answer, or a message that joins the sender's open ticket; None when the
+    message is a new complaint."""
     text = inbound.body.strip()
     survey = surveys.answer_by_sms(session, inbound=inbound)
     if survey is not None:
@@ -37,36 +75,40 @@ def from_sms(
         if customer
         else None
     )
-    if open_ticket is not None:
-        timeline.append(
-            session,
-            subject_type=SUBJECT,
-            subject_id=open_ticket.id,
-            kind="ticket.customer_message",
-            summary=f"customer by SMS: {text}",
-            actor_id=None,
-            data={"inbound": inbound.id, "text": text},
-        )
-        inbound.ticket_id = open_ticket.id
-        session.add(inbound)
-        return open_ticket, None
-    # A reply to a recall notice is about the product and batch that notice was for.
-    replied_to = session.get(Delivery, inbound.delivery_id) if inbound.delivery_id else None
-    ticket = intake.take_in(
+    if open_ticket is None:
+        return None
+    timeline.append(
         session,
-        registry=registry,
-        actor=None,
-        data=TicketCreate(
-            phone=inbound.from_address,
-            channel=IntakeChannel.sms,
-            description=text or "(empty message)",
-            product_model=replied_to.product if replied_to else None,
-            batch=replied_to.batch if replied_to else None,
-        ),
+        subject_type=SUBJECT,
+        subject_id=open_ticket.id,
+        kind="ticket.customer_message",
+        summary=f"customer by SMS: {text}",
+        actor_id=None,
+        data={"inbound": inbound.id, "text": text},
     )
-    inbound.ticket_id = ticket.id
+    inbound.ticket_id = open_ticket.id
     session.add(inbound)
-    return ticket, None
+    return open_ticket, None
+
+
+def _sms_complaint(session: Session, *, inbound: InboundMessage) -> TicketCreate:
+    """A new complaint from the message: a reply to a recall notice is about the product and
+    batch that notice was for."""
+    replied_to = session.get(Delivery, inbound.delivery_id) if inbound.delivery_id else None
+    return TicketCreate(
+        phone=inbound.from_address,
+        channel=IntakeChannel.sms,
+        description=inbound.body.strip() or "(empty message)",
+        product_model=replied_to.product if replied_to else None,
+        batch=replied_to.batch if replied_to else None,
+    )
+
+
+def intake_group(registry: PlaybookRegistry) -> GroupCommit[intake.Intake, Ticket]:
+    """Concurrent intakes (the API's) taken in together, each answered with its ticket."""
+    return GroupCommit(
+        lambda session, items: intake.take_in_many(session, registry=registry, items=items)
+    )
 
 
 def declare_from_signal(

@@ -1,5 +1,6 @@
 """A customer writing to us by SMS: what no other handler took, the ticket queue files."""
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -20,14 +21,29 @@ class SmsIntake:
     registry: PlaybookRegistry
 
     def __call__(self, session: Session, sms: InboundSms) -> Handled | None:
-        inbound = unfiled_message(session, provider_id=sms.provider_id)
-        if inbound is None:
-            return None
-        if not answerable(inbound.from_address):
-            keep_unfiled(session, inbound=inbound)
-            return Handled()
-        _, answer = flows.from_sms(session, inbound=inbound, registry=self.registry)
-        return Handled(answer)
+        [handled] = self.many(session, [sms])
+        return handled
+
+    def many(self, session: Session, messages: Sequence[InboundSms]) -> list[Handled | None]:
+        """The messages of distinct senders, the new tickets among them taken in together."""
+        found = unfiled_messages(session, provider_ids=[sms.provider_id for sms in messages])
+        handled: list[Handled | None] = [None] * len(messages)
+        filing: list[tuple[int, InboundMessage]] = []
+        for place, sms in enumerate(messages):
+            inbound = found.get(sms.provider_id)
+            if inbound is None:
+                continue
+            if answerable(inbound.from_address):
+                filing.append((place, inbound))
+            else:
+                keep_unfiled(session, inbound=inbound)
+                handled[place] = Handled()
+        filed = flows.from_sms_many(
+            session, inbounds=[inbound for _, inbound in filing], registry=self.registry
+        )
+        for (place, _), (_, answer) in zip(filing, filed, strict=True):
+            handled[place] = Handled(answer)
+        return handled
 
 
 def answerable(sender: str) -> bool:
@@ -40,15 +56,20 @@ def answerable(sender: str) -> bool:
     return True
 
 
-def unfiled_message(session: Session, *, provider_id: str) -> InboundMessage | None:
-    """The customer's free-text message with this id, if no ticket has taken it yet."""
-    return session.exec(
-        select(InboundMessage).where(
-            InboundMessage.provider_id == provider_id,
-            InboundMessage.kind == "message",
-            col(InboundMessage.ticket_id).is_(None),
+def unfiled_messages(session: Session, *, provider_ids: Sequence[str]) -> dict[str, InboundMessage]:
+    """The customers' free-text messages with these ids that no ticket has taken yet."""
+    if not provider_ids:
+        return {}
+    return {
+        message.provider_id: message
+        for message in session.exec(
+            select(InboundMessage).where(
+                col(InboundMessage.provider_id).in_(provider_ids),
+                InboundMessage.kind == "message",
+                col(InboundMessage.ticket_id).is_(None),
+            )
         )
-    ).first()
+    }
 
 
 def keep_unfiled(session: Session, *, inbound: InboundMessage) -> None:

@@ -2,7 +2,10 @@
 assigned to an agent, timed and linked to an active incident whose scope it falls in,
 counted for mass-complaint detection, numbered and acknowledged to the customer."""
 
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import literal, union_all
 from sqlmodel import Session, col, func, select
@@ -26,9 +29,19 @@ from incident_cmd.tickets.models import (
     TicketStatus,
     TimerKind,
 )
-from incident_cmd.tickets.notices import local_time, to_customer
+from incident_cmd.tickets.notices import Notice, local_time, to_customers
 from incident_cmd.tickets.policy import Category, Priority, ServiceLevels, service_levels
 from incident_cmd.tickets.schemas import TicketCreate
+
+
+@dataclass(frozen=True)
+class Intake:
+    """One complaint to take in, and who takes it in (None: the customer, by SMS);
+    ``drill``: the drill incident whose synthetic complaint it is."""
+
+    data: TicketCreate
+    actor: User | None
+    drill: Incident | None = None
 
 
 def take_in(
@@ -39,26 +52,85 @@ def take_in(
     registry: PlaybookRegistry,
     drill: Incident | None = None,
 ) -> Ticket:
-    """Each row is read once and written once: what a step found (the customer, the open
-    incidents, the response timer) is handed to the next rather than read again, for an
-    intake is a dozen round trips to the database and a reply storm brings thousands.
-
-    ``drill``: a drill's synthetic complaint, from one of its made-up customers, linked to
+    """``drill``: a drill's synthetic complaint, from one of its made-up customers, linked to
     that drill incident and to nothing else (see ``drills.flows``)."""
-    if drill is not None and not drill.drill:
-        raise Invalid(f"{drill.number} is not a drill", field="incident")
-    taken = _create(session, data=data, actor=actor, drill=drill)
-    detection.detect(session, ticket=taken.ticket, registry=registry, covering=taken.covering)
-    _number_and_acknowledge(session, taken=taken)
-    return taken.ticket
+    [ticket] = take_in_many(session, registry=registry, items=[Intake(data, actor, drill)])
+    return ticket
 
 
-@dataclass(frozen=True)
-class _Taken:
-    ticket: Ticket
-    customer: Customer
-    response: SlaTimer
-    covering: list[Incident]
+def take_in_many(
+    session: Session, *, registry: PlaybookRegistry, items: Sequence[Intake]
+) -> list[Ticket]:
+    """The tickets of these intakes, in order, each as if taken in one after another (the
+    same customer found or made, agent, timers, links, signal and acknowledgement), with a
+    number of statements that does not grow with the batch: one reads every customer, one
+    makes the new ones, one writes the tickets, their timers, their timeline entries and
+    their acknowledgements each. A reply storm brings thousands of intakes, and on this
+    machine an intake's cost is its round trips to the database.
+
+    A drill's intake (``Intake.drill``) is its made-up customer's, linked to its drill
+    incident alone; a real one is never linked to a drill."""
+    if not items:
+        return []
+    for item in items:
+        if item.drill is not None and not item.drill.drill:
+            raise Invalid(f"{item.drill.number} is not a drill", field="incident")
+    levels = service_levels()
+    now = clock.now()
+    found = [classify(levels, item.data) for item in items]
+    customers = customer_service.find_or_create_many(
+        session,
+        contacts=[
+            customer_service.Contact(
+                phone=item.data.phone,
+                email=str(item.data.email) if item.data.email else None,
+                name=item.data.customer_name,
+                locale=item.data.locale,
+                region=item.data.region,
+                synthetic=item.drill is not None,
+            )
+            for item in items
+        ],
+    )
+    team_keys = [levels.assignment.team_for(classified.category) for classified in found]
+    agents = _choose_agents(session, levels, team_keys)
+    incidents = detection.open_incidents(session)
+    numbers = numbering.next_numbers(
+        session, prefix="TKT", year=now.year, count=len(items), width=6
+    )
+    tickets = [
+        _ticket(item, classified, customer, team_key, agent, number, now)
+        for item, classified, customer, team_key, agent, number in zip(
+            items, found, customers, team_keys, agents, numbers, strict=True
+        )
+    ]
+    covered_by = [
+        [item.drill] if item.drill else detection.covering(incidents, ticket)
+        for item, ticket in zip(items, tickets, strict=True)
+    ]
+    for ticket, covering in zip(tickets, covered_by, strict=True):
+        # A drill's own incident, else the newest active incident whose scope takes it in.
+        ticket.incident_id = covering[0].id if covering else None
+    session.add_all(tickets)
+    session.flush()
+    responses = []
+    for item, classified, ticket, agent, covering in zip(
+        items, found, tickets, agents, covered_by, strict=True
+    ):
+        _record_intake(session, item, classified, ticket, agent, levels, covering)
+        responses.append(_start_timers(session, ticket, levels))
+    detection.detect(session, tickets=tickets, registry=registry, covered_by=covered_by)
+    to_customers(
+        session,
+        notices=[
+            _acknowledgement(ticket, customer, response, covering)
+            for ticket, customer, response, covering in zip(
+                tickets, customers, responses, covered_by, strict=True
+            )
+        ],
+    )
+    session.flush()
+    return tickets
 
 
 @dataclass(frozen=True)
@@ -89,37 +161,56 @@ def classify(levels: ServiceLevels, data: TicketCreate) -> Classification:
     )
 
 
-def _members(session: Session, team_key: str) -> list[User]:
-    """The team's active agents, found by the team's key in the same statement."""
-    agents = list(
-        session.exec(
-            select(User)
-            .join(TeamMember, col(TeamMember.user_id) == User.id)
-            .join(Team, col(Team.id) == TeamMember.team_id)
-            .where(Team.key == team_key, User.active, User.role == Role.agent)
-            .order_by(col(User.id))
-        ).all()
-    )
-    if not agents:
+def _members(session: Session, team_keys: set[str]) -> dict[str, list[User]]:
+    """Each team's active agents, found by the teams' keys, in one statement."""
+    members: dict[str, list[User]] = {key: [] for key in sorted(team_keys)}
+    for key, agent in session.exec(
+        select(Team.key, User)
+        .join(TeamMember, col(TeamMember.user_id) == User.id)
+        .join(Team, col(Team.id) == TeamMember.team_id)
+        .where(col(Team.key).in_(team_keys), User.active, User.role == Role.agent)
+        .order_by(col(User.id))
+    ):
+        members[key].append(agent)
+    for key, agents in members.items():
+        if agents:
+            continue
         try:
-            team_service.get_team(session, key=team_key)
+            team_service.get_team(session, key=key)
         except NotFound:
             raise Invalid(
-                f"the service-level file names team {team_key!r}, which does not exist",
+                f"the service-level file names team {key!r}, which does not exist",
                 field="category",
             ) from None
-    return agents
+    return members
 
 
-def _choose_agent(session: Session, levels: ServiceLevels, team_key: str) -> User | None:
-    agents = _members(session, team_key)
-    if not agents:
-        return None
+def _choose_agents(
+    session: Session, levels: ServiceLevels, team_keys: list[str]
+) -> list[User | None]:
+    """The agent of each intake, as if they were assigned one after another: the teams'
+    agents and their loads (or each team's round-robin turns) are read once for the batch,
+    and each assignment counts in the next one's loads (an agent may sit in two teams)."""
+    teams = _members(session, set(team_keys))
+    chosen: list[User | None] = []
     if levels.assignment.strategy == "round_robin":
-        turn = numbering.next_value(session, f"round-robin:{team_key}")
-        return agents[(turn - 1) % len(agents)]
-    loads = _open_loads(session, agents)
-    return min(agents, key=lambda agent: (loads[agent.id], agent.id))
+        turns: dict[str, int] = {}
+        for key, count in Counter(key for key in team_keys if teams[key]).items():
+            turns[key] = numbering.next_value(session, f"round-robin:{key}", step=count) - count
+        for key in team_keys:
+            agents = teams[key]
+            chosen.append(agents[turns[key] % len(agents)] if agents else None)
+            turns[key] += 1
+        return chosen
+    everyone = {agent.id: agent for agents in teams.values() for agent in agents}
+    loads = _open_loads(session, list(everyone.values())) if everyone else {}
+    for key in team_keys:
+        agents = teams[key]
+        agent = min(agents, key=lambda agent: (loads[agent.id], agent.id)) if agents else None
+        if agent is not None:
+            loads[agent.id] = min(loads[agent.id] + 1, LOAD_CAP)
+        chosen.append(agent)
+    return chosen
 
 
 # Beyond this many open tickets agents count as equally loaded: counting further would cost
@@ -141,32 +232,26 @@ def _open_loads(session: Session, agents: list[User]) -> dict[int, int]:
     return dict(session.execute(union_all(*counts)).all())
 
 
-def _create(
-    session: Session, *, data: TicketCreate, actor: User | None, drill: Incident | None
-) -> _Taken:
-    """Classified, assigned, timed and linked to an active incident whose scope it falls in."""
-    levels = service_levels()
-    found = classify(levels, data)
-    category, priority, safety = found.category, found.priority, found.safety
-    customer = customer_service.find_or_create(
-        session,
-        phone=data.phone,
-        email=str(data.email) if data.email else None,
-        name=data.customer_name,
-        locale=data.locale,
-        region=data.region,
-        synthetic=drill is not None,
-    )
-    now = clock.now()
-    team_key = levels.assignment.team_for(category)
-    agent = _choose_agent(session, levels, team_key)
-    ticket = Ticket(
+def _ticket(
+    item: Intake,
+    found: Classification,
+    customer: Customer,
+    team_key: str,
+    agent: User | None,
+    number: str,
+    now: datetime,
+) -> Ticket:
+    """Classified, assigned and numbered: the number is unique, from an unlocked series on
+    PostgreSQL (see ``numbering``), so it is taken before the ticket is written."""
+    data = item.data
+    return Ticket(
+        number=number,
         customer_id=customer.id,
         contact=data.phone or str(data.email),
         channel=data.channel,
-        category=category,
-        priority=priority,
-        safety=safety,
+        category=found.category,
+        priority=found.priority,
+        safety=found.safety,
         product_model=data.product_model,
         batch=data.batch,
         region=data.region or customer.region,
@@ -176,26 +261,38 @@ def _create(
         status=TicketStatus.new,
         team_key=team_key,
         assignee_id=agent.id if agent else None,
-        drill=drill is not None,
+        drill=item.drill is not None,
         created_at=now,
-        created_by=actor.id if actor else None,
+        created_by=item.actor.id if item.actor else None,
     )
-    session.add(ticket)
-    session.flush()
+
+
+def _record_intake(
+    session: Session,
+    item: Intake,
+    found: Classification,
+    ticket: Ticket,
+    agent: User | None,
+    levels: ServiceLevels,
+    covering: list[Incident],
+) -> None:
+    """The ticket's first timeline entries: taken in, assigned, linked."""
+    actor_id = item.actor.id if item.actor else None
+    category, priority, safety = found.category, found.priority, found.safety
     how = f"rules {', '.join(map(str, found.rules))}" if found.rules else "intake form"
     record(
         session,
         ticket=ticket,
         kind="ticket.created",
-        summary=f"taken in by {data.channel}: {category}, {priority}"
+        summary=f"taken in by {item.data.channel}: {category}, {priority}"
         + (", safety" if safety else "")
         + f" ({how})",
-        actor_id=actor.id if actor else None,
+        actor_id=actor_id,
         data={
             "category": category,
             "priority": priority,
             "safety": safety,
-            "channel": data.channel,
+            "channel": item.data.channel,
         },
     )
     if agent is not None:
@@ -207,13 +304,8 @@ def _create(
             actor_id=None,
             data={"user": agent.username, "strategy": levels.assignment.strategy},
         )
-    response = _start_timers(session, ticket, levels)
-    covering = [drill] if drill else detection.incidents_covering(session, ticket=ticket)
-    # The newest active incident whose scope takes the ticket in.
-    incident = next(iter(covering), None)
-    if incident is not None:
-        ticket.incident_id = incident.id
-        session.add(ticket)
+    if covering:
+        incident = covering[0]
         record(
             session,
             ticket=ticket,
@@ -222,27 +314,21 @@ def _create(
             actor_id=None,
             data={"incident": incident.number, "incident_id": incident.id},
         )
-    session.flush()
-    return _Taken(ticket, customer, response, covering)
 
 
-def _number_and_acknowledge(session: Session, *, taken: _Taken) -> None:
-    """The last step of an intake: the number (unique, from an unlocked series on
-    PostgreSQL, see ``numbering``) and the customer's acknowledgement: the number, by when it
-    is answered and, when an incident takes it in, where its status is published."""
-    ticket, customer, incident = taken.ticket, taken.customer, next(iter(taken.covering), None)
-    ticket.number = numbering.next_number(
-        session, prefix="TKT", year=ticket.created_at.year, width=6
-    )
-    session.add(ticket)
-    to_customer(
-        session,
+def _acknowledgement(
+    ticket: Ticket, customer: Customer, response: SlaTimer, covering: list[Incident]
+) -> Notice:
+    """The customer's acknowledgement: the number, by when it is answered and, when an
+    incident takes it in, where its status is published."""
+    incident = next(iter(covering), None)
+    return Notice(
         ticket=ticket,
         customer=customer,
         template="ticket_ack",
         key=f"ticket-{ticket.id}-ack",
         values={
-            "respond_by": local_time(taken.response.due_at, customer.timezone),
+            "respond_by": local_time(response.due_at, customer.timezone),
             "status_url": status_url(incident.number) if incident else None,
         },
     )

@@ -1,5 +1,7 @@
 """What a customer hears about their ticket, by the address they wrote from."""
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -25,6 +27,19 @@ def out_of_quiet_hours(moment: datetime, customer: Customer) -> datetime:
     return quiet_hours.end_of_quiet_hours(customer.timezone, moment) or moment
 
 
+@dataclass(frozen=True)
+class Notice:
+    """One message to a ticket's customer: the template, its values, and the key that makes
+    it once."""
+
+    ticket: Ticket
+    customer: Customer
+    template: str
+    key: str
+    values: dict
+    due_at: datetime | None = None
+
+
 def to_customer(
     session: Session,
     *,
@@ -35,31 +50,46 @@ def to_customer(
     values: dict,
     due_at: datetime | None = None,
 ) -> None:
-    channel = ChannelName.email if "@" in ticket.contact else ChannelName.sms
-    if suppression.is_suppressed(session, channel=channel, address=ticket.contact):
-        return
-    context = {
-        "organisation": get_settings().organisation_name,
-        "number": ticket.number,
-        "customer": {"name": customer.name},
-        **values,
-    }
-    rendered = templates_for(get_settings().template_dir).render(
-        template, channel, customer.locale, context
+    to_customers(session, notices=[Notice(ticket, customer, template, key, values, due_at)])
+
+
+def _channel(ticket: Ticket) -> ChannelName:
+    return ChannelName.email if "@" in ticket.contact else ChannelName.sms
+
+
+def to_customers(session: Session, *, notices: Sequence[Notice]) -> None:
+    """Each notice by the address its ticket was written from, unless that address is
+    suppressed; the suppressions of all of them are read in one statement."""
+    suppressed = suppression.suppressed_among(
+        session, addresses=[(_channel(notice.ticket), notice.ticket.contact) for notice in notices]
     )
-    direct.enqueue(
-        session,
-        key=key,
-        source=SOURCE,
-        source_id=ticket.id,
-        subject=(SUBJECT, ticket.id),
-        label=f"{template.replace('_', ' ')} to the customer",
-        channel=channel,
-        address=ticket.contact,
-        locale=customer.locale,
-        rendered=rendered,
-        customer_id=customer.id,
-        due_at=due_at,
-        # A drill's complaint is answered through the sink, whatever the address says.
-        drill=ticket.drill,
-    )
+    settings = get_settings()
+    templates = templates_for(settings.template_dir)
+    for notice in notices:
+        ticket, customer = notice.ticket, notice.customer
+        channel = _channel(ticket)
+        if (channel, ticket.contact) in suppressed:
+            continue
+        context = {
+            "organisation": settings.organisation_name,
+            "number": ticket.number,
+            "customer": {"name": customer.name},
+            **notice.values,
+        }
+        rendered = templates.render(notice.template, channel, customer.locale, context)
+        direct.enqueue(
+            session,
+            key=notice.key,
+            source=SOURCE,
+            source_id=ticket.id,
+            subject=(SUBJECT, ticket.id),
+            label=f"{notice.template.replace('_', ' ')} to the customer",
+            channel=channel,
+            address=ticket.contact,
+            locale=customer.locale,
+            rendered=rendered,
+            customer_id=customer.id,
+            due_at=notice.due_at,
+            # A drill's complaint is answered through the sink, whatever the address says.
+            drill=ticket.drill,
+        )

@@ -5,7 +5,7 @@ typed message; what else it needs it is given when it is made (``wiring.py``).""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Annotated, Protocol
+from typing import Annotated, Protocol, runtime_checkable
 
 from fastapi import Depends, Request
 from sqlmodel import Session
@@ -31,6 +31,17 @@ class Handled:
 class SmsHandler(Protocol):
     def __call__(self, session: Session, sms: InboundSms) -> Handled | None:
         """``Handled`` when the message is this handler's; ``None`` leaves it to the next."""
+        ...
+
+
+@runtime_checkable
+class SmsBatchHandler(SmsHandler, Protocol):
+    """A handler that can take several messages in one go (the ticket queue takes a storm's
+    messages in with a constant number of statements)."""
+
+    def many(self, session: Session, messages: Sequence[InboundSms]) -> list[Handled | None]:
+        """What ``__call__`` answers for each message, in order; the messages are from
+        distinct senders."""
         ...
 
 
@@ -77,11 +88,29 @@ def answer_sms(
 ) -> Handled | None:
     """Asks each handler in turn; the first to take the message answers it (``None``: no
     handler took it)."""
+    [handled] = answer_many(session, messages=[sms], handlers=handlers)
+    return handled
+
+
+def answer_many(
+    session: Session, *, messages: Sequence[InboundSms], handlers: Sequence[SmsHandler]
+) -> list[Handled | None]:
+    """``answer_sms`` for each message of distinct senders: each handler in turn is asked
+    about the messages no earlier handler took, all of them at once where it can take
+    several (``SmsBatchHandler``)."""
+    answers: list[Handled | None] = [None] * len(messages)
     for handler in handlers:
-        handled = handler(session, sms)
-        if handled is not None:
-            return handled
-    return None
+        left = [place for place, handled in enumerate(answers) if handled is None]
+        if not left:
+            break
+        asked = [messages[place] for place in left]
+        if isinstance(handler, SmsBatchHandler):
+            handled_each = handler.many(session, asked)
+        else:
+            handled_each = [handler(session, sms) for sms in asked]
+        for place, handled in zip(left, handled_each, strict=True):
+            answers[place] = handled
+    return answers
 
 
 def registered(request: Request) -> TwilioHandlers:

@@ -17,6 +17,7 @@ that sender is still waiting elsewhere (claimed by another worker, or failed and
 be retried), and a worker stops on a sender whose message failed."""
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -25,11 +26,12 @@ from sqlalchemy import select as sa_select
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from incident_cmd import clock
+from incident_cmd.batching import GroupCommit
 from incident_cmd.columns import UTCDateTime
 from incident_cmd.config import get_settings
 from incident_cmd.db import is_postgres, skip_locked, table_of, upsert_insert
 from incident_cmd.i18n import Locale
-from incident_cmd.integrations.twilio.handlers import InboundSms, SmsHandler, answer_sms
+from incident_cmd.integrations.twilio.handlers import InboundSms, SmsHandler, answer_many
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import Rendered
@@ -84,21 +86,36 @@ class InboxSms(SQLModel, table=True):
 INBOX = table_of(InboxSms)
 
 
-def store(session: Session, sms: InboundSms) -> None:
-    """The webhook's one statement. Twilio retries a webhook it got no answer to: the same
-    MessageSid is kept once."""
+def store(session: Session, messages: Sequence[InboundSms]) -> list[None]:
+    """The webhook's one statement, for every message of a group commit. Twilio retries a
+    webhook it got no answer to: the same MessageSid is kept once."""
+    now = clock.now()
     session.execute(
         upsert_insert(session, INBOX)
         .values(
-            provider_id=sms.provider_id,
-            from_address=sms.from_address.replace("\x00", ""),
-            to_address=sms.to_address.replace("\x00", ""),
-            body=sms.body.replace("\x00", ""),
-            received_at=clock.now(),
-            attempts=0,
+            [
+                {
+                    "provider_id": sms.provider_id,
+                    "from_address": sms.from_address.replace("\x00", ""),
+                    "to_address": sms.to_address.replace("\x00", ""),
+                    "body": sms.body.replace("\x00", ""),
+                    "received_at": now,
+                    "attempts": 0,
+                }
+                # A message twice in one batch (Twilio retried while the first was in flight)
+                # is kept once here too.
+                for sms in {sms.provider_id: sms for sms in reversed(messages)}.values()
+            ]
         )
         .on_conflict_do_nothing(index_elements=[INBOX.c.provider_id])
     )
+    return [None] * len(messages)
+
+
+def writes() -> GroupCommit[InboundSms, None]:
+    """The webhook's writes: the messages of concurrent requests kept in one INSERT and one
+    commit (``batching``), each request answered once its message is durable."""
+    return GroupCommit(store)
 
 
 @dataclass(frozen=True)
@@ -148,32 +165,52 @@ def claim(session: Session, *, limit: int = BATCH_SIZE) -> list[Claim]:
 
 
 def process(session: Session, *, message_id: int, handlers: tuple[SmsHandler, ...]) -> bool:
-    """Files one claimed message through the handlers, in the caller's transaction, and marks
-    it processed there too. False when it was already processed (by a worker whose lease this
-    one outlived): the row lock makes the second worker wait for the first one's commit."""
-    query = select(InboxSms).where(InboxSms.id == message_id, col(InboxSms.processed_at).is_(None))
+    """Files one claimed message; see ``process_many``."""
+    return process_many(session, message_ids=[message_id], handlers=handlers) == 1
+
+
+def process_many(
+    session: Session, *, message_ids: Sequence[int], handlers: tuple[SmsHandler, ...]
+) -> int:
+    """Files claimed messages of distinct senders through the handlers, together, in the
+    caller's transaction, and marks them processed there too; returns how many. One already
+    processed (by a worker whose lease this one outlived) is left out: the row lock makes the
+    second worker wait for the first one's commit."""
+    query = (
+        select(InboxSms)
+        .where(col(InboxSms.id).in_(message_ids), col(InboxSms.processed_at).is_(None))
+        .order_by(col(InboxSms.id))
+    )
     if is_postgres(session):
         query = query.with_for_update()
-    message = session.exec(query).first()
-    if message is None:
-        return False
-    sms = InboundSms(
-        provider_id=message.provider_id,
-        from_address=message.from_address,
-        to_address=message.to_address,
-        body=message.body,
+    messages = list(session.exec(query).all())
+    if not messages:
+        return 0
+    answers = answer_many(
+        session,
+        messages=[
+            InboundSms(
+                provider_id=message.provider_id,
+                from_address=message.from_address,
+                to_address=message.to_address,
+                body=message.body,
+            )
+            for message in messages
+        ],
+        handlers=handlers,
     )
-    handled = answer_sms(session, sms=sms, handlers=handlers)
-    if handled is None:
-        message.outcome = InboxOutcome.ignored
-    elif handled.answer:
-        _answer(session, message=message, text=handled.answer)
-        message.outcome = InboxOutcome.answered
-    else:
-        message.outcome = InboxOutcome.taken
-    message.processed_at = clock.now()
-    session.add(message)
-    return True
+    now = clock.now()
+    for message, handled in zip(messages, answers, strict=True):
+        if handled is None:
+            message.outcome = InboxOutcome.ignored
+        elif handled.answer:
+            _answer(session, message=message, text=handled.answer)
+            message.outcome = InboxOutcome.answered
+        else:
+            message.outcome = InboxOutcome.taken
+        message.processed_at = now
+        session.add(message)
+    return len(messages)
 
 
 def _answer(session: Session, *, message: InboxSms, text: str) -> None:
@@ -218,7 +255,10 @@ def _failed(session: Session, *, message_id: int, error: str) -> None:
 
 def drain(session: Session, *, handlers: tuple[SmsHandler, ...], limit: int | None = None) -> int:
     """The ``sms-inbox`` sweep: claims and files waiting messages until none is left (or
-    ``limit`` were filed), each in a transaction of its own. It commits, as the lanes do: one
+    ``limit`` were filed). It commits, as the lanes do. A claim is filed in rounds, each
+    sender's first message in the first round, its second in the second, and so on; a round
+    is one transaction (a storm's messages, one a sender, are taken in together). A round
+    that fails is filed again a message at a time, each in a transaction of its own: one
     message's failure must not undo another's ticket."""
     done = 0
     while limit is None or done < limit:
@@ -227,19 +267,53 @@ def drain(session: Session, *, handlers: tuple[SmsHandler, ...], limit: int | No
         if not claimed:
             break
         stopped: set[str] = set()
-        for item in claimed:
-            if item.sender in stopped:
-                # Left leased: taken again after the failed one, in order.
-                continue
-            try:
-                done += process(session, message_id=item.id, handlers=handlers)
-                session.commit()
-            except Exception as error:
-                session.rollback()
-                log.exception("inbound SMS %d failed", item.id)
-                stopped.add(item.sender)
-                _failed(session, message_id=item.id, error=f"{type(error).__name__}: {error}")
-                session.commit()
+        for wave in _rounds(claimed):
+            left = [item for item in wave if item.sender not in stopped]
+            if len(left) > 1:
+                try:
+                    done += process_many(
+                        session, message_ids=[item.id for item in left], handlers=handlers
+                    )
+                    session.commit()
+                    continue
+                except Exception:
+                    session.rollback()
+                    log.warning(
+                        "a round of %d inbound SMS failed; filing them one by one", len(left)
+                    )
+            done += _one_by_one(session, left, handlers=handlers, stopped=stopped)
+    return done
+
+
+def _rounds(claimed: list[Claim]) -> list[list[Claim]]:
+    """The k-th claimed message of each sender in round k: a round holds one message a
+    sender, and a sender's messages are filed in order, round after round."""
+    rounds: list[list[Claim]] = []
+    taken: dict[str, int] = {}
+    for item in claimed:
+        place = taken.get(item.sender, 0)
+        taken[item.sender] = place + 1
+        if place == len(rounds):
+            rounds.append([])
+        rounds[place].append(item)
+    return rounds
+
+
+def _one_by_one(
+    session: Session, items: list[Claim], *, handlers: tuple[SmsHandler, ...], stopped: set[str]
+) -> int:
+    done = 0
+    for item in items:
+        try:
+            done += process(session, message_id=item.id, handlers=handlers)
+            session.commit()
+        except Exception as error:
+            session.rollback()
+            log.exception("inbound SMS %d failed", item.id)
+            # The sender's later messages are left leased: taken again after this one.
+            stopped.add(item.sender)
+            _failed(session, message_id=item.id, error=f"{type(error).__name__}: {error}")
+            session.commit()
     return done
 
 
