@@ -176,9 +176,7 @@ notice.</p></body></html>"""
 
 
 def _page(template: str) -> HTMLResponse:
-    return HTMLResponse(
-        template.format(organisation=html.escape(get_settings().organisation_name))
-    )
+    return HTMLResponse(template.format(organisation=html.escape(get_settings().organisation_name)))
 
 
 @public.get("/unsubscribe/{token}", response_class=HTMLResponse, responses=error_responses(403))

@@ -40,9 +40,7 @@ def keyword(text: str) -> str:
     """What a customer typed, as a keyword: full-width letters and digits made plain (NFKC),
     any case, surrounding spaces and punctuation ignored ("ＴＤ", "td。" and "TD" are alike)."""
     word = unicodedata.normalize("NFKC", text).strip().upper()
-    punctuation = "".join(
-        char for char in set(word) if unicodedata.category(char).startswith("P")
-    )
+    punctuation = "".join(char for char in set(word) if unicodedata.category(char).startswith("P"))
     return word.strip(punctuation + " ")
 
 
