@@ -671,7 +671,7 @@ def drill_report(*, data: Evaluation, locale: Locale, zone: str) -> Report:
         head=(_("Planned"), _("Inject"), _("Kind"), _("Fired"), _("Expected action")),
         rows=tuple(
             (
-                f"+{row.offset_minutes} min",
+                "+" + _("%(minutes)s min") % {"minutes": row.offset_minutes},
                 pick(scenario.injects[row.position].description),
                 say.label(scenario.injects[row.position].action.type, "inject"),
                 say.moment(row.fired_at) if row.fired_at else _("Not fired"),
