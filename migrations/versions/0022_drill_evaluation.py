@@ -1,7 +1,7 @@
 """drill evaluation: evaluators, objective ratings, hot-wash notes, improvement plan items
 
 Revision ID: 0022
-Revises: 0020
+Revises: 0021
 Create Date: 2026-12-12 09:00:00
 
 After HSEEP: ``drill_ratings`` holds each evaluator's P/S/M/U rating of each objective of a
@@ -19,7 +19,7 @@ from alembic import op
 from incident_cmd.columns import UTCDateTime
 
 revision: str = "0022"
-down_revision: str | None = "0020"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

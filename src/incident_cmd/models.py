@@ -17,7 +17,7 @@ from incident_cmd.messaging.models import DirectMessage, SinkMessage, Suppressio
 from incident_cmd.numbering import sequence_counters
 from incident_cmd.paging.models import Page, PageTarget
 from incident_cmd.playbooks.models import PlaybookVersion
-from incident_cmd.postmortems.models import FollowUp, Review
+from incident_cmd.postmortems.models import DrillRequest, FollowUp, PlanRevision, Review
 from incident_cmd.sitreps.models import SituationReport
 from incident_cmd.statements.models import Statement
 from incident_cmd.subscriptions.models import Subscription, SubscriptionRequest
@@ -36,6 +36,7 @@ __all__ = [
     "DrillEvaluator",
     "DrillInject",
     "DrillRating",
+    "DrillRequest",
     "DrillRun",
     "Finding",
     "FollowUp",
@@ -48,6 +49,7 @@ __all__ = [
     "Letter",
     "Page",
     "PageTarget",
+    "PlanRevision",
     "PlaybookVersion",
     "Purchase",
     "Review",

@@ -29,6 +29,7 @@ from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.outbox import Sender
 from incident_cmd.paging import jobs as paging_jobs
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.postmortems import flows as postmortem_flows
 from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.sitreps import flows as sitrep_flows
 from incident_cmd.tickets import jobs as ticket_jobs
@@ -43,6 +44,7 @@ SWEEPS: dict[str, Sweep] = {
     "page-escalations": paging_jobs.escalate_due_pages,
     "incident-task-overdue": incident_service.mark_overdue_tasks,
     "review-followup-reminders": postmortem_service.remind_followups,
+    "review-meetings": postmortem_flows.sweep_meetings,
     "sla-timers": ticket_jobs.sweep_timers,
     "ticket-task-overdue": ticket_jobs.mark_overdue_tasks,
     "monthly-review": ticket_review.run_monthly_review,

@@ -5,13 +5,15 @@ fire one early. Everything is on the drill incident's timeline."""
 from datetime import timedelta
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from incident_cmd import db
 from incident_cmd.drills import flows, service
 from incident_cmd.drills.models import InjectState, RunState
 from incident_cmd.errors import Conflict
 from incident_cmd.incidents import service as incident_service
+from incident_cmd.messaging.models import DirectMessage
+from incident_cmd.timeline.models import TimelineEvent
 
 MINUTE = timedelta(minutes=1)
 
@@ -160,3 +162,40 @@ def test_ending_stops_the_rest_and_firing_early_is_the_controllers(drills, froze
     assert injects["staff_check"].state == injects["warehouse"].state == InjectState.cancelled
     assert drills.run(run_id).state == RunState.ended
     assert drills.kinds(run_id, "drill.")[-1] == "drill.ended"
+
+
+def test_a_message_inject_tells_each_seated_participant_once_marked_as_a_drill(
+    drills, frozen_clock
+):
+    run_id = drills.start("typhoon-service-centre")
+    frozen_clock.advance(MINUTE)
+    assert drills.sweep() == 1  # the message at +1
+    run = drills.run(run_id)
+    with db.session_scope() as session:
+        incident = incident_service.get_incident(session, incident_id=run.incident_id)
+        seated = {
+            seat.user_id
+            for seat in incident_service.current_roster(session, incident=incident)
+            if seat.user_id is not None
+        }
+        messages = session.exec(
+            select(DirectMessage).where(
+                DirectMessage.source == flows.SOURCE,
+                DirectMessage.label.startswith("drill message"),
+            )
+        ).all()
+        assert seated and {message.user_id for message in messages} == seated
+        assert all(message.drill for message in messages)
+        for message in messages:
+            marking = "【演练】" if message.locale == "zh-CN" else "[DRILL]"
+            shown = message.body if message.channel == "sms" else message.subject
+            assert shown is not None and shown.startswith(marking), shown
+        assert len(messages) == len({(m.user_id, m.channel) for m in messages})
+        [told] = session.exec(
+            select(TimelineEvent.data).where(
+                TimelineEvent.subject_type == "incident",
+                TimelineEvent.subject_id == incident.id,
+                TimelineEvent.kind == "drill.message",
+            )
+        ).all()
+    assert told["told"] == len(seated)

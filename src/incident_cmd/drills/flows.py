@@ -46,7 +46,7 @@ from incident_cmd.incidents.models import Incident, RosterAssignment
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.channels import ChannelName
-from incident_cmd.messaging.templates import Rendered
+from incident_cmd.messaging.templates import Rendered, templates_for
 from incident_cmd.paging import answers as paging_answers
 from incident_cmd.playbooks.schema import Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
@@ -161,13 +161,14 @@ def _fire(
     elif isinstance(action, Unresponsive):
         _unresponsive(session, run, action)
     elif isinstance(action, Message):
+        told = _message(session, incident, inject, action)
         service.record(
             session,
             run=run,
             kind="drill.message",
             summary=f"to the participants: {action.text.en}",
             actor_id=None,
-            data={"text": action.text.model_dump(by_alias=True)},
+            data={"text": action.text.model_dump(by_alias=True), "told": told},
         )
     service.finish(inject)
     session.add(inject)
@@ -292,6 +293,51 @@ def _sms_replies(
         actor_id=None,
         data={"inject": inject.key, "count": len(action.texts), "tickets": tickets},
     )
+
+
+def _message(session: Session, incident: Incident, inject: DrillInject, action: Message) -> int:
+    """Each person seated on the drill's roster gets the controller's message by SMS and email,
+    in their language, marked as a drill; keyed by the inject, so firing twice tells once.
+    The number of people told."""
+    templates = templates_for(get_settings().template_dir)
+    seated = {
+        seat.user_id
+        for seat in incident_service.current_roster(session, incident=incident)
+        if seat.user_id is not None
+    }
+    told = 0
+    for user_id in sorted(seated):
+        person = session.get(User, user_id)
+        if person is None or not person.active:
+            continue
+        context = {
+            "organisation": get_settings().organisation_name,
+            "number": incident.number,
+            "title": incident.title,
+            "name": person.display_name,
+            "text": action.text.zh_CN if person.locale == Locale.zh_CN else action.text.en,
+            "url": f"{get_settings().public_base_url}/incidents/{incident.id}",
+        }
+        addresses = ((ChannelName.sms, person.phone), (ChannelName.email, person.email))
+        for channel, address in addresses:
+            if not address:
+                continue
+            direct.enqueue(
+                session,
+                key=f"drill-{inject.id}-message-{person.id}-{channel}",
+                source=SOURCE,
+                source_id=inject.id,
+                subject=("incident", incident.id),
+                label=f"drill message to {person.username}",
+                channel=channel,
+                address=address,
+                locale=person.locale,
+                rendered=templates.render("drill_message", channel, person.locale, context),
+                drill=True,
+                user_id=person.id,
+            )
+        told += 1
+    return told
 
 
 def _inquiry(session: Session, incident: Incident, inject: DrillInject, action: Inquiry) -> None:

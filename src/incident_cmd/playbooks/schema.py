@@ -161,6 +161,13 @@ class Playbook(Strict):
     notifications: list[NotificationPlan] = Field(default_factory=list)
     status_templates: list[StatusTemplate] = Field(default_factory=list)
     review: list[ReviewItem] = Field(default_factory=list)
+    # The review meeting (复盘会) is held within this many working days of the resolution, on
+    # the organisation's holiday calendar. The seeds set no day for it; the nearest rule is
+    # seed 001's first check of a complaint within 3 working days (应在接到投诉的3个工作日内
+    # 进行初步核实), the same clock the review checklist runs on.
+    review_meeting_within: int = Field(
+        default=3, ge=1, le=30, description="working days after the resolution"
+    )
     triggers: list[Trigger] = Field(default_factory=list)
 
     def severity(self, key: str) -> Severity | None:

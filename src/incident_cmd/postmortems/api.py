@@ -12,14 +12,22 @@ from incident_cmd.auth.models import Role, User
 from incident_cmd.deps import AnyUser, SessionDep, allow
 from incident_cmd.errors import error_responses
 from incident_cmd.fields import DbId
+from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.postmortems import flows
 from incident_cmd.postmortems.models import Section
 from incident_cmd.postmortems.schemas import (
     ApprovalNote,
+    DrillRequestCreate,
+    DrillRequestRead,
     FollowUpCreate,
     FollowUpDone,
     FollowUpRead,
+    MeetingRead,
+    MeetingSet,
+    PlanRevisionCreate,
+    PlanRevisionRead,
     ReviewRead,
+    RevisionDecision,
     SectionEdit,
 )
 
@@ -84,3 +92,113 @@ def complete_followup(
     )
     read = flows.review_read(session, incident_id=incident_id, locale=actor.locale)
     return next(item for item in read.followups if item.id == followup_id)
+
+
+@router.put("/meeting", response_model=MeetingRead, responses=error_responses(404, 409))
+def set_meeting(
+    incident_id: DbId, body: MeetingSet, session: SessionDep, actor: SeatHolder
+) -> MeetingRead:
+    """Sets or moves the review meeting (复盘会) within the playbook's window; the roster is
+    invited by SMS and email."""
+    flows.set_meeting(session, incident_id=incident_id, meeting_at=body.meeting_at, actor=actor)
+    return flows.review_read(session, incident_id=incident_id, locale=actor.locale).meeting
+
+
+@router.post(
+    "/revisions",
+    response_model=PlanRevisionRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409),
+)
+def propose_revision(
+    incident_id: DbId,
+    body: PlanRevisionCreate,
+    session: SessionDep,
+    registry: RegistryDep,
+    actor: SeatHolder,
+) -> PlanRevisionRead:
+    """A finding's proposed playbook file, checked as the loader checks it; answered with its
+    diff against the file as it is now, for a person to apply in git."""
+    revision = flows.propose_revision(
+        session, incident_id=incident_id, data=body, registry=registry, actor=actor
+    )
+    read = flows.review_read(session, incident_id=incident_id, locale=actor.locale)
+    return next(item for item in read.revisions if item.id == revision.id)
+
+
+def _decide(
+    incident_id: int, revision_id: int, accept: bool, note: str, session, actor: User
+) -> PlanRevisionRead:
+    flows.decide_revision(
+        session,
+        incident_id=incident_id,
+        revision_id=revision_id,
+        accept=accept,
+        note=note,
+        actor=actor,
+    )
+    read = flows.review_read(session, incident_id=incident_id, locale=actor.locale)
+    return next(item for item in read.revisions if item.id == revision_id)
+
+
+@router.post(
+    "/revisions/{revision_id}/accept",
+    response_model=PlanRevisionRead,
+    responses=error_responses(404, 409),
+)
+def accept_revision(
+    incident_id: DbId,
+    revision_id: DbId,
+    body: RevisionDecision,
+    session: SessionDep,
+    actor: SeatHolder,
+) -> PlanRevisionRead:
+    return _decide(incident_id, revision_id, True, body.note, session, actor)
+
+
+@router.post(
+    "/revisions/{revision_id}/reject",
+    response_model=PlanRevisionRead,
+    responses=error_responses(404, 409),
+)
+def reject_revision(
+    incident_id: DbId,
+    revision_id: DbId,
+    body: RevisionDecision,
+    session: SessionDep,
+    actor: SeatHolder,
+) -> PlanRevisionRead:
+    return _decide(incident_id, revision_id, False, body.note, session, actor)
+
+
+@router.post(
+    "/drill-requests",
+    response_model=DrillRequestRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409),
+)
+def request_drill(
+    incident_id: DbId,
+    body: DrillRequestCreate,
+    session: SessionDep,
+    registry: RegistryDep,
+    actor: SeatHolder,
+) -> DrillRequestRead:
+    request = flows.request_drill(
+        session, incident_id=incident_id, data=body, registry=registry, actor=actor
+    )
+    read = flows.review_read(session, incident_id=incident_id, locale=actor.locale)
+    return next(item for item in read.drill_requests if item.id == request.id)
+
+
+@router.post(
+    "/drill-requests/{request_id}/cancel",
+    response_model=DrillRequestRead,
+    responses=error_responses(404, 409),
+)
+def cancel_drill_request(
+    incident_id: DbId, request_id: DbId, session: SessionDep, actor: SeatHolder
+) -> DrillRequestRead:
+    flows.cancel_drill_request(session, incident_id=incident_id, request_id=request_id, actor=actor)
+    read = flows.review_read(session, incident_id=incident_id, locale=actor.locale)
+    return next(item for item in read.drill_requests if item.id == request_id)

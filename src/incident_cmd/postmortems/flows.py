@@ -22,17 +22,30 @@ from incident_cmd.incidents.models import Incident, IncidentStatus, TaskStatus
 from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.paging import mobilisation
 from incident_cmd.paging.models import PageStatus
+from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.postmortems import service
-from incident_cmd.postmortems.models import FollowUp, FollowUpState, Review, Section
+from incident_cmd.postmortems.models import (
+    DrillRequest,
+    FollowUp,
+    FollowUpState,
+    PlanRevision,
+    Review,
+    Section,
+)
 from incident_cmd.postmortems.schemas import (
     CauseGroup,
     ChecklistItem,
+    DrillRequestCreate,
+    DrillRequestRead,
     Figures,
     FollowUpCreate,
     FollowUpRead,
     HourCount,
+    MeetingRead,
     MonthFigures,
     OpenFollowUp,
+    PlanRevisionCreate,
+    PlanRevisionRead,
     QuarterIncident,
     Quarterly,
     Rate,
@@ -272,9 +285,13 @@ def review_read(session: Session, *, incident_id: int, locale: str) -> ReviewRea
     }
     followups = service.followups_of(session, incident=incident)
     starred = timeline.starred_events(session, subject_type=service.SUBJECT, subject_id=incident.id)
+    revisions = service.revisions_of(session, incident=incident)
+    drills = service.drill_requests_of(session, incident=incident)
     names = auth_service.usernames(
         session,
-        ids={review.approved_by}
+        ids={review.approved_by, review.meeting_set_by}
+        | {person for item in revisions for person in (item.proposed_by, item.decided_by)}
+        | {item.requested_by for item in drills}
         | set(holders.values())
         | {task.completed_by for task in tasks}
         | {person for item in followups for person in (item.owner_id, item.created_by)}
@@ -338,6 +355,254 @@ def review_read(session: Session, *, incident_id: int, locale: str) -> ReviewRea
             for item in followups
         ],
         figures=figures(session, incident=incident),
+        meeting=MeetingRead(
+            within_working_days=incident_service.playbook_of(
+                session, incident
+            ).review_meeting_within,
+            by=review.meeting_by,
+            at=review.meeting_at,
+            set_by=names.of(review.meeting_set_by),
+            late=review.meeting_at is None
+            and review.meeting_by is not None
+            and now >= review.meeting_by,
+            attendees=[person.username for person in attendees(session, incident=incident)],
+        ),
+        revisions=[revision_read(item, names) for item in revisions],
+        drill_requests=[drill_request_read(item, names) for item in drills],
+    )
+
+
+def revision_read(revision: PlanRevision, names: auth_service.Usernames) -> PlanRevisionRead:
+    return PlanRevisionRead(
+        id=revision.id,
+        playbook=revision.playbook_key,
+        file=revision.playbook_file,
+        finding=revision.finding,
+        state=revision.state,
+        proposed_by=names[revision.proposed_by],
+        proposed_at=revision.proposed_at,
+        decided_by=names.of(revision.decided_by),
+        decided_at=revision.decided_at,
+        decision_note=revision.decision_note,
+        diff=service.revision_diff(revision),
+        text=revision.proposed_text,
+    )
+
+
+def drill_request_read(request: DrillRequest, names: auth_service.Usernames) -> DrillRequestRead:
+    return DrillRequestRead(
+        id=request.id,
+        incident_id=request.incident_id,
+        playbook=request.playbook_key,
+        reason=request.reason,
+        wanted_by=request.wanted_by,
+        revision=request.revision_id,
+        state=request.state,
+        requested_by=names[request.requested_by],
+        requested_at=request.requested_at,
+        scheduled_for=request.scheduled_for,
+    )
+
+
+# --- the review meeting (复盘会) -----------------------------------------------------------
+
+
+def attendees(session: Session, *, incident: Incident) -> list[User]:
+    """Everyone seated on the roster, each once, in seat order."""
+    seats = incident_service.current_roster(session, incident=incident)
+    ordered = list(dict.fromkeys(seat.user_id for seat in seats if seat.user_id is not None))
+    users = {
+        user.id: user
+        for user in session.exec(select(User).where(col(User.id).in_(ordered)))
+        if user.active
+    }
+    return [users[user_id] for user_id in ordered if user_id in users]
+
+
+def _invite(
+    session: Session,
+    *,
+    incident: Incident,
+    review: Review,
+    people: Sequence[User],
+    reminder: bool,
+) -> list[str]:
+    """The invitation (keyed by the setting, so a moved meeting invites again) or the
+    reminder before it."""
+    assert review.meeting_at is not None
+    told = []
+    for person in people:
+        if service.tell(
+            session,
+            incident=incident,
+            user=person,
+            template="review_meeting",
+            source=service.MEETING_SOURCE,
+            source_id=review.id,
+            step=f"{'reminder' if reminder else 'invite'}{review.meeting_sets}",
+            label=f"review meeting of {incident.number}",
+            context={
+                "at": review.meeting_at,
+                "moved": review.meeting_sets > 1,
+                "reminder": reminder,
+            },
+        ):
+            told.append(person.username)
+    return told
+
+
+def set_meeting(session: Session, *, incident_id: int, meeting_at: datetime, actor: User) -> Review:
+    """The commander or a duty manager sets the meeting; the roster is invited by SMS and
+    email with the time on each person's clock (the messaging layer sends no attachments, so
+    no calendar file), once each time the time changes."""
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    people = attendees(session, incident=incident)
+    review, changed = service.set_meeting(
+        session,
+        incident=incident,
+        at=meeting_at,
+        attendees=[person.username for person in people],
+        actor=actor,
+        may_set=may.approve,
+    )
+    if changed:
+        _invite(
+            session,
+            incident=incident,
+            review=review,
+            people=people,
+            reminder=False,
+        )
+    return review
+
+
+def duty_managers(session: Session) -> list[User]:
+    return [
+        person
+        for person in auth_service.list_users(session)
+        if person.active and person.role == Role.duty_manager
+    ]
+
+
+def sweep_meetings(session: Session) -> int:
+    """Sweep: reminds the attendees before each meeting, and tells the duty managers of each
+    window that ended with no meeting set; once each, across workers (the reviews are
+    claimed, the messages keyed by step)."""
+    reviews = service.due_meetings(session)
+    for review in reviews:
+        incident = incident_service.get_incident(session, incident_id=review.incident_id)
+        if incident.status == IncidentStatus.closed:
+            # Closed before its meeting came: nobody is to be called to it any more.
+            service.meeting_swept(session, incident=incident, review=review, told=None)
+            continue
+        if review.meeting_at is None:
+            told = [
+                person.username
+                for person in duty_managers(session)
+                if service.tell(
+                    session,
+                    incident=incident,
+                    user=person,
+                    template="review_meeting_missed",
+                    source=service.MEETING_SOURCE,
+                    source_id=review.id,
+                    step="missed",
+                    label=f"review meeting of {incident.number} not set",
+                    context={"by": review.meeting_by},
+                )
+            ]
+        else:
+            told = _invite(
+                session,
+                incident=incident,
+                review=review,
+                people=attendees(session, incident=incident),
+                reminder=True,
+            )
+        service.meeting_swept(session, incident=incident, review=review, told=told)
+    return len(reviews)
+
+
+# --- plan revisions and drill requests -----------------------------------------------------
+
+
+def propose_revision(
+    session: Session,
+    *,
+    incident_id: int,
+    data: PlanRevisionCreate,
+    registry: PlaybookRegistry,
+    actor: User,
+) -> PlanRevision:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    try:
+        current = registry.get(data.playbook)
+    except NotFound as exc:
+        raise Invalid(exc.message, field="playbook") from None
+    return service.propose_revision(
+        session,
+        incident=incident,
+        current=current,
+        finding=data.finding,
+        text=data.text,
+        actor=actor,
+        may_edit=may.edit,
+    )
+
+
+def decide_revision(
+    session: Session, *, incident_id: int, revision_id: int, accept: bool, note: str, actor: User
+) -> PlanRevision:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    return service.decide_revision(
+        session,
+        incident=incident,
+        revision_id=revision_id,
+        accept=accept,
+        note=note,
+        actor=actor,
+        may_decide=may.approve,
+    )
+
+
+def request_drill(
+    session: Session,
+    *,
+    incident_id: int,
+    data: DrillRequestCreate,
+    registry: PlaybookRegistry,
+    actor: User,
+) -> DrillRequest:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    playbook_key = data.playbook or incident_service.playbook_of(session, incident).key
+    if data.revision is None:
+        try:
+            registry.get(playbook_key)
+        except NotFound as exc:
+            raise Invalid(exc.message, field="playbook") from None
+    return service.request_drill(
+        session,
+        incident=incident,
+        playbook_key=playbook_key,
+        reason=data.reason,
+        wanted_by=data.wanted_by,
+        revision_id=data.revision,
+        actor=actor,
+        may_edit=may.edit,
+    )
+
+
+def cancel_drill_request(
+    session: Session, *, incident_id: int, request_id: int, actor: User
+) -> DrillRequest:
+    incident = incident_service.get_incident(session, incident_id=incident_id)
+    may = permissions(session, incident=incident, actor=actor)
+    return service.cancel_drill_request(
+        session, incident=incident, request_id=request_id, actor=actor, may_edit=may.edit
     )
 
 

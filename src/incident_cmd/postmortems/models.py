@@ -36,6 +36,19 @@ class Review(SQLModel, table=True):
     lucky: str = ""
     approved_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     approved_by: int | None = Field(default=None, foreign_key="users.id")
+    # The review meeting (复盘会): held before ``meeting_by`` (the end of the playbook's window
+    # of working days after the resolution), at ``meeting_at`` once the commander or a duty
+    # manager sets it. ``meeting_sets`` counts the times it was set, so each setting invites
+    # once. ``meeting_sweep_at`` is the next moment the meeting sweep has work on it: the
+    # window's end while unset (the duty managers are told), then the reminder before the
+    # meeting; None once done.
+    meeting_by: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    meeting_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    meeting_set_by: int | None = Field(default=None, foreign_key="users.id")
+    meeting_sets: int = 0
+    meeting_sweep_at: datetime | None = Field(
+        default=None, sa_column=Column(UTCDateTime(), index=True)
+    )
 
 
 class FollowUpState(StrEnum):
@@ -65,3 +78,59 @@ class FollowUp(SQLModel, table=True):
     done_by: int | None = Field(default=None, foreign_key="users.id")
     remind_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
     reminders: int = 0
+
+
+class RevisionState(StrEnum):
+    proposed = "proposed"
+    accepted = "accepted"
+    rejected = "rejected"
+
+
+class PlanRevision(SQLModel, table=True):
+    """A change to a playbook that a finding of the review proposes (修订预案): the whole new
+    file text, valid when proposed. The product never writes playbooks/: a person applies an
+    accepted revision in git, from the diff against the file as it is then."""
+
+    __tablename__ = "postmortem_plan_revisions"
+
+    id: int = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    playbook_key: str = Field(max_length=64)
+    # The file in the playbook directory it revises, read again whenever the diff is shown.
+    playbook_file: str = Field(max_length=255)
+    finding: str = Field(max_length=2000)
+    proposed_text: str
+    state: RevisionState = enum_column(RevisionState, default=RevisionState.proposed)
+    proposed_by: int = Field(foreign_key="users.id")
+    proposed_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    decided_by: int | None = Field(default=None, foreign_key="users.id")
+    decided_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    decision_note: str = Field(default="", max_length=2000)
+
+
+class DrillRequestState(StrEnum):
+    requested = "requested"
+    scheduled = "scheduled"
+    cancelled = "cancelled"
+
+
+class DrillRequest(SQLModel, table=True):
+    """A drill of a playbook that the review asks for (安排演练), for the drills to turn into a
+    scheduled exercise (``service.open_drill_requests``, ``mark_drill_request_scheduled``)."""
+
+    __tablename__ = "drill_requests"
+    __table_args__ = (Index("ix_drill_requests_state", "state", "wanted_by"),)
+
+    id: int = Field(default=None, primary_key=True)
+    incident_id: int = Field(foreign_key="incidents.id", index=True)
+    playbook_key: str = Field(max_length=64)
+    reason: str = Field(max_length=2000)
+    wanted_by: date
+    revision_id: int | None = Field(default=None, foreign_key="postmortem_plan_revisions.id")
+    state: DrillRequestState = enum_column(DrillRequestState, default=DrillRequestState.requested)
+    requested_by: int = Field(foreign_key="users.id")
+    requested_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    scheduled_for: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    scheduled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    cancelled_by: int | None = Field(default=None, foreign_key="users.id")
+    cancelled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

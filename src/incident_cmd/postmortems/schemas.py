@@ -1,9 +1,14 @@
 from datetime import date, datetime
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-from incident_cmd.fields import Day
-from incident_cmd.postmortems.models import FollowUpState, Section
+from incident_cmd.fields import Day, DbId
+from incident_cmd.postmortems.models import (
+    DrillRequestState,
+    FollowUpState,
+    RevisionState,
+    Section,
+)
 
 SECTION_MAX = 20000
 
@@ -117,6 +122,81 @@ class Figures(BaseModel):
     compensation_total: float
 
 
+# --- the review meeting, plan revisions and drill requests -----------------------------------
+
+PLAYBOOK_TEXT_MAX = 200_000
+
+
+class MeetingSet(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    meeting_at: AwareDatetime = Field(description="when the review meeting (复盘会) is held")
+
+
+class MeetingRead(BaseModel):
+    within_working_days: int = Field(description="the playbook's window after the resolution")
+    by: datetime | None = Field(description="the meeting is held before this moment")
+    at: datetime | None
+    set_by: str | None
+    late: bool = Field(description="the window ended with no meeting set")
+    attendees: list[str] = Field(description="the roster, invited when the meeting is set")
+
+
+class PlanRevisionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    playbook: str = Field(min_length=1, max_length=64, description="the playbook's key")
+    finding: str = Field(min_length=1, max_length=2000, description="what the review found")
+    text: str = Field(
+        min_length=1, max_length=PLAYBOOK_TEXT_MAX, description="the whole proposed YAML file"
+    )
+
+
+class RevisionDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str = Field(default="", max_length=2000)
+
+
+class PlanRevisionRead(BaseModel):
+    id: int
+    playbook: str
+    file: str
+    finding: str
+    state: RevisionState
+    proposed_by: str
+    proposed_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    decision_note: str
+    diff: str = Field(description="unified diff against the playbook file as it is now")
+    text: str
+
+
+class DrillRequestCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    playbook: str | None = Field(
+        default=None, max_length=64, description="the incident's playbook when not given"
+    )
+    reason: str = Field(min_length=1, max_length=2000)
+    wanted_by: Day = Field(description="the drill is wanted by this day (organisation's zone)")
+    revision: DbId | None = Field(default=None, description="an accepted plan revision to drill")
+
+
+class DrillRequestRead(BaseModel):
+    id: int
+    incident_id: int
+    playbook: str
+    reason: str
+    wanted_by: date
+    revision: int | None
+    state: DrillRequestState
+    requested_by: str
+    requested_at: datetime
+    scheduled_for: datetime | None
+
+
 class ReviewRead(BaseModel):
     incident_id: int
     number: str
@@ -132,6 +212,9 @@ class ReviewRead(BaseModel):
     starred: list[StarredEntry]
     followups: list[FollowUpRead]
     figures: Figures
+    meeting: MeetingRead
+    revisions: list[PlanRevisionRead]
+    drill_requests: list[DrillRequestRead]
 
 
 # --- the quarterly review meeting (售后复盘会) ------------------------------------------------

@@ -3,9 +3,11 @@ review tasks), written in sections, approved by the commander or a duty manager,
 follow-up actions reminded until done. Who holds which seat is the incidents domain's to say:
 callers pass what it answered (``may_edit``, ``may_approve``)."""
 
+import difflib
 import re
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, select
@@ -16,8 +18,21 @@ from incident_cmd.config import get_settings
 from incident_cmd.db import skip_locked
 from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.incidents.models import Incident, IncidentStatus, IncidentTask, TaskStatus
+from incident_cmd.messaging import direct
+from incident_cmd.messaging.channels import ChannelName
+from incident_cmd.messaging.templates import templates_for
+from incident_cmd.playbooks.loader import LoadedPlaybook, PlaybookInvalid, parse_playbook
 from incident_cmd.playbooks.schema import Playbook
-from incident_cmd.postmortems.models import FollowUp, FollowUpState, Review, Section
+from incident_cmd.postmortems.models import (
+    DrillRequest,
+    DrillRequestState,
+    FollowUp,
+    FollowUpState,
+    PlanRevision,
+    Review,
+    RevisionState,
+    Section,
+)
 from incident_cmd.timeline import service as timeline
 from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.workdays import add_offset, parse_offset
@@ -34,6 +49,22 @@ APPROVAL_WITHDRAWN = "postmortem.approval_withdrawn"
 FOLLOWUP_ADDED = "postmortem.followup_added"
 FOLLOWUP_DONE = "postmortem.followup_done"
 FOLLOWUP_OVERDUE = "postmortem.followup_overdue"
+MEETING_SET = "postmortem.meeting_set"
+MEETING_REMINDED = "postmortem.meeting_reminded"
+MEETING_MISSED = "postmortem.meeting_missed"
+REVISION_PROPOSED = "postmortem.revision_proposed"
+REVISION_ACCEPTED = "postmortem.revision_accepted"
+REVISION_REJECTED = "postmortem.revision_rejected"
+DRILL_REQUESTED = "postmortem.drill_requested"
+DRILL_SCHEDULED = "postmortem.drill_scheduled"
+DRILL_CANCELLED = "postmortem.drill_cancelled"
+
+# Messages this domain sends through the direct lane, by source.
+FOLLOWUP_SOURCE = "followup"
+MEETING_SOURCE = "review-meeting"
+# The attendees are reminded this long before the meeting; a meeting set closer than that
+# has only its invitation.
+MEETING_REMINDER_LEAD = timedelta(hours=1)
 
 
 def _zone() -> ZoneInfo:
@@ -106,6 +137,10 @@ def start(session: Session, *, incident: Incident, playbook: Playbook, actor: Us
         session.add(review)
     elif review.approved_at is not None:
         _withdraw(session, incident, review, actor.id, reopened=True)
+    if review.meeting_at is None:
+        # Resolved again after a reopening: the window runs from the new resolution.
+        review.meeting_by = meeting_window_end(incident.resolved_at, playbook.review_meeting_within)
+        review.meeting_sweep_at = review.meeting_by
     existing = {task.key for task in checklist(session, incident=incident)}
     created = []
     for item in playbook.review:
@@ -364,12 +399,70 @@ def complete_followup(
     return followup
 
 
-def remind_followups(session: Session, *, limit: int = 500) -> int:
-    """Puts each open follow-up past its due time on its incident's timeline once per overdue
-    step: at the due time, then every working day after, until it is done. A sweep that ran
-    late says the step it is in once, not every step it missed.
+def local_text(moment: datetime, zone: ZoneInfo) -> str:
+    return moment.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z")
 
-    On PostgreSQL, concurrent workers skip rows another worker has locked."""
+
+def review_url(incident: Incident) -> str:
+    return f"{get_settings().public_base_url}/incidents/{incident.id}/review"
+
+
+def tell(
+    session: Session,
+    *,
+    incident: Incident,
+    user: User,
+    template: str,
+    source: str,
+    source_id: int,
+    step: str,
+    label: str,
+    context: dict,
+) -> bool:
+    """Queues the message to the person by SMS and email, each at most once per ``step``
+    (the key is unique); ``context`` gets the incident, the link and the organisation, and
+    ``local`` renders a moment on the person's own clock. False when they have neither."""
+    templates = templates_for(get_settings().template_dir)
+    zone = ZoneInfo(user.timezone)
+    full = {
+        "organisation": get_settings().organisation_name,
+        "incident": incident.number,
+        "title": incident.title,
+        "name": user.display_name,
+        "url": review_url(incident),
+        "local": lambda moment: local_text(moment, zone),
+        **context,
+    }
+    told = False
+    for channel, address in ((ChannelName.sms, user.phone), (ChannelName.email, user.email)):
+        if not address or not user.active:
+            continue
+        direct.enqueue(
+            session,
+            key=f"{source}-{source_id}-{step}-{user.id}-{channel}",
+            source=source,
+            source_id=source_id,
+            subject=(SUBJECT, incident.id),
+            label=f"{label} to {user.username}",
+            channel=channel,
+            address=address,
+            locale=user.locale,
+            rendered=templates.render(template, channel, user.locale, full),
+            drill=incident.drill,
+            user_id=user.id,
+        )
+        told = True
+    return told
+
+
+def remind_followups(session: Session, *, limit: int = 500) -> int:
+    """Reminds the owner of each open follow-up past its due time, by SMS and email, and puts
+    it on its incident's timeline, once per overdue step: at the due time, then every working
+    day after, until it is done. A sweep that ran late says the step it is in once, not every
+    step it missed.
+
+    On PostgreSQL, concurrent workers skip rows another worker has locked; the messages are
+    keyed by the step besides, so no step is sent twice."""
     now = clock.now()
     query = (
         select(FollowUp)
@@ -379,7 +472,7 @@ def remind_followups(session: Session, *, limit: int = 500) -> int:
     )
     followups = session.exec(skip_locked(session, query)).all()
     owners = {
-        user.id: user.username
+        user.id: user
         for user in session.exec(
             select(User).where(col(User.id).in_({item.owner_id for item in followups}))
         )
@@ -392,17 +485,33 @@ def remind_followups(session: Session, *, limit: int = 500) -> int:
         followup.remind_at = _working(followup.due_at, f"{late_days + 1}wd")
         session.add(followup)
         incident = session.get_one(Incident, followup.incident_id)
+        owner = owners[followup.owner_id]
+        tell(
+            session,
+            incident=incident,
+            user=owner,
+            template="followup_overdue",
+            source=FOLLOWUP_SOURCE,
+            source_id=followup.id,
+            step=str(followup.reminders),
+            label=f"follow-up {followup.id} reminder",
+            context={
+                "followup": followup.title,
+                "due_on": followup.due_on.isoformat(),
+                "late_days": late_days,
+            },
+        )
         _record(
             session,
             incident,
             FOLLOWUP_OVERDUE,
-            f"follow-up {followup.id} “{followup.title}” of {owners[followup.owner_id]} is "
+            f"follow-up {followup.id} “{followup.title}” of {owner.username} is "
             f"overdue (due {followup.due_on}, {late_days} working days late)",
             None,
             {
                 "followup": followup.id,
                 "title": followup.title,
-                "owner": owners[followup.owner_id],
+                "owner": owner.username,
                 "due_on": followup.due_on.isoformat(),
                 "late_days": late_days,
             },
@@ -450,3 +559,412 @@ def months_of(quarter: str) -> list[str]:
 def cause_tags(causes: str) -> list[str]:
     """The cause tags the review's causes section names, each once, in lower case."""
     return list(dict.fromkeys(tag.casefold() for tag in CAUSE_TAG.findall(causes)))
+# --- the review meeting (复盘会) -----------------------------------------------------------
+
+
+def meeting_window_end(resolved_at: datetime, within: int) -> datetime:
+    """The end of the ``within``-th working day after the resolution's day, in the
+    organisation's time zone: a meeting on that last working day is in time, one on the
+    next day is not."""
+    last_day = _working(resolved_at, f"{within}wd").astimezone(_zone()).date()
+    return end_of_day(last_day)
+
+
+def set_meeting(
+    session: Session,
+    *,
+    incident: Incident,
+    at: datetime,
+    attendees: Sequence[str],
+    actor: User,
+    may_set: bool,
+) -> tuple[Review, bool]:
+    """Sets (or moves) the meeting, inside its window while the window is open; once the
+    window has passed unmet, at any later time (it is late, and says so). True with the
+    review when the time changed, so the attendees are to be invited."""
+    if not may_set:
+        raise Forbidden(
+            f"only the commander of {incident.number} or a duty manager sets its review meeting"
+        )
+    _ensure_open(incident)
+    review = get_review(session, incident=incident)
+    now = clock.now()
+    zone = _zone()
+    if at.tzinfo is None:
+        raise Invalid("meeting_at needs a time zone offset", field="meeting_at")
+    if at <= now:
+        raise Invalid(f"meeting_at {local_text(at, zone)} is not in the future", field="meeting_at")
+    window = review.meeting_by
+    late = window is not None and now >= window
+    if window is not None and not late and at >= window:
+        last_day = (window - timedelta(days=1)).astimezone(zone).date()
+        raise Invalid(
+            f"meeting_at {local_text(at, zone)} is outside the review meeting window: the "
+            f"meeting is held by the end of {last_day.isoformat()} ({zone.key})",
+            field="meeting_at",
+        )
+    if review.meeting_at == at:
+        return review, False
+    moved = review.meeting_at is not None
+    review.meeting_at = at
+    review.meeting_set_by = actor.id
+    review.meeting_sets += 1
+    remind_at = at - MEETING_REMINDER_LEAD
+    review.meeting_sweep_at = remind_at if remind_at > now else None
+    session.add(review)
+    _record(
+        session,
+        incident,
+        MEETING_SET,
+        f"review meeting {'moved to' if moved else 'set for'} {at.isoformat()}"
+        + (" (after its window)" if late else "")
+        + f", attendees: {', '.join(attendees) or 'none'}",
+        actor.id,
+        {"at": at.isoformat(), "moved": moved, "late": late, "attendees": list(attendees)},
+    )
+    return review, True
+
+
+def due_meetings(session: Session, *, limit: int = 100) -> Sequence[Review]:
+    """Reviews the meeting sweep has work on now, claimed: on PostgreSQL another worker
+    skips them until this transaction ends."""
+    query = (
+        select(Review)
+        .where(col(Review.meeting_sweep_at) <= clock.now())
+        .order_by(col(Review.meeting_sweep_at))
+        .limit(limit)
+    )
+    return session.exec(skip_locked(session, query)).all()
+
+
+def meeting_swept(
+    session: Session, *, incident: Incident, review: Review, told: Sequence[str] | None
+) -> None:
+    """The sweep's step on the meeting is done: the reminder before it, or, with no meeting
+    set when the window ended, the duty managers told; ``told`` None when the incident was
+    closed first and no one was."""
+    review.meeting_sweep_at = None
+    session.add(review)
+    if told is None:
+        return
+    if review.meeting_at is None:
+        _record(
+            session,
+            incident,
+            MEETING_MISSED,
+            f"review meeting not set within its window (ended {review.meeting_by}); "
+            f"told {', '.join(told) or 'nobody'}",
+            None,
+            {"told": list(told)},
+        )
+    else:
+        _record(
+            session,
+            incident,
+            MEETING_REMINDED,
+            f"review meeting at {review.meeting_at.isoformat()}: attendees reminded "
+            f"({', '.join(told) or 'nobody'})",
+            None,
+            {"at": review.meeting_at.isoformat(), "told": list(told)},
+        )
+
+
+# --- plan revisions (修订预案) -------------------------------------------------------------
+
+
+def _may_write(incident: Incident, may_edit: bool, what: str) -> None:
+    if not may_edit:
+        raise Forbidden(
+            f"only the commander, a duty manager or a member of the roster of "
+            f"{incident.number} may {what}"
+        )
+
+
+def _key_line(text: str) -> int:
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.startswith("key:"):
+            return number
+    return 1
+
+
+def propose_revision(
+    session: Session,
+    *,
+    incident: Incident,
+    current: LoadedPlaybook,
+    finding: str,
+    text: str,
+    actor: User,
+    may_edit: bool,
+) -> PlanRevision:
+    """Keeps the proposed file text once the playbook loader accepts it as it would at
+    startup; every problem is refused with its line and field, and nothing is kept."""
+    _may_write(incident, may_edit, "propose a playbook revision")
+    _ensure_open(incident)
+    get_review(session, incident=incident)
+    # Browsers send a textarea's lines ending in CRLF; the files end theirs in LF.
+    text = text.replace("\r\n", "\n")
+    if not text.endswith("\n"):
+        text += "\n"
+    name = current.path.name
+    try:
+        loaded = parse_playbook(text, Path(name), get_settings().template_dir)
+    except PlaybookInvalid as exc:
+        raise Invalid("; ".join(str(problem) for problem in exc.problems), field="text") from None
+    if loaded.playbook.key != current.playbook.key:
+        raise Invalid(
+            f"{name}:{_key_line(text)}: key: a revision of {current.playbook.key!r} keeps its "
+            f"key (not {loaded.playbook.key!r})",
+            field="text",
+        )
+    if text == current_text(current.path):
+        raise Invalid(f"the proposal is {name} as it is: nothing is revised", field="text")
+    revision = PlanRevision(
+        incident_id=incident.id,
+        playbook_key=current.playbook.key,
+        playbook_file=name,
+        finding=finding.strip(),
+        proposed_text=text,
+        proposed_by=actor.id,
+        proposed_at=clock.now(),
+    )
+    session.add(revision)
+    session.flush()
+    _record(
+        session,
+        incident,
+        REVISION_PROPOSED,
+        f"playbook revision {revision.id} of {revision.playbook_key} proposed: {revision.finding}",
+        actor.id,
+        {"revision": revision.id, "playbook": revision.playbook_key, "finding": revision.finding},
+    )
+    return revision
+
+
+def current_text(path: Path) -> str:
+    """The file as it is now; empty when it is gone (the diff then adds it whole)."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def revision_diff(revision: PlanRevision) -> str:
+    """The proposal as a unified diff against the playbook file as it is now, for a person
+    to apply in git; empty once the file matches it."""
+    directory = get_settings().playbook_dir
+    path = directory / revision.playbook_file
+    return "".join(
+        difflib.unified_diff(
+            current_text(path).splitlines(keepends=True),
+            revision.proposed_text.splitlines(keepends=True),
+            fromfile=f"a/{directory.name}/{revision.playbook_file}",
+            tofile=f"b/{directory.name}/{revision.playbook_file}",
+        )
+    )
+
+
+def revisions_of(session: Session, *, incident: Incident) -> Sequence[PlanRevision]:
+    return session.exec(
+        select(PlanRevision)
+        .where(PlanRevision.incident_id == incident.id)
+        .order_by(col(PlanRevision.id))
+    ).all()
+
+
+def _revision(session: Session, incident: Incident, revision_id: int) -> PlanRevision:
+    revision = session.get(PlanRevision, revision_id)
+    if revision is None or revision.incident_id != incident.id:
+        raise NotFound(f"{incident.number} has no playbook revision {revision_id}")
+    return revision
+
+
+def decide_revision(
+    session: Session,
+    *,
+    incident: Incident,
+    revision_id: int,
+    accept: bool,
+    note: str,
+    actor: User,
+    may_decide: bool,
+) -> PlanRevision:
+    if not may_decide:
+        raise Forbidden(
+            f"only the commander of {incident.number} or a duty manager decides a playbook revision"
+        )
+    _ensure_open(incident)
+    revision = _revision(session, incident, revision_id)
+    state = RevisionState.accepted if accept else RevisionState.rejected
+    if revision.state == state:
+        return revision
+    if revision.state != RevisionState.proposed:
+        raise Conflict(
+            f"playbook revision {revision_id} is already {revision.state}", field="state"
+        )
+    revision.state = state
+    revision.decided_by = actor.id
+    revision.decided_at = clock.now()
+    revision.decision_note = note.strip()
+    session.add(revision)
+    suffix = f": {revision.decision_note}" if revision.decision_note else ""
+    _record(
+        session,
+        incident,
+        REVISION_ACCEPTED if accept else REVISION_REJECTED,
+        f"playbook revision {revision.id} of {revision.playbook_key} {state}{suffix}",
+        actor.id,
+        {
+            "revision": revision.id,
+            "playbook": revision.playbook_key,
+            "note": revision.decision_note,
+        },
+    )
+    return revision
+
+
+# --- drill requests (安排演练) -------------------------------------------------------------
+
+
+def request_drill(
+    session: Session,
+    *,
+    incident: Incident,
+    playbook_key: str,
+    reason: str,
+    wanted_by: date,
+    revision_id: int | None,
+    actor: User,
+    may_edit: bool,
+) -> DrillRequest:
+    """A drill of the playbook, or of an accepted revision of it (the revision names the
+    playbook), wanted by a day in the organisation's time zone."""
+    _may_write(incident, may_edit, "request a drill")
+    _ensure_open(incident)
+    get_review(session, incident=incident)
+    if revision_id is not None:
+        revision = session.get(PlanRevision, revision_id)
+        if revision is None or revision.incident_id != incident.id:
+            raise Invalid(
+                f"{incident.number} has no playbook revision {revision_id}", field="revision"
+            )
+        if revision.state != RevisionState.accepted:
+            raise Invalid(
+                f"playbook revision {revision_id} is {revision.state}: a drill is of an "
+                "accepted revision",
+                field="revision",
+            )
+        playbook_key = revision.playbook_key
+    today = clock.now().astimezone(_zone()).date()
+    if wanted_by < today:
+        raise Invalid(
+            f"wanted_by {wanted_by.isoformat()} is before today ({today})", field="wanted_by"
+        )
+    request = DrillRequest(
+        incident_id=incident.id,
+        playbook_key=playbook_key,
+        reason=reason.strip(),
+        wanted_by=wanted_by,
+        revision_id=revision_id,
+        requested_by=actor.id,
+        requested_at=clock.now(),
+    )
+    session.add(request)
+    session.flush()
+    _record(
+        session,
+        incident,
+        DRILL_REQUESTED,
+        f"drill {request.id} of {playbook_key} requested by {wanted_by}: {request.reason}",
+        actor.id,
+        {
+            "request": request.id,
+            "playbook": playbook_key,
+            "wanted_by": wanted_by.isoformat(),
+            "reason": request.reason,
+            "revision": revision_id,
+        },
+    )
+    return request
+
+
+def drill_requests_of(session: Session, *, incident: Incident) -> Sequence[DrillRequest]:
+    return session.exec(
+        select(DrillRequest)
+        .where(DrillRequest.incident_id == incident.id)
+        .order_by(col(DrillRequest.id))
+    ).all()
+
+
+def cancel_drill_request(
+    session: Session, *, incident: Incident, request_id: int, actor: User, may_edit: bool
+) -> DrillRequest:
+    _may_write(incident, may_edit, "cancel a drill request")
+    request = session.get(DrillRequest, request_id)
+    if request is None or request.incident_id != incident.id:
+        raise NotFound(f"{incident.number} has no drill request {request_id}")
+    if request.state == DrillRequestState.cancelled:
+        return request
+    if request.state != DrillRequestState.requested:
+        raise Conflict(
+            f"drill request {request_id} is {request.state}: the drill is cancelled there",
+            field="state",
+        )
+    request.state = DrillRequestState.cancelled
+    request.cancelled_by = actor.id
+    request.cancelled_at = clock.now()
+    session.add(request)
+    _record(
+        session,
+        incident,
+        DRILL_CANCELLED,
+        f"drill request {request.id} of {request.playbook_key} cancelled",
+        actor.id,
+        {"request": request.id, "playbook": request.playbook_key},
+    )
+    return request
+
+
+def open_drill_requests(session: Session) -> Sequence[DrillRequest]:
+    """Drill requests no exercise has been scheduled for yet, the most pressing first: for
+    the drills to take up."""
+    return session.exec(
+        select(DrillRequest)
+        .where(DrillRequest.state == DrillRequestState.requested)
+        .order_by(col(DrillRequest.wanted_by), col(DrillRequest.id))
+    ).all()
+
+
+def mark_drill_request_scheduled(
+    session: Session, *, request_id: int, scheduled_for: datetime, actor_id: int | None = None
+) -> DrillRequest:
+    """The drills scheduled an exercise for the request (or moved it); on the timeline of the
+    incident whose review asked for it. A cancelled request is not scheduled."""
+    request = session.exec(
+        select(DrillRequest).where(DrillRequest.id == request_id).with_for_update()
+    ).first()
+    if request is None:
+        raise NotFound(f"no drill request {request_id}")
+    if request.state == DrillRequestState.cancelled:
+        raise Conflict(f"drill request {request_id} was cancelled", field="state")
+    if request.scheduled_for == scheduled_for:
+        return request
+    request.state = DrillRequestState.scheduled
+    request.scheduled_for = scheduled_for
+    request.scheduled_at = clock.now()
+    session.add(request)
+    incident = session.get_one(Incident, request.incident_id)
+    _record(
+        session,
+        incident,
+        DRILL_SCHEDULED,
+        f"drill request {request.id} of {request.playbook_key} scheduled for "
+        f"{scheduled_for.isoformat()}",
+        actor_id,
+        {
+            "request": request.id,
+            "playbook": request.playbook_key,
+            "at": scheduled_for.isoformat(),
+        },
+    )
+    return request

@@ -484,6 +484,60 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
             {"outcome": _accountability("outcome")},
         ),
     ),
+    "postmortem.meeting_set": (
+        Sentence(N_("Review meeting moved to %(at)s"), {"at": _moment("at")}, when=_has("moved")),
+        Sentence(
+            N_("Review meeting set for %(at)s, after its window"),
+            {"at": _moment("at")},
+            when=_has("late"),
+        ),
+        Sentence(N_("Review meeting set for %(at)s"), {"at": _moment("at")}),
+    ),
+    "postmortem.meeting_reminded": (
+        Sentence(N_("Attendees reminded of the review meeting at %(at)s"), {"at": _moment("at")}),
+    ),
+    "postmortem.meeting_missed": (
+        Sentence(N_("The review meeting was not set within its window; duty managers told")),
+    ),
+    "postmortem.revision_proposed": (
+        Sentence(
+            N_("Revision of the “%(playbook)s” playbook proposed: %(finding)s"),
+            {"playbook": _playbook},
+        ),
+    ),
+    "postmortem.revision_accepted": (
+        Sentence(
+            N_("Revision of the “%(playbook)s” playbook accepted: %(note)s"),
+            {"playbook": _playbook},
+            when=_filled("note"),
+        ),
+        Sentence(N_("Revision of the “%(playbook)s” playbook accepted"), {"playbook": _playbook}),
+    ),
+    "postmortem.revision_rejected": (
+        Sentence(
+            N_("Revision of the “%(playbook)s” playbook rejected: %(note)s"),
+            {"playbook": _playbook},
+            when=_filled("note"),
+        ),
+        Sentence(N_("Revision of the “%(playbook)s” playbook rejected"), {"playbook": _playbook}),
+    ),
+    "postmortem.drill_requested": (
+        Sentence(
+            N_("Drill of the “%(playbook)s” playbook requested by %(wanted_by)s: %(reason)s"),
+            {"playbook": _playbook},
+        ),
+    ),
+    "postmortem.drill_scheduled": (
+        Sentence(
+            N_("Drill of the “%(playbook)s” playbook scheduled for %(at)s"),
+            {"playbook": _playbook, "at": _moment("at")},
+        ),
+    ),
+    "postmortem.drill_cancelled": (
+        Sentence(
+            N_("Drill request for the “%(playbook)s” playbook cancelled"), {"playbook": _playbook}
+        ),
+    ),
     # --- a ticket ---
     "ticket.created": (
         Sentence(

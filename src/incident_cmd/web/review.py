@@ -7,8 +7,8 @@ refusal is shown next to the form it came from, with nothing changed; a form tha
 through leads back to the page, at the part it changed."""
 
 from dataclasses import dataclass
-from datetime import UTC
-from typing import Annotated, Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request, status
@@ -21,16 +21,22 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
 from incident_cmd.config import get_settings
 from incident_cmd.deps import SessionDep
-from incident_cmd.errors import DomainError, Forbidden
+from incident_cmd.errors import DomainError, Forbidden, Invalid
 from incident_cmd.i18n import Locale
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
+from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.postmortems import flows
 from incident_cmd.postmortems import service as postmortem_service
-from incident_cmd.postmortems.models import Section
-from incident_cmd.postmortems.schemas import FollowUpCreate, ReviewRead
+from incident_cmd.postmortems.models import RevisionState, Section
+from incident_cmd.postmortems.schemas import (
+    DrillRequestCreate,
+    FollowUpCreate,
+    PlanRevisionCreate,
+    ReviewRead,
+)
 from incident_cmd.timeline import service as timeline
 from incident_cmd.web.api import PageUser, templates
 from incident_cmd.web.event_text import SECTION_NAMES
@@ -45,10 +51,40 @@ router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(
 class Refusal:
     form: str
     message: str
+    # What the person wrote in the refused form, given back to them to correct.
+    kept: dict[str, str] | None = None
 
 
 def _percent(rate: float | None) -> str:
     return "—" if rate is None else f"{rate * 100:.1f}%"
+
+
+def _playbook_text(request: Request, key: str) -> str:
+    """The playbook's file as it is now, which a proposed revision starts from."""
+    registry = request.app.state.playbooks
+    try:
+        loaded = registry.get(key)
+    except DomainError:
+        return ""
+    return postmortem_service.current_text(loaded.path)
+
+
+def _diff_lines(diff: str) -> list[tuple[str, str]]:
+    """Each line of a unified diff with the class the page colours it by."""
+    shown = []
+    for line in diff.splitlines():
+        if line.startswith(("+++", "---")):
+            kind = "file"
+        elif line.startswith("@@"):
+            kind = "hunk"
+        elif line.startswith("+"):
+            kind = "added"
+        elif line.startswith("-"):
+            kind = "removed"
+        else:
+            kind = "same"
+        shown.append((kind, line))
+    return shown
 
 
 def _page(
@@ -117,6 +153,17 @@ def _page(
             "quarter": postmortem_service.quarter_of(incident.declared_at),
             "starred": starred,
             "names": auth_service.usernames(session, ids={event.actor_id for event in starred}),
+            "playbook_text": _playbook_text(request, playbook.key) if may.edit else "",
+            "diff_lines": _diff_lines,
+            "meeting_local": lambda moment: moment.astimezone(zone).strftime("%Y-%m-%dT%H:%M"),
+            "last_meeting_day": lambda by: (
+                by.astimezone(ZoneInfo(get_settings().default_timezone)).date() - timedelta(days=1)
+            ).isoformat(),
+            "accepted_revisions": [
+                item for item in review.revisions if item.state == RevisionState.accepted
+            ]
+            if review
+            else [],
         },
         status_code=status_code,
     )
@@ -129,6 +176,12 @@ def review_page(
     return _page(request, session, user, incident_id)
 
 
+def _first_error(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = ".".join(str(part) for part in error["loc"])
+    return f"{field}: {error['msg']}" if field else error["msg"]
+
+
 def _after(
     request: Request,
     session: Session,
@@ -137,19 +190,20 @@ def _after(
     form: str,
     anchor: str,
     action: Any,
+    kept: dict[str, str] | None = None,
 ) -> Response:
     try:
         action()
         session.flush()
     except (DomainError, ValidationError) as exc:
         session.rollback()
-        message = exc.message if isinstance(exc, DomainError) else exc.errors()[0]["msg"]
+        message = exc.message if isinstance(exc, DomainError) else _first_error(exc)
         return _page(
             request,
             session,
             user,
             incident_id,
-            refusal=Refusal(form, message),
+            refusal=Refusal(form, message, kept),
             status_code=error_status(exc),
         )
     return RedirectResponse(
@@ -259,3 +313,136 @@ def close(incident_id: int, request: Request, session: SessionDep, user: PageUse
         )
 
     return _after(request, session, user, incident_id, "approval", "approval", action)
+
+
+def _meeting_time(value: str, user: User) -> datetime:
+    """A ``datetime-local`` field, on the clock of the person who filled it in."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Invalid(f"meeting_at {value!r} is not a date and time", field="meeting_at") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(user.timezone))
+    return moment
+
+
+@router.post("/incidents/{incident_id}/review/meeting")
+def set_meeting(
+    incident_id: int,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    meeting_at: Annotated[str, Form(max_length=40)] = "",
+) -> Response:
+    return _after(
+        request,
+        session,
+        user,
+        incident_id,
+        "meeting",
+        "meeting",
+        lambda: flows.set_meeting(
+            session,
+            incident_id=incident_id,
+            meeting_at=_meeting_time(meeting_at, user),
+            actor=user,
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/review/revisions")
+def propose_revision(
+    incident_id: int,
+    request: Request,
+    session: SessionDep,
+    registry: RegistryDep,
+    user: PageUser,
+    playbook: Annotated[str, Form(max_length=64)] = "",
+    finding: Annotated[str, Form(max_length=2000)] = "",
+    text: Annotated[str, Form(max_length=200_000)] = "",
+) -> Response:
+    def action() -> None:
+        data = PlanRevisionCreate.model_validate(
+            {"playbook": playbook, "finding": finding, "text": text}
+        )
+        flows.propose_revision(
+            session, incident_id=incident_id, data=data, registry=registry, actor=user
+        )
+
+    return _after(
+        request,
+        session,
+        user,
+        incident_id,
+        "revision",
+        "revisions",
+        action,
+        kept={"finding": finding, "text": text},
+    )
+
+
+@router.post("/incidents/{incident_id}/review/revisions/{revision_id}/{decision}")
+def decide_revision(
+    incident_id: int,
+    revision_id: int,
+    decision: Literal["accept", "reject"],
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    note: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    return _after(
+        request,
+        session,
+        user,
+        incident_id,
+        f"revision-{revision_id}",
+        f"revision-{revision_id}",
+        lambda: flows.decide_revision(
+            session,
+            incident_id=incident_id,
+            revision_id=revision_id,
+            accept=decision == "accept",
+            note=note,
+            actor=user,
+        ),
+    )
+
+
+@router.post("/incidents/{incident_id}/review/drill-requests")
+def request_drill(
+    incident_id: int,
+    request: Request,
+    session: SessionDep,
+    registry: RegistryDep,
+    user: PageUser,
+    reason: Annotated[str, Form(max_length=2000)] = "",
+    wanted_by: Annotated[str, Form(max_length=10)] = "",
+    revision: Annotated[str, Form(max_length=12)] = "",
+) -> Response:
+    def action() -> None:
+        data = DrillRequestCreate.model_validate(
+            {"reason": reason, "wanted_by": wanted_by, "revision": revision or None}
+        )
+        flows.request_drill(
+            session, incident_id=incident_id, data=data, registry=registry, actor=user
+        )
+
+    return _after(request, session, user, incident_id, "drill", "drills", action)
+
+
+@router.post("/incidents/{incident_id}/review/drill-requests/{request_id}/cancel")
+def cancel_drill_request(
+    incident_id: int, request_id: int, request: Request, session: SessionDep, user: PageUser
+) -> Response:
+    return _after(
+        request,
+        session,
+        user,
+        incident_id,
+        f"drill-{request_id}",
+        "drills",
+        lambda: flows.cancel_drill_request(
+            session, incident_id=incident_id, request_id=request_id, actor=user
+        ),
+    )
