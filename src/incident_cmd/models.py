@@ -4,6 +4,12 @@ from incident_cmd.accountability.models import Appeal, Finding, Letter
 from incident_cmd.auth.models import ApiToken, User
 from incident_cmd.campaigns.models import Campaign, Delivery, InboundMessage
 from incident_cmd.customers.models import Customer, Purchase
+from incident_cmd.drills.evaluation_models import (
+    DrillEvaluator,
+    DrillRating,
+    HotWashNote,
+    Improvement,
+)
 from incident_cmd.drills.models import DrillInject, DrillRun
 from incident_cmd.incidents.models import Incident, IncidentTask, RosterAssignment
 from incident_cmd.integrations.twilio.inbox import InboxSms
@@ -27,11 +33,15 @@ __all__ = [
     "Customer",
     "Delivery",
     "DirectMessage",
+    "DrillEvaluator",
     "DrillInject",
+    "DrillRating",
     "DrillRequest",
     "DrillRun",
     "Finding",
     "FollowUp",
+    "HotWashNote",
+    "Improvement",
     "InboundMessage",
     "InboxSms",
     "Incident",

@@ -6,17 +6,26 @@ not answer its page. Nothing a drill does reaches a real customer (see tickets.i
 campaigns' audiences and the direct lane's sink)."""
 
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import date, timedelta
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from incident_cmd import clock
-from incident_cmd.auth.models import User
+from incident_cmd.auth import service as auth_service
+from incident_cmd.auth.models import Role, User
+from incident_cmd.auth.service import Usernames
 from incident_cmd.campaigns import inbound as campaign_inbound
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
-from incident_cmd.drills import service
+from incident_cmd.drills import evaluation, scoring, service
+from incident_cmd.drills.evaluation_models import (
+    DrillEvaluator,
+    DrillRating,
+    HotWashNote,
+    Improvement,
+)
 from incident_cmd.drills.loader import LoadedScenario, load_directory
 from incident_cmd.drills.models import DrillInject, DrillRun, InjectState, RunState
 from incident_cmd.drills.schema import (
@@ -25,23 +34,29 @@ from incident_cmd.drills.schema import (
     Inject,
     Inquiry,
     Message,
+    Scenario,
     SmsReplies,
     Unresponsive,
 )
-from incident_cmd.errors import Conflict, NotFound
+from incident_cmd.errors import Conflict, Invalid, NotFound
 from incident_cmd.i18n import Locale
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents import service as incident_service
-from incident_cmd.incidents.models import Incident
+from incident_cmd.incidents.models import Incident, RosterAssignment
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import Rendered, templates_for
 from incident_cmd.paging import answers as paging_answers
+from incident_cmd.playbooks.schema import Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.postmortems.models import FollowUp
 from incident_cmd.tickets import intake
 from incident_cmd.tickets.models import IntakeChannel
 from incident_cmd.tickets.schemas import TicketCreate
+from incident_cmd.timeline import service as timeline
+from incident_cmd.timeline.models import TimelineEvent
 
 SYNTHETIC_NAMES = ("演练客户", "Drill customer")
 SOURCE = "drill"
@@ -391,3 +406,161 @@ def resume(session: Session, *, run_id: int, actor: User) -> DrillRun:
 
 def end(session: Session, *, run_id: int, actor: User) -> Sequence[DrillInject]:
     return service.end(session, run=service.get_run(session, run_id=run_id, lock=True), actor=actor)
+
+
+# --- evaluation (HSEEP): scores, ratings, the hot wash and the improvement plan --------------
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Everything the evaluation pages and the after-action report show of one run."""
+
+    run: DrillRun
+    incident: Incident
+    playbook: Playbook
+    scenario: Scenario
+    injects: Sequence[DrillInject]
+    events: Sequence[TimelineEvent]
+    scores: list[scoring.Score]
+    ratings: Sequence[DrillRating]
+    notes: Sequence[HotWashNote]
+    improvements: list[tuple[Improvement, FollowUp]]
+    evaluators: Sequence[DrillEvaluator]
+    # Everyone who sat on the drill's roster, relieved or not: (role, slot, user id).
+    seats: list[tuple[str, int, int]]
+    names: Usernames
+
+
+def evaluate(session: Session, *, run_id: int) -> Evaluation:
+    run = service.get_run(session, run_id=run_id)
+    incident = incident_service.get_incident(session, incident_id=run.incident_id)
+    playbook = incident_service.playbook_of(session, incident)
+    injects = service.injects_of(session, run=run)
+    events = timeline.events_for(
+        session, subject_type=service.INCIDENT_SUBJECT, subject_id=incident.id
+    )
+    seats = [
+        (seat.role_key, seat.slot, seat.user_id)
+        for seat in session.exec(
+            select(RosterAssignment)
+            .where(RosterAssignment.incident_id == incident.id)
+            .order_by(col(RosterAssignment.id))
+        )
+        if seat.user_id is not None
+    ]
+    ratings = evaluation.ratings_of(session, run=run)
+    notes = evaluation.notes_of(session, run=run)
+    evaluators = evaluation.evaluators_of(session, run=run)
+    items = evaluation.improvements_of(session, run=run)
+    followups = {
+        item.id: item for item in postmortem_service.followups_of(session, incident=incident)
+    }
+    improvements = [(item, followups[item.followup_id]) for item in items]
+    names = auth_service.usernames(
+        session,
+        ids={run.controller_id}
+        | {user_id for _, _, user_id in seats}
+        | {rating.evaluator_id for rating in ratings}
+        | {note.author_id for note in notes}
+        | {named.user_id for named in evaluators}
+        | {followup.owner_id for _, followup in improvements}
+        | {event.actor_id for event in events},
+    )
+    return Evaluation(
+        run=run,
+        incident=incident,
+        playbook=playbook,
+        scenario=service.scenario_of(run),
+        injects=injects,
+        events=events,
+        scores=scoring.score(
+            session, run=run, incident=incident, playbook=playbook, injects=injects, events=events
+        ),
+        ratings=ratings,
+        notes=notes,
+        improvements=improvements,
+        evaluators=evaluators,
+        seats=seats,
+        names=names,
+    )
+
+
+def may_join_hot_wash(session: Session, *, run: DrillRun, user: User) -> bool:
+    """Staff took part in the drill in some seat or desk; a viewer only from its roster."""
+    if user.role != Role.viewer:
+        return True
+    incident = incident_service.get_incident(session, incident_id=run.incident_id)
+    return any(
+        seat.user_id == user.id
+        for seat in incident_service.current_roster(session, incident=incident)
+    )
+
+
+def name_evaluator(session: Session, *, run_id: int, username: str, actor: User) -> None:
+    run = service.get_run(session, run_id=run_id)
+    try:
+        user = auth_service.get_user_by_username(session, username=username.strip())
+    except NotFound as exc:
+        raise Invalid(exc.message, field="username") from None
+    evaluation.name_evaluator(session, run=run, user=user, actor=actor)
+
+
+def rate(
+    session: Session, *, run_id: int, objective_key: str, rating: str, notes: str, actor: User
+) -> DrillRating:
+    run = service.get_run(session, run_id=run_id)
+    return evaluation.rate(
+        session, run=run, objective_key=objective_key, rating=rating, notes=notes, actor=actor
+    )
+
+
+def add_hot_wash_note(
+    session: Session, *, run_id: int, kind: str, text: str, actor: User
+) -> HotWashNote:
+    run = service.get_run(session, run_id=run_id)
+    return evaluation.add_note(
+        session,
+        run=run,
+        kind=kind,
+        text=text,
+        actor=actor,
+        may_write=may_join_hot_wash(session, run=run, user=actor),
+    )
+
+
+IMPROVEMENT_TITLE_MAX = 500
+
+
+def add_improvement(
+    session: Session,
+    *,
+    run_id: int,
+    title: str,
+    owner: str,
+    due_on: date,
+    objective_key: str | None,
+    actor: User,
+) -> Improvement:
+    """An improvement plan item: a follow-up on the drill incident, owned and due, which the
+    follow-up reminder sweep chases until it is done (as a review's follow-ups are)."""
+    run = service.get_run(session, run_id=run_id)
+    evaluation.check_improvement(session, run=run, objective_key=objective_key, actor=actor)
+    title = title.strip()
+    if not title:
+        raise Invalid("say what is to be improved", field="title")
+    if len(title) > IMPROVEMENT_TITLE_MAX:
+        raise Invalid(
+            f"the title is {len(title)} characters, at most {IMPROVEMENT_TITLE_MAX}",
+            field="title",
+        )
+    try:
+        person = auth_service.get_user_by_username(session, username=owner.strip())
+    except NotFound as exc:
+        raise Invalid(exc.message, field="owner") from None
+    incident = incident_service.get_incident(session, incident_id=run.incident_id)
+    followup = postmortem_service.track_followup(
+        session, incident=incident, title=title, owner=person, due_on=due_on, actor=actor
+    )
+    return evaluation.link_improvement(
+        session, run=run, followup_id=followup.id, objective_key=objective_key
+    )

@@ -310,6 +310,23 @@ def add_followup(
         )
     _ensure_open(incident)
     get_review(session, incident=incident)
+    return track_followup(
+        session, incident=incident, title=title, owner=owner, due_on=due_on, actor=actor
+    )
+
+
+def track_followup(
+    session: Session,
+    *,
+    incident: Incident,
+    title: str,
+    owner: User,
+    due_on: date,
+    actor: User,
+) -> FollowUp:
+    """A follow-up action on the incident, reminded by the sweep until done, whoever agreed
+    it: the review, or a drill's improvement plan (which needs no review of the drill
+    incident). Callers check who may add it."""
     if not owner.active:
         raise Invalid(f"user {owner.username!r} is deactivated", field="owner")
     today = clock.now().astimezone(_zone()).date()

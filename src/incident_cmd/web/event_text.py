@@ -32,6 +32,7 @@ from incident_cmd.tickets.masking import mask_text
 from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.web import translations
 from incident_cmd.web.accountability_labels import accountability_label
+from incident_cmd.web.drill_labels import drill_label
 from incident_cmd.web.labels import N_, label_of, notice_name
 from incident_cmd.web.ticket_display import ticket_label
 
@@ -188,6 +189,16 @@ def _sum(*keys: str) -> Word:
 def _score(key: str) -> Word:
     def say(data: Data, reading: Reading) -> str | None:
         return "–" if data.get(key) is None else str(data[key])
+
+    return say
+
+
+def _drill(key: str, kind: str) -> Word:
+    """A drill evaluation's value (a rating, a kind of note) in the reader's words."""
+
+    def say(data: Data, reading: Reading) -> str | None:
+        value = data.get(key)
+        return None if value is None else reading.gettext(drill_label(str(value), kind))
 
     return say
 
@@ -668,6 +679,21 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
         Sentence(N_("Drill resumed after %(seconds)s s; %(moved)s injects moved on")),
     ),
     "drill.ended": (Sentence(N_("Drill ended; %(cancelled)s injects not fired")),),
+    # The drill's evaluation (drills.evaluation).
+    "drill.rated": (
+        Sentence(
+            N_("Objective %(objective)s rated %(rating)s: %(notes)s"),
+            {"rating": _drill("rating", "rating")},
+            when=_filled("notes"),
+        ),
+        Sentence(
+            N_("Objective %(objective)s rated %(rating)s"), {"rating": _drill("rating", "rating")}
+        ),
+    ),
+    "drill.evaluator_named": (Sentence(N_("%(user)s named an evaluator of the drill")),),
+    "drill.hotwash_note": (
+        Sentence(N_("Hot wash, %(kind)s: %(text)s"), {"kind": _drill("kind", "note_kind")}),
+    ),
     "drill.inject_fired": (
         Sentence(
             N_("Inject fired early by the controller: %(description)s Expected: %(expected)s"),

@@ -36,7 +36,7 @@ MEDIA = {
 }
 
 
-def _document(request: Request, report: reports.Report, form: Format) -> Response:
+def document(request: Request, report: reports.Report, form: Format) -> Response:
     body: str | bytes
     if form == "md":
         body = reports.as_markdown(report)
@@ -79,7 +79,7 @@ def _review_route(form: Format) -> None:
         incident_id: int, request: Request, session: SessionDep, user: PageUser, lang: Lang = None
     ) -> Response:
         report = _review_report(session, incident_id, lang, user.locale, user.timezone)
-        return _document(request, report, form)
+        return document(request, report, form)
 
     router.add_api_route(
         f"/incidents/{{incident_id}}/review.{form}",
@@ -168,7 +168,7 @@ def _quarterly_route(form: Format) -> None:
     ) -> Response:
         locale = reports.report_locale(lang, user.locale)
         report = _quarterly_report(session, request.app.state.playbooks, _quarter(quarter), locale)
-        return _document(request, report, form)
+        return document(request, report, form)
 
     router.add_api_route(
         f"/reviews/quarterly.{form}",

@@ -23,14 +23,18 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 
 from incident_cmd import clock
 from incident_cmd.config import get_settings
+from incident_cmd.drills.evaluation_models import NoteKind
+from incident_cmd.drills.flows import Evaluation
+from incident_cmd.drills.scoring import Result
 from incident_cmd.errors import Invalid
 from incident_cmd.i18n import Locale
 from incident_cmd.incidents.models import Incident, IncidentStatus
-from incident_cmd.playbooks.schema import Playbook
-from incident_cmd.postmortems.models import Section
+from incident_cmd.playbooks.schema import Bilingual, Playbook
+from incident_cmd.postmortems.models import FollowUpState, Section
 from incident_cmd.postmortems.schemas import Quarterly, Rate, ReviewRead
 from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.web import translations
+from incident_cmd.web.drill_labels import drill_label, taken_text
 from incident_cmd.web.event_text import SECTION_NAMES, Reading, event_text
 from incident_cmd.web.incident_room import Wording
 from incident_cmd.web.labels import label_of
@@ -626,3 +630,221 @@ def as_pdf(report: Report) -> bytes:
 
     # Without a target, write_pdf returns the document's bytes.
     return bytes(HTML(string=as_html(report), url_fetcher=FontOnly()).write_pdf())
+
+
+# --- a drill's after-action report and improvement plan (AAR/IP, after HSEEP) ----------------
+
+
+def drill_report(*, data: Evaluation, locale: Locale, zone: str) -> Report:
+    """The run as HSEEP's after-action report: the exercise overview (scenario, type, dates,
+    participants, the injects and when they fired), each objective with its automatic score,
+    the evaluators' ratings and the timeline entries that show it, the hot wash's strengths
+    and areas for improvement (with every objective that missed its target), and the
+    improvement plan, whose items are tracked follow-ups."""
+    say = _Say(locale, ZoneInfo(zone))
+    _ = say.gettext
+    wording = say.wording
+    run, scenario, playbook = data.run, data.scenario, data.playbook
+    names = data.names
+    reading = Reading(locale, zone, playbook)
+
+    def pick(text: Bilingual) -> str:
+        return wording.pick(text.model_dump(by_alias=True))
+
+    def drill(value: str, kind: str) -> str:
+        return _(drill_label(value, kind))
+
+    objectives = {score.objective.key: pick(score.objective.description) for score in data.scores}
+    facts = (
+        Fact(_("Scenario"), pick(scenario.name)),
+        Fact(_("Exercise type"), say.label(scenario.exercise, "exercise")),
+        Fact(_("Playbook"), wording.pick(playbook.name.model_dump(by_alias=True))),
+        Fact(_("Severity"), _severity_name(playbook, wording, data.incident.severity)),
+        Fact(_("Drill incident"), data.incident.number),
+        Fact(_("Controller"), names.of(run.controller_id) or "—"),
+        Fact(_("Started"), say.moment(run.started_at)),
+        Fact(_("Ended"), say.moment(run.ended_at)),
+        Fact(_("Paused in all"), say.span(run.paused_seconds)),
+    )
+    injects = Table(
+        caption=_("Injects (master scenario events list)"),
+        head=(_("Planned"), _("Inject"), _("Kind"), _("Fired"), _("Expected action")),
+        rows=tuple(
+            (
+                "+" + _("%(minutes)s min") % {"minutes": row.offset_minutes},
+                pick(scenario.injects[row.position].description),
+                say.label(scenario.injects[row.position].action.type, "inject"),
+                say.moment(row.fired_at) if row.fired_at else _("Not fired"),
+                pick(scenario.injects[row.position].expected_action),
+            )
+            for row in data.injects
+        ),
+    )
+    seats = Table(
+        caption=_("Participants"),
+        head=(_("Person"), _("Seat")),
+        rows=tuple(
+            (names.of(user_id) or "—", _seat_name(playbook, wording, role, slot))
+            for role, slot, user_id in data.seats
+        ),
+        empty=_("Nobody sat on the drill's roster."),
+    )
+    overview = Part(
+        heading=_("Exercise overview"),
+        anchor="overview",
+        text=pick(scenario.description),
+        tables=(seats, injects),
+    )
+    ratings: dict[str, list[str]] = {}
+    for rating in data.ratings:
+        ratings.setdefault(rating.objective_key, []).append(
+            f"{rating.rating} ({names.of(rating.evaluator_id) or '—'})"
+        )
+    scored = Table(
+        head=(
+            _("Objective"),
+            _("Result"),
+            _("Counted from"),
+            _("Target"),
+            _("Achieved"),
+            _("Time taken"),
+            _("Ratings"),
+        ),
+        rows=tuple(
+            (
+                objectives[score.objective.key],
+                drill(score.result, "result")
+                + (f" ({score.done}/{score.of})" if score.of is not None else ""),
+                say.moment(score.started_at),
+                (
+                    _("%(minutes)s min, by %(when)s")
+                    % {"minutes": score.target_minutes, "when": say.moment(score.target_at)}
+                    if score.target_minutes is not None
+                    else _("Before the drill ends")
+                ),
+                say.moment(score.achieved_at),
+                taken_text(score.taken, _),
+                ", ".join(ratings.get(score.objective.key, [])) or "—",
+            )
+            for score in data.scores
+        ),
+        caption=_(
+            "Times are exercise time: the minutes the drill stood paused do not count. "
+            "Exactly at the target is met."
+        ),
+    )
+    rated = Table(
+        caption=_("Evaluators' ratings"),
+        head=(_("Objective"), _("Evaluator"), _("Rating"), _("Notes")),
+        rows=tuple(
+            (
+                objectives.get(rating.objective_key, rating.objective_key),
+                names.of(rating.evaluator_id) or "—",
+                drill(rating.rating, "rating"),
+                rating.notes or "—",
+            )
+            for rating in data.ratings
+        ),
+        empty=_("No evaluator has rated an objective."),
+    )
+    evidence = Table(
+        caption=_("Evidence from the timeline"),
+        head=(_("Objective"), _("Time"), _("Entry")),
+        rows=tuple(
+            (objectives[score.objective.key], say.moment(event.at), event_text(event, reading))
+            for score in data.scores
+            for event in score.evidence
+        ),
+        empty=_("Nothing on the timeline shows an objective achieved."),
+    )
+    scored_part = Part(
+        heading=_("Objectives"), anchor="objectives", tables=(scored, rated, evidence)
+    )
+
+    def notes(kind: NoteKind) -> tuple[tuple[str, ...], ...]:
+        return tuple(
+            (note.text, names.of(note.author_id) or "—") for note in data.notes if note.kind == kind
+        )
+
+    strengths = Part(
+        heading=_("Strengths"),
+        anchor="strengths",
+        tables=(
+            Table(
+                head=(_("Strength"), _("By")),
+                rows=notes(NoteKind.strength),
+                empty=_("No strength noted at the hot wash."),
+            ),
+        ),
+    )
+    missed = tuple(
+        (
+            _("Missed its target: %(objective)s") % {"objective": objectives[score.objective.key]},
+            _("automatic score"),
+        )
+        for score in data.scores
+        if score.result == Result.missed
+    )
+    areas = Part(
+        heading=_("Areas for improvement"),
+        anchor="areas",
+        tables=(
+            Table(
+                head=(_("Area for improvement"), _("By")),
+                rows=missed + notes(NoteKind.improvement),
+                empty=_("No area for improvement noted."),
+            ),
+        ),
+    )
+    other = Part(
+        heading=_("Other hot-wash notes"),
+        anchor="notes",
+        tables=(
+            Table(
+                head=(_("Note"), _("By")),
+                rows=notes(NoteKind.note),
+                empty=_("No other notes."),
+            ),
+        ),
+    )
+    now = clock.now()
+    plan = Part(
+        heading=_("Improvement plan"),
+        anchor="plan",
+        tables=(
+            Table(
+                head=(_("Action"), _("Objective"), _("Owner"), _("Due"), _("State")),
+                rows=tuple(
+                    (
+                        followup.title,
+                        objectives.get(item.objective_key, "—") if item.objective_key else "—",
+                        names.of(followup.owner_id) or "—",
+                        followup.due_on.isoformat(),
+                        (
+                            _("Done by %(person)s") % {"person": names.of(followup.done_by) or "—"}
+                            if followup.state == FollowUpState.done
+                            else _("Open")
+                            + (f" · {_('Overdue')}" if followup.due_at <= now else "")
+                        ),
+                    )
+                    for item, followup in data.improvements
+                ),
+                caption=_(
+                    "Each item is a follow-up action of %(number)s, reminded to its owner "
+                    "until done."
+                )
+                % {"number": data.incident.number},
+                empty=_("No improvement plan items yet."),
+            ),
+        ),
+    )
+    return Report(
+        locale=locale,
+        title=f"{_('After-action report')} · {pick(scenario.name)}",
+        subtitle=_("Drill run %(run)s on %(number)s: after-action report and improvement plan")
+        % {"run": run.id, "number": data.incident.number},
+        facts=facts,
+        parts=(overview, scored_part, strengths, areas, other, plan),
+        footer=say.footer(get_settings().organisation_name),
+        filename=f"{data.incident.number}-aar-{locale.value}",
+    )
