@@ -189,3 +189,33 @@ def test_improvement_items_become_followups_the_sweep_reminds(drills, client_fac
     with db.session_scope() as session:
         assert postmortem_service.remind_followups(session) == 1
     assert "postmortem.followup_overdue" in drills.kinds(run_id)
+
+
+def test_a_plan_item_is_marked_done_by_its_owner_and_no_one_else(
+    drills, client_factory, frozen_clock
+):
+    run_id = drills.start("battery-recall")
+    page = f"/drills/{run_id}/aar"
+    end(drills, run_id)
+    owner = person(Role.comms)
+    item = {"title": "Rehearse the holding statement", "owner": owner, "due_on": "2026-11-30"}
+    assert post(duty_client(drills, client_factory), f"{page}/improvements", page, item)
+    with db.session_scope() as session:
+        followup_id = session.exec(select(FollowUp.id)).one()
+    done = f"{page}/improvements/{followup_id}/done"
+    stranger = signed_in(client_factory, person(Role.agent))
+    assert done not in stranger.get(page).text
+    assert post(stranger, done, page, {}).status_code == 403
+    assert (
+        post(
+            signed_in(client_factory, owner), f"{page}/improvements/999999/done", page, {}
+        ).status_code
+        == 404
+    )
+    owners = signed_in(client_factory, owner)
+    assert done in owners.get(page).text
+    assert post(owners, done, page, {}).status_code == 200
+    with db.session_scope() as session:
+        assert session.get_one(FollowUp, followup_id).state == "done"
+    assert done not in owners.get(page).text
+    assert "postmortem.followup_done" in drills.kinds(run_id)

@@ -564,3 +564,24 @@ def add_improvement(
     return evaluation.link_improvement(
         session, run=run, followup_id=followup.id, objective_key=objective_key
     )
+
+
+def complete_improvement(
+    session: Session, *, run_id: int, followup_id: int, actor: User
+) -> FollowUp:
+    """An item of the run's plan done, by its owner or whoever may plan improvements; its
+    follow-up stops being reminded."""
+    run = service.get_run(session, run_id=run_id)
+    if followup_id not in {
+        item.followup_id for item in evaluation.improvements_of(session, run=run)
+    }:
+        raise NotFound(f"drill run {run.id} has no improvement plan item {followup_id}")
+    incident = incident_service.get_incident(session, incident_id=run.incident_id)
+    return postmortem_service.complete_followup(
+        session,
+        incident=incident,
+        followup_id=followup_id,
+        note="",
+        actor=actor,
+        may_edit=evaluation.may_rate(session, run=run, user=actor),
+    )

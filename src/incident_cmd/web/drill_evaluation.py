@@ -286,6 +286,21 @@ def add_improvement(
     return RedirectResponse(f"/drills/{run_id}/aar#plan", status_code=status.HTTP_303_SEE_OTHER)
 
 
+@router.post("/drills/{run_id}/aar/improvements/{followup_id}/done")
+def complete_improvement(
+    run_id: int, followup_id: int, request: Request, session: SessionDep, user: PageUser
+) -> Response:
+    try:
+        flows.complete_improvement(session, run_id=run_id, followup_id=followup_id, actor=user)
+        session.flush()
+    except DomainError as exc:
+        session.rollback()
+        return _aar_page(
+            request, session, user, run_id, refusal=_refused(exc), status_code=exc.status_code
+        )
+    return RedirectResponse(f"/drills/{run_id}/aar#plan", status_code=status.HTTP_303_SEE_OTHER)
+
+
 def _aar_route(form: Format) -> None:
     def download(
         run_id: int, request: Request, session: SessionDep, user: PageUser, lang: Lang = None
