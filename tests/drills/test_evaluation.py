@@ -1,5 +1,5 @@
 """A drill run's evaluation through its pages: evaluators rate each objective P/S/M/U with
-notes (bad input refused naming the field, only the people allowed), participants add
+notes (bad input refused with a 400 naming the field, only the people allowed), participants add
 hot-wash notes once the drill has ended, and improvement plan items become follow-ups of
 the drill incident that the reminder sweep chases. Everything is on the timeline."""
 
@@ -84,12 +84,12 @@ def test_a_bad_rating_is_refused_naming_the_field(drills, client_factory, frozen
     client = duty_client(drills, client_factory)
     page = f"/drills/{run_id}/evaluation"
     bad = post(client, f"{page}/commander_ack/rating", page, {"rating": "X", "notes": ""})
-    assert bad.status_code == 422
+    assert bad.status_code == 400
     assert 'data-field="rating"' in bad.text and "is not one of P, S, M, U" in bad.text
     unknown = post(client, f"{page}/no_such/rating", page, {"rating": "P", "notes": ""})
-    assert unknown.status_code == 422 and 'data-field="objective"' in unknown.text
+    assert unknown.status_code == 400 and 'data-field="objective"' in unknown.text
     long = post(client, f"{page}/commander_ack/rating", page, {"rating": "P", "notes": "x" * 2001})
-    assert long.status_code == 422 and 'data-field="notes"' in long.text
+    assert long.status_code == 400 and 'data-field="notes"' in long.text
     assert ratings() == []
     assert drills.kinds(run_id, "drill.rated") == []
 
@@ -111,7 +111,7 @@ def test_only_managers_the_controller_and_named_evaluators_rate(
     )
     duty = duty_client(drills, client_factory)
     unknown = post(duty, f"/drills/{run_id}/evaluators", page, {"username": "nobody"})
-    assert unknown.status_code == 422 and 'data-field="username"' in unknown.text
+    assert unknown.status_code == 400 and 'data-field="username"' in unknown.text
     named = post(duty, f"/drills/{run_id}/evaluators", page, {"username": agent_name})
     assert named.status_code == 200
     assert post(agent, f"{page}/commander_ack/rating", page, {"rating": "M"}).status_code == 200
@@ -131,9 +131,9 @@ def test_the_hot_wash_opens_when_the_drill_ends(drills, client_factory, frozen_c
         post(agent, page, page, {"kind": "improvement", "text": "声明审批太慢"}).status_code == 200
     )
     empty = post(agent, page, page, {"kind": "note", "text": "  "})
-    assert empty.status_code == 422 and 'data-field="text"' in empty.text
+    assert empty.status_code == 400 and 'data-field="text"' in empty.text
     odd = post(agent, page, page, {"kind": "gossip", "text": "x"})
-    assert odd.status_code == 422 and 'data-field="kind"' in odd.text
+    assert odd.status_code == 400 and 'data-field="kind"' in odd.text
     # A viewer watched the drill; only someone on its roster may speak at the hot wash.
     viewer = signed_in(client_factory, person(Role.viewer))
     assert post(viewer, page, page, {"kind": "note", "text": "看了"}).status_code == 403
@@ -164,9 +164,9 @@ def test_improvement_items_become_followups_the_sweep_reminds(drills, client_fac
     end(drills, run_id)
     for field, value in (("due_on", "next week"), ("owner", "nobody"), ("title", " ")):
         refused = post(client, f"{page}/improvements", page, {**item, field: value})
-        assert refused.status_code == 422 and f'data-field="{field}"' in refused.text, field
+        assert refused.status_code == 400 and f'data-field="{field}"' in refused.text, field
     refused = post(client, f"{page}/improvements", page, {**item, "objective": "nope"})
-    assert refused.status_code == 422 and 'data-field="objective"' in refused.text
+    assert refused.status_code == 400 and 'data-field="objective"' in refused.text
     assert post(client, f"{page}/improvements", page, item).status_code == 200
     with db.session_scope() as session:
         followup = session.exec(select(FollowUp)).one()

@@ -29,6 +29,7 @@ from incident_cmd.web import reports, translations
 from incident_cmd.web.api import PageUser, templates
 from incident_cmd.web.drill_labels import NOTE_KINDS, RATINGS, RESULTS, taken_text
 from incident_cmd.web.event_text import Reading
+from incident_cmd.web.forms import error_status
 from incident_cmd.web.report_pages import FORMATS, Format, Lang, document
 from incident_cmd.web.security import csrf_protect
 
@@ -125,7 +126,7 @@ def _after(
             run_id,
             template,
             refusal=_refused(exc),
-            status_code=exc.status_code,
+            status_code=error_status(exc),
         )
     return RedirectResponse(back, status_code=status.HTTP_303_SEE_OTHER)
 
@@ -281,7 +282,7 @@ def add_improvement(
             user,
             run_id,
             refusal=_refused(exc),
-            status_code=exc.status_code,
+            status_code=error_status(exc),
         )
     return RedirectResponse(f"/drills/{run_id}/aar#plan", status_code=status.HTTP_303_SEE_OTHER)
 
@@ -296,7 +297,7 @@ def complete_improvement(
     except DomainError as exc:
         session.rollback()
         return _aar_page(
-            request, session, user, run_id, refusal=_refused(exc), status_code=exc.status_code
+            request, session, user, run_id, refusal=_refused(exc), status_code=error_status(exc)
         )
     return RedirectResponse(f"/drills/{run_id}/aar#plan", status_code=status.HTTP_303_SEE_OTHER)
 
