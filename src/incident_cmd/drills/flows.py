@@ -5,8 +5,8 @@ customers, an inquiry as a task, new facts on the timeline and in the scope, a s
 not answer its page. Nothing a drill does reaches a real customer (see tickets.intake,
 campaigns' audiences and the direct lane's sink)."""
 
-from collections.abc import Sequence
-from datetime import timedelta
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 
 from sqlmodel import Session
 
@@ -16,9 +16,16 @@ from incident_cmd.campaigns import inbound as campaign_inbound
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
-from incident_cmd.drills import service
+from incident_cmd.drills import calendar, service
 from incident_cmd.drills.loader import LoadedScenario, load_directory
-from incident_cmd.drills.models import DrillInject, DrillRun, InjectState, RunState
+from incident_cmd.drills.models import (
+    DrillInject,
+    DrillRun,
+    DrillSchedule,
+    InjectState,
+    RunState,
+    ScheduleState,
+)
 from incident_cmd.drills.schema import (
     Complaints,
     FactsChange,
@@ -28,7 +35,7 @@ from incident_cmd.drills.schema import (
     SmsReplies,
     Unresponsive,
 )
-from incident_cmd.errors import Conflict, NotFound
+from incident_cmd.errors import Conflict, Invalid, NotFound
 from incident_cmd.i18n import Locale
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents import service as incident_service
@@ -39,6 +46,8 @@ from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import Rendered
 from incident_cmd.paging import answers as paging_answers
 from incident_cmd.playbooks.service import PlaybookRegistry
+from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.postmortems.models import DrillRequest
 from incident_cmd.tickets import intake
 from incident_cmd.tickets.models import IntakeChannel
 from incident_cmd.tickets.schemas import TicketCreate
@@ -345,3 +354,132 @@ def resume(session: Session, *, run_id: int, actor: User) -> DrillRun:
 
 def end(session: Session, *, run_id: int, actor: User) -> Sequence[DrillInject]:
     return service.end(session, run=service.get_run(session, run_id=run_id, lock=True), actor=actor)
+
+
+# --- the calendar (drills.calendar): what a scheduled drill does to the other domains -----------
+
+
+def _scenario(playbooks: PlaybookRegistry, key: str) -> LoadedScenario:
+    loaded = scenarios(playbooks).get(key)
+    if loaded is None:
+        raise NotFound(f"no drill scenario {key!r}", field="scenario")
+    return loaded
+
+
+def _name_of(playbooks: PlaybookRegistry) -> Callable[[str], Mapping[str, str]]:
+    """A scenario's name in both languages, read from the files once and only if asked; the
+    key where the file is gone."""
+    read: dict[str, LoadedScenario] = {}
+
+    def name(key: str) -> Mapping[str, str]:
+        if not read:
+            read.update(scenarios(playbooks))
+        loaded = read.get(key)
+        return loaded.snapshot["name"] if loaded else {"en": key, "zh-CN": key}
+
+    return name
+
+
+def schedule_by_cadence(session: Session) -> int:
+    """Sweep: the drills each scenario's cadence asks for, scheduled once per occurrence."""
+    return calendar.schedule_by_cadence(
+        session, scenarios=scenarios(PlaybookRegistry.from_settings())
+    )
+
+
+def remind_scheduled(session: Session) -> int:
+    """Sweep: the reminders due a week and a day before each scheduled drill."""
+    return calendar.remind_due(session, name_of=_name_of(PlaybookRegistry.from_settings()))
+
+
+def schedule_drill(
+    session: Session,
+    *,
+    playbooks: PlaybookRegistry,
+    scenario_key: str,
+    at: datetime,
+    controller: User | None,
+    participants: Sequence[User],
+    actor: User,
+    request_id: int | None = None,
+) -> DrillSchedule:
+    """A drill put on the calendar by hand; for a review's drill request, of a scenario that
+    exercises the playbook the request names, and the request marked scheduled."""
+    loaded = _scenario(playbooks, scenario_key)
+    request = None
+    if request_id is not None:
+        request = session.get(DrillRequest, request_id)
+        if request is None:
+            raise NotFound(f"no drill request {request_id}", field="request")
+        if request.playbook_key != loaded.scenario.playbook:
+            raise Invalid(
+                f"drill request {request_id} asks for the {request.playbook_key} playbook; "
+                f"scenario {scenario_key} exercises {loaded.scenario.playbook}",
+                field="scenario",
+            )
+    row = calendar.schedule(
+        session,
+        loaded=loaded,
+        at=at,
+        controller=controller,
+        participants=participants,
+        actor=actor,
+        request_id=request_id,
+    )
+    if request is not None:
+        postmortem_service.mark_drill_request_scheduled(
+            session, request_id=request.id, scheduled_for=row.at, actor_id=actor.id
+        )
+    return row
+
+
+def move_scheduled(
+    session: Session,
+    *,
+    playbooks: PlaybookRegistry,
+    schedule_id: int,
+    at: datetime,
+    controller: User | None,
+    participants: Sequence[User],
+    actor: User,
+) -> DrillSchedule:
+    row = calendar.get_schedule(session, schedule_id=schedule_id, lock=True)
+    calendar.move(
+        session,
+        row=row,
+        name=_name_of(playbooks)(row.scenario_key),
+        at=at,
+        controller=controller,
+        participants=participants,
+        actor=actor,
+    )
+    if row.request_id is not None:
+        postmortem_service.mark_drill_request_scheduled(
+            session, request_id=row.request_id, scheduled_for=row.at, actor_id=actor.id
+        )
+    return row
+
+
+def cancel_scheduled(
+    session: Session, *, playbooks: PlaybookRegistry, schedule_id: int, actor: User
+) -> DrillSchedule:
+    """Off the calendar; the review's request it answered is open again."""
+    row = calendar.get_schedule(session, schedule_id=schedule_id, lock=True)
+    calendar.cancel(session, row=row, name=_name_of(playbooks)(row.scenario_key), actor=actor)
+    if row.request_id is not None:
+        postmortem_service.reopen_drill_request(
+            session, request_id=row.request_id, actor_id=actor.id
+        )
+    return row
+
+
+def start_scheduled(
+    session: Session, *, playbooks: PlaybookRegistry, schedule_id: int, actor: User
+) -> DrillRun:
+    """The scheduled drill starts as any drill does, its starter the controller."""
+    row = calendar.get_schedule(session, schedule_id=schedule_id, lock=True)
+    if row.state != ScheduleState.scheduled:
+        raise Conflict(f"scheduled drill {row.id} is {row.state}", field="state")
+    run = start(session, playbooks=playbooks, scenario_key=row.scenario_key, actor=actor)
+    calendar.mark_started(session, row=row, run=run, actor=actor)
+    return run
