@@ -4,6 +4,7 @@ zone); the reminders go a week and a day before, each once; a drill request from
 becomes a scheduled drill, is moved, cancelled (the request open again) and started; a bad
 cadence in a scenario file is refused at its file and line."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -20,6 +21,7 @@ from incident_cmd.errors import Conflict, Invalid
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
+from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.postmortems.models import DrillRequest, DrillRequestState
@@ -404,3 +406,37 @@ def test_a_bad_cadence_is_refused_at_its_file_and_line(shipped_playbooks, tmp_pa
 def test_a_scenario_without_a_cadence_is_drilled_twice_a_year(shipped_playbooks, tmp_path):
     loaded = parse_scenario(GOOD, tmp_path / "small.yaml", shipped_playbooks)
     assert loaded.scenario.cadence.every_months == 6
+
+
+def _drain() -> None:
+    async def main() -> None:
+        sender = direct_sender(db.get_engine())
+        try:
+            await sender.drain()
+        finally:
+            await sender.close()
+
+    asyncio.run(main())
+
+
+def test_reminders_reach_the_smtp_server_and_twilio_once(world, smtp, twilio, frozen_clock):
+    with db.session_scope() as session:
+        person = make_user(session, Role.responder, contactable=True, locale="en")
+        row = _by_hand(session, world, frozen_clock() + timedelta(days=10), person)
+        at = row.at
+        phones = {person.phone, world.user(session, world.duty_manager).phone}
+        emails = {person.email, world.user(session, world.duty_manager).email}
+    _drain()
+    mails_before, texts_before = len(smtp.messages), len(twilio.fake.state.messages)
+    frozen_clock.set(at - timedelta(days=7))
+    for _ in range(2):
+        with db.session_scope() as session:
+            flows.remind_scheduled(session)
+        _drain()
+    mails = smtp.messages[mails_before:]
+    texts = list(twilio.fake.state.messages.values())[texts_before:]
+    assert sorted(to for tos, _ in mails for to in tos) == sorted(emails)
+    assert sorted(text["to"] for text in texts) == sorted(phones)
+    # Marked as a drill in either language: [DRILL] or 【演练】.
+    assert all("[DRILL]" in mail["Subject"] or "【演练】" in mail["Subject"] for _, mail in mails)
+    assert all(text["body"].startswith(("[DRILL]", "【演练】")) for text in texts)
