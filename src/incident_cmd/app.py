@@ -42,6 +42,7 @@ from incident_cmd.web.assets import STATIC_PATH, StaticAssets
 from incident_cmd.web.board import router as board_router
 from incident_cmd.web.customers import router as customers_page_router
 from incident_cmd.web.declare import router as declare_router
+from incident_cmd.web.drill_calendar import router as drill_calendar_router
 from incident_cmd.web.drill_evaluation import router as drill_evaluation_router
 from incident_cmd.web.drills import router as drills_page_router
 from incident_cmd.web.incident_room import router as incident_room_router
@@ -164,6 +165,8 @@ def create_app(
         review_page_router,
         report_pages_router,
         accountability_page_router,
+        # Before the drill console: /drills/calendar and /drills/training are not run ids.
+        drill_calendar_router,
         drills_page_router,
         drill_evaluation_router,
     ):

@@ -54,6 +54,8 @@ SWEEPS: dict[str, Sweep] = {
     "campaign-start": campaign_service.start_due_campaigns,
     "campaign-finish": campaign_service.finish_campaigns,
     "drill-injects": drill_flows.fire_due_injects,
+    "drill-cadence": drill_flows.schedule_by_cadence,
+    "drill-reminders": drill_flows.remind_scheduled,
 }
 
 

@@ -5,9 +5,9 @@ customers, an inquiry as a task, new facts on the timeline and in the scope, a s
 not answer its page. Nothing a drill does reaches a real customer (see tickets.intake,
 campaigns' audiences and the direct lane's sink)."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlmodel import Session, col, select
 
@@ -19,7 +19,7 @@ from incident_cmd.campaigns import inbound as campaign_inbound
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
-from incident_cmd.drills import evaluation, scoring, service
+from incident_cmd.drills import calendar, evaluation, scoring, service
 from incident_cmd.drills.evaluation_models import (
     DrillEvaluator,
     DrillRating,
@@ -27,7 +27,14 @@ from incident_cmd.drills.evaluation_models import (
     Improvement,
 )
 from incident_cmd.drills.loader import LoadedScenario, load_directory
-from incident_cmd.drills.models import DrillInject, DrillRun, InjectState, RunState
+from incident_cmd.drills.models import (
+    DrillInject,
+    DrillRun,
+    DrillSchedule,
+    InjectState,
+    RunState,
+    ScheduleState,
+)
 from incident_cmd.drills.schema import (
     Complaints,
     FactsChange,
@@ -51,7 +58,7 @@ from incident_cmd.paging import answers as paging_answers
 from incident_cmd.playbooks.schema import Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.postmortems import service as postmortem_service
-from incident_cmd.postmortems.models import FollowUp
+from incident_cmd.postmortems.models import DrillRequest, FollowUp
 from incident_cmd.tickets import intake
 from incident_cmd.tickets.models import IntakeChannel
 from incident_cmd.tickets.schemas import TicketCreate
@@ -585,3 +592,130 @@ def complete_improvement(
         actor=actor,
         may_edit=evaluation.may_rate(session, run=run, user=actor),
     )
+# --- the calendar (drills.calendar): what a scheduled drill does to the other domains -----------
+
+
+def _scenario(playbooks: PlaybookRegistry, key: str) -> LoadedScenario:
+    loaded = scenarios(playbooks).get(key)
+    if loaded is None:
+        raise NotFound(f"no drill scenario {key!r}", field="scenario")
+    return loaded
+
+
+def _name_of(playbooks: PlaybookRegistry) -> Callable[[str], Mapping[str, str]]:
+    """A scenario's name in both languages, read from the files once and only if asked; the
+    key where the file is gone."""
+    read: dict[str, LoadedScenario] = {}
+
+    def name(key: str) -> Mapping[str, str]:
+        if not read:
+            read.update(scenarios(playbooks))
+        loaded = read.get(key)
+        return loaded.snapshot["name"] if loaded else {"en": key, "zh-CN": key}
+
+    return name
+
+
+def schedule_by_cadence(session: Session) -> int:
+    """Sweep: the drills each scenario's cadence asks for, scheduled once per occurrence."""
+    return calendar.schedule_by_cadence(
+        session, scenarios=scenarios(PlaybookRegistry.from_settings())
+    )
+
+
+def remind_scheduled(session: Session) -> int:
+    """Sweep: the reminders due a week and a day before each scheduled drill."""
+    return calendar.remind_due(session, name_of=_name_of(PlaybookRegistry.from_settings()))
+
+
+def schedule_drill(
+    session: Session,
+    *,
+    playbooks: PlaybookRegistry,
+    scenario_key: str,
+    at: datetime,
+    controller: User | None,
+    participants: Sequence[User],
+    actor: User,
+    request_id: int | None = None,
+) -> DrillSchedule:
+    """A drill put on the calendar by hand; for a review's drill request, of a scenario that
+    exercises the playbook the request names, and the request marked scheduled."""
+    loaded = _scenario(playbooks, scenario_key)
+    request = None
+    if request_id is not None:
+        request = session.get(DrillRequest, request_id)
+        if request is None:
+            raise NotFound(f"no drill request {request_id}", field="request")
+        if request.playbook_key != loaded.scenario.playbook:
+            raise Invalid(
+                f"drill request {request_id} asks for the {request.playbook_key} playbook; "
+                f"scenario {scenario_key} exercises {loaded.scenario.playbook}",
+                field="scenario",
+            )
+    row = calendar.schedule(
+        session,
+        loaded=loaded,
+        at=at,
+        controller=controller,
+        participants=participants,
+        actor=actor,
+        request_id=request_id,
+    )
+    if request is not None:
+        postmortem_service.mark_drill_request_scheduled(
+            session, request_id=request.id, scheduled_for=row.at, actor_id=actor.id
+        )
+    return row
+
+
+def move_scheduled(
+    session: Session,
+    *,
+    playbooks: PlaybookRegistry,
+    schedule_id: int,
+    at: datetime,
+    controller: User | None,
+    participants: Sequence[User],
+    actor: User,
+) -> DrillSchedule:
+    row = calendar.get_schedule(session, schedule_id=schedule_id, lock=True)
+    calendar.move(
+        session,
+        row=row,
+        name=_name_of(playbooks)(row.scenario_key),
+        at=at,
+        controller=controller,
+        participants=participants,
+        actor=actor,
+    )
+    if row.request_id is not None:
+        postmortem_service.mark_drill_request_scheduled(
+            session, request_id=row.request_id, scheduled_for=row.at, actor_id=actor.id
+        )
+    return row
+
+
+def cancel_scheduled(
+    session: Session, *, playbooks: PlaybookRegistry, schedule_id: int, actor: User
+) -> DrillSchedule:
+    """Off the calendar; the review's request it answered is open again."""
+    row = calendar.get_schedule(session, schedule_id=schedule_id, lock=True)
+    calendar.cancel(session, row=row, name=_name_of(playbooks)(row.scenario_key), actor=actor)
+    if row.request_id is not None:
+        postmortem_service.reopen_drill_request(
+            session, request_id=row.request_id, actor_id=actor.id
+        )
+    return row
+
+
+def start_scheduled(
+    session: Session, *, playbooks: PlaybookRegistry, schedule_id: int, actor: User
+) -> DrillRun:
+    """The scheduled drill starts as any drill does, its starter the controller."""
+    row = calendar.get_schedule(session, schedule_id=schedule_id, lock=True)
+    if row.state != ScheduleState.scheduled:
+        raise Conflict(f"scheduled drill {row.id} is {row.state}", field="state")
+    run = start(session, playbooks=playbooks, scenario_key=row.scenario_key, actor=actor)
+    calendar.mark_started(session, row=row, run=run, actor=actor)
+    return run

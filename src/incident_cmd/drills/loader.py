@@ -34,6 +34,16 @@ def _cross_references(
                 problems.append(((section, position, "key"), f"duplicate key {item.key!r}"))
             seen.add(item.key)
     injects = {inject.key for inject in scenario.injects}
+    cadence = scenario.cadence
+    if cadence.month > cadence.every_months:
+        problems.append(
+            (
+                ("cadence", "month"),
+                f"month {cadence.month} is not in a period of {cadence.every_months} months",
+            )
+        )
+    if len(set(cadence.participants)) != len(cadence.participants):
+        problems.append((("cadence", "participants"), "a participant is named twice"))
     for position, objective in enumerate(scenario.objectives):
         if objective.after is not None and objective.after not in injects:
             problems.append((("objectives", position, "after"), f"no inject {objective.after!r}"))

@@ -67,3 +67,38 @@ class DrillInject(SQLModel, table=True):
     fired_by: int | None = Field(default=None, foreign_key="users.id")
     # A complaint wave's complaints made so far.
     done: int = 0
+
+
+class ScheduleState(StrEnum):
+    scheduled = "scheduled"
+    started = "started"
+    cancelled = "cancelled"
+
+
+class DrillSchedule(SQLModel, table=True):
+    """A drill on the calendar: a scenario, a time, its controller and the people it trains.
+    The cadence job makes one per scenario and ``occurrence`` (the period it falls in, such as
+    ``2026-07``), which the unique key lets two workers make only once; a duty manager makes
+    others by hand (no occurrence), some for a review's drill request."""
+
+    __tablename__ = "drill_schedules"
+    __table_args__ = (
+        UniqueConstraint("scenario_key", "occurrence"),
+        Index("ix_drill_schedules_state_remind", "state", "remind_at"),
+    )
+
+    id: int = Field(default=None, primary_key=True)
+    scenario_key: str = Field(max_length=64, index=True)
+    occurrence: str | None = Field(default=None, max_length=16)
+    at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    controller_id: int | None = Field(default=None, foreign_key="users.id")
+    participants: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    request_id: int | None = Field(default=None, foreign_key="drill_requests.id")
+    state: ScheduleState = enum_column(ScheduleState, default=ScheduleState.scheduled)
+    # The next reminder's moment for the current time (moved with it); None when none is left.
+    remind_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))
+    run_id: int | None = Field(default=None, foreign_key="drill_runs.id")
+    created_by: int | None = Field(default=None, foreign_key="users.id")
+    created_at: datetime = Field(sa_column=Column(UTCDateTime(), nullable=False))
+    cancelled_by: int | None = Field(default=None, foreign_key="users.id")
+    cancelled_at: datetime | None = Field(default=None, sa_column=Column(UTCDateTime()))

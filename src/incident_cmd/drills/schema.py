@@ -124,6 +124,33 @@ class Inject(Strict):
     action: Action
 
 
+class Cadence(Strict):
+    """How often the scenario is exercised, for the calendar to schedule it by itself.
+
+    Periods follow the calendar year: ``every_months: 6`` is January-June and July-December,
+    and the drill falls in the ``month``-th month of each, on ``day`` at ``hour`` in the
+    organisation's time zone (the first working day on or after it). The default is twice a
+    year: the seeds ask for the plan to be rehearsed regularly (002 第七条 预案演练: 定期组织
+    应急演练, 检验预案的有效性和可操作性) and put staff training at every half year (003
+    员工能力的体系化建设: 老员工每半年参与专项培训, 新员工须通过模拟投诉考核)."""
+
+    every_months: Literal[1, 2, 3, 4, 6, 12] = Field(
+        default=6, description="months between drills; divides the year (6 = twice a year)"
+    )
+    month: int = Field(default=1, ge=1, le=12, description="which month of each period")
+    day: int = Field(default=15, ge=1, le=28)
+    hour: int = Field(default=10, ge=0, le=23)
+    days_ahead: int = Field(
+        default=30, ge=8, le=180, description="scheduled this many days before it falls"
+    )
+    controller: str | None = Field(
+        default=None, max_length=64, description="username of the usual controller"
+    )
+    participants: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, description="usernames of the people it should train"
+    )
+
+
 class Scenario(Strict):
     key: Key
     name: Bilingual
@@ -140,3 +167,4 @@ class Scenario(Strict):
     participants: list[Participant] = Field(min_length=1)
     objectives: list[Objective] = Field(min_length=1)
     injects: list[Inject] = Field(min_length=1)
+    cadence: Cadence = Cadence()

@@ -968,3 +968,36 @@ def mark_drill_request_scheduled(
         },
     )
     return request
+
+
+DRILL_UNSCHEDULED = "postmortem.drill_unscheduled"
+
+
+def reopen_drill_request(
+    session: Session, *, request_id: int, actor_id: int | None = None
+) -> DrillRequest:
+    """The drill scheduled for the request was cancelled on the drill calendar: the request
+    is open again, for another drill to answer it, and the incident's timeline says so."""
+    request = session.exec(
+        select(DrillRequest).where(DrillRequest.id == request_id).with_for_update()
+    ).first()
+    if request is None:
+        raise NotFound(f"no drill request {request_id}")
+    if request.state != DrillRequestState.scheduled:
+        return request
+    request.state, request.scheduled_for, request.scheduled_at = (
+        DrillRequestState.requested,
+        None,
+        None,
+    )
+    session.add(request)
+    _record(
+        session,
+        session.get_one(Incident, request.incident_id),
+        DRILL_UNSCHEDULED,
+        f"the drill scheduled for drill request {request.id} of {request.playbook_key} was "
+        "cancelled; the request is open again",
+        actor_id,
+        {"request": request.id, "playbook": request.playbook_key},
+    )
+    return request

@@ -732,6 +732,35 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
             {"added": lambda data, reading: ", ".join(data.get("added") or ()) or None},
         ),
     ),
+    # --- the drill calendar (drills.calendar) and the review's requests it answers ---
+    "drill.scheduled": (
+        Sentence(
+            N_("Drill scheduled for %(at)s by the cadence (period %(occurrence)s)"),
+            {"at": _moment("at")},
+            when=_filled("occurrence"),
+        ),
+        Sentence(
+            N_("Drill scheduled for %(at)s for drill request %(request)s"),
+            {"at": _moment("at")},
+            when=_filled("request"),
+        ),
+        Sentence(N_("Drill scheduled for %(at)s"), {"at": _moment("at")}),
+    ),
+    "drill.schedule_moved": (
+        Sentence(
+            N_("Scheduled drill moved from %(from)s to %(at)s"),
+            {"from": _moment("from"), "at": _moment("at")},
+        ),
+    ),
+    "drill.schedule_cancelled": (Sentence(N_("Scheduled drill cancelled")),),
+    "drill.schedule_started": (Sentence(N_("Scheduled drill started as drill run %(run)s")),),
+    "drill.reminded": (Sentence(N_("%(told)s people reminded %(days)s days before the drill")),),
+    "postmortem.drill_unscheduled": (
+        Sentence(
+            N_("Drill for the “%(playbook)s” playbook cancelled; the request is open again"),
+            {"playbook": _playbook},
+        ),
+    ),
 }
 
 
