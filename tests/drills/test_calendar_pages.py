@@ -142,10 +142,14 @@ def test_the_calendar_in_chromium(world, live_server, tmp_path, frozen_clock):
         duty = world.user(session, world.duty_manager)
         auth_service.set_password(session, user=duty, password=PASSWORD, actor_id=None)
         comms = world.user(session, world.comms)
-        # A drill run in the past, so the record has something to show.
-        flows.start(
+        # A drill run in the past, so the record has something to show, and its ratings.
+        past = flows.start(
             session, playbooks=world.registry, scenario_key="typhoon-service-centre", actor=duty
-        )
+        ).id
+        for objective, rating in (("commander_ack", "M"), ("disruption_notice", "P")):
+            flows.rate(
+                session, run_id=past, objective_key=objective, rating=rating, notes="", actor=duty
+            )
     frozen_clock.advance(timedelta(days=1))
     with db.session_scope() as session:
         # The cadence's own drill of the delivery delay (a month ahead of 10 May 2027 it is not
@@ -185,6 +189,15 @@ def test_the_calendar_in_chromium(world, live_server, tmp_path, frozen_clock):
                 page.goto(f"{live_server}{path}")
                 if name == "training":
                     page.wait_for_selector(".training-chart svg")
+                    # One kind's charts at a time; the picker shows another's.
+                    assert page.locator("[data-kind-panel]:visible").count() == 1
+                    page.select_option("#training-kind", "customer_notice_approved")
+                    shown = page.locator("[data-kind-panel]:visible")
+                    assert shown.get_attribute("data-kind-panel") == "customer_notice_approved"
+                    page.wait_for_selector(
+                        "[data-kind-panel=customer_notice_approved] [data-series=ratings] svg"
+                    )
+                    page.select_option("#training-kind", "commander_acknowledged")
                 overflow = page.evaluate(
                     "document.documentElement.scrollWidth - document.documentElement.clientWidth"
                 )

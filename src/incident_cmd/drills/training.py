@@ -1,11 +1,13 @@
 """Each person's training record: the drills they took part in (a seat on the drill
 incident's roster, the controller's chair, or a place among a scheduled drill's
 participants), and for each kind of objective when they last exercised it against the
-cadence of the scenarios that train it, so whoever is overdue shows.
+cadence of the scenarios that train it, so whoever is overdue shows; and how the objectives
+of each kind were rated by the evaluators (P/S/M/U), so whoever last drilled a kind that went
+badly shows as well.
 
-What is counted is participation in a run that exercised the objective. How well it was
-performed (the evaluators' ratings, the automatic scores) belongs to the drill's evaluation
-and is not read here."""
+The automatic scores (met or missed) are not read here: they are not stored but worked out
+from each run's timeline, pages, statements, campaigns, reports and tickets, a dozen queries
+a run, which this page would repeat for every run of the history on every view."""
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -18,6 +20,7 @@ from sqlmodel import Session, col, select
 from incident_cmd import clock
 from incident_cmd.auth.models import Role, User
 from incident_cmd.config import get_settings
+from incident_cmd.drills.evaluation_models import DrillRating, Rating
 from incident_cmd.drills.loader import LoadedScenario
 from incident_cmd.drills.models import DrillRun, DrillSchedule, ScheduleState
 from incident_cmd.drills.schema import ObjectiveKind
@@ -30,6 +33,10 @@ PARTICIPANT = "participant"
 TRAINED_ROLES = (Role.duty_manager, Role.responder, Role.comms)
 # How many periods of each objective's cadence its chart shows, the current one last.
 CHART_PERIODS = 4
+# A kind whose latest rating is one of these is a training gap, as an overdue one is.
+WEAK = frozenset({Rating.major_challenges, Rating.unable})
+# Best to worst, the order HSEEP gives them.
+RATING_ORDER = tuple(Rating)
 
 
 @dataclass(frozen=True)
@@ -41,6 +48,13 @@ class Participation:
     at: datetime
     roles: tuple[str, ...]  # roster role keys, CONTROLLER or PARTICIPANT
     kinds: frozenset[str]
+    # Per kind, every evaluator's rating of the run's objectives of that kind.
+    ratings: dict[str, tuple[Rating, ...]]
+
+
+def worst(ratings: Iterable[Rating]) -> Rating | None:
+    """The most challenged of the ratings: when evaluators differ, the gap counts."""
+    return max(ratings, key=RATING_ORDER.index, default=None)
 
 
 @dataclass(frozen=True)
@@ -56,10 +70,17 @@ class KindStatus:
     every_months: int | None  # None: no scenario trains it now
     last: datetime | None
     due: datetime | None  # when the next exercise is owed (None: never exercised)
+    # The worst rating given to the kind in the newest of their runs that rated it.
+    rating: Rating | None = None
+    rated_at: datetime | None = None  # that run's start
 
     @property
     def overdue(self) -> bool:
         return self.every_months is not None and (self.due is None or self.due <= clock.now())
+
+    @property
+    def weak(self) -> bool:
+        return self.rating in WEAK
 
 
 @dataclass
@@ -76,6 +97,15 @@ class Record:
     @property
     def overdue(self) -> list[str]:
         return [kind for kind, status in self.kinds.items() if status.overdue]
+
+    @property
+    def weak(self) -> list[str]:
+        return [kind for kind, status in self.kinds.items() if status.weak]
+
+    @property
+    def gaps(self) -> list[str]:
+        """The kinds to train them on: overdue, or last rated M or U."""
+        return [kind for kind, status in self.kinds.items() if status.overdue or status.weak]
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -134,6 +164,7 @@ def participations(
             if not held:
                 held.append(PARTICIPANT)
     runs_by_id = {run.id: run for run in runs}
+    rated = ratings_by_kind(session, runs=runs)
     found: dict[int, list[Participation]] = defaultdict(list)
     for (person, run_id), held in roles.items():
         if user_ids is not None and person not in user_ids:
@@ -148,6 +179,7 @@ def participations(
                 at=run.started_at,
                 roles=tuple(held),
                 kinds=frozenset(objective["kind"] for objective in run.objectives),
+                ratings=rated.get(run.id, {}),
             )
         )
     for items in found.values():
@@ -155,11 +187,37 @@ def participations(
     return found
 
 
+def ratings_by_kind(
+    session: Session, *, runs: Sequence[DrillRun]
+) -> dict[int, dict[str, tuple[Rating, ...]]]:
+    """Per run, per objective kind, the ratings its evaluators gave (the kind of a rated
+    objective is the one the run was started with)."""
+    kinds = {
+        (run.id, objective["key"]): objective["kind"]
+        for run in runs
+        for objective in run.objectives
+    }
+    given: dict[int, dict[str, list[Rating]]] = defaultdict(lambda: defaultdict(list))
+    rows = session.exec(
+        select(DrillRating)
+        .where(col(DrillRating.run_id).in_([run.id for run in runs]))
+        .order_by(col(DrillRating.id))
+    )
+    for row in rows:
+        kind = kinds.get((row.run_id, row.objective_key))
+        if kind is not None:
+            given[row.run_id][kind].append(row.rating)
+    return {
+        run_id: {kind: tuple(values) for kind, values in by_kind.items()}
+        for run_id, by_kind in given.items()
+    }
+
+
 def records(
     session: Session, *, scenarios: Iterable[LoadedScenario], user_ids: set[int] | None = None
 ) -> list[Record]:
-    """The records of the people asked for (everyone trained when None), the most overdue
-    first, then by name."""
+    """The records of the people asked for (everyone trained when None), those with the most
+    gaps (kinds overdue or last rated M or U) first, then by name."""
     cadences = kind_cadences(scenarios)
     taken = participations(session, user_ids=user_ids)
     query = select(User).where(User.active)
@@ -189,9 +247,17 @@ def records(
             every = cadences.get(kind)
             last = next((run.at for run in runs if kind in run.kinds), None)
             due = add_months(last, every) if last is not None and every is not None else None
-            record.kinds[kind] = KindStatus(kind, every, last, due)
+            rated = next((run for run in runs if run.ratings.get(kind)), None)
+            record.kinds[kind] = KindStatus(
+                kind,
+                every,
+                last,
+                due,
+                rating=worst(rated.ratings[kind]) if rated else None,
+                rated_at=rated.at if rated else None,
+            )
         result.append(record)
-    result.sort(key=lambda record: (-len(record.overdue), record.user.display_name))
+    result.sort(key=lambda record: (-len(record.gaps), record.user.display_name))
     return result
 
 
@@ -219,16 +285,20 @@ def periods(every_months: int, *, count: int = CHART_PERIODS) -> list[Period]:
 @dataclass(frozen=True)
 class KindChart:
     """For one objective kind, per period: how many of the people drilled it, and how many
-    not (on one person's record, 1 or 0)."""
+    not (on one person's record, 1 or 0); and how many ratings of each value (P, S, M, U)
+    the evaluators gave its objectives in the runs of those people started in the period,
+    each run once however many of them took part."""
 
     kind: str
     every_months: int
     labels: list[str]
     drilled: list[int]
     missed: list[int]
+    ratings: dict[str, list[int]]
 
 
 def charts(records_: Sequence[Record], cadences: dict[str, int]) -> list[KindChart]:
+    runs = {run.run_id: run for record in records_ for run in record.runs}.values()
     found = []
     for kind in ObjectiveKind:
         every = cadences.get(kind)
@@ -249,6 +319,17 @@ def charts(records_: Sequence[Record], cadences: dict[str, int]) -> list[KindCha
                 labels=[span.label for span in spans],
                 drilled=drilled,
                 missed=[len(records_) - count for count in drilled],
+                ratings={
+                    rating.value: [
+                        sum(
+                            run.ratings.get(kind, ()).count(rating)
+                            for run in runs
+                            if span.start <= run.at < span.end
+                        )
+                        for span in spans
+                    ]
+                    for rating in RATING_ORDER
+                },
             )
         )
     return found

@@ -4,7 +4,8 @@
 the drill requests the reviews left open; duty managers and admins schedule a drill, turn a
 request into one of a scenario of the playbook it names, move, cancel or start one (the
 start is the console's own). ``/drills/training`` is the training record: duty managers and
-admins see everyone's, with a chart per kind of objective; anyone else sees their own."""
+admins see everyone's, with per kind of objective its latest rating per person and charts of
+participation and ratings per period (one kind at a time); anyone else sees their own."""
 
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
@@ -26,8 +27,10 @@ from incident_cmd.drills.models import DrillSchedule, ScheduleState
 from incident_cmd.errors import DomainError, Forbidden, Invalid, NotFound
 from incident_cmd.i18n import Locale
 from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.web import translations
 from incident_cmd.web.api import PageUser, templates
 from incident_cmd.web.board import may_declare
+from incident_cmd.web.drill_labels import RATINGS
 from incident_cmd.web.forms import error_status
 from incident_cmd.web.incident_room import Wording
 from incident_cmd.web.labels import N_
@@ -304,6 +307,7 @@ def training_page(
     )
     charts = training.charts(records, training.kind_cadences(scenarios.values()))
     locale = Locale(user.locale)
+    gettext = translations.translations(locale).gettext
     return templates().TemplateResponse(
         request,
         "drill_training.html",
@@ -315,6 +319,8 @@ def training_page(
             "charts": charts,
             "charts_data": [asdict(chart) for chart in charts],
             "kinds": OBJECTIVE_KINDS,
+            "ratings": RATINGS,
+            "rating_names": {value: gettext(label) for value, label in RATINGS.items()},
             "roles": ROLES,
             "problems": problems,
             "may_control": may_declare(user),
