@@ -21,10 +21,9 @@ from incident_cmd.public_links import status_url
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.models import Team, TeamMember
 from incident_cmd.tickets import detection, sla
-from incident_cmd.tickets.history import record
+from incident_cmd.tickets.history import SUBJECT
 from incident_cmd.tickets.models import (
     OPEN_TICKET_STATUSES,
-    SlaTimer,
     Ticket,
     TicketStatus,
     TimerKind,
@@ -32,6 +31,7 @@ from incident_cmd.tickets.models import (
 from incident_cmd.tickets.notices import Notice, local_time, to_customers
 from incident_cmd.tickets.policy import Category, Priority, ServiceLevels, service_levels
 from incident_cmd.tickets.schemas import TicketCreate
+from incident_cmd.timeline import service as timeline
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,23 @@ def take_in(
 def take_in_many(
     session: Session, *, registry: PlaybookRegistry, items: Sequence[Intake]
 ) -> list[Ticket]:
+    """The tickets of these intakes; see ``file_many``."""
+    return [taken.ticket for taken in file_many(session, registry=registry, items=items)]
+
+
+@dataclass(frozen=True)
+class Taken:
+    """A ticket as its intake left it: its timers as started, in order, and the username of
+    its agent. What intake answers with, read from nothing."""
+
+    ticket: Ticket
+    timers: list[sla.NewTimer]
+    assignee: str | None
+
+
+def file_many(
+    session: Session, *, registry: PlaybookRegistry, items: Sequence[Intake]
+) -> list[Taken]:
     """The tickets of these intakes, in order, each as if taken in one after another (the
     same customer found or made, agent, timers, links, signal and acknowledgement), with a
     number of statements that does not grow with the batch: one reads every customer, one
@@ -113,24 +130,33 @@ def take_in_many(
         ticket.incident_id = covering[0].id if covering else None
     session.add_all(tickets)
     session.flush()
-    responses = []
-    for item, classified, ticket, agent, covering in zip(
-        items, found, tickets, agents, covered_by, strict=True
-    ):
-        _record_intake(session, item, classified, ticket, agent, levels, covering)
-        responses.append(_start_timers(session, ticket, levels))
+    timers = [_timers(ticket, levels, now) for ticket in tickets]
+    sla.write_timers(session, timers=[timer for own in timers for timer in own])
+    timeline.append_many(
+        session,
+        entries=[
+            entry
+            for item, classified, ticket, agent, covering in zip(
+                items, found, tickets, agents, covered_by, strict=True
+            )
+            for entry in _intake_entries(item, classified, ticket, agent, levels, covering)
+        ],
+    )
     detection.detect(session, tickets=tickets, registry=registry, covered_by=covered_by)
     to_customers(
         session,
         notices=[
-            _acknowledgement(ticket, customer, response, covering)
-            for ticket, customer, response, covering in zip(
-                tickets, customers, responses, covered_by, strict=True
+            _acknowledgement(ticket, customer, own[0], covering)
+            for ticket, customer, own, covering in zip(
+                tickets, customers, timers, covered_by, strict=True
             )
         ],
     )
     session.flush()
-    return tickets
+    return [
+        Taken(ticket, own, agent.username if agent else None)
+        for ticket, own, agent in zip(tickets, timers, agents, strict=True)
+    ]
 
 
 @dataclass(frozen=True)
@@ -267,57 +293,63 @@ def _ticket(
     )
 
 
-def _record_intake(
-    session: Session,
+def _intake_entries(
     item: Intake,
     found: Classification,
     ticket: Ticket,
     agent: User | None,
     levels: ServiceLevels,
     covering: list[Incident],
-) -> None:
+) -> list[timeline.Entry]:
     """The ticket's first timeline entries: taken in, assigned, linked."""
     actor_id = item.actor.id if item.actor else None
     category, priority, safety = found.category, found.priority, found.safety
     how = f"rules {', '.join(map(str, found.rules))}" if found.rules else "intake form"
-    record(
-        session,
-        ticket=ticket,
-        kind="ticket.created",
-        summary=f"taken in by {item.data.channel}: {category}, {priority}"
-        + (", safety" if safety else "")
-        + f" ({how})",
-        actor_id=actor_id,
-        data={
-            "category": category,
-            "priority": priority,
-            "safety": safety,
-            "channel": item.data.channel,
-        },
-    )
+    entries = [
+        timeline.Entry(
+            SUBJECT,
+            ticket.id,
+            "ticket.created",
+            f"taken in by {item.data.channel}: {category}, {priority}"
+            + (", safety" if safety else "")
+            + f" ({how})",
+            actor_id,
+            {
+                "category": category,
+                "priority": priority,
+                "safety": safety,
+                "channel": item.data.channel,
+            },
+        )
+    ]
     if agent is not None:
-        record(
-            session,
-            ticket=ticket,
-            kind="ticket.assigned",
-            summary=f"assigned to {agent.username}",
-            actor_id=None,
-            data={"user": agent.username, "strategy": levels.assignment.strategy},
+        entries.append(
+            timeline.Entry(
+                SUBJECT,
+                ticket.id,
+                "ticket.assigned",
+                f"assigned to {agent.username}",
+                None,
+                {"user": agent.username, "strategy": levels.assignment.strategy},
+            )
         )
     if covering:
         incident = covering[0]
-        record(
-            session,
-            ticket=ticket,
-            kind="ticket.linked",
-            summary=f"linked to incident {incident.number}",
-            actor_id=None,
-            data={"incident": incident.number, "incident_id": incident.id},
+        entries.append(
+            timeline.Entry(
+                SUBJECT,
+                ticket.id,
+                "ticket.linked",
+                f"linked to incident {incident.number}",
+                None,
+                {"incident": incident.number, "incident_id": incident.id},
+            )
         )
+    return entries
 
 
 def _acknowledgement(
-    ticket: Ticket, customer: Customer, response: SlaTimer, covering: list[Incident]
+    ticket: Ticket, customer: Customer, response: sla.NewTimer, covering: list[Incident]
 ) -> Notice:
     """The customer's acknowledgement: the number, by when it is answered and, when an
     incident takes it in, where its status is published."""
@@ -334,32 +366,18 @@ def _acknowledgement(
     )
 
 
-def _start_timers(session: Session, ticket: Ticket, levels: ServiceLevels) -> SlaTimer:
-    """Starts the ticket's timers; returns the response timer, which the acknowledgement
-    quotes."""
+def _timers(ticket: Ticket, levels: ServiceLevels, now: datetime) -> list[sla.NewTimer]:
+    """The ticket's timers, the response timer first (the acknowledgement quotes it)."""
     tier = levels.tier(ticket.priority)
-    response = sla.start_timer(
-        session, ticket=ticket, kind=TimerKind.response, target=tier.respond, levels=levels
-    )
-    sla.start_timer(
-        session, ticket=ticket, kind=TimerKind.resolution, target=tier.resolve, levels=levels
-    )
-    sla.start_timer(
-        session, ticket=ticket, kind=TimerKind.close, target=levels.close_within, levels=levels
-    )
-    sla.start_timer(
-        session,
-        ticket=ticket,
-        kind=TimerKind.verification,
-        target=levels.verification_target,
-        levels=levels,
-    )
+    targets = [
+        (TimerKind.response, tier.respond),
+        (TimerKind.resolution, tier.resolve),
+        (TimerKind.close, levels.close_within),
+        (TimerKind.verification, levels.verification_target),
+    ]
     if ticket.category in levels.handling_plan.categories:
-        sla.start_timer(
-            session,
-            ticket=ticket,
-            kind=TimerKind.handling_plan,
-            target=levels.handling_plan.within,
-            levels=levels,
-        )
-    return response
+        targets.append((TimerKind.handling_plan, levels.handling_plan.within))
+    return [
+        sla.new_timer(ticket_id=ticket.id, kind=kind, target=target, levels=levels, now=now)
+        for kind, target in targets
+    ]
