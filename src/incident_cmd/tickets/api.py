@@ -3,7 +3,6 @@ from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session, select
 
