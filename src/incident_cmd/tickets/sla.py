@@ -5,7 +5,7 @@ acts on each stage once: on PostgreSQL it claims rows with SKIP LOCKED, and a st
 written, is never due again."""
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -93,6 +93,11 @@ class NewTimer:
     def next_action_at(self) -> datetime:
         return self.warn_at  # stage 0, neither met nor paused: the warning comes next
 
+    def row(self) -> dict:
+        # A shallow copy: ``dataclasses.asdict`` deep-copies every value, at a cost that
+        # showed in an intake's profile.
+        return {**vars(self), "next_action_at": self.next_action_at}
+
 
 def new_timer(
     *, ticket_id: int, kind: TimerKind, target: Target, levels: ServiceLevels, now: datetime
@@ -109,7 +114,7 @@ def write_timers(session: Session, *, timers: Sequence[NewTimer]) -> None:
     if timers:
         session.execute(
             table_of(SlaTimer).insert(),
-            [{**asdict(timer), "next_action_at": timer.next_action_at} for timer in timers],
+            [timer.row() for timer in timers],
         )
 
 
@@ -119,7 +124,7 @@ def start_timer(
     started = new_timer(
         ticket_id=ticket.id, kind=kind, target=target, levels=levels, now=clock.now()
     )
-    timer = SlaTimer(**asdict(started), next_action_at=started.next_action_at)
+    timer = SlaTimer(**started.row())
     session.add(timer)
     return timer
 
