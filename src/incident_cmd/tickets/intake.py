@@ -320,14 +320,14 @@ def _intake_entries(
     how = f"rules {', '.join(map(str, found.rules))}" if found.rules else "intake form"
     entries = [
         timeline.Entry(
-            SUBJECT,
-            ticket.id,
-            "ticket.created",
-            f"taken in by {item.data.channel}: {category}, {priority}"
+            subject_type=SUBJECT,
+            subject_id=ticket.id,
+            kind="ticket.created",
+            summary=f"taken in by {item.data.channel}: {category}, {priority}"
             + (", safety" if safety else "")
             + f" ({how})",
-            actor_id,
-            {
+            actor_id=actor_id,
+            data={
                 "category": category,
                 "priority": priority,
                 "safety": safety,
@@ -338,24 +338,24 @@ def _intake_entries(
     if agent is not None:
         entries.append(
             timeline.Entry(
-                SUBJECT,
-                ticket.id,
-                "ticket.assigned",
-                f"assigned to {agent.username}",
-                None,
-                {"user": agent.username, "strategy": levels.assignment.strategy},
+                subject_type=SUBJECT,
+                subject_id=ticket.id,
+                kind="ticket.assigned",
+                summary=f"assigned to {agent.username}",
+                actor_id=None,
+                data={"user": agent.username, "strategy": levels.assignment.strategy},
             )
         )
     if covering:
         incident = covering[0]
         entries.append(
             timeline.Entry(
-                SUBJECT,
-                ticket.id,
-                "ticket.linked",
-                f"linked to incident {incident.number}",
-                None,
-                {"incident": incident.number, "incident_id": incident.id},
+                subject_type=SUBJECT,
+                subject_id=ticket.id,
+                kind="ticket.linked",
+                summary=f"linked to incident {incident.number}",
+                actor_id=None,
+                data={"incident": incident.number, "incident_id": incident.id},
             )
         )
     return entries
