@@ -54,7 +54,7 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def bearer_token(request: Request, session: SessionDep) -> ApiToken:
+def _credentials(request: Request, session: Session) -> tuple[ApiToken, User]:
     secret = _bearer(request)
     if secret is None:
         raise HTTPException(
@@ -62,23 +62,27 @@ def bearer_token(request: Request, session: SessionDep) -> ApiToken:
             "missing credentials: send 'Authorization: Bearer <token>'",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    token = auth_service.live_token(session, secret=secret, kinds=BEARER_KINDS)
-    if token is None:
+    found = auth_service.live_credentials(session, secret=secret, kinds=BEARER_KINDS)
+    if found is None:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             "invalid, expired or revoked token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    return token
+    return found
+
+
+def bearer_token(request: Request, session: SessionDep) -> ApiToken:
+    return _credentials(request, session)[0]
 
 
 BearerToken = Annotated[ApiToken, Depends(bearer_token)]
 
 
 def current_user(request: Request, session: SessionDep) -> User:
-    # The token and its user in one dependency: one worker-thread step, not two.
-    token = bearer_token(request, session)
-    return auth_service.get_user(session, user_id=token.user_id)
+    # The token and its user in one dependency and one statement: one worker-thread step and
+    # one round trip, not two of each.
+    return _credentials(request, session)[1]
 
 
 def ensure_role(user: User, *roles: Role) -> User:

@@ -307,19 +307,36 @@ def revoke_user_tokens(session: Session, *, user: User, reason: str, actor_id: i
 def live_token(session: Session, *, secret: str, kinds: Iterable[TokenKind]) -> ApiToken | None:
     """The token with this secret if it is of one of ``kinds``, not revoked, not expired, and
     its user is active; records its use (at most once a minute)."""
-    token = session.exec(select(ApiToken).where(ApiToken.token_hash == hash_token(secret))).first()
+    found = live_credentials(session, secret=secret, kinds=kinds)
+    return found[0] if found else None
+
+
+def live_credentials(
+    session: Session, *, secret: str, kinds: Iterable[TokenKind]
+) -> tuple[ApiToken, User] | None:
+    """``live_token`` and its user, read together: every API request asks, and a round trip
+    is most of what asking costs (the session holds its rows only while something refers to
+    them, so the user read here is gone by the time a second lookup asks for it). Nothing is
+    cached across requests: a revoked token fails at once."""
+    found = session.exec(
+        select(ApiToken, User)
+        .join(User, col(User.id) == ApiToken.user_id)
+        .where(ApiToken.token_hash == hash_token(secret))
+    ).first()
     now = clock.now()
-    if token is None or token.revoked_at is not None or token.kind not in set(kinds):
+    if found is None:
+        return None
+    token, user = found
+    if token.revoked_at is not None or token.kind not in set(kinds):
         return None
     if token.expires_at is not None and token.expires_at <= now:
         return None
-    user = session.get(User, token.user_id)
-    if user is None or not user.active:
+    if not user.active:
         return None
     if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
         token.last_used_at = now
         session.add(token)
-    return token
+    return token, user
 
 
 def login_token_lifetime() -> timedelta:

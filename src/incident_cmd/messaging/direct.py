@@ -10,6 +10,7 @@ written on the timeline of the subject it is about."""
 import asyncio
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -37,6 +38,50 @@ LEASE = timedelta(seconds=60)
 RECONCILE_AFTER = timedelta(seconds=5)
 
 
+@dataclass(frozen=True)
+class Outgoing:
+    """One message to queue, as ``enqueue`` takes it."""
+
+    key: str
+    source: str
+    source_id: int | None
+    subject: tuple[str, int] | None
+    label: str
+    channel: ChannelName
+    address: str
+    locale: Locale
+    rendered: Rendered
+    drill: bool = False
+    user_id: int | None = None
+    customer_id: int | None = None
+    due_at: datetime | None = None
+    unsubscribe_url: str | None = None
+
+    def values(self, now: datetime) -> dict[str, Any]:
+        subject_type, subject_id = self.subject or (None, None)
+        return {
+            "key": self.key,
+            "source": self.source,
+            "source_id": self.source_id,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "label": self.label[:200],
+            "user_id": self.user_id,
+            "customer_id": self.customer_id,
+            "channel": self.channel,
+            "address": self.address,
+            "locale": self.locale,
+            "subject": self.rendered.subject,
+            "body": self.rendered.body,
+            "html": self.rendered.html,
+            "unsubscribe_url": self.unsubscribe_url,
+            "drill": self.drill,
+            "status": DirectMessageStatus.pending,
+            "due_at": self.due_at or now,
+            "attempts": 0,
+        }
+
+
 def enqueue(
     session: Session,
     *,
@@ -55,30 +100,24 @@ def enqueue(
     due_at: datetime | None = None,
     unsubscribe_url: str | None = None,
 ) -> DirectMessage:
-    subject_type, subject_id = subject or (None, None)
-    message = DirectMessage(
-        key=key,
-        source=source,
-        source_id=source_id,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        label=label[:200],
-        user_id=user_id,
-        customer_id=customer_id,
-        channel=channel,
-        address=address,
-        locale=locale,
-        subject=rendered.subject,
-        body=rendered.body,
-        html=rendered.html,
-        unsubscribe_url=unsubscribe_url,
-        drill=drill,
-        status=DirectMessageStatus.pending,
-        due_at=due_at or clock.now(),
-    )
+    outgoing = Outgoing(
+        key, source, source_id, subject, label, channel, address, locale, rendered, drill,
+        user_id, customer_id, due_at, unsubscribe_url,
+    )  # fmt: skip
+    message = DirectMessage(**outgoing.values(clock.now()))
     session.add(message)
     session.info[WAKE_CHANNEL] = True
     return message
+
+
+def enqueue_many(session: Session, *, messages: Sequence[Outgoing]) -> None:
+    """``enqueue`` for many messages, written in one statement in their order, for a caller
+    that needs no message back (a batch of intakes acknowledges each of its complaints)."""
+    if not messages:
+        return
+    now = clock.now()
+    session.execute(table_of(DirectMessage).insert(), [message.values(now) for message in messages])
+    session.info[WAKE_CHANNEL] = True
 
 
 def cancel_pending(session: Session, *, source: str, source_ids) -> None:

@@ -3,7 +3,6 @@ from contextlib import nullcontext
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
 from sqlmodel import Session, select
 
@@ -37,6 +36,7 @@ from incident_cmd.tickets.models import (
     SlaTimer,
     Ticket,
     TicketStatus,
+    TicketTask,
 )
 from incident_cmd.tickets.schemas import (
     AppealAnswer,
@@ -73,27 +73,28 @@ router = APIRouter(prefix="/api/v1", tags=["tickets"])
 
 def _summaries(session: Session, tickets: Sequence[Ticket]) -> list[TicketSummary]:
     names = auth_service.usernames(session, ids={ticket.assignee_id for ticket in tickets})
-    return [
-        TicketSummary(
-            id=ticket.id,
-            number=ticket.number,
-            status=ticket.status,
-            priority=ticket.priority,
-            category=ticket.category,
-            safety=ticket.safety,
-            product_model=ticket.product_model,
-            batch=ticket.batch,
-            region=ticket.region,
-            assignee=names.of(ticket.assignee_id),
-            breach_state=ticket.breach_state,
-            incident_id=ticket.incident_id,
-            created_at=ticket.created_at,
-        )
-        for ticket in tickets
-    ]
+    return [_summary(ticket, names.of(ticket.assignee_id)) for ticket in tickets]
 
 
-def _timer_read(timer: SlaTimer) -> TimerRead:
+def _summary(ticket: Ticket, assignee: str | None) -> TicketSummary:
+    return TicketSummary(
+        id=ticket.id,
+        number=ticket.number,
+        status=ticket.status,
+        priority=ticket.priority,
+        category=ticket.category,
+        safety=ticket.safety,
+        product_model=ticket.product_model,
+        batch=ticket.batch,
+        region=ticket.region,
+        assignee=assignee,
+        breach_state=ticket.breach_state,
+        incident_id=ticket.incident_id,
+        created_at=ticket.created_at,
+    )
+
+
+def _timer_read(timer: SlaTimer | sla.NewTimer) -> TimerRead:
     return TimerRead(
         kind=timer.kind,
         clock=timer.clock,
@@ -142,11 +143,41 @@ def appeal_read(session: Session, appeal: Appeal, *, masked: bool = False) -> Ap
 def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> TicketRead:
     """``masked``: the copy for a reader with no need of the customer's contact details."""
     tasks = surveys.tasks_of(session, ticket=ticket)
-    shown = mask_text if masked else str
     names = auth_service.usernames(session, ids={task.owner_id for task in tasks})
+    # ``appealed_at`` is set by the first appeal: a ticket never appealed (every ticket at
+    # intake) costs no query.
+    appealed = appeals.appeals_of(session, ticket=ticket) if ticket.appealed_at else ()
+    return _ticket_read(
+        ticket,
+        assignee=_summaries(session, [ticket])[0].assignee,
+        timers=sla.timers_of(session, ticket=ticket),
+        tasks=[(task, names.of(task.owner_id)) for task in tasks],
+        appeals=[appeal_read(session, appeal, masked=masked) for appeal in appealed],
+        masked=masked,
+    )
+
+
+def taken_read(taken: intake.Taken) -> TicketRead:
+    """``ticket_read`` of a ticket just taken in, from what its intake wrote (no tasks, no
+    appeals yet): a batch of intakes answers each request without reading anything back."""
+    return _ticket_read(
+        taken.ticket, assignee=taken.assignee, timers=taken.timers, tasks=[], appeals=[]
+    )
+
+
+def _ticket_read(
+    ticket: Ticket,
+    *,
+    assignee: str | None,
+    timers: Sequence[SlaTimer | sla.NewTimer],
+    tasks: Sequence[tuple[TicketTask, str | None]],
+    appeals: list[AppealRead],
+    masked: bool = False,
+) -> TicketRead:
+    shown = mask_text if masked else str
     now = clock.now()
     return TicketRead(
-        **_summaries(session, [ticket])[0].model_dump(),
+        **_summary(ticket, assignee).model_dump(),
         customer_id=ticket.customer_id,
         contact=mask_contact(ticket.contact) if masked else ticket.contact,
         channel=ticket.channel,
@@ -162,42 +193,38 @@ def ticket_read(session: Session, ticket: Ticket, *, masked: bool = False) -> Ti
         compensation_amount=ticket.compensation_amount,
         csat=ticket.csat,
         nps=ticket.nps,
-        timers=[_timer_read(timer) for timer in sla.timers_of(session, ticket=ticket)],
+        timers=[_timer_read(timer) for timer in timers],
         tasks=[
             TaskRead(
                 id=task.id,
                 key=task.key,
-                owner=names.of(task.owner_id),
+                owner=owner,
                 due_at=task.due_at,
                 done_at=task.done_at,
                 overdue=task.done_at is None and task.due_at <= now,
             )
-            for task in tasks
+            for task, owner in tasks
         ],
-        # ``appealed_at`` is set by the first appeal: a ticket never appealed (every ticket at
-        # intake) costs no query.
-        appeals=[
-            appeal_read(session, appeal, masked=masked)
-            for appeal in (appeals.appeals_of(session, ticket=ticket) if ticket.appealed_at else ())
-        ],
+        appeals=appeals,
     )
 
 
-async def ticket_intakes(request: Request) -> GroupCommit[intake.Intake, Ticket]:
+async def ticket_intakes(request: Request) -> GroupCommit[intake.Intake, intake.Taken]:
     return request.app.state.ticket_intakes
 
 
-IntakesDep = Annotated[GroupCommit[intake.Intake, Ticket], Depends(ticket_intakes)]
+IntakesDep = Annotated[GroupCommit[intake.Intake, intake.Taken], Depends(ticket_intakes)]
 
 
 @router.post("/tickets", response_model=TicketRead, status_code=status.HTTP_201_CREATED)
 async def create_ticket(
     body: TicketCreate, session: SessionDep, actor: Agent, intakes: IntakesDep
 ) -> TicketRead:
-    """Taken in with the intakes of concurrent requests, in one transaction (``batching``):
-    a body the schema refuses is answered 422 before it joins one."""
-    ticket = await intakes.submit(intake.Intake(body, actor), lambda: nullcontext(session))
-    return await run_in_threadpool(ticket_read, session, ticket)
+    """Taken in with the intakes of concurrent requests, in one transaction (``batching``),
+    and answered from what the batch wrote: a body the schema refuses is answered 422
+    before it joins one."""
+    taken = await intakes.submit(intake.Intake(body, actor), lambda: nullcontext(session))
+    return taken_read(taken)
 
 
 @router.get("/tickets", response_model=TicketPage)

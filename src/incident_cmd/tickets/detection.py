@@ -4,9 +4,10 @@ window, and a rise over the trailing baseline). A cluster raises one signal with
 evidence; a duty manager declares the incident from it in one action or dismisses it."""
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, false, func, or_
 from sqlmodel import Session, col, select
@@ -42,13 +43,23 @@ def _window(trigger: Trigger) -> timedelta:
 class Cluster:
     key: str
     scope: dict[str, list[str]]
-    conditions: tuple
+    dimension: str
     # The category the cluster is narrowed to: with the key, which tickets it counts.
     category: str | None
+    drill: bool
+    # A drill's cluster is its own incident's.
+    incident_id: int | None
 
     @property
     def counted(self) -> tuple[str, str | None]:
         return self.key, self.category
+
+    @property
+    def conditions(self) -> tuple:
+        """The cluster's tickets, built when counted: a batch finds each of its tickets'
+        clusters for every trigger, most of them the same ones, and counts each once."""
+        narrowed = (Ticket.incident_id == self.incident_id,) if self.drill else ()
+        return (*_conditions(self.dimension, self.scope, self.category, self.drill), *narrowed)
 
 
 def _conditions(
@@ -84,17 +95,10 @@ def cluster_of(ticket: Ticket, trigger: Trigger) -> Cluster | None:
     else:
         key, scope = f"category:{ticket.category}", {}
     category = ticket.category if trigger.dimension == "category" else trigger.category
-    narrowed: tuple = ()
     if ticket.drill:
         # A drill's cluster is its own incident's: another drill's never joins it.
         key = f"drill:{ticket.incident_id}:{key}"
-        narrowed = (Ticket.incident_id == ticket.incident_id,)
-    return Cluster(
-        key,
-        scope,
-        (*_conditions(trigger.dimension, scope, category, ticket.drill), *narrowed),
-        category,
-    )
+    return Cluster(key, scope, trigger.dimension, category, ticket.drill, ticket.incident_id)
 
 
 def _count(session: Session, cluster: Cluster, since: datetime, until: datetime) -> int:
@@ -446,10 +450,11 @@ def open_incidents(session: Session) -> list[Incident]:
     )
 
 
-def covering(incidents: Sequence[Incident], ticket: Ticket) -> list[Incident]:
-    """Those of ``incidents`` whose scope takes in this ticket, in their order."""
+def covering(incidents: Sequence[Incident], ticket: Mapping[str, Any]) -> list[Incident]:
+    """Those of ``incidents`` whose scope takes in this ticket (its fields, before it is
+    written), in their order."""
     return [
         incident
         for incident in incidents
-        if any(getattr(ticket, name) in values for name, values in _scope_fields(incident.scope))
+        if any(ticket.get(name) in values for name, values in _scope_fields(incident.scope))
     ]

@@ -104,10 +104,11 @@ def _sms_complaint(session: Session, *, inbound: InboundMessage) -> TicketCreate
     )
 
 
-def intake_group(registry: PlaybookRegistry) -> GroupCommit[intake.Intake, Ticket]:
-    """Concurrent intakes (the API's) taken in together, each answered with its ticket."""
+def intake_group(registry: PlaybookRegistry) -> GroupCommit[intake.Intake, intake.Taken]:
+    """Concurrent intakes (the API's) taken in together, each answered with its ticket as
+    its intake left it."""
     return GroupCommit(
-        lambda session, items: intake.take_in_many(session, registry=registry, items=items)
+        lambda session, items: intake.file_many(session, registry=registry, items=items)
     )
 
 

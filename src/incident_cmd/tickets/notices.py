@@ -65,6 +65,7 @@ def to_customers(session: Session, *, notices: Sequence[Notice]) -> None:
     )
     settings = get_settings()
     templates = templates_for(settings.template_dir)
+    outgoing = []
     for notice in notices:
         ticket, customer = notice.ticket, notice.customer
         channel = _channel(ticket)
@@ -76,20 +77,21 @@ def to_customers(session: Session, *, notices: Sequence[Notice]) -> None:
             "customer": {"name": customer.name},
             **notice.values,
         }
-        rendered = templates.render(notice.template, channel, customer.locale, context)
-        direct.enqueue(
-            session,
-            key=notice.key,
-            source=SOURCE,
-            source_id=ticket.id,
-            subject=(SUBJECT, ticket.id),
-            label=f"{notice.template.replace('_', ' ')} to the customer",
-            channel=channel,
-            address=ticket.contact,
-            locale=customer.locale,
-            rendered=rendered,
-            customer_id=customer.id,
-            due_at=notice.due_at,
-            # A drill's complaint is answered through the sink, whatever the address says.
-            drill=ticket.drill,
+        outgoing.append(
+            direct.Outgoing(
+                key=notice.key,
+                source=SOURCE,
+                source_id=ticket.id,
+                subject=(SUBJECT, ticket.id),
+                label=f"{notice.template.replace('_', ' ')} to the customer",
+                channel=channel,
+                address=ticket.contact,
+                locale=customer.locale,
+                rendered=templates.render(notice.template, channel, customer.locale, context),
+                customer_id=customer.id,
+                due_at=notice.due_at,
+                # A drill's complaint is answered through the sink, whatever the address says.
+                drill=ticket.drill,
+            )
         )
+    direct.enqueue_many(session, messages=outgoing)

@@ -90,24 +90,24 @@ def store(session: Session, messages: Sequence[InboundSms]) -> list[None]:
     """The webhook's one statement, for every message of a group commit. Twilio retries a
     webhook it got no answer to: the same MessageSid is kept once."""
     now = clock.now()
+    # One statement whatever the batch's size, compiled once: rows as parameters, not as
+    # values written into the statement (compiling that anew for each batch cost more than
+    # the insert).
     session.execute(
-        upsert_insert(session, INBOX)
-        .values(
-            [
-                {
-                    "provider_id": sms.provider_id,
-                    "from_address": sms.from_address.replace("\x00", ""),
-                    "to_address": sms.to_address.replace("\x00", ""),
-                    "body": sms.body.replace("\x00", ""),
-                    "received_at": now,
-                    "attempts": 0,
-                }
-                # A message twice in one batch (Twilio retried while the first was in flight)
-                # is kept once here too.
-                for sms in {sms.provider_id: sms for sms in reversed(messages)}.values()
-            ]
-        )
-        .on_conflict_do_nothing(index_elements=[INBOX.c.provider_id])
+        upsert_insert(session, INBOX).on_conflict_do_nothing(index_elements=[INBOX.c.provider_id]),
+        [
+            {
+                "provider_id": sms.provider_id,
+                "from_address": sms.from_address.replace("\x00", ""),
+                "to_address": sms.to_address.replace("\x00", ""),
+                "body": sms.body.replace("\x00", ""),
+                "received_at": now,
+                "attempts": 0,
+            }
+            # A message twice in one batch (Twilio retried while the first was in flight)
+            # is kept once here too.
+            for sms in {sms.provider_id: sms for sms in reversed(messages)}.values()
+        ],
     )
     return [None] * len(messages)
 
