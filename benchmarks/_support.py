@@ -37,6 +37,9 @@ BENCH_SECRET = "benchmark-secret-not-for-production-0123456789"
 ACCOUNT = "AC" + "b" * 32
 TOKEN = "bench-token"
 SENDER = "+15005550006"
+# uvicorn closes a keep-alive connection idle for 5 s (its timeout_keep_alive); the generator
+# leaves one idle for longer than this unused rather than race the server's close.
+STALE_AFTER_S = 4.0
 
 SQLITE_CUSTOMERS = """
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < :count)
@@ -335,7 +338,9 @@ async def _generate(
     host_header = f"Host: {host}:{port}".encode()
     pending = deque((index, request.replace(b"%HOST%", host_header)) for index, request in requests)
     queued: deque[tuple[float, bytes]] = deque()
-    idle: list[_Connection] = []
+    # Each idle connection with the moment it went idle: the server closes a keep-alive
+    # connection idle for its timeout, and a request written to it then is never read.
+    idle: list[tuple[_Connection, float]] = []
     scheduled: dict[_Connection, float] = {}
     opened = 0
     outstanding = len(pending)
@@ -363,7 +368,19 @@ async def _generate(
         elif queued:
             send(connection, *queued.popleft())
         else:
-            idle.append(connection)
+            idle.append((connection, now))
+
+    def take_idle() -> _Connection | None:
+        nonlocal opened
+        while idle:
+            connection, since = idle.pop()
+            transport = connection.transport
+            if transport is not None and not transport.is_closing():
+                if loop.time() - since < STALE_AFTER_S:
+                    return connection
+                transport.close()
+            opened -= 1
+        return None
 
     async def connect() -> _Connection:
         nonlocal opened
@@ -384,15 +401,13 @@ async def _generate(
     opening: set[asyncio.Task] = set()
 
     for _ in range(connections if rate is None else min(connections, 32)):
-        idle.append(await connect())
+        idle.append((await connect(), loop.time()))
     await asyncio.sleep(max(0.0, start - loop.time()))
     started = loop.time()
     cpu = time.process_time()
     if rate is None:
-        for connection in list(idle):
-            if pending:
-                idle.remove(connection)
-                send(connection, loop.time(), pending.popleft()[1])
+        while pending and (connection := take_idle()) is not None:
+            send(connection, loop.time(), pending.popleft()[1])
     else:
         while pending:
             index, request = pending.popleft()
@@ -400,8 +415,8 @@ async def _generate(
             if at > loop.time():
                 await asyncio.sleep(at - loop.time())
             lags.append((loop.time() - at) * 1000)
-            if idle:
-                send(idle.pop(), at, request)
+            if (connection := take_idle()) is not None:
+                send(connection, at, request)
             elif opened < connections:
                 task = loop.create_task(open_and_send(at, request))
                 opening.add(task)
@@ -423,7 +438,7 @@ async def _generate(
     result.elapsed_s = loop.time() - started
     result.cpu_s = time.process_time() - cpu
     result.send_lag_p99_ms = percentile(lags, 0.99) if lags else 0.0
-    for connection in [*idle, *scheduled]:
+    for connection in [*(connection for connection, _ in idle), *scheduled]:
         if connection.transport is not None:
             connection.transport.close()
     return result
