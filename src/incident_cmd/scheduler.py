@@ -16,24 +16,21 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel import Session
 
 from incident_cmd import aio, wiring
-from incident_cmd.campaigns import satisfaction as campaign_satisfaction
-from incident_cmd.campaigns import service as campaign_service
+from incident_cmd.campaigns import jobs as campaign_jobs
 from incident_cmd.campaigns.sending import bulk_sender
 from incident_cmd.config import get_settings
 from incident_cmd.db import get_engine, session_scope
-from incident_cmd.drills import flows as drill_flows
-from incident_cmd.incidents import service as incident_service
+from incident_cmd.drills import jobs as drill_jobs
+from incident_cmd.incidents import jobs as incident_jobs
 from incident_cmd.integrations.twilio import inbox
 from incident_cmd.integrations.twilio.handlers import SmsHandler
 from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.outbox import Sender
 from incident_cmd.paging import jobs as paging_jobs
 from incident_cmd.playbooks.service import PlaybookRegistry
-from incident_cmd.postmortems import flows as postmortem_flows
-from incident_cmd.postmortems import service as postmortem_service
-from incident_cmd.sitreps import flows as sitrep_flows
+from incident_cmd.postmortems import jobs as postmortem_jobs
+from incident_cmd.sitreps import jobs as sitrep_jobs
 from incident_cmd.tickets import jobs as ticket_jobs
-from incident_cmd.tickets import review as ticket_review
 
 log = logging.getLogger(__name__)
 
@@ -42,20 +39,20 @@ Sweep = Callable[[Session], int]
 SWEEPS: dict[str, Sweep] = {
     "page-steps": paging_jobs.run_contact_steps,
     "page-escalations": paging_jobs.escalate_due_pages,
-    "incident-task-overdue": incident_service.mark_overdue_tasks,
-    "review-followup-reminders": postmortem_service.remind_followups,
-    "review-meetings": postmortem_flows.sweep_meetings,
+    "incident-task-overdue": incident_jobs.mark_overdue_tasks,
+    "review-followup-reminders": postmortem_jobs.remind_followups,
+    "review-meetings": postmortem_jobs.sweep_meetings,
     "sla-timers": ticket_jobs.sweep_timers,
     "ticket-task-overdue": ticket_jobs.mark_overdue_tasks,
-    "monthly-review": ticket_review.run_monthly_review,
-    "monthly-review-send": ticket_review.send_due_review,
-    "situation-reports": sitrep_flows.send_due_reports,
-    "semiannual-survey": campaign_satisfaction.run_semiannual_survey,
-    "campaign-start": campaign_service.start_due_campaigns,
-    "campaign-finish": campaign_service.finish_campaigns,
-    "drill-injects": drill_flows.fire_due_injects,
-    "drill-cadence": drill_flows.schedule_by_cadence,
-    "drill-reminders": drill_flows.remind_scheduled,
+    "monthly-review": ticket_jobs.run_monthly_review,
+    "monthly-review-send": ticket_jobs.send_due_review,
+    "situation-reports": sitrep_jobs.send_due_reports,
+    "semiannual-survey": campaign_jobs.run_semiannual_survey,
+    "campaign-start": campaign_jobs.start_due_campaigns,
+    "campaign-finish": campaign_jobs.finish_campaigns,
+    "drill-injects": drill_jobs.fire_due_injects,
+    "drill-cadence": drill_jobs.schedule_by_cadence,
+    "drill-reminders": drill_jobs.remind_scheduled,
 }
 
 

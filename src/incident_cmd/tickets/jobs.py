@@ -1,5 +1,6 @@
 """The ticket queue's background sweeps: SLA warnings and breaches, and callbacks gone
-overdue. Each claims its due rows with SKIP LOCKED, so several workers share the work."""
+overdue, each claiming its due rows with SKIP LOCKED so several workers share the work; and
+the monthly review's calendar jobs, which ``review`` runs once per month across workers."""
 
 from sqlmodel import Session, col, select
 
@@ -10,7 +11,7 @@ from incident_cmd.db import skip_locked
 from incident_cmd.messaging import direct
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.templates import templates_for
-from incident_cmd.tickets import appeals, sla
+from incident_cmd.tickets import appeals, review, sla
 from incident_cmd.tickets.access import owner
 from incident_cmd.tickets.history import SUBJECT, record
 from incident_cmd.tickets.models import BreachState, SlaTimer, Ticket, TicketTask, TimerKind
@@ -142,3 +143,13 @@ def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
             data={"task": task.key},
         )
     return len(tasks)
+
+
+def run_monthly_review(session: Session) -> int:
+    """Calendar job: the review of the month before, once per month."""
+    return review.run_monthly_review(session)
+
+
+def send_due_review(session: Session) -> int:
+    """Calendar job: the review of the month before, sent by itself once it falls due unsent."""
+    return review.send_due_review(session)
