@@ -25,11 +25,14 @@ from tests.factories import bearer, make_user
 
 pytest_plugins = [
     "tests.plugins.clock",
+    "tests.plugins.web",
     "tests.plugins.twilio",
     "tests.plugins.messaging",
     "tests.plugins.paging",
     "tests.plugins.tickets",
-    "tests.plugins.web",
+    "tests.plugins.drills",
+    "tests.plugins.statements",
+    "tests.plugins.subscriptions",
 ]
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

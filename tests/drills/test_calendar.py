@@ -26,8 +26,8 @@ from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.postmortems.models import DrillRequest, DrillRequestState
 from incident_cmd.timeline.models import TimelineEvent
-from tests.drills.test_scenarios import GOOD
 from tests.factories import make_incident, make_user
+from tests.plugins.drills import SMALL_SCENARIO
 
 
 def _shanghai(year: int, month: int, day: int, hour: int = 10) -> datetime:
@@ -127,7 +127,7 @@ def test_the_cadence_names_its_controller_and_participants(
     drills = tmp_path / "drills"
     drills.mkdir()
     (drills / "small.yaml").write_text(
-        GOOD
+        SMALL_SCENARIO
         + "cadence:\n  every_months: 3\n  month: 2\n  day: 1\n  days_ahead: 90\n"
         + f"  controller: {world.duty_manager}\n"
         + f"  participants: [{commander_name}, nobody.here]\n",
@@ -384,7 +384,7 @@ def test_a_review_request_becomes_a_scheduled_drill_moved_cancelled_and_started(
 
 def test_a_bad_cadence_is_refused_at_its_file_and_line(shipped_playbooks, tmp_path):
     path = tmp_path / "bad.yaml"
-    bad = GOOD + "cadence:\n  every_months: 5\n  hour: 25\n"
+    bad = SMALL_SCENARIO + "cadence:\n  every_months: 5\n  hour: 25\n"
     with pytest.raises(ScenarioInvalid) as refused:
         parse_scenario(bad, path, shipped_playbooks)
     assert str(refused.value).splitlines() == [
@@ -393,7 +393,7 @@ def test_a_bad_cadence_is_refused_at_its_file_and_line(shipped_playbooks, tmp_pa
     ]
     with pytest.raises(ScenarioInvalid) as refused:
         parse_scenario(
-            GOOD + "cadence:\n  every_months: 3\n  month: 4\n  participants: [a, a]\n",
+            SMALL_SCENARIO + "cadence:\n  every_months: 3\n  month: 4\n  participants: [a, a]\n",
             path,
             shipped_playbooks,
         )
@@ -404,7 +404,7 @@ def test_a_bad_cadence_is_refused_at_its_file_and_line(shipped_playbooks, tmp_pa
 
 
 def test_a_scenario_without_a_cadence_is_drilled_twice_a_year(shipped_playbooks, tmp_path):
-    loaded = parse_scenario(GOOD, tmp_path / "small.yaml", shipped_playbooks)
+    loaded = parse_scenario(SMALL_SCENARIO, tmp_path / "small.yaml", shipped_playbooks)
     assert loaded.scenario.cadence.every_months == 6
 
 

@@ -8,48 +8,11 @@ from datetime import date, timedelta
 from sqlmodel import select
 
 from incident_cmd import db
-from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
-from incident_cmd.drills import flows
 from incident_cmd.drills.evaluation_models import DrillRating, HotWashNote, Improvement
 from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.postmortems.models import FollowUp
-from tests.factories import make_user
-from tests.plugins.web import PASSWORD, csrf_token, login
-
-ORIGIN = {"Origin": "http://testserver"}
-
-
-def person(role: Role) -> str:
-    with db.session_scope() as session:
-        user = make_user(session, role)
-        auth_service.set_password(session, user=user, password=PASSWORD, actor_id=None)
-        return user.username
-
-
-def signed_in(client_factory, username: str):
-    client = client_factory()
-    login(client, username)
-    return client
-
-
-def post(client, path: str, form: str, data: dict[str, str]):
-    token = csrf_token(client, form)
-    return client.post(path, data={**data, "csrf_token": token}, headers=ORIGIN)
-
-
-def end(drills, run_id: int) -> None:
-    with db.session_scope() as session:
-        flows.end(
-            session, run_id=run_id, actor=drills.world.user(session, drills.world.duty_manager)
-        )
-
-
-def duty_client(drills, client_factory):
-    with db.session_scope() as session:
-        duty = drills.world.user(session, drills.world.duty_manager)
-        auth_service.set_password(session, user=duty, password=PASSWORD, actor_id=None)
-    return signed_in(client_factory, drills.world.duty_manager)
+from tests.plugins.drills import duty_client, person, post, signed_in
 
 
 def ratings() -> list[tuple[str, str, str]]:
@@ -125,7 +88,7 @@ def test_the_hot_wash_opens_when_the_drill_ends(drills, client_factory, frozen_c
     agent = signed_in(client_factory, person(Role.agent))
     early = post(agent, page, page, {"kind": "strength", "text": "分工明确"})
     assert early.status_code == 409 and 'data-field="state"' in early.text
-    end(drills, run_id)
+    drills.end(run_id)
     assert post(agent, page, page, {"kind": "strength", "text": "分工明确"}).status_code == 200
     assert (
         post(agent, page, page, {"kind": "improvement", "text": "声明审批太慢"}).status_code == 200
@@ -161,7 +124,7 @@ def test_improvement_items_become_followups_the_sweep_reminds(drills, client_fac
         "objective": "holding_statement",
     }
     assert post(client, f"{page}/improvements", page, item).status_code == 409  # still running
-    end(drills, run_id)
+    drills.end(run_id)
     for field, value in (("due_on", "next week"), ("owner", "nobody"), ("title", " ")):
         refused = post(client, f"{page}/improvements", page, {**item, field: value})
         assert refused.status_code == 400 and f'data-field="{field}"' in refused.text, field
@@ -196,7 +159,7 @@ def test_a_plan_item_is_marked_done_by_its_owner_and_no_one_else(
 ):
     run_id = drills.start("battery-recall")
     page = f"/drills/{run_id}/aar"
-    end(drills, run_id)
+    drills.end(run_id)
     owner = person(Role.comms)
     item = {"title": "Rehearse the holding statement", "owner": owner, "due_on": "2026-11-30"}
     assert post(duty_client(drills, client_factory), f"{page}/improvements", page, item)

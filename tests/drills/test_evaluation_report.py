@@ -13,8 +13,7 @@ from incident_cmd import db
 from incident_cmd.auth.models import Role
 from incident_cmd.drills import flows
 from incident_cmd.web import reports
-from tests.drills.test_evaluation import duty_client, end, person, post
-from tests.drills.test_evaluation_scoring import acknowledge_commander
+from tests.plugins.drills import acknowledge_commander, duty_client, person, post
 
 MINUTE = timedelta(minutes=1)
 
@@ -29,7 +28,7 @@ def evaluated(drills, client_factory, frozen_clock):
     frozen_clock.advance(MINUTE)
     acknowledge_commander(incident_id)
     frozen_clock.advance(17 * MINUTE)
-    end(drills, run_id)
+    drills.end(run_id)
     client = duty_client(drills, client_factory)
     evaluation = f"/drills/{run_id}/evaluation"
     post(

@@ -22,8 +22,6 @@ from incident_cmd import db
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.drills import flows
 from incident_cmd.drills.scoring import Result, deadline, exercise_time
-from incident_cmd.paging import answers
-from incident_cmd.paging.models import AnswerRoute, Page, PageTarget
 from incident_cmd.sitreps import flows as sitrep_flows
 from incident_cmd.statements import flows as statement_flows
 from incident_cmd.statements.models import StatementStage
@@ -32,6 +30,7 @@ from incident_cmd.tickets import lifecycle
 from incident_cmd.tickets.models import Ticket, TicketStatus
 from incident_cmd.tickets.schemas import TicketAction
 from tests.plugins.clock import START
+from tests.plugins.drills import acknowledge_commander
 
 MINUTE = timedelta(minutes=1)
 
@@ -39,15 +38,6 @@ MINUTE = timedelta(minutes=1)
 def at(frozen_clock, minutes: float) -> None:
     """Moves the project clock to that many minutes after the drill started."""
     frozen_clock.set(START + timedelta(minutes=minutes))
-
-
-def acknowledge_commander(incident_id: int) -> None:
-    with db.session_scope() as session:
-        page = session.exec(
-            select(Page).where(Page.incident_id == incident_id, Page.role_key == "commander")
-        ).one()
-        target = session.exec(select(PageTarget).where(PageTarget.page_id == page.id)).first()
-        answers.acknowledge(session, target=target, via=AnswerRoute.link)
 
 
 def control(drills, action, run_id: int) -> None:

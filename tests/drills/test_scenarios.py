@@ -8,34 +8,9 @@ import pytest
 from incident_cmd.drills.flows import scenarios
 from incident_cmd.drills.loader import ScenarioInvalid, load_directory, parse_scenario
 from incident_cmd.drills.schema import ExerciseType
+from tests.plugins.drills import SMALL_SCENARIO
 
 SHIPPED = Path(__file__).resolve().parents[2] / "drills"
-
-GOOD = """\
-key: small
-name: {zh-CN: 小演练, en: Small drill}
-description: {zh-CN: 说明, en: About}
-exercise: tabletop
-playbook: product-recall
-severity: sev1
-title: {zh-CN: 标题, en: Title}
-scope: {products: [PX-200], batches: [B-D1]}
-page_responders: false
-customers: 3
-participants:
-  - role: commander
-objectives:
-  - key: ack
-    kind: commander_acknowledged
-    target_minutes: 5
-    description: {zh-CN: 确认, en: Acknowledge}
-injects:
-  - key: note
-    at: 1
-    description: {zh-CN: 提示, en: Note}
-    expected_action: {zh-CN: 无, en: Nothing}
-    action: {type: message, text: {zh-CN: 你好, en: Hello}}
-"""
 
 
 def test_the_shipped_scenarios_load_for_three_playbooks(shipped_playbooks):
@@ -50,14 +25,14 @@ def test_the_shipped_scenarios_load_for_three_playbooks(shipped_playbooks):
 
 
 def test_a_good_file_parses(shipped_playbooks, tmp_path):
-    loaded = parse_scenario(GOOD, tmp_path / "small.yaml", shipped_playbooks)
+    loaded = parse_scenario(SMALL_SCENARIO, tmp_path / "small.yaml", shipped_playbooks)
     assert loaded.scenario.injects[0].action.type == "message"
     assert loaded.snapshot["objectives"][0]["target_minutes"] == 5
 
 
 def test_mistakes_are_refused_with_file_line_and_field(shipped_playbooks, tmp_path):
     bad = (
-        GOOD.replace("  - role: commander", "  - role: captain")
+        SMALL_SCENARIO.replace("  - role: commander", "  - role: captain")
         .replace("    at: 1", "    at: soon")
         .replace("severity: sev1", "severity: sev9")
     )
@@ -79,7 +54,7 @@ def test_mistakes_are_refused_with_file_line_and_field(shipped_playbooks, tmp_pa
 
 
 def test_an_unknown_inject_type_and_a_repeated_key_are_refused(shipped_playbooks, tmp_path):
-    bad = GOOD.replace("type: message", "type: fireworks") + "    at: 2\n"
+    bad = SMALL_SCENARIO.replace("type: message", "type: fireworks") + "    at: 2\n"
     path = tmp_path / "bad.yaml"
     with pytest.raises(ScenarioInvalid) as refused:
         parse_scenario(bad, path, shipped_playbooks)
@@ -89,8 +64,10 @@ def test_an_unknown_inject_type_and_a_repeated_key_are_refused(shipped_playbooks
 
 
 def test_a_directory_reports_every_file(shipped_playbooks, tmp_path):
-    (tmp_path / "a.yaml").write_text(GOOD, encoding="utf-8")
-    (tmp_path / "b.yaml").write_text(GOOD.replace("playbook: product-recall", "playbook: x"))
+    (tmp_path / "a.yaml").write_text(SMALL_SCENARIO, encoding="utf-8")
+    (tmp_path / "b.yaml").write_text(
+        SMALL_SCENARIO.replace("playbook: product-recall", "playbook: x")
+    )
     (tmp_path / "c.yaml").write_text("key: [unclosed\n")
     with pytest.raises(ScenarioInvalid) as refused:
         load_directory(tmp_path, shipped_playbooks)

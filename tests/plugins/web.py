@@ -23,6 +23,9 @@ ORIGIN = {"Origin": "http://testserver"}
 # The login form is posted as from a browser set to English: what the login page says
 # before anyone is signed in follows the browser's language (tests/web/test_i18n.py).
 ENGLISH_BROWSER = {**ORIGIN, "Accept-Language": "en-GB,en;q=0.9"}
+# The Accept-Language of a reader's browser set to Chinese, or to English.
+CHINESE = {"Accept-Language": "zh-CN,zh;q=0.9"}
+ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
 # Where every browser test leaves a copy of its screenshots for review.
 SHOTS = Path("/tmp/shots")
 CHROMIUM = shutil.which("chromium")
@@ -128,3 +131,45 @@ def shot(page, tmp_path: Path, name: str, *, full_page: bool = True) -> None:
     page.screenshot(path=str(path), full_page=full_page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     shutil.copy(path, SHOTS / path.name)
+
+
+# Run in a page (``page.evaluate(UNNAMED)``), it answers each field with no accessible label
+# and each control with no accessible name. The accessible name as these checks need it:
+# aria-labelledby, aria-label, the wrapping or pointing <label>'s own text, a control's text
+# without what is hidden from assistive technology, a button's value, an image's alt, and
+# the title as a last resort.
+UNNAMED = """
+() => {
+  const own = (element) => {
+    const copy = element.cloneNode(true);
+    copy.querySelectorAll('[aria-hidden="true"], input, select, textarea').forEach((e) => e.remove());
+    return copy.textContent.replace(/\\s+/g, " ").trim();
+  };
+  const referenced = (element) => (element.getAttribute("aria-labelledby") || "")
+    .split(/\\s+/).filter(Boolean)
+    .map((id) => document.getElementById(id)).filter(Boolean)
+    .map(own).join(" ").trim();
+  const labelled = (element) => referenced(element)
+    || (element.getAttribute("aria-label") || "").trim()
+    || (element.id ? Array.from(document.querySelectorAll("label"))
+        .filter((label) => label.htmlFor === element.id).map(own).join(" ").trim() : "")
+    || (element.closest("label") ? own(element.closest("label")) : "");
+  const named = (element) => referenced(element)
+    || (element.getAttribute("aria-label") || "").trim()
+    || own(element)
+    || (element.value || "").trim()
+    || Array.from(element.querySelectorAll("img[alt]")).map((img) => img.alt).join(" ").trim()
+    || (element.getAttribute("title") || "").trim();
+  const show = (element) => element.outerHTML.slice(0, 200);
+  const problems = [];
+  document.querySelectorAll("input, select, textarea").forEach((field) => {
+    if (field.type !== "hidden" && !labelled(field)) problems.push("no label: " + show(field));
+  });
+  document.querySelectorAll(
+    "button, a[href], summary, [role=button], input[type=submit], input[type=button]"
+  ).forEach((control) => {
+    if (!named(control)) problems.push("no name: " + show(control));
+  });
+  return problems;
+}
+"""

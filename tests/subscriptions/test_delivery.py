@@ -18,15 +18,9 @@ from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.statements.models import Statement
 from incident_cmd.subscriptions import service
 from incident_cmd.subscriptions.models import Subscription, SubscriptionStatus
+from tests.plugins.subscriptions import CONFIRM_LINK, UNSUBSCRIBE_LINK, confirm, publish, subscribe
 from tests.plugins.twilio import PUBLIC, inbound_filed
-from tests.subscriptions.helpers import (
-    CONFIRM_LINK,
-    ENGLISH,
-    UNSUBSCRIBE_LINK,
-    confirm,
-    publish,
-    subscribe,
-)
+from tests.plugins.web import ENGLISH
 
 READER = "reader@example.net"
 PHONE = "+8613800138001"

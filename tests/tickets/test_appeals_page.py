@@ -18,6 +18,7 @@ from incident_cmd.tickets.schemas import AppealCreate, TicketResolve
 from tests.factories import make_service_desk, make_team, make_ticket, make_user
 from tests.plugins.web import (
     PASSWORD,
+    UNNAMED,
     browser_login,
     chromium,
     needs_chromium,
@@ -25,7 +26,6 @@ from tests.plugins.web import (
     shot,
     sign_in_as,
 )
-from tests.web.test_accessibility import UNNAMED
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 

@@ -13,46 +13,7 @@ from incident_cmd.auth.models import Role
 from incident_cmd.tickets.models import Ticket, TicketStatus
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_customer, make_ticket, make_user
-from tests.plugins.web import PASSWORD, browser_login, chromium, needs_chromium
-
-# The accessible name as the checks here need it: aria-labelledby, aria-label, the wrapping
-# or pointing <label>'s own text, a control's text without what is hidden from assistive
-# technology, a button's value, an image's alt, and the title as a last resort.
-UNNAMED = """
-() => {
-  const own = (element) => {
-    const copy = element.cloneNode(true);
-    copy.querySelectorAll('[aria-hidden="true"], input, select, textarea').forEach((e) => e.remove());
-    return copy.textContent.replace(/\\s+/g, " ").trim();
-  };
-  const referenced = (element) => (element.getAttribute("aria-labelledby") || "")
-    .split(/\\s+/).filter(Boolean)
-    .map((id) => document.getElementById(id)).filter(Boolean)
-    .map(own).join(" ").trim();
-  const labelled = (element) => referenced(element)
-    || (element.getAttribute("aria-label") || "").trim()
-    || (element.id ? Array.from(document.querySelectorAll("label"))
-        .filter((label) => label.htmlFor === element.id).map(own).join(" ").trim() : "")
-    || (element.closest("label") ? own(element.closest("label")) : "");
-  const named = (element) => referenced(element)
-    || (element.getAttribute("aria-label") || "").trim()
-    || own(element)
-    || (element.value || "").trim()
-    || Array.from(element.querySelectorAll("img[alt]")).map((img) => img.alt).join(" ").trim()
-    || (element.getAttribute("title") || "").trim();
-  const show = (element) => element.outerHTML.slice(0, 200);
-  const problems = [];
-  document.querySelectorAll("input, select, textarea").forEach((field) => {
-    if (field.type !== "hidden" && !labelled(field)) problems.push("no label: " + show(field));
-  });
-  document.querySelectorAll(
-    "button, a[href], summary, [role=button], input[type=submit], input[type=button]"
-  ).forEach((control) => {
-    if (!named(control)) problems.push("no name: " + show(control));
-  });
-  return problems;
-}
-"""
+from tests.plugins.web import PASSWORD, UNNAMED, browser_login, chromium, needs_chromium
 
 
 @dataclass(frozen=True)

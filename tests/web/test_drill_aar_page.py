@@ -8,8 +8,7 @@ from incident_cmd import db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.schemas import UserUpdate
 from incident_cmd.drills import flows
-from tests.drills.conftest import Drills
-from tests.drills.test_evaluation_scoring import acknowledge_commander
+from tests.plugins.drills import acknowledge_commander
 from tests.plugins.web import PASSWORD, browser_login, chromium, needs_chromium, shot
 
 MINUTE = timedelta(minutes=1)
@@ -27,9 +26,8 @@ def _locale(world, locale: str) -> None:
 
 @needs_chromium
 def test_the_evaluation_and_the_after_action_report_in_chromium(
-    world, live_server, tmp_path, frozen_clock
+    world, drills, live_server, tmp_path, frozen_clock
 ):
-    drills = Drills(world)
     run_id = drills.start("battery-recall")
     frozen_clock.advance(2 * MINUTE)
     drills.sweep()

@@ -12,24 +12,20 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event, update
 from sqlmodel import col, select
 
-from incident_cmd.auth.models import Role, User
+from incident_cmd.auth.models import User
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import Scope, UpdatePost
 from incident_cmd.statements.models import Statement
 from incident_cmd.web import public_cache
-from tests.factories import make_customer, make_incident, make_ticket, make_user
-from tests.web.test_status_pages import ADVICE, CHINESE, ENGLISH, TEXT, TITLE, Speakers, publish
+from tests.factories import make_customer, make_incident, make_ticket
+from tests.plugins.statements import ADVICE, TEXT, TITLE, publish
+from tests.plugins.web import CHINESE, ENGLISH
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 STATUSPAGE = ("/api/v2/summary.json", "/api/v2/status.json", "/api/v2/incidents.json")
 ALL_JSON = (*STATUSPAGE, "/api/v2/incidents/unresolved.json")
 OUTAGE_TITLE = {"zh-CN": "客服热线中断", "en": "Hotline outage"}
-
-
-@pytest.fixture
-def speakers(session) -> Speakers:
-    return Speakers(make_user(session, Role.comms), make_user(session, Role.duty_manager))
 
 
 @pytest.fixture

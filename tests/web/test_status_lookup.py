@@ -13,13 +13,8 @@ from incident_cmd.incidents.schemas import Scope
 from incident_cmd.statements import lookup as product_lookup
 from incident_cmd.web.lookup_limit import LOOKUPS_PER_WINDOW, WINDOW, LookupLimit
 from tests.factories import make_incident, make_user
-from tests.plugins.web import chromium, needs_chromium, shot
-from tests.web.test_status_pages import ADVICE, CHINESE, ENGLISH, TITLE, Speakers, publish
-
-
-@pytest.fixture
-def speakers(session) -> Speakers:
-    return Speakers(make_user(session, Role.comms), make_user(session, Role.duty_manager))
+from tests.plugins.statements import ADVICE, TITLE, Speakers, publish
+from tests.plugins.web import CHINESE, ENGLISH, chromium, needs_chromium, shot
 
 
 @pytest.fixture

@@ -1,7 +1,6 @@
 """The public status pages: no login, the reader's language, cacheable until a statement is
 published, and nothing about any person, nor any drill."""
 
-from dataclasses import dataclass
 from datetime import timedelta
 
 import pytest
@@ -14,59 +13,12 @@ from incident_cmd.i18n import Locale
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident
 from incident_cmd.incidents.schemas import Scope, UpdatePost
-from incident_cmd.statements import flows as statement_flows
 from incident_cmd.statements.models import Statement
-from incident_cmd.statements.schemas import StatementCorrection, StatementDraft
 from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.web import translations
 from tests.factories import make_customer, make_incident, make_ticket, make_user
-from tests.plugins.web import chromium, needs_chromium, shot
-
-CHINESE = {"Accept-Language": "zh-CN,zh;q=0.9"}
-ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
-TITLE = {"zh-CN": "PX-200 电暖器召回", "en": "PX-200 heater recall"}
-TEXT = {
-    "zh-CN": "批次 B7 的电暖器可能过热,我们决定召回。",
-    "en": "Heaters of batch B7 may overheat; we are recalling them.",
-}
-ADVICE = {"zh-CN": "请立即停止使用并拔掉电源。", "en": "Stop using it and unplug it now."}
-
-
-@dataclass
-class Speakers:
-    spokesperson: User
-    approver: User
-
-
-def publish(
-    session, incident: Incident, speakers: Speakers, *, corrects: Statement | None = None, **texts
-) -> Statement:
-    """A statement drafted, approved by a second person and published, as the API would."""
-    if corrects is None:
-        data = StatementDraft.model_validate({"stage": "recall_announced", **texts})
-        statement = statement_flows.draft(
-            session, incident_id=incident.id, data=data, actor=speakers.spokesperson
-        )
-    else:
-        statement = statement_flows.correct(
-            session,
-            incident_id=incident.id,
-            statement_id=corrects.id,
-            data=StatementCorrection.model_validate(texts),
-            actor=speakers.spokesperson,
-        )
-    for step, who in (
-        (statement_flows.approve, speakers.approver),
-        (statement_flows.publish, speakers.spokesperson),
-    ):
-        step(session, incident_id=incident.id, statement_id=statement.id, actor=who)
-    session.flush()
-    return statement
-
-
-@pytest.fixture
-def speakers(session) -> Speakers:
-    return Speakers(make_user(session, Role.comms), make_user(session, Role.duty_manager))
+from tests.plugins.statements import ADVICE, TEXT, TITLE, Speakers, publish
+from tests.plugins.web import CHINESE, ENGLISH, chromium, needs_chromium, shot
 
 
 @pytest.fixture

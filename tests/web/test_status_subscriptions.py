@@ -20,18 +20,16 @@ from incident_cmd.statements.schemas import StatementDraft
 from incident_cmd.subscriptions import service
 from incident_cmd.subscriptions.models import Subscription, SubscriptionStatus
 from tests.factories import make_customer, make_incident, make_user
-from tests.plugins.web import chromium, needs_chromium, post_form, shot, sign_in
-from tests.subscriptions.helpers import (
-    CHINESE,
+from tests.plugins.subscriptions import (
     CONFIRM_LINK,
     CSRF,
-    ENGLISH,
     confirm,
     form_query,
     publish,
     same_site,
     subscribe,
 )
+from tests.plugins.web import CHINESE, ENGLISH, chromium, needs_chromium, post_form, shot, sign_in
 
 READER = "reader@example.net"
 PHONE = "+8613800138001"

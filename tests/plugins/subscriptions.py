@@ -10,9 +10,8 @@ from incident_cmd.auth.models import User
 from incident_cmd.statements import flows as statement_flows
 from incident_cmd.statements.models import Statement
 from incident_cmd.statements.schemas import StatementDraft
+from tests.plugins.web import CHINESE
 
-CHINESE = {"Accept-Language": "zh-CN,zh;q=0.9"}
-ENGLISH = {"Accept-Language": "en-US,en;q=0.9"}
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 CONFIRM_LINK = re.compile(r"https?://[^/\s]+(/status/subscriptions/confirm/[A-Za-z0-9._-]+)")
 UNSUBSCRIBE_LINK = re.compile(r"https?://[^/\s]+(/unsubscribe/subscriptions/[A-Za-z0-9._-]+)")
