@@ -33,6 +33,7 @@ pytest_plugins = [
     "tests.plugins.drills",
     "tests.plugins.statements",
     "tests.plugins.subscriptions",
+    "tests.plugins.imports",
 ]
 
 DEFAULT_POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"

@@ -1,9 +1,9 @@
 """The webhooks know no domain: domains register handlers, the webhooks only ask them."""
 
-import ast
 from pathlib import Path
 
 import incident_cmd
+from tests.plugins.imports import imported_modules
 
 PACKAGE = Path(incident_cmd.__file__).parent
 # The sending layer and the timeline (an append-only log of any subject's changes, which the
@@ -11,21 +11,9 @@ PACKAGE = Path(incident_cmd.__file__).parent
 BELOW_INTEGRATIONS = {"integrations", "messaging", "timeline"}
 
 
-def _imports(path: Path) -> set[str]:
-    """Every module a file imports, at its top or inside a function."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        if isinstance(node, ast.Import):
-            found |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            found.add(node.module)
-            found |= {f"{node.module}.{alias.name}" for alias in node.names}
-    return found
-
-
 def _imported_by(folder: str) -> dict[str, set[str]]:
     return {
-        str(path.relative_to(PACKAGE)): _imports(path)
+        str(path.relative_to(PACKAGE)): imported_modules(path, PACKAGE.parent)
         for path in sorted((PACKAGE / folder).rglob("*.py"))
     }
 

@@ -1,9 +1,9 @@
 """The messaging package is the lowest sending layer: it knows no domain."""
 
-import ast
 from pathlib import Path
 
 import incident_cmd
+from tests.plugins.imports import imported_modules
 
 PACKAGE = Path(incident_cmd.__file__).parent
 MESSAGING = PACKAGE / "messaging"
@@ -12,16 +12,14 @@ ALLOWED = {"messaging", "aio", "clock", "columns", "config", "db", "errors", "i1
 
 
 def _our_imports(path: Path) -> set[str]:
-    """The first part under ``incident_cmd`` of every module the file imports, anywhere."""
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
-        modules = []
-        if isinstance(node, ast.Import):
-            modules = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            modules = [node.module]
-        found |= {m.split(".")[1] for m in modules if m.startswith("incident_cmd.")}
-    return found
+    """The first part under ``incident_cmd`` of every module the file imports, anywhere
+    (``incident_cmd.paging.pages`` and ``from incident_cmd import paging`` are both
+    ``paging``)."""
+    return {
+        parts[1]
+        for name in imported_modules(path, PACKAGE.parent)
+        if (parts := name.split("."))[0] == "incident_cmd" and len(parts) > 1
+    }
 
 
 def test_messaging_imports_no_domain():
