@@ -1,7 +1,8 @@
 """Labels and keyboards, in Chromium: on every command-center page, as the people who use it,
-each field has an accessible label and each button and link an accessible name; the room's
-main action (an internal update) and the ticket's (acknowledging it) are done with the keyboard
-alone, Tab and Enter, no clicks."""
+each field has an accessible label and each button and link an accessible name; on every main
+staff page Tab reaches every control a person can see and use; the room's main action (an
+internal update) and the ticket's (acknowledging it) are done with the keyboard alone, Tab and
+Enter, no clicks."""
 
 import json
 from dataclasses import dataclass
