@@ -12,7 +12,9 @@ every entry and every client (all processes on this machine, one wall clock).
 
 Prints one JSON object as its last line with live_latency_p50_ms, live_latency_p99_ms,
 live_latency_max_ms, clients, entries, deliveries, missed, resyncs,
-progress_events_per_client and campaign_msgs_per_s_during."""
+progress_events_per_client, campaign_msgs_per_s_during, goal_p99_ms (1000) and goal_met
+(p99 under the goal with no entry missed by any client: a missed entry has no latency to
+count, so a p99 over the others alone would flatter the run)."""
 
 import argparse
 import asyncio
@@ -46,6 +48,8 @@ ENTRY_INTERVAL_SECONDS = 0.1
 ENTRY_KIND = "bench.entry."
 # How long after the last entry a client may still be waiting for it.
 DRAIN_SECONDS = 10.0
+# The issue's goal: a change made anywhere appears in every viewer's room within a second.
+GOAL_P99_MS = 1000.0
 
 
 def write_entries(incident_id: int, count: int) -> None:
@@ -182,22 +186,26 @@ def main() -> None:
         for n, at in committed.items()
         if n in viewer.arrivals
     ]
+    missed = clients * entries - len(latencies)
+    p99 = round(percentile(latencies, 0.99), 1)
     results = {
         "mode": "quick" if args.quick else "full",
         "campaign_size": customers,
         "clients": clients,
         "entries": entries,
         "deliveries": len(latencies),
-        "missed": clients * entries - len(latencies),
+        "missed": missed,
         "resyncs": sum(viewer.resyncs for viewer in viewers),
         "live_latency_p50_ms": round(percentile(latencies, 0.50), 1),
-        "live_latency_p99_ms": round(percentile(latencies, 0.99), 1),
+        "live_latency_p99_ms": p99,
         "live_latency_max_ms": round(max(latencies), 1),
         "progress_events_per_client": round(
             sum(viewer.progress for viewer in viewers) / clients, 1
         ),
         "campaign_msgs_per_s_during": round(sent_during / window, 1),
         "campaign_still_sending_after": campaign_left > 0,
+        "goal_p99_ms": GOAL_P99_MS,
+        "goal_met": missed == 0 and p99 < GOAL_P99_MS,
     }
     print(json.dumps(results))
 

@@ -6,11 +6,14 @@ from incident_cmd.errors import error_responses
 from incident_cmd.fields import Moment
 from incident_cmd.teams import service
 from incident_cmd.teams.schemas import (
+    MemberAdd,
     OnCallRead,
     OverrideCreate,
     RotationCreate,
+    RotationUpdate,
     TeamCreate,
     TeamRead,
+    TeamUpdate,
 )
 
 router = APIRouter(prefix="/api/v1/teams", tags=["teams"])
@@ -37,6 +40,36 @@ def get_team(key: str, session: SessionDep, _: AnyUser) -> TeamRead:
     return service.team_read(session, service.get_team(session, key=key))
 
 
+@router.patch("/{key}", response_model=TeamRead, responses=error_responses(404))
+def update_team(key: str, body: TeamUpdate, session: SessionDep, actor: Manager) -> TeamRead:
+    team = service.update_team(
+        session, team=service.get_team(session, key=key), data=body, actor_id=actor.id
+    )
+    return service.team_read(session, team)
+
+
+@router.post(
+    "/{key}/members",
+    response_model=TeamRead,
+    status_code=status.HTTP_201_CREATED,
+    responses=error_responses(404, 409),
+)
+def add_member(key: str, body: MemberAdd, session: SessionDep, actor: Manager) -> TeamRead:
+    team = service.get_team(session, key=key)
+    service.add_member(session, team=team, username=body.user, actor_id=actor.id)
+    return service.team_read(session, team)
+
+
+@router.delete(
+    "/{key}/members/{username}", response_model=TeamRead, responses=error_responses(404, 409)
+)
+def remove_member(key: str, username: str, session: SessionDep, actor: Manager) -> TeamRead:
+    """Refused (409) while the person takes turns in one of the team's rotations."""
+    team = service.get_team(session, key=key)
+    service.remove_member(session, team=team, username=username, actor_id=actor.id)
+    return service.team_read(session, team)
+
+
 @router.post(
     "/{key}/rotations",
     response_model=TeamRead,
@@ -48,6 +81,17 @@ def create_rotation(
 ) -> TeamRead:
     team = service.get_team(session, key=key)
     service.create_rotation(session, team=team, data=body, actor_id=actor.id)
+    return service.team_read(session, team)
+
+
+@router.patch(
+    "/{key}/rotations/{rotation}", response_model=TeamRead, responses=error_responses(404)
+)
+def update_rotation(
+    key: str, rotation: str, body: RotationUpdate, session: SessionDep, actor: Manager
+) -> TeamRead:
+    team = service.get_team(session, key=key)
+    service.update_rotation(session, team=team, name=rotation, data=body, actor_id=actor.id)
     return service.team_read(session, team)
 
 

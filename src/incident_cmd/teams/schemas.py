@@ -19,6 +19,22 @@ class TeamCreate(BaseModel):
     members: list[Username] = Field(default_factory=list, max_length=MAX_LIST_ITEMS)
 
 
+class TeamUpdate(BaseModel):
+    """What a team's edit changes; a field left out stays. ``lead`` given as null clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    timezone: TimeZoneName | None = None
+    lead: Username | None = None
+
+
+class MemberAdd(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user: Username
+
+
 class RotationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -27,6 +43,18 @@ class RotationCreate(BaseModel):
     handoff_time: str = Field(pattern=CLOCK_TIME, examples=["09:00"])
     anchor_date: Day
     members: list[Username] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+
+
+class RotationUpdate(BaseModel):
+    """What a rotation's edit changes; a field left out stays. ``members`` replaces the order
+    of turns entirely."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    shift: ShiftLength | None = None
+    handoff_time: str | None = Field(default=None, pattern=CLOCK_TIME, examples=["09:00"])
+    anchor_date: Day | None = None
+    members: list[Username] | None = Field(default=None, min_length=1, max_length=MAX_LIST_ITEMS)
 
 
 class OverrideCreate(BaseModel):

@@ -22,8 +22,10 @@ from incident_cmd.teams.schemas import (
     OverrideCreate,
     RotationCreate,
     RotationRead,
+    RotationUpdate,
     TeamCreate,
     TeamRead,
+    TeamUpdate,
 )
 from incident_cmd.timeline import service as timeline
 
@@ -129,10 +131,7 @@ def create_rotation(
     )
     session.add(rotation)
     session.flush()
-    for position, user in enumerate(members):
-        session.add(RotationMember(rotation_id=rotation.id, position=position, user_id=user.id))
-        if session.get(TeamMember, (team.id, user.id)) is None:
-            session.add(TeamMember(team_id=team.id, user_id=user.id))
+    _add_turns(session, team, rotation, members)
     timeline.append(
         session,
         subject_type="team",
@@ -143,6 +142,139 @@ def create_rotation(
         data={"rotation_id": rotation.id, "members": data.members},
     )
     return rotation
+
+
+def update_team(session: Session, *, team: Team, data: TeamUpdate, actor_id: int | None) -> Team:
+    """Renames the team, moves it to another zone (its rotations then hand off at the same
+    clock time there) or changes its lead; records what changed, nothing if nothing did."""
+    changes: dict[str, str | None] = {}
+    if data.name is not None and data.name != team.name:
+        team.name = changes["name"] = data.name
+    if data.timezone is not None and data.timezone != team.timezone:
+        team.timezone = changes["timezone"] = data.timezone
+    if "lead" in data.model_fields_set:
+        lead = _users(session, [data.lead], "lead")[0] if data.lead else None
+        if (lead.id if lead else None) != team.lead_user_id:
+            team.lead_user_id = lead.id if lead else None
+            changes["lead"] = lead.username if lead else None
+    if not changes:
+        return team
+    session.add(team)
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="team.changed",
+        summary=f"team {team.key} changed: "
+        + ", ".join(f"{field} {value or '-'}" for field, value in changes.items()),
+        actor_id=actor_id,
+        data=changes,
+    )
+    return team
+
+
+def add_member(session: Session, *, team: Team, username: str, actor_id: int | None) -> User:
+    user = _users(session, [username], "user")[0]
+    if session.get(TeamMember, (team.id, user.id)) is not None:
+        raise Conflict(f"{username} is already in team {team.key!r}", field="user")
+    session.add(TeamMember(team_id=team.id, user_id=user.id))
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="team.member_added",
+        summary=f"{username} joined team {team.key}",
+        actor_id=actor_id,
+        data={"user": username},
+    )
+    return user
+
+
+def remove_member(session: Session, *, team: Team, username: str, actor_id: int | None) -> None:
+    """Takes someone off the team. Refused while they take turns in one of its rotations: the
+    rotation would otherwise name someone who is not on the team."""
+    user = _users(session, [username], "user")[0]
+    membership = session.get(TeamMember, (team.id, user.id))
+    if membership is None:
+        raise NotFound(f"{username} is not in team {team.key!r}", field="user")
+    in_turn = session.exec(
+        select(Rotation.name)
+        .join(RotationMember, col(RotationMember.rotation_id) == Rotation.id)
+        .where(Rotation.team_id == team.id, RotationMember.user_id == user.id)
+        .order_by(Rotation.name)
+    ).first()
+    if in_turn is not None:
+        raise Conflict(
+            f"{username} takes turns in rotation {in_turn!r}; take them out of it first",
+            field="user",
+        )
+    session.delete(membership)
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="team.member_removed",
+        summary=f"{username} left team {team.key}",
+        actor_id=actor_id,
+        data={"user": username},
+    )
+
+
+def update_rotation(
+    session: Session, *, team: Team, name: str, data: RotationUpdate, actor_id: int | None
+) -> Rotation:
+    """Changes a rotation's shift, handoff, first day or order of turns; whoever takes turns
+    joins the team, as when a rotation is created. Records what changed, nothing if nothing
+    did. Overrides stay: they name people and periods, not turns."""
+    rotation = get_rotation(session, team=team, name=name)
+    changes: dict[str, object] = {}
+    if data.shift is not None and data.shift != rotation.shift:
+        rotation.shift = data.shift
+        changes["shift"] = data.shift.value
+    if data.handoff_time is not None and data.handoff_time != rotation.handoff_time:
+        rotation.handoff_time = changes["handoff_time"] = data.handoff_time
+    if data.anchor_date is not None and data.anchor_date != rotation.anchor_date:
+        rotation.anchor_date = data.anchor_date
+        changes["anchor_date"] = data.anchor_date.isoformat()
+    if data.members is not None:
+        members = _users(session, data.members, "members")
+        if [user.id for user in members] != [
+            user.id for user in _rotation_users(session, rotation)
+        ]:
+            _replace_turns(session, team, rotation, members)
+            changes["members"] = data.members
+    if not changes:
+        return rotation
+    session.add(rotation)
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="rotation.changed",
+        summary=f"rotation {rotation.name!r} changed: " + ", ".join(changes),
+        actor_id=actor_id,
+        data={"rotation_id": rotation.id, "rotation": rotation.name, **changes},
+    )
+    return rotation
+
+
+def _replace_turns(session: Session, team: Team, rotation: Rotation, members: list[User]) -> None:
+    old = session.exec(select(RotationMember).where(RotationMember.rotation_id == rotation.id))
+    for turn in old.all():
+        session.delete(turn)
+    # The new turns reuse the old positions (the key): the old rows must be gone first.
+    session.flush()
+    _add_turns(session, team, rotation, members)
+
+
+def _add_turns(session: Session, team: Team, rotation: Rotation, members: list[User]) -> None:
+    """The rotation's turns in order; whoever takes one and is not on the team joins it (once,
+    though they may take several turns)."""
+    for position, user in enumerate(members):
+        session.add(RotationMember(rotation_id=rotation.id, position=position, user_id=user.id))
+    for user in {user.id: user for user in members}.values():
+        if session.get(TeamMember, (team.id, user.id)) is None:
+            session.add(TeamMember(team_id=team.id, user_id=user.id))
 
 
 def get_rotation(session: Session, *, team: Team, name: str) -> Rotation:

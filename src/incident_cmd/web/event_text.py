@@ -648,6 +648,10 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "rotation.created": (Sentence(N_("Rotation created")),),
     "rotation.override": (Sentence(N_("Cover added: %(reason)s")),),
     "rotation.override_removed": (Sentence(N_("Cover removed")),),
+    "team.changed": (Sentence(N_("Team details changed")),),
+    "team.member_added": (Sentence(N_("%(user)s joined the team")),),
+    "team.member_removed": (Sentence(N_("%(user)s left the team")),),
+    "rotation.changed": (Sentence(N_("Rotation %(rotation)s changed")),),
     # --- a complaint's verification and timetable (seeds 001) ---
     "ticket.verified": (
         Sentence(

@@ -62,16 +62,26 @@ def _worded(error: Mapping[str, Any], gettext: Gettext) -> str:
 
 
 def validated(
-    schema: type[Model], values: Mapping[str, Any], gettext: Gettext, *, whole_form_field: str = ""
+    schema: type[Model],
+    values: Mapping[str, Any],
+    gettext: Gettext,
+    *,
+    whole_form_field: str = "",
+    malformed: Mapping[str, str] | None = None,
 ) -> Model:
     """``values`` as ``schema``, or FormInvalid naming each field at fault; an error of the
-    whole model (a rule across fields) is put next to ``whole_form_field``."""
+    whole model (a rule across fields) is put next to ``whole_form_field``. ``malformed`` says
+    (untranslated) what a field needs when it is given but wrong, for fields whose schema
+    message (a pattern, a parser's words) would mean nothing to the reader."""
     try:
         return schema.model_validate(values)
     except ValidationError as exc:
         errors: FieldErrors = {}
         for error in exc.errors():
             field = str(error["loc"][0]) if error["loc"] else whole_form_field
+            own = bool(error["loc"]) and error["type"] not in ("missing", "string_too_short")
+            if own and field in (malformed or {}):
+                errors.setdefault(field, gettext((malformed or {})[field]))
             errors.setdefault(field, _worded(error, gettext))
         raise FormInvalid(errors) from None
 
