@@ -30,7 +30,7 @@ from incident_cmd.postmortems.api import router as postmortems_router
 from incident_cmd.sitreps.api import router as sitreps_router
 from incident_cmd.statements.api import router as statements_router
 from incident_cmd.teams.api import router as teams_router
-from incident_cmd.tickets import flows as ticket_flows
+from incident_cmd.tickets.api import intake_group
 from incident_cmd.tickets.api import router as tickets_router
 from incident_cmd.web import translations
 from incident_cmd.web.accountability import router as accountability_page_router
@@ -117,7 +117,7 @@ def create_app(
     app = api_contract.ContractApp(title="incident_cmd", version="0.1.0", lifespan=lifespan)
     app.state.playbooks = playbooks
     app.state.twilio_handlers = wiring.twilio_handlers(playbooks)
-    app.state.ticket_intakes = ticket_flows.intake_group(playbooks)
+    app.state.ticket_intakes = intake_group(playbooks)
     app.state.inbox_writes = inbox.writes()
     app.state.login_throttle = LoginThrottle.from_settings()
     app.add_middleware(SecurityHeaders)

@@ -25,8 +25,10 @@ from starlette.concurrency import run_in_threadpool
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 Sessions = Callable[[], AbstractContextManager[Session]]
-# Writes the items in the session, in order, returning one result an item; never commits.
-Filer = Callable[[Session, Sequence[Item]], Sequence[Result]]
+# Writes the items in the session, in order, returning one result an item; never commits. An
+# item it refuses on its own (its caller may not write it, say) gets an exception in its
+# place, answered to that request alone: the others' writes stand.
+Filer = Callable[[Session, Sequence[Item]], Sequence[Result | Exception]]
 LIMIT = 50
 
 
@@ -90,7 +92,7 @@ class GroupCommit(Generic[Item, Result]):
                 if len(batch) == 1:
                     return [_Outcome(error=error)]
             else:
-                return [_Outcome(_detached(session, result)) for result in results]
+                return [_outcome(session, result) for result in results]
             outcomes: list[_Outcome[Result]] = []
             for waiting in batch:
                 try:
@@ -100,8 +102,14 @@ class GroupCommit(Generic[Item, Result]):
                     session.rollback()
                     outcomes.append(_Outcome(error=error))
                 else:
-                    outcomes.append(_Outcome(_detached(session, result)))
+                    outcomes.append(_outcome(session, result))
             return outcomes
+
+
+def _outcome(session: Session, result: Result | Exception) -> _Outcome[Result]:
+    if isinstance(result, Exception):
+        return _Outcome(error=result)
+    return _Outcome(_detached(session, result))
 
 
 def _detached(session: Session, result: Result) -> Result:

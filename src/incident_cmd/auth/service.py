@@ -1,7 +1,7 @@
 import hashlib
 import secrets
 from collections.abc import Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 
 from pwdlib import PasswordHash
@@ -318,25 +318,45 @@ def live_credentials(
     is most of what asking costs (the session holds its rows only while something refers to
     them, so the user read here is gone by the time a second lookup asks for it). Nothing is
     cached across requests: a revoked token fails at once."""
-    found = session.exec(
+    [found] = live_credentials_many(session, secrets=[secret], kinds=kinds)
+    return found
+
+
+def live_credentials_many(
+    session: Session, *, secrets: Sequence[str], kinds: Iterable[TokenKind]
+) -> list[tuple[ApiToken, User] | None]:
+    """``live_credentials`` of each secret, in order, read in one statement: for requests
+    taken in together (``batching``)."""
+    hashes = [hash_token(secret) for secret in secrets]
+    rows = session.exec(
         select(ApiToken, User)
         .join(User, col(User.id) == ApiToken.user_id)
-        .where(ApiToken.token_hash == hash_token(secret))
-    ).first()
+        .where(col(ApiToken.token_hash).in_(set(hashes)))
+    ).all()
+    by_hash = {token.token_hash: (token, user) for token, user in rows}
     now = clock.now()
-    if found is None:
-        return None
-    token, user = found
-    if token.revoked_at is not None or token.kind not in set(kinds):
-        return None
+    allowed = set(kinds)
+    found: list[tuple[ApiToken, User] | None] = []
+    for token_hash in hashes:
+        credentials = by_hash.get(token_hash)
+        if credentials is None or not _live(credentials, allowed, now):
+            found.append(None)
+            continue
+        token = credentials[0]
+        if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
+            token.last_used_at = now
+            session.add(token)
+        found.append(credentials)
+    return found
+
+
+def _live(credentials: tuple[ApiToken, User], kinds: set[TokenKind], now: datetime) -> bool:
+    token, user = credentials
+    if token.revoked_at is not None or token.kind not in kinds:
+        return False
     if token.expires_at is not None and token.expires_at <= now:
-        return None
-    if not user.active:
-        return None
-    if token.last_used_at is None or now - token.last_used_at >= LAST_USED_RESOLUTION:
-        token.last_used_at = now
-        session.add(token)
-    return token, user
+        return False
+    return user.active
 
 
 def login_token_lifetime() -> timedelta:

@@ -1,5 +1,5 @@
 from collections.abc import Sequence
-from contextlib import nullcontext
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
@@ -10,10 +10,20 @@ from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User, reads_contact_details
 from incident_cmd.batching import GroupCommit
-from incident_cmd.deps import Agent, AnyUser, Manager, SessionDep
+from incident_cmd.deps import (
+    AGENT_ROLES,
+    Agent,
+    AnyUser,
+    BearerSecret,
+    Manager,
+    SessionDep,
+    SessionOpener,
+    admitted_users,
+)
 from incident_cmd.errors import Invalid, error_responses
 from incident_cmd.fields import DbId
 from incident_cmd.playbooks.api import RegistryDep
+from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.tickets import (
     access,
     appeals,
@@ -209,21 +219,57 @@ def _ticket_read(
     )
 
 
-async def ticket_intakes(request: Request) -> GroupCommit[intake.Intake, intake.Taken]:
+@dataclass(frozen=True)
+class ApiIntake:
+    """A complaint sent to the API, and the bearer secret of whoever sent it, not yet
+    checked."""
+
+    data: TicketCreate
+    secret: str
+
+
+def intake_group(registry: PlaybookRegistry) -> GroupCommit[ApiIntake, intake.Taken]:
+    """Concurrent API intakes taken in together, in one transaction (``batching``): their
+    callers are checked in one statement, as ``Agent`` would check each, and the intakes of
+    those admitted filed as one batch. Checking each request on its own cost a worker thread
+    and three round trips (the pool's ping, the token, the commit), more than half of an
+    intake's CPU."""
+
+    def file(session: Session, items: Sequence[ApiIntake]) -> list[intake.Taken | Exception]:
+        callers = admitted_users(
+            session, secrets=[item.secret for item in items], roles=AGENT_ROLES
+        )
+        filed = iter(
+            intake.file_many(
+                session,
+                registry=registry,
+                items=[
+                    intake.Intake(item.data, caller)
+                    for item, caller in zip(items, callers, strict=True)
+                    if isinstance(caller, User)
+                ],
+            )
+        )
+        return [next(filed) if isinstance(caller, User) else caller for caller in callers]
+
+    return GroupCommit(file)
+
+
+async def ticket_intakes(request: Request) -> GroupCommit[ApiIntake, intake.Taken]:
     return request.app.state.ticket_intakes
 
 
-IntakesDep = Annotated[GroupCommit[intake.Intake, intake.Taken], Depends(ticket_intakes)]
+IntakesDep = Annotated[GroupCommit[ApiIntake, intake.Taken], Depends(ticket_intakes)]
 
 
 @router.post("/tickets", response_model=TicketRead, status_code=status.HTTP_201_CREATED)
 async def create_ticket(
-    body: TicketCreate, session: SessionDep, actor: Agent, intakes: IntakesDep
+    body: TicketCreate, secret: BearerSecret, sessions: SessionOpener, intakes: IntakesDep
 ) -> TicketRead:
     """Taken in with the intakes of concurrent requests, in one transaction (``batching``),
-    and answered from what the batch wrote: a body the schema refuses is answered 422
-    before it joins one."""
-    taken = await intakes.submit(intake.Intake(body, actor), lambda: nullcontext(session))
+    the caller checked there (an agent, a responder or a duty manager), and answered from
+    what the batch wrote: a body the schema refuses is answered 422 before it joins one."""
+    taken = await intakes.submit(ApiIntake(body, secret), sessions)
     return taken_read(taken)
 
 

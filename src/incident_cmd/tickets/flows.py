@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from sqlmodel import Session, col, select
 
 from incident_cmd.auth.models import User
-from incident_cmd.batching import GroupCommit
 from incident_cmd.campaigns.models import Delivery, InboundMessage
 from incident_cmd.customers.models import Customer
 from incident_cmd.incidents import flows as incident_flows
@@ -101,14 +100,6 @@ def _sms_complaint(session: Session, *, inbound: InboundMessage) -> TicketCreate
         description=inbound.body.strip() or "(empty message)",
         product_model=replied_to.product if replied_to else None,
         batch=replied_to.batch if replied_to else None,
-    )
-
-
-def intake_group(registry: PlaybookRegistry) -> GroupCommit[intake.Intake, intake.Taken]:
-    """Concurrent intakes (the API's) taken in together, each answered with its ticket as
-    its intake left it."""
-    return GroupCommit(
-        lambda session, items: intake.file_many(session, registry=registry, items=items)
     )
 
 
