@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -22,7 +23,7 @@ from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident, IncidentTask, TaskStatus
 from incident_cmd.incidents.schemas import Scope, UpdatePost
 from incident_cmd.paging import jobs
-from incident_cmd.paging.answers import acknowledge
+from incident_cmd.paging.answers import acknowledge, decline
 from incident_cmd.paging.models import AnswerRoute, PageStatus, TargetStatus
 from incident_cmd.paging.queries import pages_of, targets_of
 from incident_cmd.timeline.models import TimelineEvent
@@ -193,6 +194,71 @@ def test_a_responder_posts_updates_and_a_duty_manager_runs_the_incident(client, 
     for action in ("status", "severity", "updates", "roster", "roster/add"):
         assert f'action="/incidents/{incident.id}/{action}"' in text
     assert f'href="/incidents/{incident.id}/statements"' in text
+
+
+def _seat_row(page_text: str, role: str, slot: int = 0) -> str:
+    row = re.search(rf'<tr data-role="{role}" data-slot="{slot}".*?</tr>', page_text, re.S)
+    assert row, page_text
+    return row.group(0)
+
+
+def _commanders_page(session, incident):
+    pages = pages_of(session, incident=incident)
+    return [page for page in pages if page.role_key == "commander"][-1]
+
+
+def test_a_duty_manager_pages_a_seat_again_until_it_is_acknowledged(client, session, recall):
+    incident, duty = recall
+    _sign_in(client, duty)
+    page_again = f'action="/incidents/{incident.id}/roster/page"'
+    assert page_again in _seat_row(_room(client, incident.id), "commander")
+    first = _commanders_page(session, incident)
+    seat = {"role": "commander", "slot": "0"}
+
+    response = _post(client, incident.id, "/roster/page", seat)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/incidents/{incident.id}#room-roster"
+    again = _commanders_page(session, incident)
+    assert again.id != first.id and again.status == PageStatus.open
+    session.refresh(first)
+    assert first.status == PageStatus.cancelled
+    text = _room(client, incident.id)
+    assert "Page again" in _seat_row(text, "commander")
+    assert "Commander paged again from the start of its chain, beginning with" in text
+
+    # Once acknowledged the seat has no button; a click made before that is refused beside it.
+    [target] = targets_of(session, page_ids=[again.id])
+    acknowledge(session, target=target, via=AnswerRoute.api)
+    session.flush()
+    assert page_again not in _seat_row(_room(client, incident.id), "commander")
+    refused = _post(client, incident.id, "/roster/page", seat)
+    assert refused.status_code == 409
+    row = _seat_row(refused.text, "commander")
+    assert 'id="error-page-commander-0"' in row and "already acknowledged" in row
+    assert _commanders_page(session, incident).id == again.id
+
+
+def test_only_a_duty_manager_pages_again_and_only_with_the_forms_token(client, session, recall):
+    incident, duty = recall
+    first = _commanders_page(session, incident)
+    seat = {"role": "commander", "slot": "0"}
+    responder = make_user(session, Role.responder, password=PASSWORD, locale="en")
+    _sign_in(client, responder)
+    assert "/roster/page" not in _room(client, incident.id)
+    refused = _post(client, incident.id, "/roster/page", seat)
+    assert refused.status_code == 403 and "may not do this" in refused.text
+
+    client.cookies.clear()
+    _sign_in(client, duty)
+    forged = client.post(
+        f"/incidents/{incident.id}/roster/page",
+        data=seat,
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    assert _commanders_page(session, incident).id == first.id
+    assert "page.requested" not in _kinds(session, incident)
 
 
 def test_a_task_waiting_for_another_cannot_be_completed(client, session, recall):
@@ -712,3 +778,37 @@ def test_a_refresh_the_server_could_not_answer_is_tried_again(world, live_server
             "() => document.querySelector('#room-timeline').innerText.includes('Hotline staffed')"
         )
         assert any("timeline" in url for url in refused), refused
+
+
+@needs_chromium
+def test_a_duty_manager_pages_a_declined_seat_again_in_chromium(world, live_server, tmp_path):
+    incident_id = world.declare_recall()
+    with db.session_scope() as session:
+        incident = session.get_one(Incident, incident_id)
+        [target] = targets_of(session, page_ids=[_commanders_page(session, incident).id])
+        holder = auth_service.get_user(session, user_id=target.user_id).username
+        decline(session, target=target, via=AnswerRoute.sms)  # escalates to the deputy
+        duty = world.user(session, world.duty_manager)
+        auth_service.set_password(session, user=duty, password=PASSWORD, actor_id=None)
+        auth_service.update_user(session, user=duty, data=UserUpdate(locale="en"), actor_id=None)
+
+    with chromium() as browser:
+        page = _browser_login(
+            browser, live_server, world.duty_manager, viewport={"width": 1280, "height": 900}
+        )
+        page.goto(f"{live_server}/incidents/{incident_id}")
+        seat = page.locator("#room-roster tr[data-role=commander][data-slot='0']")
+        expect(seat).to_contain_text("escalated to level 1")
+        seat.get_by_role("button", name="Page again").click()
+        # The roster comes back with a new page at the holder, escalation started over.
+        expect(seat).not_to_contain_text("escalated to level")
+        expect(seat.locator(".badge.page-open")).to_be_visible()
+        expect(page.locator("#room-timeline")).to_contain_text(
+            f"Commander paged again from the start of its chain, beginning with {holder}"
+        )
+        _section_shot(page, tmp_path, "roster", "room-page-again-en-1280")
+    with db.session_scope() as session:
+        again = _commanders_page(session, session.get_one(Incident, incident_id))
+        assert (again.status, again.level, again.round) == (PageStatus.open, 0, 0)
+        [target] = targets_of(session, page_ids=[again.id])
+        assert target.user_id == auth_service.get_user_by_username(session, username=holder).id
