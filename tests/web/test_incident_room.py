@@ -156,7 +156,8 @@ def test_the_room_shows_every_section(client, session, recall):
 def test_the_room_needs_a_login(client, session, recall):
     incident, _ = recall
     response = client.get(f"/incidents/{incident.id}", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next=%2Fincidents%2F{incident.id}"
 
 
 def test_a_viewer_reads_the_room_without_actions_or_contacts(client, session, recall):
