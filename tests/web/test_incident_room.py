@@ -813,3 +813,78 @@ def test_a_duty_manager_pages_a_declined_seat_again_in_chromium(world, live_serv
         assert (again.status, again.level, again.round) == (PageStatus.open, 0, 0)
         [target] = targets_of(session, page_ids=[again.id])
         assert target.user_id == auth_service.get_user_by_username(session, username=holder).id
+
+
+# A customer's number, and how a reader who may not see it is shown it.
+CUSTOMER_PHONE = "+8613912345678"
+CUSTOMER_PHONE_MASKED = "+86 139****5678"
+
+
+def _digits(number: str) -> str:
+    return number.removeprefix("+86")
+
+
+@needs_chromium
+def test_a_viewer_reads_the_room_and_a_ticket_without_actions_or_numbers_in_chromium(
+    world, live_server, tmp_path
+):
+    incident_id = world.declare_recall()
+    with db.session_scope() as session:
+        incident = session.get_one(Incident, incident_id)
+        ticket = make_ticket(
+            session,
+            registry=world.registry,
+            description="充电器冒烟，请回电 13912345678",
+            product_model="PX-200",
+            batch="B7",
+            phone=CUSTOMER_PHONE,
+        )
+        assert ticket.incident_id == incident_id
+        ticket_id = ticket.id
+        duty = world.user(session, world.duty_manager)
+        incident_service.post_update(
+            session,
+            incident=incident,
+            update=UpdatePost(body="客户 13912345678 已回电 / customer called back"),
+            actor=duty,
+        )
+        # Every full number the room knows: the customer's and each seat holder's.
+        numbers = [CUSTOMER_PHONE] + [
+            auth_service.get_user(session, user_id=seat.user_id).phone
+            for seat in incident_service.current_roster(session, incident=incident)
+            if seat.user_id is not None
+        ]
+        assert all(numbers)
+        viewers = {
+            locale: make_user(session, Role.viewer, password=PASSWORD, locale=locale).username
+            for locale in ("zh-CN", "en")
+        }
+    sizes = {
+        1280: {"viewport": {"width": 1280, "height": 900}},
+        390: {"viewport": {"width": 390, "height": 844}, "is_mobile": True},
+    }
+
+    def no_action_and_no_number(page) -> None:
+        main = page.locator("main")
+        expect(main.locator("form")).to_have_count(0)
+        expect(main.locator("button, input, select, textarea")).to_have_count(0)
+        shown = page.content() + main.inner_text()
+        assert "tel:" not in shown
+        for number in numbers:
+            assert number not in shown and _digits(number) not in shown, number
+
+    with chromium() as browser:
+        for locale, username in viewers.items():
+            for width, context in sizes.items():
+                page = _browser_login(browser, live_server, username, locale=locale, **context)
+                page.goto(f"{live_server}/incidents/{incident_id}")
+                page.wait_for_selector("#room-tickets [data-curve] canvas")
+                expect(page.locator("#room-roster tbody tr")).to_have_count(len(numbers) - 1)
+                no_action_and_no_number(page)
+                expect(page.locator("#room-tickets")).to_contain_text("139****5678")
+                _shot(page, tmp_path, f"viewer-room-{locale}-{width}")
+
+                page.goto(f"{live_server}/tickets/{ticket_id}")
+                expect(page.locator("main")).to_contain_text(CUSTOMER_PHONE_MASKED)
+                no_action_and_no_number(page)
+                page.close()

@@ -67,6 +67,7 @@ from incident_cmd.web.deadlines import Urgency
 from incident_cmd.web.labels import N_
 from incident_cmd.web.security import csrf_protect
 from incident_cmd.web.status_pages import STAGES
+from incident_cmd.web.ticket_display import text_shown
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -646,7 +647,13 @@ def _tickets(session: Session, room: Room) -> dict[str, Any]:
         before_id=None,
     )
     count = ticket_queries.linked_counts(session, incident_ids=[incident_id]).get(incident_id, 0)
-    return {"tickets": latest, "ticket_count": count, "curve": _complaint_curve(session, room)}
+    return {
+        "tickets": latest,
+        # The customers' words, their contact details masked as the ticket page masks them.
+        "descriptions": {ticket.id: text_shown(ticket.description, room.user) for ticket in latest},
+        "ticket_count": count,
+        "curve": _complaint_curve(session, room),
+    }
 
 
 @dataclass(frozen=True)
