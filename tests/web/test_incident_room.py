@@ -792,8 +792,25 @@ def test_a_duty_manager_pages_a_declined_seat_again_in_chromium(world, live_serv
         duty = world.user(session, world.duty_manager)
         auth_service.set_password(session, user=duty, password=PASSWORD, actor_id=None)
         auth_service.update_user(session, user=duty, data=UserUpdate(locale="en"), actor_id=None)
+        chinese = make_user(session, Role.duty_manager, password=PASSWORD, locale="zh-CN")
 
     with chromium() as browser:
+        # How the seats' buttons read: at a desk and on a phone, in both languages.
+        for username, locale in ((world.duty_manager, "en"), (chinese.username, "zh-CN")):
+            for width, context in (
+                (1280, {"viewport": {"width": 1280, "height": 900}}),
+                (390, {"viewport": {"width": 390, "height": 844}, "is_mobile": True}),
+            ):
+                looking = _browser_login(browser, live_server, username, **context)
+                looking.goto(f"{live_server}/incidents/{incident_id}")
+                commander = looking.locator("#room-roster tr[data-role=commander]")
+                expect(commander.locator(".page-again button")).to_have_text(
+                    "Page again" if locale == "en" else "再次呼叫"
+                )
+                assert looking.evaluate("document.documentElement.scrollWidth") <= width
+                _section_shot(looking, tmp_path, "roster", f"room-roster-duty-{locale}-{width}")
+                looking.close()
+
         page = _browser_login(
             browser, live_server, world.duty_manager, viewport={"width": 1280, "height": 900}
         )
@@ -807,7 +824,7 @@ def test_a_duty_manager_pages_a_declined_seat_again_in_chromium(world, live_serv
         expect(page.locator("#room-timeline")).to_contain_text(
             f"Commander paged again from the start of its chain, beginning with {holder}"
         )
-        _section_shot(page, tmp_path, "roster", "room-page-again-en-1280")
+        _section_shot(page, tmp_path, "roster", "room-paged-again-en-1280")
     with db.session_scope() as session:
         again = _commanders_page(session, session.get_one(Incident, incident_id))
         assert (again.status, again.level, again.round) == (PageStatus.open, 0, 0)
