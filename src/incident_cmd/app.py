@@ -36,7 +36,7 @@ from incident_cmd.web import translations
 from incident_cmd.web.accountability import router as accountability_page_router
 from incident_cmd.web.admin import router as admin_router
 from incident_cmd.web.admin_oncall import router as admin_oncall_router
-from incident_cmd.web.api import LoginRequired, remember_return_path
+from incident_cmd.web.api import LoginRequired, login_path
 from incident_cmd.web.api import router as web_router
 from incident_cmd.web.assets import STATIC_PATH, StaticAssets
 from incident_cmd.web.board import router as board_router
@@ -68,10 +68,7 @@ ERROR_BODY_PATHS = ("/api/", "/webhooks/", "/live/", "/static/", *LINK_PATH_PREF
 
 
 async def _login_required(request: Request, _: LoginRequired) -> RedirectResponse:
-    response = RedirectResponse("/login", status_code=303)
-    if request.method == "GET" and not request.url.path.startswith("/live/"):
-        remember_return_path(response, request)
-    return response
+    return RedirectResponse(login_path(request), status_code=303)
 
 
 async def _not_found_or_forbidden(request: Request, exc: NotFound | Forbidden) -> Response:

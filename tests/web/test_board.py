@@ -10,7 +10,7 @@ from sqlalchemy import event
 from sqlmodel import select
 
 from incident_cmd import db
-from incident_cmd.auth.models import Role
+from incident_cmd.auth.models import Role, User
 from incident_cmd.campaigns.models import Campaign
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident, IncidentStatus
@@ -268,6 +268,16 @@ def _fits_sideways(page) -> None:
 # --- in a browser ---------------------------------------------------------------------------
 
 
+def _roster_of(session, incident) -> list[tuple[str, int, str]]:
+    """(role, slot, the holder's display name) of every seat the declaration filled."""
+    seats = incident_service.current_roster(session, incident=incident)
+    assert seats and all(seat.user_id is not None for seat in seats)
+    return [
+        (seat.role_key, seat.slot, session.get_one(User, seat.user_id).display_name)
+        for seat in seats
+    ]
+
+
 @needs_chromium
 @pytest.mark.parametrize("locale", ["zh-CN", "en"])
 def test_a_duty_manager_declares_a_recall_from_the_board(
@@ -300,11 +310,23 @@ def test_a_duty_manager_declares_a_recall_from_the_board(
         page.click(".declare-form button[type=submit]")
         page.wait_for_url(re.compile(r"/incidents/\d+$"))
         incident_id = int(page.url.rsplit("/", 1)[1])
-        page.goto(f"{live_server}/")
         with db.session_scope() as session:
             incident = session.get(Incident, incident_id)
             assert incident is not None and incident.scope["batches"] == ["B12", "B13"]
             number = incident.number
+            seats = _roster_of(session, incident)
+            paged = {page.role_key for page in pages_of(session, incident=incident)}
+        # The room it lands in shows the roster: every seat with its person and its page.
+        rows = page.locator("#room-roster tbody tr")
+        expect(rows).to_have_count(len(seats))
+        for role, slot, person in seats:
+            row = page.locator(f"#room-roster tr[data-role='{role}'][data-slot='{slot}']")
+            expect(row).to_contain_text(person)
+            if role in paged:
+                expect(row.locator(".badge.page-open")).to_be_visible()
+        assert {"commander", "deputy"} <= paged
+        shot(page, tmp_path, f"declared-room-{locale}-1280")
+        page.goto(f"{live_server}/")
         row = page.locator(f"#incidents tr[data-number='{number}']")
         assert "PX-300 充电器起火" in row.inner_text()
         assert page.locator("#drill-incidents tbody tr").count() == 1

@@ -78,7 +78,10 @@ def test_a_page_not_for_the_reader_says_so_in_their_language(client, session):
 
 def test_someone_not_signed_in_is_still_sent_to_log_in(client):
     answer = client.get(f"/tickets/{MISSING}", follow_redirects=False)
-    assert (answer.status_code, answer.headers["location"]) == (303, "/login")
+    assert (answer.status_code, answer.headers["location"]) == (
+        303,
+        f"/login?next=%2Ftickets%2F{MISSING}",
+    )
 
 
 def test_the_api_keeps_its_json_error_body(client, headers):

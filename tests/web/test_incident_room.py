@@ -9,6 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 from sqlalchemy import update
 from sqlmodel import col, select
 
@@ -22,7 +23,7 @@ from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.models import Incident, IncidentTask, TaskStatus
 from incident_cmd.incidents.schemas import Scope, UpdatePost
 from incident_cmd.paging import jobs
-from incident_cmd.paging.answers import acknowledge
+from incident_cmd.paging.answers import acknowledge, decline
 from incident_cmd.paging.models import AnswerRoute, PageStatus, TargetStatus
 from incident_cmd.paging.queries import pages_of, targets_of
 from incident_cmd.timeline.models import TimelineEvent
@@ -155,7 +156,8 @@ def test_the_room_shows_every_section(client, session, recall):
 def test_the_room_needs_a_login(client, session, recall):
     incident, _ = recall
     response = client.get(f"/incidents/{incident.id}", follow_redirects=False)
-    assert response.status_code == 303 and response.headers["location"] == "/login"
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/login?next=%2Fincidents%2F{incident.id}"
 
 
 def test_a_viewer_reads_the_room_without_actions_or_contacts(client, session, recall):
@@ -193,6 +195,71 @@ def test_a_responder_posts_updates_and_a_duty_manager_runs_the_incident(client, 
     for action in ("status", "severity", "updates", "roster", "roster/add"):
         assert f'action="/incidents/{incident.id}/{action}"' in text
     assert f'href="/incidents/{incident.id}/statements"' in text
+
+
+def _seat_row(page_text: str, role: str, slot: int = 0) -> str:
+    row = re.search(rf'<tr data-role="{role}" data-slot="{slot}".*?</tr>', page_text, re.S)
+    assert row, page_text
+    return row.group(0)
+
+
+def _commanders_page(session, incident):
+    pages = pages_of(session, incident=incident)
+    return [page for page in pages if page.role_key == "commander"][-1]
+
+
+def test_a_duty_manager_pages_a_seat_again_until_it_is_acknowledged(client, session, recall):
+    incident, duty = recall
+    _sign_in(client, duty)
+    page_again = f'action="/incidents/{incident.id}/roster/page"'
+    assert page_again in _seat_row(_room(client, incident.id), "commander")
+    first = _commanders_page(session, incident)
+    seat = {"role": "commander", "slot": "0"}
+
+    response = _post(client, incident.id, "/roster/page", seat)
+    assert response.status_code == 303
+    assert response.headers["location"] == f"/incidents/{incident.id}#room-roster"
+    again = _commanders_page(session, incident)
+    assert again.id != first.id and again.status == PageStatus.open
+    session.refresh(first)
+    assert first.status == PageStatus.cancelled
+    text = _room(client, incident.id)
+    assert "Page again" in _seat_row(text, "commander")
+    assert "Commander paged again from the start of its chain, beginning with" in text
+
+    # Once acknowledged the seat has no button; a click made before that is refused beside it.
+    [target] = targets_of(session, page_ids=[again.id])
+    acknowledge(session, target=target, via=AnswerRoute.api)
+    session.flush()
+    assert page_again not in _seat_row(_room(client, incident.id), "commander")
+    refused = _post(client, incident.id, "/roster/page", seat)
+    assert refused.status_code == 409
+    row = _seat_row(refused.text, "commander")
+    assert 'id="error-page-commander-0"' in row and "already acknowledged" in row
+    assert _commanders_page(session, incident).id == again.id
+
+
+def test_only_a_duty_manager_pages_again_and_only_with_the_forms_token(client, session, recall):
+    incident, duty = recall
+    first = _commanders_page(session, incident)
+    seat = {"role": "commander", "slot": "0"}
+    responder = make_user(session, Role.responder, password=PASSWORD, locale="en")
+    _sign_in(client, responder)
+    assert "/roster/page" not in _room(client, incident.id)
+    refused = _post(client, incident.id, "/roster/page", seat)
+    assert refused.status_code == 403 and "may not do this" in refused.text
+
+    client.cookies.clear()
+    _sign_in(client, duty)
+    forged = client.post(
+        f"/incidents/{incident.id}/roster/page",
+        data=seat,
+        headers=ORIGIN,
+        follow_redirects=False,
+    )
+    assert forged.status_code == 403
+    assert _commanders_page(session, incident).id == first.id
+    assert "page.requested" not in _kinds(session, incident)
 
 
 def test_a_task_waiting_for_another_cannot_be_completed(client, session, recall):
@@ -712,3 +779,129 @@ def test_a_refresh_the_server_could_not_answer_is_tried_again(world, live_server
             "() => document.querySelector('#room-timeline').innerText.includes('Hotline staffed')"
         )
         assert any("timeline" in url for url in refused), refused
+
+
+@needs_chromium
+def test_a_duty_manager_pages_a_declined_seat_again_in_chromium(world, live_server, tmp_path):
+    incident_id = world.declare_recall()
+    with db.session_scope() as session:
+        incident = session.get_one(Incident, incident_id)
+        [target] = targets_of(session, page_ids=[_commanders_page(session, incident).id])
+        holder = auth_service.get_user(session, user_id=target.user_id).username
+        decline(session, target=target, via=AnswerRoute.sms)  # escalates to the deputy
+        duty = world.user(session, world.duty_manager)
+        auth_service.set_password(session, user=duty, password=PASSWORD, actor_id=None)
+        auth_service.update_user(session, user=duty, data=UserUpdate(locale="en"), actor_id=None)
+        chinese = make_user(session, Role.duty_manager, password=PASSWORD, locale="zh-CN")
+
+    with chromium() as browser:
+        # How the seats' buttons read: at a desk and on a phone, in both languages.
+        for username, locale in ((world.duty_manager, "en"), (chinese.username, "zh-CN")):
+            for width, context in (
+                (1280, {"viewport": {"width": 1280, "height": 900}}),
+                (390, {"viewport": {"width": 390, "height": 844}, "is_mobile": True}),
+            ):
+                looking = _browser_login(browser, live_server, username, **context)
+                looking.goto(f"{live_server}/incidents/{incident_id}")
+                commander = looking.locator("#room-roster tr[data-role=commander]")
+                expect(commander.locator(".page-again button")).to_have_text(
+                    "Page again" if locale == "en" else "再次呼叫"
+                )
+                assert looking.evaluate("document.documentElement.scrollWidth") <= width
+                _section_shot(looking, tmp_path, "roster", f"room-roster-duty-{locale}-{width}")
+                looking.close()
+
+        page = _browser_login(
+            browser, live_server, world.duty_manager, viewport={"width": 1280, "height": 900}
+        )
+        page.goto(f"{live_server}/incidents/{incident_id}")
+        seat = page.locator("#room-roster tr[data-role=commander][data-slot='0']")
+        expect(seat).to_contain_text("escalated to level 1")
+        seat.get_by_role("button", name="Page again").click()
+        # The roster comes back with a new page at the holder, escalation started over.
+        expect(seat).not_to_contain_text("escalated to level")
+        expect(seat.locator(".badge.page-open")).to_be_visible()
+        expect(page.locator("#room-timeline")).to_contain_text(
+            f"Commander paged again from the start of its chain, beginning with {holder}"
+        )
+        _section_shot(page, tmp_path, "roster", "room-paged-again-en-1280")
+    with db.session_scope() as session:
+        again = _commanders_page(session, session.get_one(Incident, incident_id))
+        assert (again.status, again.level, again.round) == (PageStatus.open, 0, 0)
+        [target] = targets_of(session, page_ids=[again.id])
+        assert target.user_id == auth_service.get_user_by_username(session, username=holder).id
+
+
+# A customer's number, and how a reader who may not see it is shown it.
+CUSTOMER_PHONE = "+8613912345678"
+CUSTOMER_PHONE_MASKED = "+86 139****5678"
+
+
+def _digits(number: str) -> str:
+    return number.removeprefix("+86")
+
+
+@needs_chromium
+def test_a_viewer_reads_the_room_and_a_ticket_without_actions_or_numbers_in_chromium(
+    world, live_server, tmp_path
+):
+    incident_id = world.declare_recall()
+    with db.session_scope() as session:
+        incident = session.get_one(Incident, incident_id)
+        ticket = make_ticket(
+            session,
+            registry=world.registry,
+            description="充电器冒烟，请回电 13912345678",
+            product_model="PX-200",
+            batch="B7",
+            phone=CUSTOMER_PHONE,
+        )
+        assert ticket.incident_id == incident_id
+        ticket_id = ticket.id
+        duty = world.user(session, world.duty_manager)
+        incident_service.post_update(
+            session,
+            incident=incident,
+            update=UpdatePost(body="客户 13912345678 已回电 / customer called back"),
+            actor=duty,
+        )
+        # Every full number the room knows: the customer's and each seat holder's.
+        numbers = [CUSTOMER_PHONE] + [
+            auth_service.get_user(session, user_id=seat.user_id).phone
+            for seat in incident_service.current_roster(session, incident=incident)
+            if seat.user_id is not None
+        ]
+        assert all(numbers)
+        viewers = {
+            locale: make_user(session, Role.viewer, password=PASSWORD, locale=locale).username
+            for locale in ("zh-CN", "en")
+        }
+    sizes = {
+        1280: {"viewport": {"width": 1280, "height": 900}},
+        390: {"viewport": {"width": 390, "height": 844}, "is_mobile": True},
+    }
+
+    def no_action_and_no_number(page) -> None:
+        main = page.locator("main")
+        expect(main.locator("form")).to_have_count(0)
+        expect(main.locator("button, input, select, textarea")).to_have_count(0)
+        shown = page.content() + main.inner_text()
+        assert "tel:" not in shown
+        for number in numbers:
+            assert number not in shown and _digits(number) not in shown, number
+
+    with chromium() as browser:
+        for locale, username in viewers.items():
+            for width, context in sizes.items():
+                page = _browser_login(browser, live_server, username, locale=locale, **context)
+                page.goto(f"{live_server}/incidents/{incident_id}")
+                page.wait_for_selector("#room-tickets [data-curve] canvas")
+                expect(page.locator("#room-roster tbody tr")).to_have_count(len(numbers) - 1)
+                no_action_and_no_number(page)
+                expect(page.locator("#room-tickets")).to_contain_text("139****5678")
+                _shot(page, tmp_path, f"viewer-room-{locale}-{width}")
+
+                page.goto(f"{live_server}/tickets/{ticket_id}")
+                expect(page.locator("main")).to_contain_text(CUSTOMER_PHONE_MASKED)
+                no_action_and_no_number(page)
+                page.close()

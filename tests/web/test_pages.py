@@ -1,9 +1,22 @@
+import html
+import re
+from urllib.parse import urlencode
+
+import pytest
+
 from incident_cmd import db
 from incident_cmd.auth.models import Role
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope, StatusChange
 from tests.factories import make_playbook_teams, make_user
-from tests.plugins.web import PASSWORD, chromium, login, needs_chromium
+from tests.plugins.web import (
+    ENGLISH_BROWSER,
+    PASSWORD,
+    chromium,
+    csrf_token,
+    login,
+    needs_chromium,
+)
 
 
 def test_landing_page_requires_login(client):
@@ -12,21 +25,65 @@ def test_landing_page_requires_login(client):
     assert response.headers["location"] == "/login"
 
 
+def _login_form(client, login_page: str) -> str:
+    """The login form of ``login_page`` (the page's language switch is a form too)."""
+    page = client.get(login_page).text
+    form = re.search(r'<form method="post" action="/login">.*?</form>', page, re.S)
+    assert form, page
+    return form.group(0)
+
+
+def _login_from(client, login_page: str, username: str, back_to: str | None = None):
+    """Logs in through the form on ``login_page``, its ``next`` as the form carries it, or
+    ``back_to`` where given (as a forged form would)."""
+    form = _login_form(client, login_page)
+    carried = re.search(r'name="next" value="([^"]*)"', form)
+    data = {
+        "username": username,
+        "password": PASSWORD,
+        "csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', form).group(1),
+    }
+    if back_to is not None:
+        data["next"] = back_to
+    elif carried:
+        data["next"] = html.unescape(carried.group(1))
+    return client.post("/login", data=data, headers=ENGLISH_BROWSER, follow_redirects=False)
+
+
 def test_logging_in_returns_to_the_page_that_asked_for_it(client, session):
     make_user(session, Role.responder, username="paged.person", password=PASSWORD)
     asked = client.get("/tickets?status=new", follow_redirects=False)
-    assert (asked.status_code, asked.headers["location"]) == (303, "/login")
-    response = login(client, "paged.person")
+    assert asked.status_code == 303
+    assert asked.headers["location"] == "/login?next=%2Ftickets%3Fstatus%3Dnew"
+    # A mistyped password shows the form again, still leading back to the page.
+    mistyped = client.post(
+        "/login",
+        data={
+            "username": "paged.person",
+            "password": "not the password",
+            "next": "/tickets?status=new",
+            "csrf_token": csrf_token(client),
+        },
+        headers=ENGLISH_BROWSER,
+    )
+    assert mistyped.status_code == 401
+    assert 'name="next" value="/tickets?status=new"' in mistyped.text
+    response = _login_from(client, asked.headers["location"], "paged.person")
     assert (response.status_code, response.headers["location"]) == (303, "/tickets?status=new")
-    # Used once: the next login lands on the board.
+    # A login that no page asked for lands on the board.
     client.cookies.delete("icmd_session")
     assert login(client, "paged.person").headers["location"] == "/"
 
 
-def test_a_return_path_to_another_site_is_not_followed(client, session):
+@pytest.mark.parametrize(
+    "elsewhere", ["//evil.example", "https://evil.example/x", "/\\evil.example", "evil.example"]
+)
+def test_a_return_path_to_another_site_is_not_followed(client, session, elsewhere):
     make_user(session, Role.responder, username="paged.other", password=PASSWORD)
-    client.cookies.set("icmd_return", "//evil.example.com/phish")
-    assert login(client, "paged.other").headers["location"] == "/"
+    login_page = "/login?" + urlencode({"next": elsewhere})
+    assert 'name="next"' not in _login_form(client, login_page)
+    answered = _login_from(client, login_page, "paged.other", back_to=elsewhere)
+    assert (answered.status_code, answered.headers["location"]) == (303, "/")
 
 
 def test_wrong_password_shows_the_form_again(client, session):

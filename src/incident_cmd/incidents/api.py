@@ -26,6 +26,7 @@ from incident_cmd.incidents.schemas import (
     ResponderAdd,
     RoleAssign,
     RosterSeat,
+    SeatPage,
     SeverityChange,
     StatusChange,
     TaskComplete,
@@ -216,6 +217,19 @@ def add_responder(
 ) -> IncidentRead:
     incident = service.get_incident(session, incident_id=incident_id)
     flows.add_responder(session, incident=incident, data=body, actor=actor)
+    return incident_read(session, incident, actor.locale)
+
+
+@router.post(
+    "/{incident_id}/roster/page", response_model=IncidentRead, responses=error_responses(409)
+)
+def page_seat_again(
+    incident_id: DbId, body: SeatPage, session: SessionDep, actor: Manager
+) -> IncidentRead:
+    """Pages a seat again from the start of its escalation chain: its holder declined, did
+    not answer in time, or has not answered yet. 409 once someone acknowledged its page."""
+    incident = service.get_incident(session, incident_id=incident_id)
+    flows.page_again(session, incident=incident, seat=body, actor=actor)
     return incident_read(session, incident, actor.locale)
 
 

@@ -1,7 +1,8 @@
 """What a person does to an incident, across domains: the service changes the incident,
-paging follows the roster (declaring pages it, a handover re-pages the seat, resolving stands
-it down), declaring drafts the playbook's customer notices as campaigns, and resolving opens
-the review, without which the incident is not closed."""
+paging follows the roster (declaring pages it, a handover re-pages the seat, a duty manager
+may page a seat again, resolving stands it down), declaring drafts the playbook's customer
+notices as campaigns, and resolving opens the review, without which the incident is not
+closed."""
 
 from datetime import timedelta
 
@@ -11,7 +12,7 @@ from incident_cmd.auth.models import User
 from incident_cmd.campaigns import service as campaign_service
 from incident_cmd.campaigns.models import Campaign
 from incident_cmd.campaigns.schemas import Audience, CampaignCreate
-from incident_cmd.errors import Invalid
+from incident_cmd.errors import Conflict, Invalid
 from incident_cmd.incidents import service
 from incident_cmd.incidents.models import (
     OPEN_STATUSES,
@@ -20,9 +21,17 @@ from incident_cmd.incidents.models import (
     IncidentStatus,
     RosterAssignment,
 )
-from incident_cmd.incidents.schemas import IncidentDeclare, ResponderAdd, RoleAssign, StatusChange
+from incident_cmd.incidents.schemas import (
+    IncidentDeclare,
+    ResponderAdd,
+    RoleAssign,
+    SeatPage,
+    StatusChange,
+)
 from incident_cmd.paging import pages as paging_pages
+from incident_cmd.paging import repage as paging_repage
 from incident_cmd.paging import standdown as paging_standdown
+from incident_cmd.paging.models import Page
 from incident_cmd.playbooks.schema import NotificationPlan, Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.postmortems import flows as postmortem_flows
@@ -71,6 +80,20 @@ def add_responder(
     if data.page:
         paging_pages.page_seat(session, seat=seat, actor_id=actor.id)
     return seat
+
+
+def page_again(session: Session, *, incident: Incident, seat: SeatPage, actor: User) -> Page:
+    """Pages the seat's holder again (and its chain after them) while nobody acknowledged it."""
+    if incident.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"{incident.number} is {incident.status}: its roster is stood down", field="role"
+        )
+    held = service.seat_at(session, incident=incident, role_key=seat.role, slot=seat.slot)
+    if held is None:
+        raise Invalid(
+            f"{incident.number} has no seat {seat.slot + 1} of role {seat.role!r}", field="role"
+        )
+    return paging_repage.page_again(session, seat=held, actor_id=actor.id)
 
 
 def transition(

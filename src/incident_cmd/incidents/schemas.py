@@ -63,6 +63,15 @@ class RoleAssign(BaseModel):
     note: str = Field(default="", max_length=2000)
 
 
+class SeatPage(BaseModel):
+    """A roster seat to page again."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: str = Field(min_length=1, max_length=64)
+    slot: WholeNumber = Field(default=0, ge=0, le=100)
+
+
 class ResponderAdd(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -128,10 +128,16 @@ def page_context(
 
 
 def page_seats(
-    session: Session, *, seats: Sequence[RosterAssignment], actor_id: int | None
+    session: Session,
+    *,
+    seats: Sequence[RosterAssignment],
+    actor_id: int | None,
+    reason: str = "paged",
+    asked: bool = False,
 ) -> list[Page]:
-    """Pages each seat whose playbook role says so (ad hoc seats always). Written in a few
-    statements for the whole roster: declaring is when a page must go out fastest."""
+    """Pages each seat whose playbook role says so (ad hoc seats always), or every seat when a
+    duty manager ``asked`` for it. Written in a few statements for the whole roster: declaring
+    is when a page must go out fastest."""
     now = clock.now()
     # Held for the whole call, so that the identity map answers for the seat holders.
     holders = session.exec(
@@ -142,7 +148,7 @@ def page_seats(
         incident = session.get_one(Incident, seat.incident_id)
         playbook = incident_playbook(session, incident)
         role = playbook.role(seat.role_key)
-        if role is not None and seat.slot < role.count and not role.page:
+        if not asked and role is not None and seat.slot < role.count and not role.page:
             continue
         page = Page(
             incident_id=incident.id,
@@ -160,7 +166,7 @@ def page_seats(
     session.flush()
     reaches = [choose(session, context=context, fresh=True) for context in contexts]
     open_targets(
-        session, reaches=[reach for reach in reaches if reach], reason="paged", actor_id=actor_id
+        session, reaches=[reach for reach in reaches if reach], reason=reason, actor_id=actor_id
     )
     del holders
     return [context.page for context in contexts]

@@ -18,6 +18,13 @@ def pages_of(session: Session, *, incident: Incident) -> Sequence[Page]:
     ).all()
 
 
+def latest_page_of(session: Session, *, assignment_id: int) -> Page | None:
+    """The roster seat's newest page: the one its page state is read from."""
+    return session.exec(
+        select(Page).where(Page.assignment_id == assignment_id).order_by(col(Page.id).desc())
+    ).first()
+
+
 def targets_of(session: Session, *, page_ids: list[int]) -> Sequence[PageTarget]:
     if not page_ids:
         return []

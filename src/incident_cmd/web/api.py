@@ -10,9 +10,10 @@ from datetime import datetime
 from functools import cache
 from pathlib import Path
 from typing import Annotated
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi import APIRouter, Depends, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
@@ -50,20 +51,20 @@ def templates() -> Jinja2Templates:
     return _templates_in(Path(get_settings().template_dir) / "web")
 
 
-# Where a page sent to log in returns to afterwards (the room a paged person's link led to).
-RETURN_COOKIE = "icmd_return"
+# How long a path the login page carries back (the form field's bound).
+NEXT_LIMIT = 2000
 
 
-def remember_return_path(response: Response, request: Request) -> None:
-    path = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    response.set_cookie(
-        RETURN_COOKIE,
-        path[:2000],
-        max_age=15 * 60,
-        httponly=True,
-        samesite="lax",
-        secure=get_settings().public_base_url.startswith("https://"),
-    )
+def login_path(request: Request) -> str:
+    """The login page for a request that needs a login: a page (GET) asked for is where the
+    login leads back to (the room a paged person's link led to), carried as ``next``
+    through the login form."""
+    if request.method != "GET" or request.url.path.startswith("/live/"):
+        return "/login"
+    asked = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    if asked == "/" or len(asked) > NEXT_LIMIT:
+        return "/login"
+    return "/login?" + urlencode({"next": asked})
 
 
 class LoginRequired(Exception):
@@ -112,18 +113,22 @@ PageUser = Annotated[User, Depends(page_user)]
 def _login_form(
     request: Request,
     *,
+    back_to: str,
     username: str = "",
     wrong_credentials: bool = False,
     retry_after: int | None = None,
     status_code: int = 200,
 ) -> Response:
     """The reason a login failed is worded by the template, in the page's language; the
-    username stays filled in for the next try."""
+    username stays filled in for the next try, and where the login leads on to (a path on
+    this site only; the board when it is not one) goes with the form."""
+    back_to = _same_site_path(back_to)
     return templates().TemplateResponse(
         request,
         "login.html",
         {
             "organisation": get_settings().organisation_name,
+            "back_to": back_to if back_to != "/" else None,
             "username": username,
             "wrong_credentials": wrong_credentials,
             "retry_after": retry_after,
@@ -133,8 +138,11 @@ def _login_form(
 
 
 @router.get("/login", response_class=HTMLResponse)
-def login_form(request: Request) -> Response:
-    return _login_form(request)
+def login_form(
+    request: Request,
+    back_to: Annotated[str, Query(alias="next", max_length=NEXT_LIMIT)] = "/",
+) -> Response:
+    return _login_form(request, back_to=back_to)
 
 
 @router.post("/login")
@@ -145,6 +153,7 @@ def login(
     address: ClientAddress,
     username: Annotated[str, Form(max_length=200)],
     password: Annotated[str, Form(max_length=1024)],
+    back_to: Annotated[str, Form(alias="next", max_length=NEXT_LIMIT)] = "/",
 ) -> Response:
     try:
         user = auth_service.authenticate_throttled(
@@ -153,6 +162,7 @@ def login(
     except LoginThrottled as exc:
         response = _login_form(
             request,
+            back_to=back_to,
             username=username,
             retry_after=exc.retry_after,
             status_code=status.HTTP_429_TOO_MANY_REQUESTS,
@@ -162,6 +172,7 @@ def login(
     except Unauthorized:
         return _login_form(
             request,
+            back_to=back_to,
             username=username,
             wrong_credentials=True,
             status_code=status.HTTP_401_UNAUTHORIZED,
@@ -178,11 +189,7 @@ def login(
         expires_in=lifetime,
         actor_id=user.id,
     )
-    response = RedirectResponse(
-        _same_site_path(request.cookies.get(RETURN_COOKIE, "/")),
-        status_code=status.HTTP_303_SEE_OTHER,
-    )
-    response.delete_cookie(RETURN_COOKIE)
+    response = RedirectResponse(_same_site_path(back_to), status_code=status.HTTP_303_SEE_OTHER)
     response.set_cookie(
         SESSION_COOKIE,
         secret,
@@ -204,7 +211,8 @@ def logout(token: PageSession, session: SessionDep) -> Response:
 
 
 def _same_site_path(path: str) -> str:
-    """Where the switch sends the browser back to: a path on this site, never another site."""
+    """Where the language switch or a login sends the browser on to: a path on this site,
+    never another site."""
     if path.startswith("/") and not path.startswith(("//", "/\\")):
         return path
     return "/"

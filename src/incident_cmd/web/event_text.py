@@ -320,6 +320,16 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
             {**ROLE, "reason": _named("reason", "page_reason")},
         ),
     ),
+    "page.requested": (
+        Sentence(
+            N_("%(role)s paged again from the start of its chain, beginning with %(user)s"),
+            ROLE,
+            when=_has("again"),
+        ),
+        Sentence(N_("%(role)s paged again from the start of its chain"), ROLE, when=_has("again")),
+        Sentence(N_("%(user)s paged for %(role)s on request"), ROLE),
+        Sentence(N_("%(role)s paged on request"), ROLE),
+    ),
     "message.sent": (
         Sentence(N_("Page sent by %(channel)s"), MESSAGE, when=_has("source", "page_target")),
         Sentence(N_("Stand-down sent by %(channel)s"), MESSAGE, when=_has("source", "roster")),

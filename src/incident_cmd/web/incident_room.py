@@ -45,6 +45,7 @@ from incident_cmd.incidents.models import (
 from incident_cmd.incidents.schemas import (
     ResponderAdd,
     RoleAssign,
+    SeatPage,
     SeverityChange,
     StatusChange,
     UpdatePost,
@@ -66,6 +67,7 @@ from incident_cmd.web.deadlines import Urgency
 from incident_cmd.web.labels import N_
 from incident_cmd.web.security import csrf_protect
 from incident_cmd.web.status_pages import STAGES
+from incident_cmd.web.ticket_display import text_shown
 
 router = APIRouter(tags=["web"], include_in_schema=False, dependencies=[Depends(csrf_protect)])
 
@@ -220,6 +222,8 @@ class SeatView:
     ack_target: str | None
     ack_took: str | None
     may_hand_over: bool  # a playbook seat (an extra seat is ended, not handed over)
+    # Paging it (again) from the start of its chain: nobody acknowledged its page yet.
+    may_page: bool
 
 
 @dataclass(frozen=True)
@@ -420,6 +424,9 @@ def _roster(session: Session, room: Room) -> dict[str, Any]:
                 and incident.status != IncidentStatus.closed
                 and role is not None
                 and seat.slot < role.count,
+                may_page=room.may.manage
+                and incident.status in OPEN_STATUSES
+                and (page is None or page.status != PageStatus.acknowledged),
             )
         )
     candidates = []
@@ -640,7 +647,13 @@ def _tickets(session: Session, room: Room) -> dict[str, Any]:
         before_id=None,
     )
     count = ticket_queries.linked_counts(session, incident_ids=[incident_id]).get(incident_id, 0)
-    return {"tickets": latest, "ticket_count": count, "curve": _complaint_curve(session, room)}
+    return {
+        "tickets": latest,
+        # The customers' words, their contact details masked as the ticket page masks them.
+        "descriptions": {ticket.id: text_shown(ticket.description, room.user) for ticket in latest},
+        "ticket_count": count,
+        "curve": _complaint_curve(session, room),
+    }
 
 
 @dataclass(frozen=True)
@@ -911,6 +924,31 @@ def hand_over(
         user,
         incident_id,
         form=f"handover-{role}-{slot}",
+        section="roster",
+        action=action,
+    )
+
+
+@router.post("/incidents/{incident_id}/roster/page")
+def page_again(
+    incident_id: int,
+    request: Request,
+    session: SessionDep,
+    user: PageUser,
+    role: Annotated[str, Form(max_length=64)] = "",
+    slot: Annotated[int, Form(ge=0, le=100)] = 0,
+) -> Response:
+    def action(incident: Incident) -> None:
+        _require(user, MANAGERS)
+        seat = SeatPage(role=role, slot=slot)
+        incident_flows.page_again(session, incident=incident, seat=seat, actor=user)
+
+    return _act(
+        request,
+        session,
+        user,
+        incident_id,
+        form=f"page-{role}-{slot}",
         section="roster",
         action=action,
     )

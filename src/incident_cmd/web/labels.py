@@ -146,6 +146,7 @@ NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
         "paged": N_("paged"),
         "no acknowledgement in time": N_("no acknowledgement in time"),
         "incident stood down": N_("incident stood down"),
+        "paged again": N_("paged again"),
     },
     # Who calls a dissatisfied customer back, and the ticket's task for it.
     "callback": {
