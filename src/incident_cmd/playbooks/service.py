@@ -29,6 +29,10 @@ class PlaybookRegistry:
     def all(self) -> list[LoadedPlaybook]:
         return sorted(self._playbooks.values(), key=lambda item: item.playbook.key)
 
+    def of_kind(self, kind: str) -> list[Playbook]:
+        """The playbooks of one incident kind, by key."""
+        return [item.playbook for item in self.all() if item.playbook.kind == kind]
+
     def get(self, key: str) -> LoadedPlaybook:
         try:
             return self._playbooks[key]
