@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from incident_cmd.i18n import Locale
+from incident_cmd.messaging.channels import NoticeChannel
 from incident_cmd.workdays import parse_offset
 
 
@@ -133,7 +134,7 @@ class Task(Strict):
 
 class NotificationPlan(Strict):
     key: Key
-    channel: Literal["sms", "email"]
+    channel: NoticeChannel
     template: Key
     audience: Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
     offset: Offset = "0m"

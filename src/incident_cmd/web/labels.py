@@ -11,6 +11,7 @@ from incident_cmd.i18n import Locale
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.models import NoticeClass
+from incident_cmd.paging.models import AnswerRoute
 from incident_cmd.playbooks.schema import Playbook
 
 
@@ -131,10 +132,10 @@ NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
     },
     # How a page was answered.
     "answer": {
-        "api": N_("the API"),
-        "link": N_("the link in the page"),
-        "sms": N_("SMS reply"),
-        "voice": N_("phone keypad"),
+        AnswerRoute.api: N_("the API"),
+        AnswerRoute.link: N_("the link in the page"),
+        AnswerRoute.sms: N_("SMS reply"),
+        AnswerRoute.voice: N_("phone keypad"),
     },
     # Why paging moved on, as the paging code words it.
     "page_reason": {
