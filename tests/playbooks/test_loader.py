@@ -174,6 +174,22 @@ notifications:
     )
 
 
+def test_a_notice_on_a_channel_that_carries_none_is_refused_at_its_line():
+    text = (
+        MINIMAL
+        + """\
+notifications:
+  - key: notice
+    channel: voice
+    template: recall_notice
+    audience: scope_purchasers
+"""
+    )
+    [problem] = problems_of(text)
+    assert problem.startswith("pb.yaml:20: notifications[0].channel: ")
+    assert "voice carries no notices; the channels that do: sms, email" in problem
+
+
 def test_duplicate_playbook_key_across_files(tmp_path):
     (tmp_path / "a.yaml").write_text(MINIMAL, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(MINIMAL, encoding="utf-8")
