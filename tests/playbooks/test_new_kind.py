@@ -1,6 +1,7 @@
 """A new kind of incident is one playbook file and no code: declared through the API, it is
 named by its playbook on the board, in the room, on the public status page and in the
-quarterly review, and the public feeds carry it."""
+quarterly review, and the public feeds carry it. A deployment that renames it changes the
+public pages' tags, so no reader keeps the old name from a cache."""
 
 import shutil
 
@@ -45,6 +46,7 @@ PLAYBOOK_NAME = {
 }
 STATEMENT_TITLE = {"zh-CN": "冷库温度异常", "en": "Cold store temperature"}
 LANGUAGE = {Locale.en: "en-US,en;q=0.9", Locale.zh_CN: "zh-CN,zh;q=0.9"}
+ENGLISH = {"Accept-Language": LANGUAGE[Locale.en]}
 
 
 def _served(tmp_path, playbook: str) -> PlaybookRegistry:
@@ -132,3 +134,17 @@ def test_a_new_kind_is_named_by_its_playbook_everywhere_it_is_shown(
     assert listed["impact"] == "minor"
     feed = client.get("/status/feed.atom", headers={"Accept-Language": LANGUAGE[locale]})
     assert STATEMENT_TITLE[locale.value] in feed.text
+
+
+def test_a_kind_renamed_by_a_new_deployment_is_not_answered_from_a_cached_page(
+    app, client, session, served_playbooks, tmp_path
+):
+    incident = _declare_and_publish(client, session, served_playbooks)
+    page = f"/status/{incident['number']}"
+    cached = {path: client.get(path, headers=ENGLISH).headers["etag"] for path in ("/status", page)}
+    renamed = NAMED_KIND.replace("Cold-chain failure", "Cold chain broken")
+    app.state.playbooks = _served(tmp_path / "deployed", COLD_CHAIN.replace(KIND, renamed))
+    for path, etag in cached.items():
+        answer = client.get(path, headers={**ENGLISH, "If-None-Match": etag})
+        assert answer.status_code == 200, path
+        assert "Cold chain broken" in answer.text, path

@@ -1,3 +1,5 @@
+import hashlib
+from functools import cached_property
 from pathlib import Path
 
 from sqlmodel import Session
@@ -25,6 +27,12 @@ class PlaybookRegistry:
     def from_settings(cls) -> "PlaybookRegistry":
         settings = get_settings()
         return cls.from_directory(settings.playbook_dir, settings.template_dir)
+
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes with any playbook served."""
+        hashes = sorted(item.content_hash for item in self._playbooks.values())
+        return hashlib.sha256(" ".join(hashes).encode()).hexdigest()[:16]
 
     def all(self) -> list[LoadedPlaybook]:
         return sorted(self._playbooks.values(), key=lambda item: item.playbook.key)
