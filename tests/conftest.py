@@ -173,8 +173,14 @@ def shipped_playbooks() -> PlaybookRegistry:
 
 
 @pytest.fixture
-def app(session, shipped_playbooks):
-    application = create_app(registry=shipped_playbooks, check_schema=False, run_worker=False)
+def served_playbooks(shipped_playbooks) -> PlaybookRegistry:
+    """The playbooks the ``app`` serves; a test module overrides it to serve its own folder."""
+    return shipped_playbooks
+
+
+@pytest.fixture
+def app(session, served_playbooks):
+    application = create_app(registry=served_playbooks, check_schema=False, run_worker=False)
 
     def test_session() -> Iterator[Session]:
         # What the test set up counts as committed before the request, as it would be live.

@@ -98,6 +98,22 @@ def test_bad_campaigns_are_refused(api, audience, field):
     assert reported == field
 
 
+def test_a_campaign_goes_only_on_a_channel_that_carries_notices(api):
+    body = {
+        "name": "x",
+        "channel": "voice",
+        "template": "recall_notice",
+        "audience": {"rule": "scope_regions", "regions": ["R1"]},
+    }
+    response = api.post("/api/v1/campaigns", json=body, headers=api.tokens["comms"])
+    assert response.status_code == 422
+    [error] = response.json()["errors"]
+    assert error["field"] == "channel"
+    assert "voice carries no notices; the channels that do: sms, email" in error["message"]
+    schemas = api.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["CampaignCreate"]["properties"]["channel"]["enum"] == ["sms", "email"]
+
+
 def test_a_template_that_cannot_render_is_refused_at_creation(api, monkeypatch, tmp_path):
     messages = tmp_path / "messages"
     messages.mkdir()

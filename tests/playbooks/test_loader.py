@@ -124,6 +124,26 @@ def test_dependency_cycle_is_reported():
     assert any("tasks[1].depends_on: dependencies form a cycle" in p for p in problems)
 
 
+def test_any_slug_is_a_kind_and_a_playbook_may_name_it():
+    text = MINIMAL.replace(
+        "kind: service_outage\n",
+        "kind: cold-chain-failure\nkind_name: {zh-CN: 冷链故障, en: Cold-chain failure}\n",
+    )
+    playbook = parse_playbook(text, Path("pb.yaml")).playbook
+    assert playbook.kind == "cold-chain-failure"
+    assert playbook.kind_name is not None and playbook.kind_name.en == "Cold-chain failure"
+    assert parse_playbook(MINIMAL, Path("pb.yaml")).playbook.kind_name is None
+
+
+@pytest.mark.parametrize(
+    "kind", ["Cold-Chain", "cold chain", "-cold", "9lives", "冷链", "x" * 33, '""']
+)
+def test_a_kind_that_is_not_a_slug_is_refused_at_its_line(kind):
+    [problem] = problems_of(MINIMAL.replace("kind: service_outage", f"kind: {kind}"))
+    assert problem.startswith("pb.yaml:3: kind: ")
+    assert "an incident kind is a slug of at most 32 characters" in problem
+
+
 def test_duplicate_yaml_key_is_reported():
     text = MINIMAL.replace("kind: service_outage\n", "kind: service_outage\nkind: product_recall\n")
     assert "pb.yaml:4: kind: key appears twice" in problems_of(text)
@@ -154,6 +174,22 @@ notifications:
     )
 
 
+def test_a_notice_on_a_channel_that_carries_none_is_refused_at_its_line():
+    text = (
+        MINIMAL
+        + """\
+notifications:
+  - key: notice
+    channel: voice
+    template: recall_notice
+    audience: scope_purchasers
+"""
+    )
+    [problem] = problems_of(text)
+    assert problem.startswith("pb.yaml:20: notifications[0].channel: ")
+    assert "voice carries no notices; the channels that do: sms, email" in problem
+
+
 def test_duplicate_playbook_key_across_files(tmp_path):
     (tmp_path / "a.yaml").write_text(MINIMAL, encoding="utf-8")
     (tmp_path / "b.yaml").write_text(MINIMAL, encoding="utf-8")
@@ -182,14 +218,14 @@ def test_cli_validate_passes_shipped_playbooks():
 
 def test_server_refuses_to_start_with_an_invalid_playbook(tmp_path, monkeypatch, use_database):
     (tmp_path / "broken.yaml").write_text(
-        MINIMAL.replace("kind: service_outage", "kind: party"), encoding="utf-8"
+        MINIMAL.replace("kind: service_outage", "kind: Party Time"), encoding="utf-8"
     )
     monkeypatch.setenv("INCIDENT_CMD_PLAYBOOK_DIR", str(tmp_path))
     from incident_cmd.app import create_app
     from incident_cmd.config import get_settings
 
     get_settings.cache_clear()
-    with pytest.raises(PlaybookInvalid, match=r"broken.yaml:3: kind: Input should be"):
+    with pytest.raises(PlaybookInvalid, match=r"broken.yaml:3: kind: .*an incident kind is a slug"):
         create_app(check_schema=False, run_worker=False)
     result = CliRunner().invoke(cli, ["serve"])
     assert result.exit_code == 1

@@ -18,6 +18,7 @@ from incident_cmd.campaigns import service
 from incident_cmd.campaigns.schemas import Audience, CampaignCreate
 from incident_cmd.config import get_settings
 from incident_cmd.db import table_of, upsert_insert
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.tickets.models import CalendarRun
 
 JOB = "semiannual-survey"
@@ -63,7 +64,7 @@ def run_semiannual_survey(session: Session) -> int:
         session,
         data=CampaignCreate(
             name=f"Satisfaction survey {period}",
-            channel="sms",
+            channel=ChannelName.sms,
             template=TEMPLATE,
             audience=Audience(rule="closed_tickets", closed_from=start, closed_until=end),
             reply_keywords=REPLIES,

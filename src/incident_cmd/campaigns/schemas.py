@@ -5,6 +5,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from incident_cmd.config import CLOCK_TIME
 from incident_cmd.fields import MAX_LIST_ITEMS, BodyId, Flag, Label, Moment
+from incident_cmd.messaging.channels import NoticeChannel
 from incident_cmd.playbooks.schema import NoticeClassName
 
 AudienceRule = Literal[
@@ -48,7 +49,7 @@ class CampaignCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    channel: Literal["sms", "email"]
+    channel: NoticeChannel
     template: str = Field(min_length=1, max_length=64, pattern=r"^[a-z0-9_-]+$")
     audience: Audience
     incident_id: BodyId | None = None

@@ -160,20 +160,13 @@ class Deliveries:
         context = template_context(message, channel=item.channel, address=item.address)
         rendered = self.templates.render(message.template, item.channel, message.locale, context)
         base = self.settings.public_base_url.rstrip("/")
-        headers: tuple[tuple[str, str], ...] = ()
-        if item.channel == ChannelName.email:
-            link = context["unsubscribe_url"]
-            headers = (
-                ("List-Unsubscribe", f"<{link}>"),
-                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            )
         return Outbound(
             delivery_id=item.id,
             address=item.address,
             body=rendered.body,
             subject=rendered.subject,
             html=rendered.html,
-            headers=headers,
+            unsubscribe_url=context.get("unsubscribe_url"),
             status_callback=f"{base}/webhooks/twilio/status?d={item.id}",
         )
 

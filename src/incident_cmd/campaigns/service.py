@@ -49,7 +49,7 @@ from incident_cmd.errors import Conflict, Forbidden, Invalid, NotFound
 from incident_cmd.i18n import LOCALES
 from incident_cmd.incidents.models import Incident
 from incident_cmd.messaging import quiet_hours, suppression
-from incident_cmd.messaging.channels import ChannelName
+from incident_cmd.messaging.channels import CHANNEL_USES, ChannelName
 from incident_cmd.messaging.templates import sms_shape
 from incident_cmd.tickets.models import OPEN_TICKET_STATUSES, Ticket, TicketStatus
 from incident_cmd.timeline import service as timeline
@@ -137,14 +137,14 @@ def create_campaign(
         # Refuses now what would fail for every recipient at send time.
         rendering.render(
             rendering.sample(data.template, locale, notice),
-            channel=ChannelName(data.channel),
+            channel=data.channel,
             address=rendering.SAMPLE_ADDRESS,
         )
     campaign = Campaign(
         name=data.name,
         incident_id=data.incident_id,
         plan_key=plan_key,
-        channel=ChannelName(data.channel),
+        channel=data.channel,
         template=data.template,
         audience=data.audience.model_dump(mode="json"),
         context=notice.stored(),
@@ -182,13 +182,13 @@ def create_calendar_campaign(session: Session, *, data: CampaignCreate, reason: 
     for locale in LOCALES:
         rendering.render(
             rendering.sample(data.template, locale, NoticeContext()),
-            channel=ChannelName(data.channel),
+            channel=data.channel,
             address=rendering.SAMPLE_ADDRESS,
         )
     now = clock.now()
     campaign = Campaign(
         name=data.name,
-        channel=ChannelName(data.channel),
+        channel=data.channel,
         template=data.template,
         audience=data.audience.model_dump(mode="json"),
         context=NoticeContext().stored(),
@@ -427,7 +427,7 @@ def _audience_query(campaign: Campaign, due: datetime, now: datetime):
     customers, purchases = table_of(Customer), table_of(Purchase)
     deliveries, tickets = table_of(Delivery), table_of(Ticket)
     audience = Audience.model_validate(campaign.audience)
-    address = customers.c.phone if campaign.channel == ChannelName.sms else customers.c.email
+    address = customers.c[CHANNEL_USES[campaign.channel].reaches.value]
     suppressed = suppression.covering_suppression(
         literal(campaign.channel), address, literal(campaign.notice_class)
     )

@@ -1,15 +1,18 @@
-"""One small interface, four implementations: sink, Twilio SMS, Twilio voice, SMTP email."""
+"""One small interface, four implementations: sink, Twilio SMS, Twilio voice, SMTP email;
+and what the domains need to know of each channel before anything is sent on it."""
 
 import email.utils
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from email.message import EmailMessage
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 from xml.sax.saxutils import escape
 
 import aiohttp
 import aiosmtplib
+from pydantic import AfterValidator, WithJsonSchema
 from twilio.base import values
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
@@ -33,6 +36,45 @@ class ChannelName(StrEnum):
     sms = "sms"
     email = "email"
     voice = "voice"
+
+
+class Contact(StrEnum):
+    """Which of a person's or a customer's addresses a channel sends to."""
+
+    phone = "phone"
+    email = "email"
+
+
+@dataclass(frozen=True)
+class ChannelUse:
+    reaches: Contact
+    # Whether campaigns may send customers their notices on it.
+    notices: bool
+
+
+CHANNEL_USES: Mapping[ChannelName, ChannelUse] = {
+    ChannelName.sms: ChannelUse(reaches=Contact.phone, notices=True),
+    ChannelName.email: ChannelUse(reaches=Contact.email, notices=True),
+    # A call pages a person; a notice to thousands of customers is not read out to them.
+    ChannelName.voice: ChannelUse(reaches=Contact.phone, notices=False),
+}
+NOTICE_CHANNELS = tuple(name for name, use in CHANNEL_USES.items() if use.notices)
+
+
+def _carries_notices(channel: ChannelName) -> ChannelName:
+    if not CHANNEL_USES[channel].notices:
+        raise ValueError(
+            f"{channel} carries no notices; the channels that do: {', '.join(NOTICE_CHANNELS)}"
+        )
+    return channel
+
+
+# A channel campaigns may send notices on (a campaign's, a playbook's notification plan's).
+NoticeChannel = Annotated[
+    ChannelName,
+    AfterValidator(_carries_notices),
+    WithJsonSchema({"type": "string", "enum": [name.value for name in NOTICE_CHANNELS]}),
+]
 
 
 class Unsendable(Exception):
@@ -67,7 +109,8 @@ class Outbound:
     subject: str | None = None
     html: str | None = None
     status_callback: str | None = None
-    headers: tuple[tuple[str, str], ...] = ()
+    # An email's RFC 8058 one-click unsubscribe: mail programs show it beside the sender.
+    unsubscribe_url: str | None = None
     twiml: str | None = None  # voice: what the call does, when more than reading the body
 
 
@@ -83,7 +126,7 @@ class Outcome:
 
 
 class Channel(Protocol):
-    name: str
+    name: ChannelName
     sender: str
 
     async def send(self, message: Outbound) -> Outcome: ...
@@ -98,7 +141,7 @@ class Channel(Protocol):
 class SinkChannel:
     """Sends nothing: the outbox records the message in ``sink_messages``."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: ChannelName) -> None:
         self.name = name
         self.sender = f"sink:{name}"
 
@@ -139,7 +182,7 @@ def _classify_twilio_error(exc: TwilioRestException) -> Outcome:
 
 
 class TwilioSmsChannel:
-    name = "sms"
+    name = ChannelName.sms
 
     def __init__(self, settings: Settings) -> None:
         self._client = twilio_client(settings)
@@ -179,7 +222,7 @@ class TwilioSmsChannel:
 class TwilioVoiceChannel:
     """Places a call that reads the message (used for paging)."""
 
-    name = "voice"
+    name = ChannelName.voice
 
     def __init__(self, settings: Settings) -> None:
         self._client = twilio_client(settings)
@@ -215,7 +258,7 @@ class SmtpEmailChannel:
     """Multipart text and HTML, a Message-ID derived from the delivery (so that a resend after
     a lost answer carries the same id), and RFC 8058 one-click unsubscribe headers."""
 
-    name = "email"
+    name = ChannelName.email
 
     def __init__(self, settings: Settings, timeout: float = 30.0) -> None:
         self._settings = settings
@@ -226,16 +269,16 @@ class SmtpEmailChannel:
     def build(self, message: Outbound) -> EmailMessage:
         check_header_value("address", message.address, ADDRESS_LENGTH)
         check_header_value("subject", message.subject, SUBJECT_LENGTH)
-        for name, value in message.headers:
-            check_header_value(name, value, SUBJECT_LENGTH * 4)
+        check_header_value("unsubscribe link", message.unsubscribe_url, SUBJECT_LENGTH * 4)
         mail = EmailMessage()
         mail["From"] = self.sender
         mail["To"] = message.address
         mail["Subject"] = message.subject or ""
         mail["Date"] = email.utils.formatdate(localtime=False)
         mail["Message-ID"] = f"<delivery-{message.delivery_id}@{self._domain}>"
-        for name, value in message.headers:
-            mail[name] = value
+        if message.unsubscribe_url:
+            mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(message.body)
         if message.html:
             mail.add_alternative(message.html, subtype="html")
@@ -278,7 +321,13 @@ def channels_for(settings: Settings, *, drill: bool = False) -> dict[ChannelName
     twilio_ready = bool(settings.twilio_account_sid and settings.twilio_sender) and not drill
     smtp_ready = bool(settings.smtp_host) and not drill
     return {
-        ChannelName.sms: TwilioSmsChannel(settings) if twilio_ready else SinkChannel("sms"),
-        ChannelName.voice: TwilioVoiceChannel(settings) if twilio_ready else SinkChannel("voice"),
-        ChannelName.email: SmtpEmailChannel(settings) if smtp_ready else SinkChannel("email"),
+        ChannelName.sms: (
+            TwilioSmsChannel(settings) if twilio_ready else SinkChannel(ChannelName.sms)
+        ),
+        ChannelName.voice: (
+            TwilioVoiceChannel(settings) if twilio_ready else SinkChannel(ChannelName.voice)
+        ),
+        ChannelName.email: (
+            SmtpEmailChannel(settings) if smtp_ready else SinkChannel(ChannelName.email)
+        ),
     }

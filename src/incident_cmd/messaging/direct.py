@@ -248,19 +248,13 @@ class DirectMessages:
         twiml = None
         if message.channel == ChannelName.voice:
             twiml = keypad_twiml(message, self.settings.public_base_url)
-        headers: tuple[tuple[str, str], ...] = ()
-        if message.channel == ChannelName.email and message.unsubscribe_url:
-            headers = (
-                ("List-Unsubscribe", f"<{message.unsubscribe_url}>"),
-                ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"),
-            )
         return Outbound(
             delivery_id=message.id,
             address=message.address,
             body=message.body,
             subject=message.subject,
             html=message.html,
-            headers=headers,
+            unsubscribe_url=message.unsubscribe_url,
             twiml=twiml,
         )
 

@@ -19,7 +19,7 @@ class SinkMessage(SQLModel, table=True):
 
     id: int = Field(default=None, primary_key=True)
     delivery_id: int | None = Field(default=None, index=True)
-    channel: str = Field(max_length=16)
+    channel: ChannelName = enum_column(ChannelName)
     address: str = Field(max_length=320)
     subject: str | None = None
     body: str

@@ -9,6 +9,7 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
 
 from incident_cmd.errors import Invalid
 from incident_cmd.i18n import LOCALES
+from incident_cmd.messaging.channels import ChannelName
 
 # GSM 03.38: the basic character set, and the extension table whose characters take two.
 GSM_BASIC = set(
@@ -65,13 +66,15 @@ class MessageTemplates:
         )
 
     @staticmethod
-    def file_name(template: str, channel: str, locale: str) -> str:
+    def file_name(template: str, channel: ChannelName, locale: str) -> str:
         return f"{template}.{channel}.{locale}.j2"
 
-    def render(self, template: str, channel: str, locale: str, context: dict[str, Any]) -> Rendered:
+    def render(
+        self, template: str, channel: ChannelName, locale: str, context: dict[str, Any]
+    ) -> Rendered:
         name = self.file_name(template, channel, locale)
         try:
-            if channel != "email":
+            if channel != ChannelName.email:
                 return Rendered(body=self._text.get_template(name).render(context).strip())
             text_template = self._text.get_template(name)
             html_template = self._html.get_template(name)
@@ -83,7 +86,7 @@ class MessageTemplates:
         except TemplateError as exc:
             raise Invalid(f"template {name} does not render: {exc}", field="template") from None
 
-    def check(self, template: str, channel: str, context: dict[str, Any]) -> None:
+    def check(self, template: str, channel: ChannelName, context: dict[str, Any]) -> None:
         """Renders every locale for a sample recipient; refuses what would fail at send time."""
         for locale in LOCALES:
             self.render(template, channel, locale, context)

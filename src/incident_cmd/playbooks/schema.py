@@ -1,10 +1,13 @@
 """The playbook file format. Every model forbids unknown keys, so a typo is an error."""
 
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from incident_cmd.i18n import Locale
+from incident_cmd.messaging.channels import NoticeChannel
 from incident_cmd.workdays import parse_offset
 
 
@@ -15,9 +18,23 @@ def _check_offset(value: str) -> str:
 
 Offset = Annotated[str, AfterValidator(_check_offset)]
 Key = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9][a-z0-9_-]*$")]
-IncidentKind = Literal[
-    "mass_complaint", "product_recall", "natural_disaster", "service_outage", "complaint_escalation"
-]
+
+# An incident's kind is kept in a 32-character column.
+KIND_LENGTH = 32
+KIND_PATTERN = re.compile(rf"[a-z][a-z0-9_-]{{0,{KIND_LENGTH - 1}}}")
+
+
+def _check_kind(value: str) -> str:
+    if not KIND_PATTERN.fullmatch(value):
+        raise ValueError(
+            f"an incident kind is a slug of at most {KIND_LENGTH} characters: lowercase "
+            "letters, digits, '-' and '_', starting with a letter (like cold-chain-failure)"
+        )
+    return value
+
+
+# Any slug: a new kind of incident is a new playbook file, and nothing else.
+IncidentKind = Annotated[str, AfterValidator(_check_kind)]
 
 
 class PublicStatus(StrEnum):
@@ -42,6 +59,9 @@ class Strict(BaseModel):
 class Bilingual(Strict):
     zh_CN: str = Field(alias="zh-CN", min_length=1)
     en: str = Field(min_length=1)
+
+    def text(self, locale: Locale) -> str:
+        return self.zh_CN if locale == Locale.zh_CN else self.en
 
 
 class ScopeRule(Strict):
@@ -114,7 +134,7 @@ class Task(Strict):
 
 class NotificationPlan(Strict):
     key: Key
-    channel: Literal["sms", "email"]
+    channel: NoticeChannel
     template: Key
     audience: Literal["scope_purchasers", "scope_regions", "open_tickets", "explicit"]
     offset: Offset = "0m"
@@ -153,6 +173,9 @@ class Playbook(Strict):
     key: Key
     name: Bilingual
     kind: IncidentKind
+    # What pages call the kind. Without it, a shipped kind is named by the catalogs and a
+    # new one by the playbook's own name.
+    kind_name: Bilingual | None = None
     description: Bilingual | None = None
     scope: ScopeRule = ScopeRule()
     severities: list[Severity] = Field(min_length=1)

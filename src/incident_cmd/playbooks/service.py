@@ -1,3 +1,5 @@
+import hashlib
+from functools import cached_property
 from pathlib import Path
 
 from sqlmodel import Session
@@ -26,8 +28,18 @@ class PlaybookRegistry:
         settings = get_settings()
         return cls.from_directory(settings.playbook_dir, settings.template_dir)
 
+    @cached_property
+    def fingerprint(self) -> str:
+        """Changes with any playbook served."""
+        hashes = sorted(item.content_hash for item in self._playbooks.values())
+        return hashlib.sha256(" ".join(hashes).encode()).hexdigest()[:16]
+
     def all(self) -> list[LoadedPlaybook]:
         return sorted(self._playbooks.values(), key=lambda item: item.playbook.key)
+
+    def of_kind(self, kind: str) -> list[Playbook]:
+        """The playbooks of one incident kind, by key."""
+        return [item.playbook for item in self.all() if item.playbook.kind == kind]
 
     def get(self, key: str) -> LoadedPlaybook:
         try:

@@ -24,6 +24,7 @@ from incident_cmd.config import get_settings
 from incident_cmd.customers.models import Customer
 from incident_cmd.errors import Conflict, Forbidden, NotFound
 from incident_cmd.i18n import Locale
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.tickets.access import ensure_may_work_on, is_supervisor, owner
 from incident_cmd.tickets.history import record
@@ -152,7 +153,7 @@ def answer_by_sms(session: Session, *, inbound: InboundMessage) -> SmsOutcome | 
         )
         locale = session.get_one(Customer, ticket.customer_id).locale
         return SmsOutcome(ticket, HINTS[(reading.question, Locale(locale))])
-    record_survey(session, ticket=ticket, answer=reading, via="sms")
+    record_survey(session, ticket=ticket, answer=reading, via=ChannelName.sms)
     return SmsOutcome(ticket, None)
 
 
@@ -248,12 +249,14 @@ def _store_survey(
         _open_callbacks(session, ticket, because=f"CSAT {csat}")
     if nps is not None and nps <= DETRACTOR_NPS:
         _open_callbacks(session, ticket, because=f"NPS {nps}")
-    if csat is not None and ticket.nps is None and data.get("via") == "sms":
+    if csat is not None and ticket.nps is None and data.get("via") == ChannelName.sms:
         _ask_nps(session, ticket)
     return ticket
 
 
-def record_survey(session: Session, *, ticket: Ticket, answer: SurveyAnswer, via: str) -> Ticket:
+def record_survey(
+    session: Session, *, ticket: Ticket, answer: SurveyAnswer, via: ChannelName
+) -> Ticket:
     """The customer's own answer, by SMS reply or the emailed form."""
     return _store_survey(
         session,

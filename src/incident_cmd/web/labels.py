@@ -3,13 +3,16 @@
 Each label is a catalog message id (``N_`` marks it for ``pybabel extract``); the ``label``
 template filter translates it into the page's language."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from incident_cmd.auth.models import Role
 from incident_cmd.campaigns.models import CampaignStatus
+from incident_cmd.i18n import Locale
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.messaging.models import NoticeClass
+from incident_cmd.paging.models import AnswerRoute
+from incident_cmd.playbooks.schema import Playbook
 
 
 def N_(message: str) -> str:
@@ -54,7 +57,7 @@ ENUM_LABELS: Mapping[type, Mapping[str, str]] = {
     },
 }
 
-# Values kept as plain strings in their columns, named by the template: ``label("incident_kind")``.
+# Values kept as plain strings in their columns, named by the template: ``label("team")``.
 NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
     # Drills (drills.schema, drills.models).
     "exercise": {
@@ -70,13 +73,6 @@ NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
         "facts_change": N_("Change of facts"),
         "unresponsive": N_("Unanswered pages"),
         "message": N_("Message to participants"),
-    },
-    "incident_kind": {
-        "mass_complaint": N_("Mass complaints"),
-        "product_recall": N_("Product recall"),
-        "natural_disaster": N_("Natural disaster"),
-        "service_outage": N_("Service outage"),
-        "complaint_escalation": N_("Complaint escalation"),
     },
     # The seed organisation's teams (a ticket keeps its team by key).
     "team": {
@@ -136,10 +132,10 @@ NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
     },
     # How a page was answered.
     "answer": {
-        "api": N_("the API"),
-        "link": N_("the link in the page"),
-        "sms": N_("SMS reply"),
-        "voice": N_("phone keypad"),
+        AnswerRoute.api: N_("the API"),
+        AnswerRoute.link: N_("the link in the page"),
+        AnswerRoute.sms: N_("SMS reply"),
+        AnswerRoute.voice: N_("phone keypad"),
     },
     # Why paging moved on, as the paging code words it.
     "page_reason": {
@@ -161,6 +157,16 @@ NAMED_LABELS: Mapping[str, Mapping[str, str]] = {
     },
 }
 
+# The kinds of incident the shipped playbooks declare. A kind that a new playbook brings is
+# named by that playbook (``kind_name``).
+KIND_NAMES: Mapping[str, str] = {
+    "mass_complaint": N_("Mass complaints"),
+    "product_recall": N_("Product recall"),
+    "natural_disaster": N_("Natural disaster"),
+    "service_outage": N_("Service outage"),
+    "complaint_escalation": N_("Complaint escalation"),
+}
+
 # The notices the shipped playbooks draft, by notification plan key (playbooks/*.yaml).
 NOTICE_NAMES: Mapping[str, str] = {
     "recall_sms": N_("Recall SMS notice"),
@@ -180,6 +186,22 @@ def label_of(value: str, kind: str | None = None) -> str:
     as spaces, rather than failing the page."""
     labels = NAMED_LABELS.get(kind, {}) if kind else ENUM_LABELS.get(type(value), {})
     return labels.get(value, value.replace("_", " "))
+
+
+def kind_name(
+    kind: str, playbooks: Sequence[Playbook], locale: Locale, gettext: Callable[[str], str]
+) -> str:
+    """An incident kind in the reader's language, ``playbooks`` being those of that kind: the
+    name they give it (``kind_name``), else the catalogs' name of a shipped kind, else the
+    name of the playbook itself; a kind no playbook declares any more is shown as stored."""
+    given = next((playbook.kind_name for playbook in playbooks if playbook.kind_name), None)
+    if given is not None:
+        return given.text(locale)
+    if kind in KIND_NAMES:
+        return gettext(KIND_NAMES[kind])
+    if playbooks:
+        return playbooks[0].name.text(locale)
+    return kind.replace("_", " ")
 
 
 def notice_name(plan_key: str | None, stored: str, gettext: Callable[[str], str]) -> str:

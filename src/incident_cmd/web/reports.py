@@ -11,7 +11,7 @@ WeasyPrint is handed only that file."""
 import re
 import shutil
 import subprocess
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import cache
@@ -37,7 +37,7 @@ from incident_cmd.web import translations
 from incident_cmd.web.drill_labels import drill_label, taken_text
 from incident_cmd.web.event_text import SECTION_NAMES, Reading, event_text
 from incident_cmd.web.incident_room import Wording
-from incident_cmd.web.labels import label_of
+from incident_cmd.web.labels import kind_name, label_of
 
 # --- the document --------------------------------------------------------------------------
 
@@ -115,6 +115,11 @@ class _Say:
     def label(self, value: str, kind: str | None = None) -> str:
         return self.gettext(label_of(value, kind))
 
+    def kind(self, kind: str, playbooks: Iterable[Playbook]) -> str:
+        """An incident kind, named by ``playbooks`` when they declare it (``labels.kind_name``)."""
+        of_kind = [playbook for playbook in playbooks if playbook.kind == kind]
+        return kind_name(kind, of_kind, self.locale, self.gettext)
+
     def footer(self, organisation: str) -> str:
         _ = self.gettext
         return _("%(organisation)s · generated %(when)s (%(zone)s)") % {
@@ -166,7 +171,7 @@ def review_report(
 
     facts = [
         Fact(_("Number"), incident.number),
-        Fact(_("Kind"), say.label(incident.kind, "incident_kind")),
+        Fact(_("Kind"), say.kind(incident.kind, [playbook])),
         Fact(_("Playbook"), wording.pick(playbook.name.model_dump(by_alias=True))),
         Fact(_("Severity"), _severity_name(playbook, wording, incident.severity)),
         Fact(_("Status"), say.label(IncidentStatus(incident.status))),
@@ -321,7 +326,7 @@ def _percent_points(rate: float | None) -> float | None:
 
 def quarterly_report(*, data: Quarterly, playbooks: dict[str, Playbook], locale: Locale) -> Report:
     """The quarter in the organisation's time zone; ``playbooks`` by key, to name severities
-    as each incident's playbook does."""
+    as each incident's playbook does, and kinds as the playbooks do."""
     zone = ZoneInfo(get_settings().default_timezone)
     say = _Say(locale, zone)
     _ = say.gettext
@@ -378,7 +383,7 @@ def quarterly_report(*, data: Quarterly, playbooks: dict[str, Playbook], locale:
             Table(
                 head=(_("Kind"), _("Incidents")),
                 rows=tuple(
-                    (say.label(kind, "incident_kind"), str(count))
+                    (say.kind(kind, playbooks.values()), str(count))
                     for kind, count in data.by_kind.items()
                 ),
                 empty=_("No incidents this quarter."),
@@ -428,7 +433,7 @@ def quarterly_report(*, data: Quarterly, playbooks: dict[str, Playbook], locale:
                 head=(_("Kind"), _("Incidents"), _("Numbers")),
                 rows=tuple(
                     (
-                        say.label(group.key, "incident_kind"),
+                        say.kind(group.key, playbooks.values()),
                         str(len(group.incidents)),
                         numbers(group.incidents),
                     )
@@ -464,7 +469,7 @@ def quarterly_report(*, data: Quarterly, playbooks: dict[str, Playbook], locale:
                     (
                         item.number,
                         item.title,
-                        say.label(item.kind, "incident_kind"),
+                        say.kind(item.kind, playbooks.values()),
                         _severity_name(playbooks.get(item.playbook), wording, item.severity),
                         say.moment(item.declared_at),
                         say.label(IncidentStatus(item.status)),

@@ -128,6 +128,12 @@ def etag_of(freshness: Freshness, locale: Locale, *extra: str) -> str:
     return '"' + hashlib.sha256(source.encode()).hexdigest()[:32] + '"'
 
 
+def _kinds_named_by(request: Request) -> str:
+    """The pages name a kind as the playbooks served do: a deployment that renames one
+    changes the pages' tags."""
+    return request.app.state.playbooks.fingerprint
+
+
 def not_modified(request: Request, etag: str, last_modified: datetime | None) -> bool:
     """RFC 9110: If-None-Match decides when sent (weak comparison); If-Modified-Since only
     without it."""
@@ -210,7 +216,7 @@ def status_board(request: Request, session: SessionDep) -> Response:
     now = clock.now()
     freshness = public.board_freshness(session)
     # The history loses an incident as it passes 90 days: the day is part of the tag.
-    etag = etag_of(freshness, locale, now.date().isoformat())
+    etag = etag_of(freshness, locale, now.date().isoformat(), _kinds_named_by(request))
     headers = cache_headers(etag, freshness.last_modified)
     if not_modified(request, etag, freshness.last_modified):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)
@@ -242,7 +248,7 @@ def status_incident(number: str, request: Request, session: SessionDep) -> Respo
             status_code=status.HTTP_404_NOT_FOUND,
         )
     freshness = public.incident_freshness(incident)
-    etag = etag_of(freshness, locale)
+    etag = etag_of(freshness, locale, _kinds_named_by(request))
     headers = cache_headers(etag, freshness.last_modified)
     if not_modified(request, etag, freshness.last_modified):
         return Response(status_code=status.HTTP_304_NOT_MODIFIED, headers=headers)

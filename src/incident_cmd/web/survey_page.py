@@ -17,6 +17,7 @@ from incident_cmd.customers.models import Customer
 from incident_cmd.deps import SessionDep
 from incident_cmd.errors import DomainError
 from incident_cmd.i18n import LOCALES, Locale
+from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.tickets import surveys
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.schemas import SurveyAnswer
@@ -128,7 +129,7 @@ async def survey_answer(token: str, request: Request, session: SessionDep) -> Re
         if "csat" not in values and ticket.csat is None:
             raise FormInvalid({"csat": gettext(CHOOSE_CSAT)})
         answer = validated(SurveyAnswer, values | scores, gettext)
-        surveys.record_survey(session, ticket=ticket, answer=answer, via="email")
+        surveys.record_survey(session, ticket=ticket, answer=answer, via=ChannelName.email)
     except FormInvalid as invalid:
         return _page(
             request,

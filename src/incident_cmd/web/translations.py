@@ -25,7 +25,7 @@ from starlette.requests import Request
 
 from incident_cmd.config import get_settings
 from incident_cmd.i18n import LOCALES, Locale
-from incident_cmd.web.labels import N_, label_of, notice_name
+from incident_cmd.web.labels import N_, kind_name, label_of, notice_name
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 LOCALE_COOKIE = "icmd_locale"
@@ -142,6 +142,15 @@ def _label(context: Context, value: str, kind: str | None = None) -> str:
 
 
 @pass_context
+def _kind_name(context: Context, kind: str) -> str:
+    """An incident kind as the page's language says it (``labels.kind_name``), named by the
+    playbooks this process serves."""
+    locale = page_locale_of(context)
+    playbooks = context["request"].app.state.playbooks.of_kind(kind)
+    return kind_name(kind, playbooks, locale, translations(locale).gettext)
+
+
+@pass_context
 def _notice_name(context: Context, campaign: Any) -> str:
     """A campaign's name in the page's language (see ``labels.notice_name``)."""
     gettext = translations(page_locale_of(context)).gettext
@@ -150,8 +159,8 @@ def _notice_name(context: Context, campaign: Any) -> str:
 
 def install(env: Environment) -> None:
     """``{% trans %}`` and ``_()`` in the language of the page; ``page_locale()`` for
-    ``<html lang>``; ``value | label`` for enum values; ``campaign | notice_name``;
-    ``bilingual(N_("..."))``."""
+    ``<html lang>``; ``value | label`` for enum values; ``incident.kind | kind_name``;
+    ``campaign | notice_name``; ``bilingual(N_("..."))``."""
     env.add_extension("jinja2.ext.i18n")
     # Jinja's i18n extension calls these through the template context, so a pass_context
     # function sees the page being rendered (and so its language).
@@ -164,3 +173,4 @@ def install(env: Environment) -> None:
     env.globals["language_names"] = LANGUAGE_NAMES
     env.filters["label"] = _label
     env.filters["notice_name"] = _notice_name
+    env.filters["kind_name"] = _kind_name
