@@ -3,7 +3,6 @@ customers through the sink, its complaints stay out of the queue, real detection
 monthly review (while raising a drill signal of their own), and real complaints never join
 the drill incident. Staff are paged for real, marked as a drill."""
 
-import asyncio
 from datetime import timedelta
 
 from sqlmodel import Session, col, select
@@ -12,27 +11,15 @@ from incident_cmd import db
 from incident_cmd.campaigns.models import InboundMessage
 from incident_cmd.customers.models import Customer
 from incident_cmd.drills import flows, service
-from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.models import DirectMessage, SinkMessage
 from incident_cmd.tickets import detection, intake, queries, review
 from incident_cmd.tickets.models import Signal, Ticket
 from incident_cmd.tickets.schemas import TicketCreate
 from tests.factories import shanghai_customers
-from tests.plugins.messaging import dispatch
+from tests.plugins.messaging import dispatch, send_direct
 
 MINUTE = timedelta(minutes=1)
 BATCH = "B-DRILL-01"
-
-
-def send_direct() -> int:
-    async def main() -> int:
-        sender = direct_sender(db.get_engine())
-        try:
-            return await sender.drain()
-        finally:
-            await sender.close()
-
-    return asyncio.run(main())
 
 
 def real_complaint(world, description: str = "充电宝发烫") -> int:

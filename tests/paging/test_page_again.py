@@ -2,7 +2,6 @@
 answered yet. The standing page is cancelled and a new one starts with the holder, round one,
 so escalation runs again from the start; a seat someone acknowledged is not paged again."""
 
-import asyncio
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,6 @@ from incident_cmd.errors import Conflict, Invalid
 from incident_cmd.incidents import flows
 from incident_cmd.incidents.models import Incident
 from incident_cmd.incidents.schemas import SeatPage, StatusChange
-from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import answers, queries
 from incident_cmd.paging import flows as paging_flows
@@ -22,6 +20,7 @@ from incident_cmd.paging.models import Page, PageStatus, TargetStatus
 from incident_cmd.timeline import service as timeline
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import bearer, make_user
+from tests.plugins.messaging import send_direct
 from tests.plugins.paging import Paging
 
 MINUTE = timedelta(minutes=1)
@@ -184,20 +183,9 @@ def test_the_api_pages_again_for_duty_managers_only(client, paging):
 # --- the page reaches the provider ----------------------------------------------------------
 
 
-def _send_pages() -> int:
-    async def main() -> int:
-        sender = direct_sender(db.get_engine())
-        try:
-            return await sender.drain()
-        finally:
-            await sender.close()
-
-    return asyncio.run(main())
-
-
 def test_the_new_page_reaches_the_provider(world, twilio):
     incident_id = world.declare_recall()
-    assert _send_pages() == 6  # six paged roles, an SMS each
+    assert send_direct() == 6  # six paged roles, an SMS each
     with db.session_scope() as session:
         incident = session.get_one(Incident, incident_id)
         flows.page_again(
@@ -206,7 +194,7 @@ def test_the_new_page_reaches_the_provider(world, twilio):
             seat=COMMANDER,
             actor=world.user(session, world.duty_manager),
         )
-    assert _send_pages() == 1
+    assert send_direct() == 1
     with db.session_scope() as session:
         page = Paging(session, session.get_one(Incident, incident_id)).page("commander")
         [target] = queries.targets_of(session, page_ids=[page.id])

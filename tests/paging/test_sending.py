@@ -15,6 +15,7 @@ from incident_cmd.messaging.models import DirectMessage, DirectMessageStatus
 from incident_cmd.paging import jobs
 from incident_cmd.scheduler import DirectLane
 from tests.factories import shanghai_customers
+from tests.plugins.messaging import send_direct
 from tests.plugins.paging import declare_recall
 from tests.plugins.twilio import PUBLIC
 
@@ -24,17 +25,6 @@ MINUTE = timedelta(minutes=1)
 def declare(registry, drill: bool = False) -> int:
     with db.session_scope() as session:
         return declare_recall(session, registry, drill=drill).id
-
-
-def send_pages() -> int:
-    async def main() -> int:
-        sender = direct_sender(db.get_engine())
-        try:
-            return await sender.drain()
-        finally:
-            await sender.close()
-
-    return asyncio.run(main())
 
 
 def sweep() -> None:
@@ -51,7 +41,7 @@ def direct_messages() -> list[DirectMessage]:
 
 def test_pages_reach_the_provider_with_code_link_and_keypad(world, twilio, frozen_clock):
     declare(world.registry)
-    assert send_pages() == 6  # six paged roles, an SMS each
+    assert send_direct() == 6  # six paged roles, an SMS each
     messages = direct_messages()
     assert {message.status for message in messages} == {DirectMessageStatus.sent}
     sent = list(twilio.fake.state.messages.values())
@@ -60,7 +50,7 @@ def test_pages_reach_the_provider_with_code_link_and_keypad(world, twilio, froze
     assert {message.provider_id for message in messages} == set(twilio.fake.state.messages)
     frozen_clock.advance(2 * MINUTE)
     sweep()
-    assert send_pages() == 6  # the voice step of each
+    assert send_direct() == 6  # the voice step of each
     calls = list(twilio.fake.state.calls.values())
     assert len(calls) == 6
     voice = next(message for message in direct_messages() if message.channel == "voice")
@@ -71,7 +61,7 @@ def test_pages_reach_the_provider_with_code_link_and_keypad(world, twilio, froze
 
 def test_drill_pages_go_to_real_people_marked_as_drill(world, twilio):
     declare(world.registry, drill=True)
-    send_pages()
+    send_direct()
     bodies = [message["body"] for message in twilio.fake.state.messages.values()]
     assert len(bodies) == 6
     assert all(body.startswith(("【演练】", "[DRILL]")) for body in bodies)
@@ -83,14 +73,14 @@ def test_the_paging_lane_does_not_wait_behind_a_campaign(world, twilio):
     world.approve_and_start(campaign_id)  # 300 customer messages due now
     declare(world.registry)
     # Both recalls page their six roles: the world's declares through the same flow.
-    assert send_pages() == 12
+    assert send_direct() == 12
     assert len(twilio.fake.state.messages) == 12  # pages only: the campaign is another lane
     assert world.counts(campaign_id).pending == 300
 
 
 def test_worker_killed_between_steps_resumes_without_paging_twice(world, twilio, frozen_clock):
     declare(world.registry)
-    send_pages()
+    send_direct()
     frozen_clock.advance(2 * MINUTE)
     # A worker dies inside the sweep, before committing: nothing of its work remains.
     with pytest.raises(RuntimeError), db.session_scope() as session:
@@ -116,10 +106,10 @@ def test_worker_killed_between_steps_resumes_without_paging_twice(world, twilio,
     # Restarted: the lease runs out, the call is found at the provider, not placed again.
     frozen_clock.advance(LEASE + timedelta(seconds=1))
     sweep()
-    send_pages()
+    send_direct()
     frozen_clock.advance(5 * MINUTE)  # the rest of the chain carries on
     sweep()
-    send_pages()
+    send_direct()
     calls = Counter(call["to"] for call in twilio.fake.state.calls.values())
     assert len(calls) == 6 and set(calls.values()) == {1}
     keys = [message.key for message in direct_messages()]
@@ -141,7 +131,7 @@ def test_two_workers_on_postgres_run_each_step_once(world, twilio, frozen_clock,
         try:
             start.wait()
             sweep()
-            send_pages()
+            send_direct()
         except BaseException as exc:  # reported by the assertion below
             errors.append(exc)
 

@@ -23,6 +23,7 @@ from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
+from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.playbooks.service import PlaybookRegistry
 from tests.factories import (
     bearer,
@@ -143,6 +144,20 @@ def dispatch() -> int:
             return await dispatcher.drain()
         finally:
             await dispatcher.close()
+
+    return asyncio.run(main())
+
+
+def send_direct() -> int:
+    """Runs a fresh direct-lane sender (pages, ticket notices, subscriptions) until nothing is
+    due (inside one event loop)."""
+
+    async def main() -> int:
+        sender = direct_sender(db.get_engine())
+        try:
+            return await sender.drain()
+        finally:
+            await sender.close()
 
     return asyncio.run(main())
 

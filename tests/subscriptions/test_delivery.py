@@ -2,7 +2,6 @@
 server on loopback for email, the direct lane sending. Double opt-in, each published version
 once, STOP and one-click unsubscribe, and drills that never send."""
 
-import asyncio
 import re
 
 import pytest
@@ -14,10 +13,10 @@ from incident_cmd.app import create_app
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope
 from incident_cmd.messaging import suppression
-from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.statements.models import Statement
 from incident_cmd.subscriptions import service
 from incident_cmd.subscriptions.models import Subscription, SubscriptionStatus
+from tests.plugins.messaging import send_direct
 from tests.plugins.subscriptions import CONFIRM_LINK, UNSUBSCRIBE_LINK, confirm, publish, subscribe
 from tests.plugins.twilio import PUBLIC, inbound_filed
 from tests.plugins.web import ENGLISH
@@ -25,17 +24,6 @@ from tests.plugins.web import ENGLISH
 READER = "reader@example.net"
 PHONE = "+8613800138001"
 TEXT = {"zh-CN": "批次 B7 的电暖器可能过热。", "en": "Heaters of batch B7 may overheat."}
-
-
-def send() -> int:
-    async def main() -> int:
-        sender = direct_sender(db.get_engine())
-        try:
-            return await sender.drain()
-        finally:
-            await sender.close()
-
-    return asyncio.run(main())
 
 
 def declare(world, *, drill: bool = False) -> tuple[int, str]:
@@ -115,18 +103,18 @@ def test_email_double_opt_in_then_each_version_once_then_one_click_unsubscribe(
     incident_id, number = declare(world)
     client = client_factory()
     assert subscribe(client, READER, incident=number).status_code == 200
-    send()
+    send_direct()
     [request] = mails_to(smtp, READER)
     assert request["Subject"].startswith("请确认订阅")
     link = CONFIRM_LINK.search(plain(request)).group(1)
 
     publish_now(world, incident_id)  # before confirming: nothing
-    send()
+    send_direct()
     assert len(mails_to(smtp, READER)) == 1
 
     assert "订阅成功" in confirm(client, link).text
     second = publish_now(world, incident_id, {"zh-CN": "第二次通报正文。", "en": "Second."})
-    send()
+    send_direct()
     [_, update] = mails_to(smtp, READER)
     assert "第二次通报正文。" in plain(update) and "请停止使用。" in plain(update)
     assert update["Subject"] == "PX-200 电暖器召回（第2次通报）"
@@ -142,7 +130,7 @@ def test_email_double_opt_in_then_each_version_once_then_one_click_unsubscribe(
         statement = session.get(Statement, second)
         incident = service.public_incident(session, number=number)
         assert service.send_statement(session, incident=incident, statement=statement) == 0
-    send()
+    send_direct()
     assert len(mails_to(smtp, READER)) == 2
 
     one_click = client_factory()  # the mail provider: no cookie, no CSRF token
@@ -151,7 +139,7 @@ def test_email_double_opt_in_then_each_version_once_then_one_click_unsubscribe(
         assert answer.status_code == 200
     assert status_of(READER) == SubscriptionStatus.unsubscribed
     publish_now(world, incident_id)
-    send()
+    send_direct()
     assert len(mails_to(smtp, READER)) == 2
 
 
@@ -161,14 +149,14 @@ def test_sms_to_a_product_line_in_english_then_stop(world, channels, client_fact
     client = client_factory()
     subscribe(client, PHONE, product="px-200", headers=ENGLISH)
     subscribe(client, PHONE, incident=number, headers=ENGLISH)  # the same phone, twice over
-    send()
+    send_direct()
     requests = texts_to(twilio, PHONE)
     assert len(requests) == 2 and all("confirm within 48 h" in text for text in requests)
     for text in requests:
         confirm(client, CONFIRM_LINK.search(text).group(1), headers=ENGLISH)
 
     publish_now(world, incident_id)
-    send()
+    send_direct()
     [update] = texts_to(twilio, PHONE)[2:]  # once, though subscribed twice
     assert update.startswith("Demo Appliances Co.: PX-200 heater recall - update 1")
     assert f"/status/{number}" in update and TEXT["en"] not in update
@@ -177,12 +165,12 @@ def test_sms_to_a_product_line_in_english_then_stop(world, channels, client_fact
     with db.session_scope() as session:
         assert suppression.is_suppressed(session, channel="sms", address=PHONE)
     publish_now(world, incident_id)
-    send()
+    send_direct()
     assert len(texts_to(twilio, PHONE)) == 3
     # A suppressed number asking again gets nothing, and is told the same as anyone.
     answer = subscribe(client, PHONE, incident=number, headers=ENGLISH)
     assert answer.status_code == 200 and "Check your phone" in answer.text
-    send()
+    send_direct()
     assert len(texts_to(twilio, PHONE)) == 3
 
 
@@ -193,12 +181,12 @@ def test_a_drill_never_reaches_a_subscriber(world, channels, client_factory):
     assert client.get(f"/status/subscriptions/new?incident={drill_number}").status_code == 404
     subscribe(client, PHONE, product="PX-200")
     subscribe(client, READER, product="PX-200")
-    send()
+    send_direct()
     confirm(client, CONFIRM_LINK.search(texts_to(twilio, PHONE)[0]).group(1))
     confirm(client, CONFIRM_LINK.search(plain(mails_to(smtp, READER)[0])).group(1))
 
     publish_now(world, drill_id)
-    send()
+    send_direct()
     assert len(texts_to(twilio, PHONE)) == 1 and len(mails_to(smtp, READER)) == 1
     with db.session_scope() as session:
         statement = session.exec(select(Statement).where(Statement.incident_id == drill_id)).one()

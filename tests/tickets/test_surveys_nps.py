@@ -2,7 +2,6 @@
 on a form behind the emailed link; replies read, detractors called back, and the monthly
 review's satisfaction against the target."""
 
-import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
@@ -13,13 +12,13 @@ from sqlmodel import select
 
 from incident_cmd import db
 from incident_cmd.auth import service as auth_service
-from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.tickets import intake, lifecycle, review, surveys
 from incident_cmd.tickets.models import Ticket, TicketTask
 from incident_cmd.tickets.schemas import SurveyAnswer, TicketCreate, TicketResolve
 from incident_cmd.timeline import service as timeline
 from tests.factories import make_service_desk
+from tests.plugins.messaging import send_direct
 from tests.plugins.twilio import inbound_filed
 
 DAY = timedelta(days=1)
@@ -76,17 +75,6 @@ def test_words_are_no_rating(text):
 # --- by SMS, through the fake Twilio -----------------------------------------------------------
 
 
-def _drain_direct() -> int:
-    async def main() -> int:
-        sender = direct_sender(db.get_engine())
-        try:
-            return await sender.drain()
-        finally:
-            await sender.close()
-
-    return asyncio.run(main())
-
-
 def _resolved_ticket(world, **contact) -> int:
     with db.session_scope() as session:
         desk = make_service_desk(session)
@@ -137,7 +125,7 @@ def test_csat_then_nps_by_sms_and_a_detractor_is_called_back(
 ):
     ticket_id = _resolved_ticket(world, phone=PHONE)
     frozen_clock.advance(DAY + timedelta(minutes=1))
-    _drain_direct()
+    send_direct()
     [survey] = [text for text in _texts_to(twilio, PHONE) if "1-5" in text]
     assert "请回复 1-5" in survey
     client = client_factory()
@@ -146,7 +134,7 @@ def test_csat_then_nps_by_sms_and_a_detractor_is_called_back(
     response, answer = inbound_filed(client, PHONE, "４", "SMcsat")
     assert response.status_code == 200 and answer is None
     assert (_ticket(ticket_id).csat, _ticket(ticket_id).nps) == (4, None)
-    assert _drain_direct() == 1
+    assert send_direct() == 1
     [nps_question] = [text for text in _texts_to(twilio, PHONE) if "0-10" in text]
     assert "推荐" in nps_question
 
@@ -176,7 +164,7 @@ def test_csat_then_nps_by_sms_and_a_detractor_is_called_back(
 def test_both_scores_in_one_sms_ask_no_second_question(world, twilio, client_factory, frozen_clock):
     ticket_id = _resolved_ticket(world, phone=PHONE)
     frozen_clock.advance(DAY + timedelta(minutes=1))
-    _drain_direct()
+    send_direct()
     inbound_filed(client_factory(), PHONE, "5 10", "SMboth")
     ticket = _ticket(ticket_id)
     assert (ticket.csat, ticket.nps) == (5, 10)
@@ -196,7 +184,7 @@ def test_the_emailed_form_asks_both_and_changes_nothing_until_answered(
 ):
     ticket_id = _resolved_ticket(world, email=EMAIL)
     frozen_clock.advance(DAY + timedelta(minutes=1))
-    _drain_direct()
+    send_direct()
     [survey] = [m for to, m in smtp.messages if to == [EMAIL] and "请评价" in m["Subject"]]
     body = survey.get_body(preferencelist=("plain",)).get_content()
     link = re.search(r"https://\S+/survey/\S+", body).group(0)
