@@ -208,4 +208,7 @@ def test_no_review_no_document_and_a_language_we_do_not_speak(
 
 def test_signed_out_readers_are_sent_to_log_in(client, cast):
     answer = client.get(f"/incidents/{cast.incident.id}/review.pdf", follow_redirects=False)
-    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    assert answer.status_code == 303
+    assert answer.headers["location"] == (
+        f"/login?next=%2Fincidents%2F{cast.incident.id}%2Freview.pdf"
+    )

@@ -183,10 +183,14 @@ def test_a_viewer_is_refused_and_sees_no_contact(client, session):
 
 def test_customer_pages_need_a_login(client, session):
     customer = make_customer(session)
-    assert client.get("/customers", follow_redirects=False).headers["location"] == "/login"
+    # The login leads back to the page asked for.
+    assert (
+        client.get("/customers", follow_redirects=False).headers["location"]
+        == "/login?next=%2Fcustomers"
+    )
     assert (
         client.get(f"/customers/{customer.id}", follow_redirects=False).headers["location"]
-        == "/login"
+        == f"/login?next=%2Fcustomers%2F{customer.id}"
     )
 
 
@@ -194,7 +198,10 @@ def test_customer_pages_need_a_login(client, session):
     ("locale", "words"),
     [
         (Locale.zh_CN, ["客户", "查找方式", "购买记录", "已送达", "投诉", "广东"]),
-        (Locale.en, ["Customers", "Search by", "Purchases", "Delivered", "Complaints", "Guangdong"]),
+        (
+            Locale.en,
+            ["Customers", "Search by", "Purchases", "Delivered", "Complaints", "Guangdong"],
+        ),
     ],
 )
 def test_the_customer_pages_speak_the_reader_s_language(client, session, locale, words):
