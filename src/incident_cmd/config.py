@@ -25,6 +25,33 @@ class ConfigurationError(Exception):
     """A setting that would make the product unsafe or unusable where it is about to run."""
 
 
+FileStamp = tuple[int, int]
+
+
+def file_stamp(path: Path, what: str) -> FileStamp:
+    """When the file was last written and its size: configuration read from a file is read
+    again only once this changes (a sweep may ask for it every few seconds)."""
+    try:
+        status = path.stat()
+    except FileNotFoundError:
+        raise ConfigurationError(f"{path}: {what} not found") from None
+    return status.st_mtime_ns, status.st_size
+
+
+def directory_stamp(directory: Path) -> tuple[tuple[str, FileStamp], ...]:
+    """``file_stamp`` of every file under the directory: changes when one is added, removed
+    or edited."""
+    stamps = []
+    for path in sorted(directory.rglob("*")):
+        try:
+            status = path.stat()
+        except FileNotFoundError:  # removed while listed: its absence is the change
+            continue
+        if not path.is_dir():
+            stamps.append((str(path), (status.st_mtime_ns, status.st_size)))
+    return tuple(stamps)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INCIDENT_CMD_", env_file=".env", extra="ignore")
 

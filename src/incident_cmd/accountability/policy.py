@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from incident_cmd.accountability.models import Authority
-from incident_cmd.config import ConfigurationError, get_settings
+from incident_cmd.config import ConfigurationError, FileStamp, file_stamp, get_settings
 from incident_cmd.i18n import Locale
 
 
@@ -70,14 +70,10 @@ def parse(text: str, source: str) -> Policy:
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path, modified: float) -> Policy:
+def _load(path: Path, stamp: FileStamp) -> Policy:
     return parse(path.read_text(encoding="utf-8"), str(path))
 
 
 def policy() -> Policy:
     path = Path(get_settings().accountability_file)
-    try:
-        modified = path.stat().st_mtime
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path}: accountability file not found") from None
-    return _load(path, modified)
+    return _load(path, file_stamp(path, "accountability file"))

@@ -8,6 +8,8 @@ campaigns' audiences and the direct lane's sink)."""
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
+from pathlib import Path
 
 from sqlmodel import Session, col, select
 
@@ -16,7 +18,7 @@ from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role, User
 from incident_cmd.auth.service import Usernames
 from incident_cmd.campaigns import inbound as campaign_inbound
-from incident_cmd.config import get_settings
+from incident_cmd.config import FileStamp, directory_stamp, get_settings
 from incident_cmd.customers import service as customer_service
 from incident_cmd.customers.models import Customer
 from incident_cmd.drills import calendar, evaluation, scoring, service
@@ -70,8 +72,17 @@ SOURCE = "drill"
 
 
 def scenarios(playbooks: PlaybookRegistry) -> dict[str, LoadedScenario]:
-    """The scenario files, read afresh: a trainer edits them between drills."""
-    return load_directory(get_settings().drill_dir, playbooks)
+    """The scenario files, read again whenever one changes: a trainer edits them between
+    drills, and the calendar's sweeps ask for them every few seconds."""
+    directory = get_settings().drill_dir
+    return dict(_read_scenarios(directory, playbooks, directory_stamp(directory)))
+
+
+@lru_cache(maxsize=4)
+def _read_scenarios(
+    directory: Path, playbooks: PlaybookRegistry, stamp: tuple[tuple[str, FileStamp], ...]
+) -> dict[str, LoadedScenario]:
+    return load_directory(directory, playbooks)
 
 
 def _series(incident: Incident) -> str:

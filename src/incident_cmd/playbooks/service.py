@@ -1,11 +1,11 @@
 import hashlib
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 from sqlmodel import Session
 
 from incident_cmd import clock
-from incident_cmd.config import get_settings
+from incident_cmd.config import FileStamp, directory_stamp, get_settings
 from incident_cmd.db import table_of, upsert_insert
 from incident_cmd.errors import NotFound
 from incident_cmd.playbooks.loader import LoadedPlaybook, load_directory
@@ -25,8 +25,12 @@ class PlaybookRegistry:
 
     @classmethod
     def from_settings(cls) -> "PlaybookRegistry":
+        """The configured playbooks, read again only when a file of theirs or of the
+        templates changes: sweeps ask for them every few seconds, and parsing them all took a
+        tenth of a busy worker's time."""
         settings = get_settings()
-        return cls.from_directory(settings.playbook_dir, settings.template_dir)
+        playbooks, templates = settings.playbook_dir, settings.template_dir
+        return _read(playbooks, templates, directory_stamp(playbooks), directory_stamp(templates))
 
     @cached_property
     def fingerprint(self) -> str:
@@ -47,6 +51,13 @@ class PlaybookRegistry:
         except KeyError:
             known = ", ".join(sorted(self._playbooks)) or "none"
             raise NotFound(f"no playbook {key!r} (known: {known})", field="playbook") from None
+
+
+@lru_cache(maxsize=4)
+def _read(
+    directory: Path, template_dir: Path, *stamps: tuple[tuple[str, FileStamp], ...]
+) -> PlaybookRegistry:
+    return PlaybookRegistry.from_directory(directory, template_dir)
 
 
 def pin_version(session: Session, *, loaded: LoadedPlaybook) -> PlaybookVersion:

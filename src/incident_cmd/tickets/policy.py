@@ -11,7 +11,13 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from incident_cmd.config import CLOCK_TIME, ConfigurationError, get_settings
+from incident_cmd.config import (
+    CLOCK_TIME,
+    ConfigurationError,
+    FileStamp,
+    file_stamp,
+    get_settings,
+)
 from incident_cmd.i18n import LOCALES, Locale
 from incident_cmd.workdays import UNITS, parse_offset
 
@@ -255,15 +261,11 @@ def parse(text: str, source: str) -> ServiceLevels:
 
 
 @lru_cache(maxsize=4)
-def _load(path: Path, modified: float) -> ServiceLevels:
+def _load(path: Path, stamp: FileStamp) -> ServiceLevels:
     return parse(path.read_text(encoding="utf-8"), str(path))
 
 
 def service_levels() -> ServiceLevels:
     """The organisation's file, read again when it changes."""
     path = Path(get_settings().service_levels_file)
-    try:
-        modified = path.stat().st_mtime
-    except FileNotFoundError:
-        raise ConfigurationError(f"{path}: service-level file not found") from None
-    return _load(path, modified)
+    return _load(path, file_stamp(path, "service-level file"))
