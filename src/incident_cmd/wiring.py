@@ -12,7 +12,7 @@ def twilio_handlers(registry: PlaybookRegistry) -> TwilioHandlers:
     """A paged person answering comes first; then keywords and replies to a notice; what is
     left is a customer writing to us, which the ticket queue takes."""
     return TwilioHandlers(
-        sms=(paging.answer_page, keywords.answer_keyword, tickets.SmsIntake(registry)),
+        sms=(paging.PageAnswers(), keywords.KeywordAnswers(), tickets.SmsIntake(registry)),
         keypad=paging.answer_keypad,
         status=deliveries.record_delivery_status,
     )

@@ -5,6 +5,7 @@ import threading
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session, col, func, select
 
 from incident_cmd import db, wiring
@@ -191,6 +192,37 @@ def test_a_senders_second_message_joins_the_ticket_its_first_opened_in_the_same_
         )
     ).one()
     assert "还冒烟" in joined.summary
+
+
+def test_a_round_of_strangers_is_looked_up_in_as_many_statements_however_many(
+    app, client, session, queue, signing
+):
+    """A reply storm's round is looked up by each handler at once (is the sender staff? was
+    the message kept already? which notice does it answer? was it asked a survey? has it an
+    open ticket?), not a message at a time. (Inserts are not counted: SQLite's driver writes
+    the ORM's new rows one statement each.)"""
+    lookups: list[str] = []
+
+    def counted(_connection, _cursor, statement, *_args) -> None:
+        if statement.lstrip().upper().startswith("SELECT"):
+            lookups.append(statement)
+
+    def filed(count: int, start: int) -> int:
+        for number in range(start, start + count):
+            post(
+                client, f"+86139{number:08d}", "收到召回通知,我的电饭煲是这个批次吗", f"SMs{number}"
+            )
+        lookups.clear()
+        event.listen(session.get_bind(), "before_cursor_execute", counted)
+        try:
+            assert file_inbox(session, app) == count
+        finally:
+            event.remove(session.get_bind(), "before_cursor_execute", counted)
+        return len(lookups)
+
+    filed(2, 0)  # the first round of a session also reads what later ones find cached
+    assert filed(4, 100) == filed(12, 200)
+    assert len(tickets(session)) == 18
 
 
 class Batching:

@@ -3,6 +3,7 @@ START, HELP, a notice's reply options, or free text. Every message is recorded o
 free text that no ticket has taken yet is left to the handlers after this one."""
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
@@ -91,23 +92,57 @@ def handle_inbound(
     """Opt-out and other keywords, reply options, or a message kept for the ticket queue.
     A repeated webhook for the same message changes nothing. Any sender is kept, a short code
     or a name as much as a phone number."""
-    from_address, to_address = kept_inbound_address(from_address), kept_inbound_address(to_address)
-    body = kept_inbound_body(body)
-    previous = session.exec(
-        select(InboundMessage).where(InboundMessage.provider_id == provider_id)
-    ).first()
+    [received] = receive_many(
+        session, messages=[InboundSms(provider_id, from_address, to_address, body)]
+    )
+    return received
+
+
+def receive_many(session: Session, *, messages: Sequence[InboundSms]) -> list[Received]:
+    """``handle_inbound`` for messages of distinct senders, looked up together: the ones
+    already kept, and the notices their senders reply to, in two statements rather than two
+    a message (a reply storm's worker takes them a few hundred at a time)."""
+    previous = {
+        message.provider_id: message
+        for message in session.exec(
+            select(InboundMessage).where(
+                col(InboundMessage.provider_id).in_([sms.provider_id for sms in messages])
+            )
+        )
+    }
+    senders = [kept_inbound_address(sms.from_address) for sms in messages]
+    latest = _latest_sent(session, addresses=senders)
+    return [
+        _receive(session, sms, previous=previous.get(sms.provider_id), latest=latest.get(sender))
+        for sms, sender in zip(messages, senders, strict=True)
+    ]
+
+
+def _latest_sent(session: Session, *, addresses: Sequence[str]) -> dict[str, Delivery]:
+    """The last notice sent to each address, which a reply answers."""
+    latest: dict[str, Delivery] = {}
+    for delivery in session.exec(
+        select(Delivery)
+        .where(col(Delivery.address).in_(addresses), col(Delivery.sent_at).is_not(None))
+        .order_by(col(Delivery.sent_at).desc())
+    ):
+        latest.setdefault(delivery.address, delivery)
+    return latest
+
+
+def _receive(
+    session: Session,
+    sms: InboundSms,
+    *,
+    previous: InboundMessage | None,
+    latest: Delivery | None,
+) -> Received:
+    from_address = kept_inbound_address(sms.from_address)
+    to_address = kept_inbound_address(sms.to_address)
+    body = kept_inbound_body(sms.body)
     word = keyword(body)
     if previous is not None:
         return Received(previous, _inbound_answer(session, previous.kind, word, from_address))
-    latest = session.exec(
-        select(Delivery)
-        .where(
-            Delivery.address == from_address,
-            col(Delivery.sent_at).is_not(None),
-        )
-        .order_by(col(Delivery.sent_at).desc())
-        .limit(1)
-    ).first()
     kind, answer = "message", None
     if word in STOP_WORDS:
         kind = "stop"
@@ -129,7 +164,7 @@ def handle_inbound(
         answer = REPLY_NOTED[latest.locale] + label.get(latest.locale, label.get("en", word))
     answer = answer or _inbound_answer(session, kind, word, from_address)
     message = InboundMessage(
-        provider_id=provider_id,
+        provider_id=sms.provider_id,
         from_address=from_address,
         to_address=to_address,
         body=body,
@@ -161,13 +196,15 @@ def _keywords(session: Session, delivery: Delivery) -> dict[str, dict[str, str]]
     return {key.upper(): label for key, label in (campaign.reply_keywords or {}).items()}
 
 
-def answer_keyword(session: Session, sms: InboundSms) -> Handled | None:
+class KeywordAnswers:
     """The keywords' handler: records every message it is asked about."""
-    received = handle_inbound(
-        session,
-        provider_id=sms.provider_id,
-        from_address=sms.from_address,
-        to_address=sms.to_address,
-        body=sms.body,
-    )
-    return None if received.left_for_tickets else Handled(received.answer)
+
+    def __call__(self, session: Session, sms: InboundSms) -> Handled | None:
+        [handled] = self.many(session, [sms])
+        return handled
+
+    def many(self, session: Session, messages: Sequence[InboundSms]) -> list[Handled | None]:
+        return [
+            None if received.left_for_tickets else Handled(received.answer)
+            for received in receive_many(session, messages=messages)
+        ]

@@ -38,8 +38,15 @@ def from_sms_many(
         raise ValueError("messages filed together must be from distinct senders")
     filed: list[tuple[Ticket, str | None] | None] = []
     new: list[tuple[int, InboundMessage, TicketCreate]] = []
+    surveyed = surveys.asked(session, addresses=senders)
+    open_tickets = _open_tickets(session, phones=senders)
     for place, inbound in enumerate(inbounds):
-        existing = _on_existing_ticket(session, inbound=inbound)
+        existing = _on_existing_ticket(
+            session,
+            inbound=inbound,
+            surveyed=inbound.from_address in surveyed,
+            open_ticket=open_tickets.get(inbound.from_address),
+        )
         filed.append(existing)
         if existing is None:
             new.append((place, inbound, _sms_complaint(session, inbound=inbound)))
@@ -53,27 +60,43 @@ def from_sms_many(
     return [outcome for outcome in filed if outcome is not None]
 
 
+def _open_tickets(session: Session, *, phones: Sequence[str]) -> dict[str, Ticket]:
+    """The latest open ticket of the customer each phone number belongs to (the first
+    customer with that number), for all the numbers in two statements."""
+    customer_of: dict[str, int] = {}
+    for customer_id, phone in session.exec(
+        select(Customer.id, Customer.phone)
+        .where(col(Customer.phone).in_(phones))
+        .order_by(col(Customer.id))
+    ):
+        if phone is not None:
+            customer_of.setdefault(phone, customer_id)
+    latest: dict[int, Ticket] = {}
+    for ticket in session.exec(
+        select(Ticket)
+        .where(
+            col(Ticket.customer_id).in_(customer_of.values()),
+            col(Ticket.status).in_(OPEN_TICKET_STATUSES),
+        )
+        .order_by(col(Ticket.id).desc())
+    ):
+        latest.setdefault(ticket.customer_id, ticket)
+    return {
+        phone: latest[customer_id]
+        for phone, customer_id in customer_of.items()
+        if customer_id in latest
+    }
+
+
 def _on_existing_ticket(
-    session: Session, *, inbound: InboundMessage
+    session: Session, *, inbound: InboundMessage, surveyed: bool, open_ticket: Ticket | None
 ) -> tuple[Ticket, str | None] | None:
-    """A survey answer, or a message that joins the sender's open ticket; None when the
-    message is a new complaint."""
+    """A survey answer (only from a sender ever asked one), or a message that joins the
+    sender's open ticket; None when the message is a new complaint."""
     text = inbound.body.strip()
-    survey = surveys.answer_by_sms(session, inbound=inbound)
+    survey = surveys.answer_by_sms(session, inbound=inbound) if surveyed else None
     if survey is not None:
         return survey.ticket, survey.answer
-    customer = session.exec(
-        select(Customer).where(Customer.phone == inbound.from_address).order_by(col(Customer.id))
-    ).first()
-    open_ticket = (
-        session.exec(
-            select(Ticket)
-            .where(Ticket.customer_id == customer.id, col(Ticket.status).in_(OPEN_TICKET_STATUSES))
-            .order_by(col(Ticket.id).desc())
-        ).first()
-        if customer
-        else None
-    )
     if open_ticket is None:
         return None
     timeline.append(

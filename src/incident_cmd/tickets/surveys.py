@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Literal
 
 from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import ColumnElement
 from sqlmodel import Session, col, select
 
 from incident_cmd import clock
@@ -98,6 +99,27 @@ HINTS = {
 }
 
 
+def _questions_sent() -> tuple[ColumnElement[bool], ...]:
+    return (
+        col(DirectMessage.source) == SOURCE,
+        col(DirectMessage.status) == DirectMessageStatus.sent,
+        col(DirectMessage.key).like("ticket-%-survey-%")
+        | col(DirectMessage.key).like("ticket-%-nps-%"),
+    )
+
+
+def asked(session: Session, *, addresses: Sequence[str]) -> set[str]:
+    """Which of these addresses were ever sent a survey question: only they may be answering
+    one, and a reply storm's senders are looked up in one statement."""
+    return set(
+        session.exec(
+            select(DirectMessage.address)
+            .where(col(DirectMessage.address).in_(addresses), *_questions_sent())
+            .distinct()
+        )
+    )
+
+
 def open_question(session: Session, *, address: str) -> tuple[Ticket, Question] | None:
     """The survey question we last sent to this address that has no answer yet, and its
     ticket. Only one is open per ticket, since NPS is asked after CSAT is answered."""
@@ -105,11 +127,8 @@ def open_question(session: Session, *, address: str) -> tuple[Ticket, Question] 
         select(Ticket, DirectMessage.key)
         .join(DirectMessage, col(DirectMessage.source_id) == Ticket.id)
         .where(
-            DirectMessage.source == SOURCE,
             DirectMessage.address == address,
-            DirectMessage.status == DirectMessageStatus.sent,
-            col(DirectMessage.key).like("ticket-%-survey-%")
-            | col(DirectMessage.key).like("ticket-%-nps-%"),
+            *_questions_sent(),
             col(Ticket.resolved_at).is_not(None),
         )
         .order_by(col(DirectMessage.id).desc())
