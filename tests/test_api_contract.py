@@ -237,7 +237,9 @@ def test_moments_out_of_range_in_the_url_are_refused(client, headers, path):
     assert client.get(path, headers=headers(Role.admin)).status_code == 422
 
 
-@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity", "1e400", "100000000.01", "0.001"])
+@pytest.mark.parametrize(
+    "amount", ["NaN", "Infinity", "-Infinity", "1e400", "100000000.01", "0.001"]
+)
 def test_amounts_are_bounded_decimals(client, headers, amount):
     body = '{"resolution": "refunded", "compensation_amount": ' + amount + "}"
     answer = client.post(

@@ -40,7 +40,8 @@ def test_a_long_secret_is_accepted_beyond_loopback():
 
 
 @pytest.mark.parametrize(
-    "url", ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000", "http://127.8.0.2"]
+    "url",
+    ["http://127.0.0.1:8000", "http://localhost:8000", "http://[::1]:8000", "http://127.8.0.2"],
 )
 def test_loopback_generates_a_secret_once_and_keeps_it(tmp_path, url):
     first = Settings(secret_key="", public_base_url=url, data_dir=tmp_path / "data")

@@ -45,7 +45,7 @@ WORKING = {
 NOT_DOMAINS = {
     "messaging",  # the sending layer: knows no domain (tests/messaging/test_layers.py)
     "integrations",  # providers' webhooks: know no domain (tests/integrations/test_layers.py)
-    "timeline",  # the append-only log every layer writes to
+    "timeline",  # the append-only log every layer writes to: knows no domain
     "live",  # live updates to browsers: knows no domain
     "web",  # the pages: the HTTP layer, like each domain's api.py
     "devtools",  # the fake Twilio server and the local server the tests and benchmarks run
@@ -119,6 +119,14 @@ def test_directory_domains_look_each_other_up_without_a_circle():
     while peelable := {domain for domain, others in left.items() if not others & left.keys()}:
         left = {domain: others for domain, others in left.items() if domain not in peelable}
     assert left == {}
+
+
+def test_the_timeline_and_live_updates_know_no_domain():
+    # Every domain writes to them; one that read a domain back would close a circle.
+    wrong = {}
+    for layer in ("timeline", "live"):
+        wrong |= _crossings(layer, DIRECTORY | WORKING, set(), set())
+    assert wrong == {}
 
 
 def _public_functions(path: Path) -> set[str]:

@@ -33,7 +33,9 @@ def test_recall_email_through_smtp_with_one_click_unsubscribe(world, smtp, clien
     page = client.get(other)
     assert page.status_code == 200 and '<form method="post">' in page.text
     with db.session_scope() as session:
-        assert not suppression.is_suppressed(session, channel="email", address="cn00001@example.com")
+        assert not suppression.is_suppressed(
+            session, channel="email", address="cn00001@example.com"
+        )
     confirmed = client.post(other, data={"List-Unsubscribe": "One-Click"})
     assert confirmed.status_code == 200 and "unsubscribed" in confirmed.text
     with db.session_scope() as session:
@@ -49,4 +51,6 @@ def test_forged_unsubscribe_token_is_refused(world, client_factory):
     # A token is bound to its address: it cannot be edited to name another.
     assert suppression.address_from_token(token) == "cn00000@example.com"
     with db.session_scope() as session:
-        assert not suppression.is_suppressed(session, channel="email", address="cn00000@example.com")
+        assert not suppression.is_suppressed(
+            session, channel="email", address="cn00000@example.com"
+        )

@@ -93,8 +93,10 @@ def test_a_poisoned_row_fails_alone_in_a_running_worker_over_smtp_and_twilio(
         )
         try:
             _wait_for(
-                lambda: (_settled(world, email_id) and _settled(world, sms_id))
-                or worker.poll() is not None,
+                lambda: (
+                    (_settled(world, email_id) and _settled(world, sms_id))
+                    or worker.poll() is not None
+                ),
                 90,
                 "both campaigns to settle",
             )
@@ -237,4 +239,3 @@ def test_an_unknown_outcome_the_provider_has_no_trace_of_fails_after_the_last_at
     assert settled.status == DeliveryStatus.failed
     assert "no such message" in settled.error_message
     assert twilio.fake.counts_by_recipient() == {}
-

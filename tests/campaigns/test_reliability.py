@@ -68,7 +68,6 @@ def test_permanent_errors_are_not_retried_and_21610_suppresses(world, twilio, fr
     assert by_address[rows[0][2]].attempts == 1
     assert by_address[rows[1][2]].error_code == "21610"
     with db.session_scope() as session:
-
         assert suppression.is_suppressed(session, channel="sms", address=rows[1][2])
         assert not suppression.is_suppressed(session, channel="sms", address=rows[0][2])
 
@@ -173,7 +172,9 @@ def test_worker_killed_mid_campaign_resumes_without_duplicates(
     # The worker also pages the recall's roster; only the customers are counted here.
     phones = {row[2] for row in customers}
     per_recipient = {
-        phone: count for phone, count in twilio.fake.counts_by_recipient().items() if phone in phones
+        phone: count
+        for phone, count in twilio.fake.counts_by_recipient().items()
+        if phone in phones
     }
     assert len(per_recipient) == 300
     assert set(per_recipient.values()) == {1}

@@ -98,7 +98,9 @@ def test_bad_header_refuses_the_file_and_imports_nothing(session, header, messag
 
 
 def test_surplus_cells_are_rejected(session):
-    report = run_import(session, "external_ref,name,phone\nC1,甲,13800138000,extra\nC2,乙,13800138001\n")
+    report = run_import(
+        session, "external_ref,name,phone\nC1,甲,13800138000,extra\nC2,乙,13800138001\n"
+    )
     assert [(item.row, item.reason) for item in report.rejected] == [
         (2, "1 more cell(s) than columns")
     ]
@@ -166,7 +168,8 @@ def test_a_row_nobody_could_be_told_is_refused(session):
 
 
 @pytest.mark.parametrize(
-    "phone", ["+86 138 ABCD 0000", "1-800-FLOWERS", "+1 212 555 0123 ext. 4", "+86 138 ＡＢＣＤ 0000"]
+    "phone",
+    ["+86 138 ABCD 0000", "1-800-FLOWERS", "+1 212 555 0123 ext. 4", "+86 138 ＡＢＣＤ 0000"],
 )
 def test_letters_in_a_phone_number_are_refused_not_read_as_keypad_digits(session, phone):
     report = run_import(session, f'external_ref,name,phone\nC1,甲,"{phone}"\n')
@@ -177,9 +180,7 @@ def test_letters_in_a_phone_number_are_refused_not_read_as_keypad_digits(session
 
 @pytest.mark.parametrize("field", ["name", "product_model", "batch", "serial", "region"])
 @pytest.mark.parametrize("breaker", ["\r\n", "\n", "\r", "\x0b", "\u2028"])
-def test_line_breaks_and_control_characters_in_header_values_are_refused(
-    session, field, breaker
-):
+def test_line_breaks_and_control_characters_in_header_values_are_refused(session, field, breaker):
     values = {"name": "甲", "product_model": "PX-200", "batch": "B7", "serial": "S1", "region": "R"}
     values[field] = f"bad{breaker}Bcc: victim@example.com"
     cells = ",".join(f'"{values[name]}"' for name in values)

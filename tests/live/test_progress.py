@@ -50,6 +50,6 @@ def test_sending_announces_progress_once_per_batch(world, twilio, monkeypatch):
             await hub.stop()
 
     # Twelve messages in batches of five are three batches of outcomes.
-    assert asyncio.run(main()) == [
-        LiveEvent("campaign", campaign_id, PROGRESS_EVENT, incident_id)
-    ] * 3
+    assert (
+        asyncio.run(main()) == [LiveEvent("campaign", campaign_id, PROGRESS_EVENT, incident_id)] * 3
+    )

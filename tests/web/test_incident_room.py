@@ -335,6 +335,10 @@ def test_campaigns_preview_and_two_person_approval(client, session, recall):
     assert "Encoding" in text and "UCS-2" in text and "Segments" in text
     assert "estimated cost" in text
     assert "PX-200 battery overheating" in text
+    # An email is not cut into segments, nor priced per message.
+    emailed = _room(client, incident.id, preview=email.id)
+    assert 'id="preview-' in emailed and "Segments" not in emailed
+    assert "estimated cost" not in emailed
     refused = _post(client, incident.id, f"/campaigns/{email.id}/approve", {})
     assert refused.status_code == 403
     assert "this campaign needs a second person" in refused.text

@@ -5,11 +5,11 @@ from fastapi import APIRouter, File, Query, UploadFile
 
 from incident_cmd.auth.models import reads_contact_details
 from incident_cmd.customers import service
+from incident_cmd.customers.masking import masked_identity
 from incident_cmd.customers.models import Customer
 from incident_cmd.customers.schemas import ImportReport
 from incident_cmd.deps import Communicator, CustomerReader, SessionDep
 from incident_cmd.fields import DbId
-from incident_cmd.tickets.masking import masked_identity
 
 router = APIRouter(prefix="/api/v1/customers", tags=["customers"])
 

@@ -603,6 +603,8 @@ def complete_improvement(
         actor=actor,
         may_edit=evaluation.may_rate(session, run=run, user=actor),
     )
+
+
 # --- the calendar (drills.calendar): what a scheduled drill does to the other domains -----------
 
 

@@ -559,6 +559,8 @@ def months_of(quarter: str) -> list[str]:
 def cause_tags(causes: str) -> list[str]:
     """The cause tags the review's causes section names, each once, in lower case."""
     return list(dict.fromkeys(tag.casefold() for tag in CAUSE_TAG.findall(causes)))
+
+
 # --- the review meeting (复盘会) -----------------------------------------------------------
 
 

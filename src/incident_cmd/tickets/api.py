@@ -10,6 +10,7 @@ from incident_cmd import clock
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import User, reads_contact_details
 from incident_cmd.batching import GroupCommit
+from incident_cmd.customers.masking import mask_contact, mask_text, mask_values
 from incident_cmd.deps import (
     AGENT_ROLES,
     Agent,
@@ -37,7 +38,6 @@ from incident_cmd.tickets import (
     sla,
     surveys,
 )
-from incident_cmd.tickets.masking import mask_contact, mask_text, mask_values
 from incident_cmd.tickets.models import (
     Appeal,
     BreachState,

@@ -21,11 +21,11 @@ from incident_cmd.auth.schemas import normalise_phone
 from incident_cmd.campaigns.models import Campaign, Delivery, DeliveryStatus
 from incident_cmd.config import get_settings
 from incident_cmd.customers import service as customer_service
+from incident_cmd.customers.masking import mask_contact
 from incident_cmd.customers.models import Customer, Purchase
 from incident_cmd.deps import CUSTOMER_READER_ROLES, SessionDep
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.tickets import queries as ticket_queries
-from incident_cmd.tickets.masking import mask_contact
 from incident_cmd.tickets.models import Ticket
 from incident_cmd.tickets.notices import SOURCE as TICKET_SOURCE
 from incident_cmd.web.api import PageUser, templates

@@ -24,11 +24,11 @@ from zoneinfo import ZoneInfo
 from jinja2 import pass_context
 from jinja2.runtime import Context
 
+from incident_cmd.customers.masking import mask_text
 from incident_cmd.i18n import Locale
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.messaging.channels import ChannelName
 from incident_cmd.playbooks.schema import Playbook
-from incident_cmd.tickets.masking import mask_text
 from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.web import translations
 from incident_cmd.web.accountability_labels import accountability_label

@@ -11,9 +11,9 @@ from sqlmodel import Session
 
 from incident_cmd import clock
 from incident_cmd.auth.models import Role, User, reads_contact_details
+from incident_cmd.customers.masking import mask_contact, mask_text, masked_identity
 from incident_cmd.customers.models import Customer
 from incident_cmd.tickets import access
-from incident_cmd.tickets.masking import mask_contact, mask_text, masked_identity
 from incident_cmd.tickets.models import (
     AppealOutcome,
     AppealStatus,
