@@ -653,6 +653,7 @@ def _curve_drawn(page) -> dict:
                 labels: option.xAxis[0].data,
                 counts: series.data,
                 marked: series.markLine.data.map((mark) => mark.xAxis),
+                runs: series.markLine.data.map((mark) => mark.label.align),
             };
         }"""
     )
@@ -681,6 +682,8 @@ def test_the_complaint_curve_is_drawn_and_counts_new_complaints_live_in_chromium
         assert drawn["labels"][0] == "11-23 11:00" and drawn["labels"][-1] == "11-24 12:00"
         assert hours["11-24 09:00"] == 3 and hours["11-24 12:00"] == 1 and sum(hours.values()) == 4
         assert drawn["marked"] == ["11-24 11:00"]
+        # Declared near the right edge, its label runs leftwards rather than off the chart.
+        assert drawn["runs"] == ["right"]
         page.evaluate("window.curveWatched = true")
         _shot(page, tmp_path, "room-curve-en-1280")
         _section_shot(page, tmp_path, "roster", "room-roster-en-1280")

@@ -78,9 +78,16 @@
       var curve = JSON.parse(box.getAttribute("data-curve"));
       var chart = echarts.getInstanceByDom(box) || echarts.init(box);
       chart.resize();
+      // The label runs away from the nearer edge, so a recent declaration's is not cut off.
+      var late = curve.labels.indexOf(curve.declared) > curve.labels.length / 2;
       var declared = curve.declared === null ? [] : [{
         xAxis: curve.declared,
-        label: { formatter: curve.declaredName, color: "#111827", fontWeight: "bold" },
+        label: {
+          formatter: curve.declaredName,
+          color: "#111827",
+          fontWeight: "bold",
+          align: late ? "right" : "left"
+        },
         lineStyle: { color: "#111827", type: "dashed", width: 2 }
       }];
       chart.setOption({
