@@ -1,6 +1,7 @@
 """The drill console in Chromium: a duty manager starts a drill from its scenario, sees what
-is due with its countdown, fires an inject now, pauses, resumes and ends it; the incident
-room shows the DRILL banner. Both languages, desk and phone widths."""
+is due with its countdown, sees an inject fired elsewhere appear live, fires an inject now,
+pauses, resumes and ends it; the incident room shows the DRILL banner. Both languages, desk
+and phone widths."""
 
 from sqlmodel import select
 
@@ -8,7 +9,10 @@ from incident_cmd import db
 from incident_cmd.auth import service as auth_service
 from incident_cmd.auth.models import Role
 from incident_cmd.auth.schemas import UserUpdate
+from incident_cmd.drills import flows
+from incident_cmd.drills import service as drill_service
 from incident_cmd.drills.models import DrillRun
+from incident_cmd.playbooks.service import PlaybookRegistry
 from tests.factories import make_user
 from tests.plugins.web import (
     PASSWORD,
@@ -66,9 +70,24 @@ def test_the_drill_console_in_chromium(world, live_server, tmp_path):
         run_url = page.url
         assert page.locator("#due-heading + ol .drill-inject").count() == 3
         assert "in 1 min" in page.inner_text(".drill-inject[data-inject=staff_check]")
+        # What happens elsewhere (another controller, the sweep firing an inject) shows on an
+        # open console without reloading it.
+        page.evaluate("window.consoleWatched = true")
+        run_id = int(run_url.rstrip("/").rsplit("/", 1)[1])
+        with db.session_scope() as session:
+            flows.fire_now(
+                session,
+                playbooks=PlaybookRegistry.from_settings(),
+                run=drill_service.get_run(session, run_id=run_id),
+                key="staff_check",
+                actor=world.user(session, world.duty_manager),
+            )
+        page.wait_for_selector("#fired-heading + ol .drill-inject[data-inject=staff_check]")
+        assert page.locator("#due-heading + ol .drill-inject").count() == 2
+        assert page.evaluate("window.consoleWatched") is True, "the console was reloaded"
         page.click(".drill-inject[data-inject=warehouse] button[type=submit]")
         page.wait_for_load_state()
-        assert page.locator("#fired-heading + ol .drill-inject").count() == 1
+        assert page.locator("#fired-heading + ol .drill-inject").count() == 2
         assert "New facts" in page.inner_text("#done-heading + ol")
         page.click("form[action$='/pause'] button")
         page.wait_for_load_state()

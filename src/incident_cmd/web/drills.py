@@ -9,7 +9,7 @@ Each form calls the same flow as the sweep; a refusal is shown on the page, noth
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Form, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -124,15 +124,8 @@ class InjectRow:
     seconds_left: int | None
 
 
-def _run_page(
-    request: Request,
-    session: Session,
-    user: User,
-    run_id: int,
-    *,
-    refusal: str | None = None,
-    status_code: int = status.HTTP_200_OK,
-) -> Response:
+def _console(session: Session, user: User, run_id: int) -> dict[str, Any]:
+    """What the drill console shows of a run, as of now."""
     run = service.get_run(session, run_id=run_id)
     incident = incident_service.get_incident(session, incident_id=run.incident_id)
     scenario = service.scenario_of(run)
@@ -150,25 +143,36 @@ def _run_page(
     events = timeline.events_for(
         session, subject_type=incident_service.SUBJECT, subject_id=incident.id
     )
+    return {
+        "organisation": get_settings().organisation_name,
+        "user": user,
+        "run": run,
+        "scenario": scenario,
+        "incident": incident,
+        "playbook": incident_service.playbook_of(session, incident),
+        "due": [row for row in rows if row.seconds_left is not None],
+        "fired": [row for row in rows if row.row.fired_at is not None],
+        "events": list(reversed(events)),
+        "names": auth_service.usernames(session, ids={e.actor_id for e in events}),
+        "controller": auth_service.get_user(session, user_id=run.controller_id),
+        "may_control": may_declare(user),
+        "wording": Wording(Locale(user.locale), now),
+    }
+
+
+def _run_page(
+    request: Request,
+    session: Session,
+    user: User,
+    run_id: int,
+    *,
+    refusal: str | None = None,
+    status_code: int = status.HTTP_200_OK,
+) -> Response:
     return templates().TemplateResponse(
         request,
         "drill_run.html",
-        {
-            "organisation": get_settings().organisation_name,
-            "user": user,
-            "run": run,
-            "scenario": scenario,
-            "incident": incident,
-            "playbook": incident_service.playbook_of(session, incident),
-            "due": [row for row in rows if row.seconds_left is not None],
-            "fired": [row for row in rows if row.row.fired_at is not None],
-            "events": list(reversed(events)),
-            "names": auth_service.usernames(session, ids={e.actor_id for e in events}),
-            "controller": auth_service.get_user(session, user_id=run.controller_id),
-            "may_control": may_declare(user),
-            "refusal": refusal,
-            "wording": Wording(Locale(user.locale), now),
-        },
+        _console(session, user, run_id) | {"refusal": refusal},
         status_code=status_code,
     )
 
@@ -176,6 +180,14 @@ def _run_page(
 @router.get("/drills/{run_id}", response_class=HTMLResponse)
 def run_page(run_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
     return _run_page(request, session, user, run_id)
+
+
+@router.get("/drills/{run_id}/fragment", response_class=HTMLResponse)
+def run_fragment(run_id: int, request: Request, session: SessionDep, user: PageUser) -> Response:
+    """The console's body, fetched again when the drill's incident changes."""
+    return templates().TemplateResponse(
+        request, "drill_run_fragment.html", _console(session, user, run_id)
+    )
 
 
 def _after(
