@@ -23,6 +23,7 @@ from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.models import DirectMessage
+from incident_cmd.postmortems import drill_requests as postmortem_drill_requests
 from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.postmortems.models import DrillRequest, DrillRequestState
 from incident_cmd.timeline.models import TimelineEvent
@@ -285,7 +286,7 @@ def test_a_review_request_becomes_a_scheduled_drill_moved_cancelled_and_started(
             change=StatusChange(status=IncidentStatus.resolved),
             actor=duty,
         )
-        request = postmortem_service.request_drill(
+        request = postmortem_drill_requests.request_drill(
             session,
             incident=incident,
             playbook_key="product-recall",
@@ -324,7 +325,7 @@ def test_a_review_request_becomes_a_scheduled_drill_moved_cancelled_and_started(
         schedule_id = row.id
         asked = session.get_one(DrillRequest, request_id)
         assert asked.state == DrillRequestState.scheduled and asked.scheduled_for == at
-        assert postmortem_service.open_drill_requests(session) == []
+        assert postmortem_drill_requests.open_drill_requests(session) == []
     later = at + timedelta(days=2)
     with db.session_scope() as session:
         duty = world.user(session, world.duty_manager)
@@ -341,7 +342,9 @@ def test_a_review_request_becomes_a_scheduled_drill_moved_cancelled_and_started(
         flows.cancel_scheduled(
             session, playbooks=world.registry, schedule_id=schedule_id, actor=duty
         )
-        assert [item.id for item in postmortem_service.open_drill_requests(session)] == [request_id]
+        assert [item.id for item in postmortem_drill_requests.open_drill_requests(session)] == [
+            request_id
+        ]
         again = flows.schedule_drill(
             session,
             playbooks=world.registry,
@@ -370,7 +373,7 @@ def test_a_review_request_becomes_a_scheduled_drill_moved_cancelled_and_started(
         assert _kinds(session, "incident", incident_id)[-4:] == [
             postmortem_service.DRILL_SCHEDULED,
             postmortem_service.DRILL_SCHEDULED,
-            postmortem_service.DRILL_UNSCHEDULED,
+            postmortem_drill_requests.DRILL_UNSCHEDULED,
             postmortem_service.DRILL_SCHEDULED,
         ]
         assert _kinds(session, calendar.SUBJECT, again_id) == [

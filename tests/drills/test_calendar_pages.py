@@ -15,7 +15,7 @@ from incident_cmd.drills.models import DrillRun, DrillSchedule, ScheduleState
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
-from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.postmortems import drill_requests as postmortem_drill_requests
 from tests.factories import make_incident, make_user
 from tests.plugins.web import (
     PASSWORD,
@@ -113,7 +113,7 @@ def _request(world) -> int:
             change=StatusChange(status=IncidentStatus.resolved),
             actor=duty,
         )
-        return postmortem_service.request_drill(
+        return postmortem_drill_requests.request_drill(
             session,
             incident=incident,
             playbook_key="product-recall",
@@ -179,7 +179,7 @@ def test_the_calendar_in_chromium(world, live_server, tmp_path, frozen_clock):
         assert page.locator("[data-schedule]").count() == 2
         assert "for drill request" in page.inner_text("[data-schedule]:has-text('2026-12-10')")
         with db.session_scope() as session:
-            assert postmortem_service.open_drill_requests(session) == []
+            assert postmortem_drill_requests.open_drill_requests(session) == []
     for locale, width in (("en", 1280), ("en", 390), ("zh-CN", 1280), ("zh-CN", 390)):
         _locale(world, locale)
         with chromium() as browser:

@@ -10,7 +10,7 @@ from sqlmodel import select
 from incident_cmd import db
 from incident_cmd.auth.models import Role
 from incident_cmd.drills.evaluation_models import DrillRating, HotWashNote, Improvement
-from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.postmortems import followups as postmortem_followups
 from incident_cmd.postmortems.models import FollowUp
 from tests.plugins.drills import duty_client, person, post, signed_in
 
@@ -150,7 +150,7 @@ def test_improvement_items_become_followups_the_sweep_reminds(drills, client_fac
     # Past its due day the follow-up reminder sweep chases it, as a review's.
     frozen_clock.advance(timedelta(days=10))
     with db.session_scope() as session:
-        assert postmortem_service.remind_followups(session) == 1
+        assert postmortem_followups.remind_followups(session) == 1
     assert "postmortem.followup_overdue" in drills.kinds(run_id)
 
 

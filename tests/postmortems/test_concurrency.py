@@ -11,7 +11,7 @@ from incident_cmd.auth.models import Role
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import IncidentDeclare, Scope, StatusChange
-from incident_cmd.postmortems import service
+from incident_cmd.postmortems import followups
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_playbook_teams, make_user
 
@@ -38,7 +38,7 @@ def test_two_sweepers_remind_each_step_once(fresh_database, shipped_playbooks, f
             actor=duty,
         )
         for title in ("Add a second line", "Rehearse the failover"):
-            service.add_followup(
+            followups.add_followup(
                 session,
                 incident=incident,
                 title=title,
@@ -51,11 +51,11 @@ def test_two_sweepers_remind_each_step_once(fresh_database, shipped_playbooks, f
     first = Session(engine, expire_on_commit=False)
     second = Session(engine, expire_on_commit=False)
     try:
-        assert service.remind_followups(first) == 2  # holds its row locks
-        assert service.remind_followups(second) == 0
+        assert followups.remind_followups(first) == 2  # holds its row locks
+        assert followups.remind_followups(second) == 0
         first.commit()
         second.commit()
-        assert service.remind_followups(second) == 0
+        assert followups.remind_followups(second) == 0
     finally:
         first.close()
         second.close()

@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import col, select
 
 from incident_cmd.errors import Conflict
-from incident_cmd.postmortems import service
+from incident_cmd.postmortems import drill_requests
 from incident_cmd.postmortems.models import DrillRequest, DrillRequestState
 from incident_cmd.timeline.models import TimelineEvent
 
@@ -50,16 +50,16 @@ def test_a_request_is_taken_up_by_the_drills_and_scheduled(client, session, in_r
     request = made.json()
     assert request["playbook"] == "product-recall" and request["state"] == "requested"
     assert request["requested_by"] == cast.deputy.username and request["revision"] is None
-    assert [item.id for item in service.open_drill_requests(session)] == [request["id"]]
+    assert [item.id for item in drill_requests.open_drill_requests(session)] == [request["id"]]
     at = datetime(2026, 12, 10, 2, tzinfo=UTC)
-    scheduled = service.mark_drill_request_scheduled(
+    scheduled = drill_requests.mark_drill_request_scheduled(
         session, request_id=request["id"], scheduled_for=at
     )
     assert scheduled.state == DrillRequestState.scheduled and scheduled.scheduled_for == at
     # Asked again for the same time (a second worker, a retry): nothing more happens.
-    service.mark_drill_request_scheduled(session, request_id=request["id"], scheduled_for=at)
+    drill_requests.mark_drill_request_scheduled(session, request_id=request["id"], scheduled_for=at)
     session.flush()
-    assert service.open_drill_requests(session) == []
+    assert drill_requests.open_drill_requests(session) == []
     review = client.get(f"{cast.path}/review", headers=auth(cast.viewer)).json()
     assert review["drill_requests"][0]["state"] == "scheduled"
     assert review["drill_requests"][0]["scheduled_for"] == "2026-12-10T02:00:00Z"
@@ -81,9 +81,9 @@ def test_a_cancelled_request_is_not_scheduled(client, session, in_review, auth):
         f"{cast.path}/review/drill-requests/{request['id']}/cancel", headers=auth(cast.deputy)
     )
     assert cancelled.status_code == 200 and cancelled.json()["state"] == "cancelled"
-    assert service.open_drill_requests(session) == []
+    assert drill_requests.open_drill_requests(session) == []
     with pytest.raises(Conflict, match="cancelled"):
-        service.mark_drill_request_scheduled(
+        drill_requests.mark_drill_request_scheduled(
             session, request_id=request["id"], scheduled_for=datetime(2026, 12, 10, tzinfo=UTC)
         )
     assert _drill_kinds(session, cast) == [

@@ -15,7 +15,7 @@ from incident_cmd.incidents.models import Incident, IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.models import DirectMessage
-from incident_cmd.postmortems import flows, service
+from incident_cmd.postmortems import flows, followups, service
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_incident, make_user
 
@@ -26,7 +26,7 @@ def _sent(session) -> list[DirectMessage]:
 
 
 def _followup(session, incident, owner, actor, title="Fit a thermal fuse"):
-    return service.add_followup(
+    return followups.add_followup(
         session,
         incident=incident,
         title=title,
@@ -50,8 +50,8 @@ def test_each_reminder_step_messages_the_owner_once(session, cast, frozen_clock)
     _resolve(session, cast.incident, cast.duty)
     _followup(session, cast.incident, cast.deputy, cast.duty)
     frozen_clock.advance(timedelta(days=1, hours=16))  # Wednesday 01:00 in Shanghai
-    assert service.remind_followups(session) == 1
-    assert service.remind_followups(session) == 0
+    assert followups.remind_followups(session) == 1
+    assert followups.remind_followups(session) == 0
     first = _sent(session)
     assert sorted(message.channel for message in first) == ["email", "sms"]
     assert {message.address for message in first} == {cast.deputy.phone, cast.deputy.email}
@@ -60,8 +60,8 @@ def test_each_reminder_step_messages_the_owner_once(session, cast, frozen_clock)
     assert f"/incidents/{cast.incident.id}/review" in sms.body
     # The next working day is the next step: messaged again, once.
     frozen_clock.advance(timedelta(days=1))
-    assert service.remind_followups(session) == 1
-    assert service.remind_followups(session) == 0
+    assert followups.remind_followups(session) == 1
+    assert followups.remind_followups(session) == 0
     assert len(_sent(session)) == 4
     assert (
         "逾期 1 个工作日" in _sent(session)[-2].body or "1 working days" in _sent(session)[-2].body
@@ -77,7 +77,7 @@ def test_the_owner_reads_it_in_their_language(session, cast, frozen_clock):
     owner = make_user(session, Role.responder, contactable=True, locale="en")
     _followup(session, cast.incident, owner, cast.duty)
     frozen_clock.advance(timedelta(days=2))
-    service.remind_followups(session)
+    followups.remind_followups(session)
     email = next(message for message in _sent(session) if message.channel == "email")
     assert email.subject == f'{cast.incident.number}: follow-up "Fit a thermal fuse" is overdue'
     assert email.html is not None and "mark it done on the review page" in email.html
@@ -97,11 +97,11 @@ def test_two_workers_message_each_step_once(fresh_database, shipped_playbooks, f
     first = Session(engine, expire_on_commit=False)
     second = Session(engine, expire_on_commit=False)
     try:
-        assert service.remind_followups(first) == 2  # holds its row locks
-        assert service.remind_followups(second) == 0
+        assert followups.remind_followups(first) == 2  # holds its row locks
+        assert followups.remind_followups(second) == 0
         first.commit()
         second.commit()
-        assert service.remind_followups(second) == 0
+        assert followups.remind_followups(second) == 0
         second.commit()
     finally:
         first.close()
@@ -158,7 +158,7 @@ def test_invitations_and_reminders_reach_the_smtp_server_and_twilio_once(
     )
     frozen_clock.advance(timedelta(days=2))
     with db.session_scope() as session:
-        assert service.remind_followups(session) == 1
+        assert followups.remind_followups(session) == 1
     _drain()
     _drain()
     late = smtp.messages[mails_before + len(mails) :]

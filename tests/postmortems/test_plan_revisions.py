@@ -6,7 +6,7 @@ playbook directory."""
 from sqlmodel import col, select
 
 from incident_cmd.config import get_settings
-from incident_cmd.postmortems import service
+from incident_cmd.postmortems import revisions
 from incident_cmd.postmortems.models import PlanRevision
 from incident_cmd.timeline.models import TimelineEvent
 
@@ -146,9 +146,9 @@ def test_the_diff_follows_the_file_as_it_is_now(
         proposed_by=cast.duty.id,
         proposed_at=cast.incident.declared_at,
     )
-    assert "+# applied" in service.revision_diff(revision)
+    assert "+# applied" in revisions.revision_diff(revision)
     (tmp_path / "playbooks").mkdir()
     (tmp_path / "playbooks" / loaded.path.name).write_text(text, encoding="utf-8")
     monkeypatch.setenv("INCIDENT_CMD_PLAYBOOK_DIR", str(tmp_path / "playbooks"))
     get_settings.cache_clear()
-    assert service.revision_diff(revision) == ""
+    assert revisions.revision_diff(revision) == ""

@@ -22,7 +22,7 @@ from incident_cmd.errors import Invalid
 from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
-from incident_cmd.postmortems import flows, service
+from incident_cmd.postmortems import flows, quarters
 from incident_cmd.postmortems.models import Section
 from incident_cmd.postmortems.schemas import FollowUpCreate
 from tests.factories import make_incident, make_ticket, make_user
@@ -119,28 +119,28 @@ def quarter(session, shipped_playbooks, frozen_clock):
 
 
 def test_quarter_boundaries_are_the_organisations():
-    assert service.quarter_bounds("2026-Q4") == (
+    assert quarters.quarter_bounds("2026-Q4") == (
         datetime(2026, 9, 30, 16, 0, tzinfo=UTC),
         datetime(2026, 12, 31, 16, 0, tzinfo=UTC),
     )
-    assert service.quarter_bounds("2027-Q1")[0] == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
+    assert quarters.quarter_bounds("2027-Q1")[0] == datetime(2026, 12, 31, 16, 0, tzinfo=UTC)
     # 23:30 on 31 December in Shanghai is still the fourth quarter; midnight is the next.
-    assert service.quarter_of(_local(2026, 12, 31, 23, 30)) == "2026-Q4"
-    assert service.quarter_of(_local(2027, 1, 1, 0, 0)) == "2027-Q1"
-    assert service.quarter_of(_local(2026, 10, 1, 0, 10)) == "2026-Q4"
-    assert service.months_of("2026-Q4") == ["2026-10", "2026-11", "2026-12"]
-    assert service.quarter_of(START) == "2026-Q4"
+    assert quarters.quarter_of(_local(2026, 12, 31, 23, 30)) == "2026-Q4"
+    assert quarters.quarter_of(_local(2027, 1, 1, 0, 0)) == "2027-Q1"
+    assert quarters.quarter_of(_local(2026, 10, 1, 0, 10)) == "2026-Q4"
+    assert quarters.months_of("2026-Q4") == ["2026-10", "2026-11", "2026-12"]
+    assert quarters.quarter_of(START) == "2026-Q4"
 
 
 @pytest.mark.parametrize("bad", ["2026-Q5", "2026-Q0", "2026Q4", "26-Q4", "1969-Q4", "2026-q4", ""])
 def test_a_quarter_that_is_not_one_names_the_field(bad):
     with pytest.raises(Invalid) as refused:
-        service.quarter_bounds(bad)
+        quarters.quarter_bounds(bad)
     assert refused.value.field == "quarter"
 
 
 def test_cause_tags_are_the_hash_words_of_the_causes():
-    assert service.cause_tags("电芯来料 #供应商来料,#Firmware 与 ＃固件。 #firmware #12 # x") == [
+    assert quarters.cause_tags("电芯来料 #供应商来料,#Firmware 与 ＃固件。 #firmware #12 # x") == [
         "供应商来料",
         "firmware",
         "固件",

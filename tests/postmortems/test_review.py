@@ -10,7 +10,7 @@ from sqlmodel import select
 from incident_cmd import clock
 from incident_cmd.i18n import Locale
 from incident_cmd.incidents import service as incident_service
-from incident_cmd.postmortems import service
+from incident_cmd.postmortems import followups, service
 from incident_cmd.postmortems.models import FollowUp
 from incident_cmd.timeline.models import TimelineEvent
 from incident_cmd.web.event_text import Reading, event_text
@@ -251,19 +251,19 @@ def test_followups_are_reminded_once_per_working_day_until_done(
     followup = made.json()
     assert followup["due_at"] == "2026-11-27T16:00:00Z" and followup["state"] == "open"
     frozen_clock.set(datetime(2026, 11, 27, 15, 59, tzinfo=UTC))
-    assert service.remind_followups(session) == 0
+    assert followups.remind_followups(session) == 0
     frozen_clock.set(datetime(2026, 11, 27, 16, 0, tzinfo=UTC))
-    assert service.remind_followups(session) == 1
-    assert service.remind_followups(session) == 0
+    assert followups.remind_followups(session) == 1
+    assert followups.remind_followups(session) == 0
     # Sunday is no working day: the next step is Monday 00:00.
     frozen_clock.set(datetime(2026, 11, 29, 15, 59, tzinfo=UTC))
-    assert service.remind_followups(session) == 0
+    assert followups.remind_followups(session) == 0
     frozen_clock.set(datetime(2026, 11, 29, 16, 0, tzinfo=UTC))
-    assert service.remind_followups(session) == 1
+    assert followups.remind_followups(session) == 1
     # A sweep that was down for days says the step it is in once.
     frozen_clock.set(datetime(2026, 12, 3, 17, 0, tzinfo=UTC))
-    assert service.remind_followups(session) == 1
-    assert service.remind_followups(session) == 0
+    assert followups.remind_followups(session) == 1
+    assert followups.remind_followups(session) == 0
     reminders = _kinds(session, cast, "postmortem.followup_overdue")
     assert [event.data["late_days"] for event in reminders] == [0, 1, 5]
     assert event_text(reminders[1], Reading(Locale.en, "Asia/Shanghai")) == (
@@ -276,7 +276,7 @@ def test_followups_are_reminded_once_per_working_day_until_done(
     done = client.post(done_path, json={"note": "fitted"}, headers=auth(cast.deputy))
     assert done.status_code == 200 and done.json()["state"] == "done"
     frozen_clock.advance(timedelta(days=10))
-    assert service.remind_followups(session) == 0
+    assert followups.remind_followups(session) == 0
     assert len(_kinds(session, cast, "postmortem.followup_done")) == 1
 
 

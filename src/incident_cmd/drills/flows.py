@@ -59,7 +59,8 @@ from incident_cmd.messaging.templates import Rendered, templates_for
 from incident_cmd.paging import answers as paging_answers
 from incident_cmd.playbooks.schema import Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
-from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.postmortems import drill_requests as postmortem_drill_requests
+from incident_cmd.postmortems import followups as postmortem_followups
 from incident_cmd.postmortems.models import DrillRequest, FollowUp
 from incident_cmd.tickets import intake
 from incident_cmd.tickets.models import IntakeChannel
@@ -471,7 +472,7 @@ def evaluate(session: Session, *, run_id: int) -> Evaluation:
     evaluators = evaluation.evaluators_of(session, run=run)
     items = evaluation.improvements_of(session, run=run)
     followups = {
-        item.id: item for item in postmortem_service.followups_of(session, incident=incident)
+        item.id: item for item in postmortem_followups.followups_of(session, incident=incident)
     }
     improvements = [(item, followups[item.followup_id]) for item in items]
     names = auth_service.usernames(
@@ -576,7 +577,7 @@ def add_improvement(
     except NotFound as exc:
         raise Invalid(exc.message, field="owner") from None
     incident = incident_service.get_incident(session, incident_id=run.incident_id)
-    followup = postmortem_service.track_followup(
+    followup = postmortem_followups.track_followup(
         session, incident=incident, title=title, owner=person, due_on=due_on, actor=actor
     )
     return evaluation.link_improvement(
@@ -595,7 +596,7 @@ def complete_improvement(
     }:
         raise NotFound(f"drill run {run.id} has no improvement plan item {followup_id}")
     incident = incident_service.get_incident(session, incident_id=run.incident_id)
-    return postmortem_service.complete_followup(
+    return postmortem_followups.complete_followup(
         session,
         incident=incident,
         followup_id=followup_id,
@@ -676,7 +677,7 @@ def schedule_drill(
         request_id=request_id,
     )
     if request is not None:
-        postmortem_service.mark_drill_request_scheduled(
+        postmortem_drill_requests.mark_drill_request_scheduled(
             session, request_id=request.id, scheduled_for=row.at, actor_id=actor.id
         )
     return row
@@ -703,7 +704,7 @@ def move_scheduled(
         actor=actor,
     )
     if row.request_id is not None:
-        postmortem_service.mark_drill_request_scheduled(
+        postmortem_drill_requests.mark_drill_request_scheduled(
             session, request_id=row.request_id, scheduled_for=row.at, actor_id=actor.id
         )
     return row
@@ -716,7 +717,7 @@ def cancel_scheduled(
     row = calendar.get_schedule(session, schedule_id=schedule_id, lock=True)
     calendar.cancel(session, row=row, name=_name_of(playbooks)(row.scenario_key), actor=actor)
     if row.request_id is not None:
-        postmortem_service.reopen_drill_request(
+        postmortem_drill_requests.reopen_drill_request(
             session, request_id=row.request_id, actor_id=actor.id
         )
     return row

@@ -23,7 +23,14 @@ from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.paging import mobilisation
 from incident_cmd.paging.models import PageStatus
 from incident_cmd.playbooks.service import PlaybookRegistry
-from incident_cmd.postmortems import service
+from incident_cmd.postmortems import (
+    drill_requests,
+    followups,
+    meetings,
+    quarters,
+    revisions,
+    service,
+)
 from incident_cmd.postmortems.models import (
     DrillRequest,
     FollowUp,
@@ -123,7 +130,7 @@ def add_followup(
         owner = auth_service.get_user_by_username(session, username=data.owner)
     except NotFound as exc:
         raise Invalid(exc.message, field="owner") from None
-    return service.add_followup(
+    return followups.add_followup(
         session,
         incident=incident,
         title=data.title,
@@ -139,7 +146,7 @@ def complete_followup(
 ) -> FollowUp:
     incident = incident_service.get_incident(session, incident_id=incident_id)
     may = permissions(session, incident=incident, actor=actor)
-    return service.complete_followup(
+    return followups.complete_followup(
         session,
         incident=incident,
         followup_id=followup_id,
@@ -283,19 +290,19 @@ def review_read(session: Session, *, incident_id: int, locale: str) -> ReviewRea
         for seat in reversed(incident_service.current_roster(session, incident=incident))
         if seat.user_id is not None
     }
-    followups = service.followups_of(session, incident=incident)
+    actions = followups.followups_of(session, incident=incident)
     starred = timeline.starred_events(session, subject_type=service.SUBJECT, subject_id=incident.id)
-    revisions = service.revisions_of(session, incident=incident)
-    drills = service.drill_requests_of(session, incident=incident)
+    proposals = revisions.revisions_of(session, incident=incident)
+    drills = drill_requests.drill_requests_of(session, incident=incident)
     names = auth_service.usernames(
         session,
         ids={review.approved_by, review.meeting_set_by}
-        | {person for item in revisions for person in (item.proposed_by, item.decided_by)}
+        | {person for item in proposals for person in (item.proposed_by, item.decided_by)}
         | {item.requested_by for item in drills}
         | set(holders.values())
         | {task.completed_by for task in tasks}
-        | {person for item in followups for person in (item.owner_id, item.created_by)}
-        | {item.done_by for item in followups}
+        | {person for item in actions for person in (item.owner_id, item.created_by)}
+        | {item.done_by for item in actions}
         | {event.actor_id for event in starred},
     )
     now = clock.now()
@@ -352,7 +359,7 @@ def review_read(session: Session, *, incident_id: int, locale: str) -> ReviewRea
                 done_at=item.done_at,
                 done_by=names.of(item.done_by),
             )
-            for item in followups
+            for item in actions
         ],
         figures=figures(session, incident=incident),
         meeting=MeetingRead(
@@ -367,7 +374,7 @@ def review_read(session: Session, *, incident_id: int, locale: str) -> ReviewRea
             and now >= review.meeting_by,
             attendees=[person.username for person in attendees(session, incident=incident)],
         ),
-        revisions=[revision_read(item, names) for item in revisions],
+        revisions=[revision_read(item, names) for item in proposals],
         drill_requests=[drill_request_read(item, names) for item in drills],
     )
 
@@ -384,7 +391,7 @@ def revision_read(revision: PlanRevision, names: auth_service.Usernames) -> Plan
         decided_by=names.of(revision.decided_by),
         decided_at=revision.decided_at,
         decision_note=revision.decision_note,
-        diff=service.revision_diff(revision),
+        diff=revisions.revision_diff(revision),
         text=revision.proposed_text,
     )
 
@@ -458,7 +465,7 @@ def set_meeting(session: Session, *, incident_id: int, meeting_at: datetime, act
     incident = incident_service.get_incident(session, incident_id=incident_id)
     may = permissions(session, incident=incident, actor=actor)
     people = attendees(session, incident=incident)
-    review, changed = service.set_meeting(
+    review, changed = meetings.set_meeting(
         session,
         incident=incident,
         at=meeting_at,
@@ -489,12 +496,12 @@ def sweep_meetings(session: Session) -> int:
     """Sweep: reminds the attendees before each meeting, and tells the duty managers of each
     window that ended with no meeting set; once each, across workers (the reviews are
     claimed, the messages keyed by step)."""
-    reviews = service.due_meetings(session)
+    reviews = meetings.due_meetings(session)
     for review in reviews:
         incident = incident_service.get_incident(session, incident_id=review.incident_id)
         if incident.status == IncidentStatus.closed:
             # Closed before its meeting came: nobody is to be called to it any more.
-            service.meeting_swept(session, incident=incident, review=review, told=None)
+            meetings.meeting_swept(session, incident=incident, review=review, told=None)
             continue
         if review.meeting_at is None:
             told = [
@@ -520,7 +527,7 @@ def sweep_meetings(session: Session) -> int:
                 people=attendees(session, incident=incident),
                 reminder=True,
             )
-        service.meeting_swept(session, incident=incident, review=review, told=told)
+        meetings.meeting_swept(session, incident=incident, review=review, told=told)
     return len(reviews)
 
 
@@ -541,7 +548,7 @@ def propose_revision(
         current = registry.get(data.playbook)
     except NotFound as exc:
         raise Invalid(exc.message, field="playbook") from None
-    return service.propose_revision(
+    return revisions.propose_revision(
         session,
         incident=incident,
         current=current,
@@ -557,7 +564,7 @@ def decide_revision(
 ) -> PlanRevision:
     incident = incident_service.get_incident(session, incident_id=incident_id)
     may = permissions(session, incident=incident, actor=actor)
-    return service.decide_revision(
+    return revisions.decide_revision(
         session,
         incident=incident,
         revision_id=revision_id,
@@ -584,7 +591,7 @@ def request_drill(
             registry.get(playbook_key)
         except NotFound as exc:
             raise Invalid(exc.message, field="playbook") from None
-    return service.request_drill(
+    return drill_requests.request_drill(
         session,
         incident=incident,
         playbook_key=playbook_key,
@@ -601,7 +608,7 @@ def cancel_drill_request(
 ) -> DrillRequest:
     incident = incident_service.get_incident(session, incident_id=incident_id)
     may = permissions(session, incident=incident, actor=actor)
-    return service.cancel_drill_request(
+    return drill_requests.cancel_drill_request(
         session, incident=incident, request_id=request_id, actor=actor, may_edit=may.edit
     )
 
@@ -644,7 +651,7 @@ def quarterly(session: Session, *, quarter: str) -> Quarterly:
     out: seed 003 “每季度召开‘售后复盘会’,结合NPS调研、投诉数据、工单分析,识别流程痛点”. Their
     counts, each month's figures, the follow-ups still open, and the causes that recur: by
     incident kind, and by the cause tags the reviews' causes sections name (``#tag``)."""
-    start, end = service.quarter_bounds(quarter)
+    start, end = quarters.quarter_bounds(quarter)
     declared = session.exec(
         select(Incident)
         .where(col(Incident.declared_at) >= start, col(Incident.declared_at) < end)
@@ -656,11 +663,11 @@ def quarterly(session: Session, *, quarter: str) -> Quarterly:
         review.incident_id: review.causes
         for review in session.exec(select(Review).where(col(Review.incident_id).in_(ids)))
     }
-    tags = {incident.id: service.cause_tags(causes.get(incident.id, "")) for incident in incidents}
+    tags = {incident.id: quarters.cause_tags(causes.get(incident.id, "")) for incident in incidents}
     figured = {incident.id: figures(session, incident=incident) for incident in incidents}
     by_month: dict[str, list[Figures]] = defaultdict(list)
     for incident in incidents:
-        by_month[service.month_of(incident.declared_at)].append(figured[incident.id])
+        by_month[quarters.month_of(incident.declared_at)].append(figured[incident.id])
     followups = session.exec(
         select(FollowUp)
         .where(col(FollowUp.incident_id).in_(ids), FollowUp.state == FollowUpState.open)
@@ -695,7 +702,7 @@ def quarterly(session: Session, *, quarter: str) -> Quarterly:
                 severity=incident.severity,
                 status=incident.status,
                 declared_at=incident.declared_at,
-                month=service.month_of(incident.declared_at),
+                month=quarters.month_of(incident.declared_at),
                 cause_tags=tags[incident.id],
             )
             for incident in incidents
@@ -703,7 +710,7 @@ def quarterly(session: Session, *, quarter: str) -> Quarterly:
         drills_excluded=len(declared) - len(incidents),
         by_kind=dict(Counter(incident.kind for incident in incidents).most_common()),
         by_severity=dict(sorted(Counter(incident.severity for incident in incidents).items())),
-        months=[_month(month, by_month[month]) for month in service.months_of(quarter)],
+        months=[_month(month, by_month[month]) for month in quarters.months_of(quarter)],
         open_followups=[
             OpenFollowUp(
                 incident_id=item.incident_id,

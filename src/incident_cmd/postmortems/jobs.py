@@ -4,12 +4,12 @@ the incident's roster, so it is a flow."""
 
 from sqlmodel import Session
 
-from incident_cmd.postmortems import flows, service
+from incident_cmd.postmortems import flows, followups
 
 
 def remind_followups(session: Session) -> int:
     """Sweep: the owner of each overdue follow-up is reminded, once per overdue step."""
-    return service.remind_followups(session)
+    return followups.remind_followups(session)
 
 
 def sweep_meetings(session: Session) -> int:

@@ -26,7 +26,7 @@ from incident_cmd.drills.loader import LoadedScenario, ScenarioInvalid
 from incident_cmd.drills.models import DrillSchedule, ScheduleState
 from incident_cmd.errors import DomainError, Forbidden, Invalid, NotFound
 from incident_cmd.i18n import Locale
-from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.postmortems import drill_requests as postmortem_drill_requests
 from incident_cmd.web import translations
 from incident_cmd.web.api import PageUser, templates
 from incident_cmd.web.board import may_declare
@@ -111,7 +111,7 @@ def _calendar_page(
     names = {person.id: person.display_name for person in people} | auth_service.usernames(
         session, ids={row.controller_id for row in rows if row.controller_id}
     )
-    requests = postmortem_service.open_drill_requests(session)
+    requests = postmortem_drill_requests.open_drill_requests(session)
     by_playbook: dict[str, list[LoadedScenario]] = {}
     for loaded in sorted(scenarios.values(), key=lambda item: item.scenario.key):
         by_playbook.setdefault(loaded.scenario.playbook, []).append(loaded)

@@ -20,7 +20,7 @@ from incident_cmd.errors import Invalid
 from incident_cmd.incidents import service as incident_service
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.postmortems import flows
-from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.postmortems import quarters as postmortem_quarters
 from incident_cmd.timeline import service as timeline
 from incident_cmd.web import reports
 from incident_cmd.web.api import PageUser, templates
@@ -96,8 +96,8 @@ def _review_route(form: Format) -> None:
 def _quarter(quarter: str | None) -> str:
     """The quarter asked for, checked; the current one in the organisation's zone if none."""
     if not quarter:
-        return postmortem_service.quarter_of(clock.now())
-    postmortem_service.quarter_bounds(quarter)
+        return postmortem_quarters.quarter_of(clock.now())
+    postmortem_quarters.quarter_bounds(quarter)
     return quarter
 
 

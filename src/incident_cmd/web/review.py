@@ -29,7 +29,8 @@ from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.postmortems import flows
-from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.postmortems import quarters as postmortem_quarters
+from incident_cmd.postmortems import revisions as postmortem_revisions
 from incident_cmd.postmortems.models import RevisionState, Section
 from incident_cmd.postmortems.schemas import (
     DrillRequestCreate,
@@ -66,7 +67,7 @@ def _playbook_text(request: Request, key: str) -> str:
         loaded = registry.get(key)
     except DomainError:
         return ""
-    return postmortem_service.current_text(loaded.path)
+    return postmortem_revisions.current_text(loaded.path)
 
 
 def _diff_lines(diff: str) -> list[tuple[str, str]]:
@@ -150,7 +151,7 @@ def _page(
             "today": clock.now().astimezone(zone).date().isoformat(),
             "refusal": refusal,
             "playbook": playbook,
-            "quarter": postmortem_service.quarter_of(incident.declared_at),
+            "quarter": postmortem_quarters.quarter_of(incident.declared_at),
             "starred": starred,
             "names": auth_service.usernames(session, ids={event.actor_id for event in starred}),
             "playbook_text": _playbook_text(request, playbook.key) if may.edit else "",
