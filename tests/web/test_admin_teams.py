@@ -17,7 +17,7 @@ from incident_cmd.i18n import Locale
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.models import Rotation, RotationMember, Team, TeamMember
 from incident_cmd.timeline.models import TimelineEvent
-from tests.factories import make_team, make_user
+from tests.factories import make_playbook_teams, make_team, make_user
 from tests.plugins.web import PASSWORD, browser_login, chromium, needs_chromium, post_form, shot
 from tests.plugins.web import sign_in as _sign_in
 
@@ -350,6 +350,35 @@ def test_a_rotation_change_with_a_bad_field_changes_nothing(client, session):
     assert _state(session) == before
 
 
+def test_an_admin_removes_a_rotation_nothing_pages_through(client, session):
+    ann, bob = make_user(session, Role.responder), make_user(session, Role.responder)
+    team = make_team(session, key="desk", rotations={"primary": [ann], "evenings": [bob]})
+    sign_in(client, session)
+    form = re.search(r'action="/admin/teams/desk/rotations/evenings/remove"', client.get(PAGE).text)
+    assert form, "no remove button"
+    answer = _post(client, "/admin/teams/desk/rotations/evenings/remove", {})
+    assert answer.status_code == 303
+    read = team_service.team_read(session, team)
+    assert [rotation.name for rotation in read.rotations] == ["primary"]
+    assert bob.username in read.members  # off the rotation, still on the team
+    [removed] = [e for e in _team_events(session, team) if e.kind == "rotation.removed"]
+    assert removed.data["members"] == [bob.username]
+
+
+def test_removing_a_rotation_a_playbook_pages_through_is_refused_on_the_page(
+    client, session, shipped_playbooks
+):
+    make_playbook_teams(session, shipped_playbooks.get("product-recall").playbook)
+    sign_in(client, session)
+    before = _state(session)
+    answer = _post(client, "/admin/teams/executives/rotations/commander/remove", {})
+    assert answer.status_code == 409
+    refusal = re.search(r'<p class="error" role="alert">([^<]*)</p>', answer.text)
+    assert refusal and "playbook product-recall (commander)" in refusal.group(1)
+    assert re.search(r'<details class="action-box rotation-edit" open>', answer.text)
+    assert _state(session) == before
+
+
 # --- who may -------------------------------------------------------------------------------
 
 
@@ -367,6 +396,7 @@ def test_a_non_admin_may_change_no_team(client, session, role):
         (f"/admin/teams/desk/members/{member.username}/remove", {}),
         ("/admin/teams/desk/rotations", rotation),
         ("/admin/teams/desk/rotations/primary", {**rotation, "name": "primary"}),
+        ("/admin/teams/desk/rotations/primary/remove", {}),
     ):
         answer = post_form(client, path, data, "/tickets")
         assert answer.status_code == 403, path
@@ -459,4 +489,12 @@ def test_an_admin_makes_a_team_and_its_rotation_in_chromium(live_server, tmp_pat
             page.reload()
             page.locator(f"#members-{key}").evaluate("d => d.open = true")
             shot(page, tmp_path, f"admin-teams-{locale}-390")
+            # Nothing pages through the new rotation: it may be removed again.
+            edit = page.locator(f"#team-{key} details.rotation-edit")
+            edit.evaluate("d => d.open = true")
+            edit.locator(".rotation-remove").scroll_into_view_if_needed()
+            shot(page, tmp_path, f"admin-teams-remove-{locale}-390")
+            edit.locator(".rotation-remove button[type=submit]").click()
+            page.locator(f"#team-{key} details.rotation-new[open]").wait_for()
+            assert page.locator(f"#team-{key} details.rotation-edit").count() == 0
             page.close()

@@ -36,6 +36,7 @@ from incident_cmd.playbooks.schema import NotificationPlan, Playbook
 from incident_cmd.playbooks.service import PlaybookRegistry
 from incident_cmd.postmortems import flows as postmortem_flows
 from incident_cmd.postmortems import service as postmortem_service
+from incident_cmd.teams import service as team_service
 from incident_cmd.workdays import UNITS, parse_offset
 
 
@@ -188,3 +189,45 @@ def _draft_campaigns(
         ):
             drafts.append(campaign_from_plan(session, incident=incident, plan=plan, actor=actor))
     return drafts
+
+
+def _pages_through(playbook: Playbook, team_key: str, rotation: str, is_default: bool) -> list[str]:
+    """The roles of ``playbook`` that page through the team's rotation: by its name, or by
+    naming the team alone (a role's own team, or its escalation's duty team) when it is the
+    team's default rotation."""
+    roles = []
+    for role in playbook.roles:
+        named = role.team == team_key and (
+            role.rotation == rotation or (role.rotation is None and is_default)
+        )
+        on_duty = role.escalation.duty_team == team_key and is_default
+        if named or on_duty:
+            roles.append(role.key)
+    return roles
+
+
+def remove_rotation(
+    session: Session, *, registry: PlaybookRegistry, team_key: str, name: str, actor: User
+) -> None:
+    """Removes a team's rotation, refused while a playbook or an open incident pages through
+    it: its roles would find nobody on call, and an escalation would skip its step."""
+    team = team_service.get_team(session, key=team_key)
+    rotation = team_service.get_rotation(session, team=team, name=name)
+    default = team_service.default_rotation(session, team=team)
+    is_default = default is not None and default.id == rotation.id
+    users = [
+        f"playbook {loaded.playbook.key} ({', '.join(roles)})"
+        for loaded in registry.all()
+        if (roles := _pages_through(loaded.playbook, team.key, name, is_default))
+    ] + [
+        f"{number} ({', '.join(roles)})"
+        for number, playbook in service.open_playbooks(session)
+        if (roles := _pages_through(playbook, team.key, name, is_default))
+    ]
+    if users:
+        raise Conflict(
+            f"rotation {name!r} of team {team.key!r} is paged through by {'; '.join(users)}: "
+            "change the playbook, or wait for the incident to close, first",
+            field="rotation",
+        )
+    team_service.remove_rotation(session, team=team, name=name, actor_id=actor.id)

@@ -510,6 +510,19 @@ def open_incidents(session: Session) -> Sequence[Incident]:
     )
 
 
+def open_playbooks(session: Session) -> list[tuple[str, Playbook]]:
+    """Each open incident's number and the playbook version it runs on."""
+    rows = session.exec(
+        select(Incident.number, Incident.playbook_hash)
+        .where(col(Incident.status).in_(OPEN_STATUSES))
+        .order_by(col(Incident.id))
+    ).all()
+    return [
+        (number, playbook_service.pinned_playbook(session, content_hash=content_hash))
+        for number, content_hash in rows
+    ]
+
+
 def mark_overdue_tasks(session: Session, *, limit: int = 500) -> int:
     """Puts each open task that passed its due time on its incident's timeline, once.
 

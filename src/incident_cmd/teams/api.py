@@ -4,6 +4,8 @@ from incident_cmd import clock
 from incident_cmd.deps import AnyUser, Manager, SessionDep
 from incident_cmd.errors import error_responses
 from incident_cmd.fields import Moment
+from incident_cmd.incidents import flows as incident_flows
+from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.teams import service
 from incident_cmd.teams.schemas import (
     MemberAdd,
@@ -93,6 +95,19 @@ def update_rotation(
     team = service.get_team(session, key=key)
     service.update_rotation(session, team=team, name=rotation, data=body, actor_id=actor.id)
     return service.team_read(session, team)
+
+
+@router.delete(
+    "/{key}/rotations/{rotation}", response_model=TeamRead, responses=error_responses(404, 409)
+)
+def remove_rotation(
+    key: str, rotation: str, session: SessionDep, registry: RegistryDep, actor: Manager
+) -> TeamRead:
+    """Refused (409) while a playbook or an open incident pages through the rotation."""
+    incident_flows.remove_rotation(
+        session, registry=registry, team_key=key, name=rotation, actor=actor
+    )
+    return service.team_read(session, service.get_team(session, key=key))
 
 
 @router.post("/{key}/rotations/{rotation}/overrides", status_code=status.HTTP_201_CREATED)

@@ -277,6 +277,37 @@ def _add_turns(session: Session, team: Team, rotation: Rotation, members: list[U
             session.add(TeamMember(team_id=team.id, user_id=user.id))
 
 
+def default_rotation(session: Session, *, team: Team) -> Rotation | None:
+    """The rotation a playbook role or escalation that names the team but no rotation pages
+    through: the team's first."""
+    rotations = _rotations(session, team, None)
+    return rotations[0] if rotations else None
+
+
+def remove_rotation(session: Session, *, team: Team, name: str, actor_id: int | None) -> None:
+    """Removes the rotation with its turns and swaps; its members stay on the team. Whether
+    anything still pages through it is for the caller to ask first (``incidents.flows``)."""
+    rotation = get_rotation(session, team=team, name=name)
+    members = [user.username for user in _rotation_users(session, rotation)]
+    overrides = session.exec(
+        select(RotationOverride).where(RotationOverride.rotation_id == rotation.id)
+    ).all()
+    turns = session.exec(select(RotationMember).where(RotationMember.rotation_id == rotation.id))
+    for row in [*overrides, *turns.all()]:
+        session.delete(row)
+    session.flush()
+    session.delete(rotation)
+    timeline.append(
+        session,
+        subject_type="team",
+        subject_id=team.id,
+        kind="rotation.removed",
+        summary=f"rotation {name!r} removed, with its {len(overrides)} swaps",
+        actor_id=actor_id,
+        data={"rotation_id": rotation.id, "rotation": name, "members": members},
+    )
+
+
 def get_rotation(session: Session, *, team: Team, name: str) -> Rotation:
     rotation = session.exec(
         select(Rotation).where(Rotation.team_id == team.id, Rotation.name == name)

@@ -22,6 +22,7 @@ from incident_cmd.auth.models import User
 from incident_cmd.config import get_settings
 from incident_cmd.deps import SessionDep
 from incident_cmd.errors import DomainError
+from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.models import Rotation, RotationOverride, Team
 from incident_cmd.teams.schemas import (
@@ -408,6 +409,25 @@ async def change_rotation(
     except (FormInvalid, DomainError) as exc:
         return _refusal(
             request, session, user, exc, failed_form=f"rotation-{key}-{name}", values=values
+        )
+    return _to_team(key)
+
+
+@router.post("/admin/teams/{key}/rotations/{name}/remove")
+def remove_rotation(
+    key: str, name: str, request: Request, session: SessionDep, user: PageUser
+) -> Response:
+    """As DELETE /api/v1/teams/{key}/rotations/{name}: refused while anything pages through
+    the rotation."""
+    if not is_admin(user):
+        return refused(request, user)
+    try:
+        incident_flows.remove_rotation(
+            session, registry=request.app.state.playbooks, team_key=key, name=name, actor=user
+        )
+    except DomainError as exc:
+        return _refusal(
+            request, session, user, exc, failed_form=f"remove-rotation-{key}-{name}", values={}
         )
     return _to_team(key)
 
