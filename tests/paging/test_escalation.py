@@ -179,6 +179,37 @@ def test_the_deputy_acts_for_an_unanswering_commander_who_keeps_the_seat(paging,
     assert paging.holder("commander") == deputy
 
 
+def test_a_seat_handed_over_after_its_answer_is_timed_again_from_the_new_page(paging, frozen_clock):
+    holder = paging.holder("cs_lead")
+    frozen_clock.advance(2 * MINUTE)
+    paging_flows.acknowledge(paging.session, target=paging.target_of("cs_lead", holder), via="api")
+    frozen_clock.advance(40 * MINUTE)
+    other = next(
+        name for name in rotation_members(paging.session, team_key=SERVICE_DESK) if name != holder
+    )
+    flows.assign_role(
+        paging.session,
+        incident=paging.incident,
+        change=RoleAssign(role="cs_lead", user=other),
+        actor=paging.declarer(),
+    )
+    paging.session.flush()
+
+    def cs_lead():
+        figures = mobilisation.mobilisation(paging.session, incident=paging.incident)
+        return next(role for role in figures.roles if role.role == "cs_lead")
+
+    # The new holder has not answered: the seat is not acknowledged, and not late yet.
+    waiting = cs_lead()
+    assert waiting.status == PageStatus.open and waiting.acknowledged_at is None
+    assert waiting.paged_at == frozen_clock() and waiting.within_target is None
+    frozen_clock.advance(4 * MINUTE)
+    paging_flows.acknowledge(paging.session, target=paging.target_of("cs_lead", other), via="api")
+    answered = cs_lead()
+    assert (answered.seconds_to_ack, answered.within_target) == (4 * 60, True)
+    assert paging.username(answered.acknowledged_by) == other
+
+
 def test_declining_jumps_ahead_at_once(paging, frozen_clock):
     holder = paging.holder("commander")
     frozen_clock.advance(MINUTE)

@@ -1,4 +1,5 @@
-"""Time to acknowledge per seat and to the whole paged roster, against the playbook."""
+"""Time to acknowledge per seat and to the whole paged roster, against the playbook. A seat
+handed over after it was answered is measured again from its new holder's page."""
 
 from dataclasses import dataclass
 from datetime import datetime
@@ -34,6 +35,22 @@ class Mobilisation:
     within_target: bool | None
 
 
+def _latest_call(pages: list[Page]) -> list[Page]:
+    """The seat's pages since it was last called anew. A page made after the seat had been
+    acknowledged (it was handed over to someone else) starts the clock again; escalations
+    and pages again while nobody had answered do not, for the seat was waiting all along."""
+    start = 0
+    for index, page in enumerate(pages):
+        answered = (
+            earlier.acknowledged_at
+            for earlier in pages[start:index]
+            if earlier.status == PageStatus.acknowledged and earlier.acknowledged_at is not None
+        )
+        if any(moment <= page.created_at for moment in answered):
+            start = index
+    return pages[start:]
+
+
 def mobilisation(session: Session, *, incident: Incident) -> Mobilisation:
     """Time to acknowledge per seat and to the whole paged roster, against the playbook."""
     playbook = incident_playbook(session, incident)
@@ -42,7 +59,8 @@ def mobilisation(session: Session, *, incident: Incident) -> Mobilisation:
         by_seat.setdefault((page.role_key, page.slot), []).append(page)
     figures = []
     now = clock.now()
-    for (role_key, slot), pages in by_seat.items():
+    for (role_key, slot), seat_pages in by_seat.items():
+        pages = _latest_call(seat_pages)
         role = playbook.role(role_key)
         ack_within = role.ack_within if role else "15m"
         first = pages[0]
