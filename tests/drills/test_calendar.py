@@ -24,7 +24,6 @@ from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.models import DirectMessage
 from incident_cmd.postmortems import drill_requests as postmortem_drill_requests
-from incident_cmd.postmortems import service as postmortem_service
 from incident_cmd.postmortems.models import DrillRequest, DrillRequestState
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_incident, make_user
@@ -371,10 +370,10 @@ def test_a_review_request_becomes_a_scheduled_drill_moved_cancelled_and_started(
         assert started.state == ScheduleState.started and started.run_id == run_id
         assert session.get_one(DrillRun, run_id).scenario_key == "battery-recall"
         assert _kinds(session, "incident", incident_id)[-4:] == [
-            postmortem_service.DRILL_SCHEDULED,
-            postmortem_service.DRILL_SCHEDULED,
+            postmortem_drill_requests.DRILL_SCHEDULED,
+            postmortem_drill_requests.DRILL_SCHEDULED,
             postmortem_drill_requests.DRILL_UNSCHEDULED,
-            postmortem_service.DRILL_SCHEDULED,
+            postmortem_drill_requests.DRILL_SCHEDULED,
         ]
         assert _kinds(session, calendar.SUBJECT, again_id) == [
             calendar.SCHEDULED,

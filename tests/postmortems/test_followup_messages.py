@@ -15,13 +15,13 @@ from incident_cmd.incidents.models import Incident, IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.messaging.direct import direct_sender
 from incident_cmd.messaging.models import DirectMessage
-from incident_cmd.postmortems import flows, followups, service
+from incident_cmd.postmortems import flows, followups
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_incident, make_user
 
 
 def _sent(session) -> list[DirectMessage]:
-    query = select(DirectMessage).where(DirectMessage.source == service.FOLLOWUP_SOURCE)
+    query = select(DirectMessage).where(DirectMessage.source == followups.FOLLOWUP_SOURCE)
     return list(session.exec(query.order_by(col(DirectMessage.id))))
 
 
@@ -67,7 +67,7 @@ def test_each_reminder_step_messages_the_owner_once(session, cast, frozen_clock)
         "逾期 1 个工作日" in _sent(session)[-2].body or "1 working days" in _sent(session)[-2].body
     )
     overdue = session.exec(
-        select(TimelineEvent).where(TimelineEvent.kind == service.FOLLOWUP_OVERDUE)
+        select(TimelineEvent).where(TimelineEvent.kind == followups.FOLLOWUP_OVERDUE)
     ).all()
     assert len(overdue) == 2
 

@@ -17,7 +17,7 @@ from incident_cmd.incidents import flows as incident_flows
 from incident_cmd.incidents.models import IncidentStatus
 from incident_cmd.incidents.schemas import StatusChange
 from incident_cmd.messaging.models import DirectMessage
-from incident_cmd.postmortems import flows, service
+from incident_cmd.postmortems import flows, meetings
 from incident_cmd.timeline.models import TimelineEvent
 from tests.factories import make_incident, make_user
 
@@ -44,7 +44,7 @@ def _set(client, cast, auth, at, who=None):
 
 
 def _messages(session) -> list[DirectMessage]:
-    query = select(DirectMessage).where(DirectMessage.source == service.MEETING_SOURCE)
+    query = select(DirectMessage).where(DirectMessage.source == meetings.MEETING_SOURCE)
     return list(session.exec(query.order_by(col(DirectMessage.id))))
 
 
@@ -115,7 +115,7 @@ def test_the_roster_is_invited_once_with_the_time_on_each_clock(client, session,
     assert all("moved" in m.body.lower() or "变更" in m.body for m in moved)
     kinds = session.exec(
         select(TimelineEvent.data)
-        .where(TimelineEvent.kind == service.MEETING_SET)
+        .where(TimelineEvent.kind == meetings.MEETING_SET)
         .order_by(col(TimelineEvent.id))
     ).all()
     assert [entry["moved"] for entry in kinds] == [False, True]
@@ -136,7 +136,7 @@ def test_attendees_are_reminded_once_before_the_meeting(
     assert len(reminders) == invitations
     assert all("提醒" in m.body or "eminder" in m.body for m in reminders)
     reminded = session.exec(
-        select(TimelineEvent).where(TimelineEvent.kind == service.MEETING_REMINDED)
+        select(TimelineEvent).where(TimelineEvent.kind == meetings.MEETING_REMINDED)
     ).all()
     assert len(reminded) == 1
 
@@ -160,7 +160,7 @@ def test_a_window_ending_unset_is_told_to_the_duty_managers(
     # Late, it can still be set, at any later time; the timeline says it is late.
     assert _set(client, cast, auth, "2026-11-30T10:00:00+08:00").status_code == 200
     entry = session.exec(
-        select(TimelineEvent).where(TimelineEvent.kind == service.MEETING_SET)
+        select(TimelineEvent).where(TimelineEvent.kind == meetings.MEETING_SET)
     ).one()
     assert entry.data["late"] is True
 
@@ -194,13 +194,13 @@ def test_two_workers_remind_once(fresh_database, shipped_playbooks, frozen_clock
         second.close()
     with Session(engine) as check:
         told = check.exec(
-            select(DirectMessage).where(DirectMessage.source == service.MEETING_SOURCE)
+            select(DirectMessage).where(DirectMessage.source == meetings.MEETING_SOURCE)
         ).all()
         assert len(told) == 2  # the one duty manager, by SMS and email
         assert (
             len(
                 check.exec(
-                    select(TimelineEvent).where(TimelineEvent.kind == service.MEETING_MISSED)
+                    select(TimelineEvent).where(TimelineEvent.kind == meetings.MEETING_MISSED)
                 ).all()
             )
             == 1
@@ -221,7 +221,7 @@ def test_a_review_closed_before_its_window_ended_calls_no_one(
     assert _messages(session) == []
     assert (
         session.exec(
-            select(TimelineEvent).where(TimelineEvent.kind == service.MEETING_MISSED)
+            select(TimelineEvent).where(TimelineEvent.kind == meetings.MEETING_MISSED)
         ).all()
         == []
     )

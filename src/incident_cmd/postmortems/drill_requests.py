@@ -18,6 +18,10 @@ from incident_cmd.postmortems.models import (
     RevisionState,
 )
 
+DRILL_REQUESTED = "postmortem.drill_requested"
+DRILL_SCHEDULED = "postmortem.drill_scheduled"
+DRILL_CANCELLED = "postmortem.drill_cancelled"
+
 
 def request_drill(
     session: Session,
@@ -67,7 +71,7 @@ def request_drill(
     service.record(
         session,
         incident,
-        service.DRILL_REQUESTED,
+        DRILL_REQUESTED,
         f"drill {request.id} of {playbook_key} requested by {wanted_by}: {request.reason}",
         actor.id,
         {
@@ -110,7 +114,7 @@ def cancel_drill_request(
     service.record(
         session,
         incident,
-        service.DRILL_CANCELLED,
+        DRILL_CANCELLED,
         f"drill request {request.id} of {request.playbook_key} cancelled",
         actor.id,
         {"request": request.id, "playbook": request.playbook_key},
@@ -150,7 +154,7 @@ def mark_drill_request_scheduled(
     service.record(
         session,
         incident,
-        service.DRILL_SCHEDULED,
+        DRILL_SCHEDULED,
         f"drill request {request.id} of {request.playbook_key} scheduled for "
         f"{scheduled_for.isoformat()}",
         actor_id,

@@ -14,6 +14,12 @@ from incident_cmd.incidents.models import Incident
 from incident_cmd.postmortems import service
 from incident_cmd.postmortems.models import FollowUp, FollowUpState
 
+FOLLOWUP_ADDED = "postmortem.followup_added"
+FOLLOWUP_DONE = "postmortem.followup_done"
+FOLLOWUP_OVERDUE = "postmortem.followup_overdue"
+# Messages about follow-ups go through the direct lane under this source.
+FOLLOWUP_SOURCE = "followup"
+
 
 def followups_of(session: Session, *, incident: Incident) -> Sequence[FollowUp]:
     return session.exec(
@@ -76,7 +82,7 @@ def track_followup(
     service.record(
         session,
         incident,
-        service.FOLLOWUP_ADDED,
+        FOLLOWUP_ADDED,
         f"follow-up {followup.id} “{followup.title}” for {owner.username}, due {due_on}",
         actor.id,
         {
@@ -119,7 +125,7 @@ def complete_followup(
     service.record(
         session,
         incident,
-        service.FOLLOWUP_DONE,
+        FOLLOWUP_DONE,
         f"follow-up {followup.id} “{followup.title}” done{suffix}",
         actor.id,
         {"followup": followup.id, "title": followup.title, "note": note},
@@ -163,7 +169,7 @@ def remind_followups(session: Session, *, limit: int = 500) -> int:
             incident=incident,
             user=owner,
             template="followup_overdue",
-            source=service.FOLLOWUP_SOURCE,
+            source=FOLLOWUP_SOURCE,
             source_id=followup.id,
             step=str(followup.reminders),
             label=f"follow-up {followup.id} reminder",
@@ -176,7 +182,7 @@ def remind_followups(session: Session, *, limit: int = 500) -> int:
         service.record(
             session,
             incident,
-            service.FOLLOWUP_OVERDUE,
+            FOLLOWUP_OVERDUE,
             f"follow-up {followup.id} “{followup.title}” of {owner.username} is "
             f"overdue (due {followup.due_on}, {late_days} working days late)",
             None,

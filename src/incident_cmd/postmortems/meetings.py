@@ -14,6 +14,15 @@ from incident_cmd.incidents.models import Incident
 from incident_cmd.postmortems import service
 from incident_cmd.postmortems.models import Review
 
+MEETING_SET = "postmortem.meeting_set"
+MEETING_REMINDED = "postmortem.meeting_reminded"
+MEETING_MISSED = "postmortem.meeting_missed"
+# Invitations and reminders go through the direct lane under this source.
+MEETING_SOURCE = "review-meeting"
+# The attendees are reminded this long before the meeting; a meeting set closer than that
+# has only its invitation.
+MEETING_REMINDER_LEAD = timedelta(hours=1)
+
 
 def set_meeting(
     session: Session,
@@ -56,13 +65,13 @@ def set_meeting(
     review.meeting_at = at
     review.meeting_set_by = actor.id
     review.meeting_sets += 1
-    remind_at = at - service.MEETING_REMINDER_LEAD
+    remind_at = at - MEETING_REMINDER_LEAD
     review.meeting_sweep_at = remind_at if remind_at > now else None
     session.add(review)
     service.record(
         session,
         incident,
-        service.MEETING_SET,
+        MEETING_SET,
         f"review meeting {'moved to' if moved else 'set for'} {at.isoformat()}"
         + (" (after its window)" if late else "")
         + f", attendees: {', '.join(attendees) or 'none'}",
@@ -98,7 +107,7 @@ def meeting_swept(
         service.record(
             session,
             incident,
-            service.MEETING_MISSED,
+            MEETING_MISSED,
             f"review meeting not set within its window (ended {review.meeting_by}); "
             f"told {', '.join(told) or 'nobody'}",
             None,
@@ -108,7 +117,7 @@ def meeting_swept(
         service.record(
             session,
             incident,
-            service.MEETING_REMINDED,
+            MEETING_REMINDED,
             f"review meeting at {review.meeting_at.isoformat()}: attendees reminded "
             f"({', '.join(told) or 'nobody'})",
             None,

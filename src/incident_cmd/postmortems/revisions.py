@@ -16,6 +16,10 @@ from incident_cmd.playbooks.loader import LoadedPlaybook, PlaybookInvalid, parse
 from incident_cmd.postmortems import service
 from incident_cmd.postmortems.models import PlanRevision, RevisionState
 
+REVISION_PROPOSED = "postmortem.revision_proposed"
+REVISION_ACCEPTED = "postmortem.revision_accepted"
+REVISION_REJECTED = "postmortem.revision_rejected"
+
 
 def _key_line(text: str) -> int:
     for number, line in enumerate(text.splitlines(), start=1):
@@ -70,7 +74,7 @@ def propose_revision(
     service.record(
         session,
         incident,
-        service.REVISION_PROPOSED,
+        REVISION_PROPOSED,
         f"playbook revision {revision.id} of {revision.playbook_key} proposed: {revision.finding}",
         actor.id,
         {"revision": revision.id, "playbook": revision.playbook_key, "finding": revision.finding},
@@ -148,7 +152,7 @@ def decide_revision(
     service.record(
         session,
         incident,
-        service.REVISION_ACCEPTED if accept else service.REVISION_REJECTED,
+        REVISION_ACCEPTED if accept else REVISION_REJECTED,
         f"playbook revision {revision.id} of {revision.playbook_key} {state}{suffix}",
         actor.id,
         {

@@ -34,25 +34,6 @@ STARTED = "postmortem.started"
 SECTION_EDITED = "postmortem.section_edited"
 APPROVED = "postmortem.approved"
 APPROVAL_WITHDRAWN = "postmortem.approval_withdrawn"
-FOLLOWUP_ADDED = "postmortem.followup_added"
-FOLLOWUP_DONE = "postmortem.followup_done"
-FOLLOWUP_OVERDUE = "postmortem.followup_overdue"
-MEETING_SET = "postmortem.meeting_set"
-MEETING_REMINDED = "postmortem.meeting_reminded"
-MEETING_MISSED = "postmortem.meeting_missed"
-REVISION_PROPOSED = "postmortem.revision_proposed"
-REVISION_ACCEPTED = "postmortem.revision_accepted"
-REVISION_REJECTED = "postmortem.revision_rejected"
-DRILL_REQUESTED = "postmortem.drill_requested"
-DRILL_SCHEDULED = "postmortem.drill_scheduled"
-DRILL_CANCELLED = "postmortem.drill_cancelled"
-
-# Messages this domain sends through the direct lane, by source.
-FOLLOWUP_SOURCE = "followup"
-MEETING_SOURCE = "review-meeting"
-# The attendees are reminded this long before the meeting; a meeting set closer than that
-# has only its invitation.
-MEETING_REMINDER_LEAD = timedelta(hours=1)
 
 
 def organisation_zone() -> ZoneInfo:

@@ -662,6 +662,7 @@ SENTENCES: Mapping[str, tuple[Sentence, ...]] = {
     "team.member_added": (Sentence(N_("%(user)s joined the team")),),
     "team.member_removed": (Sentence(N_("%(user)s left the team")),),
     "rotation.changed": (Sentence(N_("Rotation %(rotation)s changed")),),
+    "rotation.removed": (Sentence(N_("Rotation %(rotation)s removed")),),
     # --- a complaint's verification and timetable (seeds 001) ---
     "ticket.verified": (
         Sentence(
