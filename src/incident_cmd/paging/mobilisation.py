@@ -39,15 +39,12 @@ def _latest_call(pages: list[Page]) -> list[Page]:
     """The seat's pages since it was last called anew. A page made after the seat had been
     acknowledged (it was handed over to someone else) starts the clock again; escalations
     and pages again while nobody had answered do not, for the seat was waiting all along."""
-    start = 0
+    start, answered = 0, None
     for index, page in enumerate(pages):
-        answered = (
-            earlier.acknowledged_at
-            for earlier in pages[start:index]
-            if earlier.status == PageStatus.acknowledged and earlier.acknowledged_at is not None
-        )
-        if any(moment <= page.created_at for moment in answered):
-            start = index
+        if answered is not None and answered <= page.created_at:
+            start, answered = index, None
+        if page.status == PageStatus.acknowledged and page.acknowledged_at is not None:
+            answered = min(answered or page.acknowledged_at, page.acknowledged_at)
     return pages[start:]
 
 

@@ -23,6 +23,7 @@ from incident_cmd.config import get_settings
 from incident_cmd.deps import SessionDep
 from incident_cmd.errors import DomainError
 from incident_cmd.incidents import flows as incident_flows
+from incident_cmd.playbooks.api import RegistryDep
 from incident_cmd.teams import service as team_service
 from incident_cmd.teams.models import Rotation, RotationOverride, Team
 from incident_cmd.teams.schemas import (
@@ -415,7 +416,12 @@ async def change_rotation(
 
 @router.post("/admin/teams/{key}/rotations/{name}/remove")
 def remove_rotation(
-    key: str, name: str, request: Request, session: SessionDep, user: PageUser
+    key: str,
+    name: str,
+    request: Request,
+    session: SessionDep,
+    registry: RegistryDep,
+    user: PageUser,
 ) -> Response:
     """As DELETE /api/v1/teams/{key}/rotations/{name}: refused while anything pages through
     the rotation."""
@@ -423,7 +429,7 @@ def remove_rotation(
         return refused(request, user)
     try:
         incident_flows.remove_rotation(
-            session, registry=request.app.state.playbooks, team_key=key, name=name, actor=user
+            session, registry=registry, team_key=key, name=name, actor=user
         )
     except DomainError as exc:
         return _refusal(
